@@ -1,0 +1,2 @@
+def main() -> None:
+    """Entry point placeholder replaced by the real CLI."""
