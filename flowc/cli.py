@@ -1,2 +1,0 @@
-def main() -> None:
-    """Entry point placeholder replaced by the real CLI."""

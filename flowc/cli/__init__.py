@@ -1,0 +1,16 @@
+"""The ``flowc`` command (also ``python -m flowc``): one click group, one module per command."""
+
+from __future__ import annotations
+
+import click
+
+from flowc.cli.worker import worker
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="flowc")
+def main() -> None:
+    """flowc: workflows as code, run on Redis with a Celery-compatible task API."""
+
+
+main.add_command(worker)

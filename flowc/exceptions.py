@@ -1,0 +1,29 @@
+"""Every exception flowc raises, under ``FlowcError``, with Celery's names where they exist."""
+
+from flowc.dsl.errors import FlowcError
+from flowc.runtime.exceptions import (
+    BrokerUnavailable,
+    ContentDisallowed,
+    FlowcRuntimeError,
+    Ignore,
+    ImproperlyConfigured,
+    InvalidTaskOptions,
+    MaxRetriesExceededError,
+    NotRegistered,
+    Reject,
+    Retry,
+    SerializationError,
+    SoftTimeLimitExceeded,
+    TaskError,
+    TaskRevokedError,
+    TimeLimitExceeded,
+    TimeoutError,
+    WorkerLostError,
+)
+
+__all__ = [
+    "BrokerUnavailable", "ContentDisallowed", "FlowcError", "FlowcRuntimeError", "Ignore",
+    "ImproperlyConfigured", "InvalidTaskOptions", "MaxRetriesExceededError", "NotRegistered",
+    "Reject", "Retry", "SerializationError", "SoftTimeLimitExceeded", "TaskError",
+    "TaskRevokedError", "TimeLimitExceeded", "TimeoutError", "WorkerLostError",
+]

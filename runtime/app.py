@@ -1,0 +1,284 @@
+"""``App``: the task registry, configuration, and the producer side (Celery's ``Celery``)."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
+from typing import Any
+
+import redis
+from flowc.runtime.config import Settings, route_for
+from flowc.runtime.exceptions import NotRegistered
+from flowc.runtime.keys import DEFAULT_PRIORITY, Keys
+from flowc.runtime.message import Message
+from flowc.runtime.options import (
+    check_call_options,
+    check_priority,
+    check_queue,
+    check_task_options,
+    resolve_eta,
+    resolve_expires,
+)
+from flowc.runtime.result import AsyncResult as AsyncResultType
+from flowc.runtime.serialization import get_serializer, tag_of
+from flowc.runtime.task import Task
+
+BROKER_URL_ENV = "FLOWC_BROKER_URL"
+RESULT_BACKEND_ENV = "FLOWC_RESULT_BACKEND"
+
+
+class TaskRegistry(dict[str, Task]):
+    """Tasks by name; a missing name raises ``NotRegistered`` with a suggestion."""
+
+    def __missing__(self, name: str) -> Task:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(self), n=1)
+        raise NotRegistered(f"task {name!r} is not registered" +
+                            (f"; did you mean {close[0]!r}?" if close else ""))
+
+
+class App:
+    """A flowc application: ``App('proj', broker='redis://...', backend='redis://...')``.
+
+    With no broker configured anywhere (argument, ``broker_url``, ``$FLOWC_BROKER_URL``) the
+    first use starts an embedded Redis-compatible server shared with child processes.
+    """
+
+    def __init__(self, main: str | None = None, broker: str | None = None,
+                 backend: str | None = None, *, include: Iterable[str] | None = None,
+                 config_source: Any = None, **settings: Any) -> None:
+        self.main = main
+        self.conf = Settings()
+        if config_source is not None:
+            self.conf.from_object(config_source)
+        if settings:
+            self.conf.update(settings)
+        if broker:
+            self.conf.broker_url = broker
+        if backend:
+            self.conf.result_backend = backend
+        if include:
+            self.conf.include = list(include)
+        self.tasks = TaskRegistry()
+        self.broker_is_embedded = False
+
+    def __repr__(self) -> str:
+        return f"<flowc.App {self.main or '__main__'}>"
+
+    # --- configuration ------------------------------------------------------------------------
+
+    def config_from_object(self, obj: Any, silent: bool = False, force: bool = False) -> None:
+        """Load settings from a module, dotted path, class or mapping (Celery's API)."""
+        try:
+            self.conf.from_object(obj)
+        except ImportError:
+            if not silent:
+                raise
+
+    def config_from_envvar(self, variable_name: str, silent: bool = False) -> None:
+        """Load settings from the module named by an environment variable."""
+        module = os.environ.get(variable_name)
+        if module:
+            self.config_from_object(module, silent=silent)
+        elif not silent:
+            raise KeyError(f"environment variable {variable_name!r} is not set")
+
+    @cached_property
+    def keys(self) -> Keys:
+        """The key schema under ``flowc_key_prefix``."""
+        return Keys(self.conf.flowc_key_prefix)
+
+    @cached_property
+    def broker_url(self) -> str:
+        """The resolved broker URL (explicit, then ``$FLOWC_BROKER_URL``, then embedded)."""
+        from flowc.runtime.connection import resolve_broker_url
+
+        # Celery's rule: the environment variable wins over the configured value.
+        url, embedded = resolve_broker_url(os.environ.get(BROKER_URL_ENV) or self.conf.broker_url)
+        self.broker_is_embedded = embedded
+        return url
+
+    @cached_property
+    def backend_url(self) -> str:
+        """The result backend URL (``$FLOWC_RESULT_BACKEND`` wins); defaults to the broker's."""
+        return os.environ.get(RESULT_BACKEND_ENV) or self.conf.result_backend or self.broker_url
+
+    @cached_property
+    def broker_client(self) -> redis.Redis:
+        """The redis-py client of the broker (a connection pool; thread-safe)."""
+        from flowc.runtime.connection import connect
+
+        return connect(self.broker_url)
+
+    @cached_property
+    def backend_client(self) -> redis.Redis:
+        """The redis-py client of the result backend (shared with the broker when equal)."""
+        from flowc.runtime.connection import connect
+
+        if self.backend_url == self.broker_url:
+            return self.broker_client
+        return connect(self.backend_url)
+
+    @cached_property
+    def broker(self) -> Any:
+        """The broker (``RedisBroker``)."""
+        from flowc.runtime.redis_broker import RedisBroker
+
+        return RedisBroker(self.broker_client, self.keys)
+
+    @cached_property
+    def backend(self) -> Any:
+        """The result backend (``RedisResultBackend``)."""
+        from flowc.runtime.redis_backend import RedisResultBackend
+
+        return RedisResultBackend(self.backend_client, self.keys)
+
+    @cached_property
+    def control(self) -> Any:
+        """Remote control of workers and tasks (``revoke``...)."""
+        from flowc.runtime.control import Control
+
+        return Control(self)
+
+    def close(self) -> None:
+        """Close this app's Redis connections (they reopen on next use)."""
+        for name in ("broker_client", "backend_client"):
+            client = self.__dict__.pop(name, None)
+            if client is not None:
+                client.close()
+        for name in ("broker", "backend"):
+            self.__dict__.pop(name, None)
+
+    # --- tasks --------------------------------------------------------------------------------
+
+    def task(self, *args: Any, **options: Any) -> Any:
+        """Register a function as a task: ``@app.task`` or ``@app.task(bind=True, ...)``."""
+        check_task_options(options)
+
+        def register(fn: Callable[..., Any]) -> Task:
+            name = options.get("name") or self.gen_task_name(fn.__name__, fn.__module__)
+            task = Task(self, fn, name, dict(options))
+            self.tasks[name] = task
+            return task
+
+        if len(args) == 1 and callable(args[0]) and not options:
+            return register(args[0])
+        if args:
+            raise TypeError("use @app.task or @app.task(option=value, ...)")
+        return register
+
+    def gen_task_name(self, name: str, module: str) -> str:
+        """Celery's naming: ``module.function``, with ``__main__`` replaced by the app's main."""
+        if module == "__main__" and self.main:
+            module = self.main
+        return f"{module}.{name}"
+
+    def AsyncResult(self, task_id: str, task_name: str | None = None) -> AsyncResultType:
+        """A handle on a task's result by id."""
+        return AsyncResultType(task_id, self, task_name)
+
+    def autodiscover_tasks(self, packages: Iterable[str], related_name: str = "tasks") -> None:
+        """Import ``<package>.tasks`` for each package so their tasks register."""
+        import importlib
+
+        for package in packages:
+            try:
+                importlib.import_module(f"{package}.{related_name}")
+            except ModuleNotFoundError as e:
+                if e.name != f"{package}.{related_name}":
+                    raise
+
+    def import_modules(self) -> None:
+        """Import the modules named by the ``imports`` and ``include`` settings."""
+        import importlib
+
+        for module in [*self.conf.imports, *self.conf.include]:
+            importlib.import_module(module)
+
+    # --- producing ----------------------------------------------------------------------------
+
+    def send_task(self, name: str, args: Any = None, kwargs: Any = None, *,
+                  task: Task | None = None, **options: Any) -> AsyncResultType:
+        """Enqueue a task by name (also how ``delay``/``apply_async`` enqueue)."""
+        if options:
+            check_call_options(options)
+        if task is None:
+            task = self.tasks.get(name)
+        args_list = list(args) if args is not None else []
+        kwargs_dict = dict(kwargs) if kwargs is not None else {}
+        if task is not None and self.conf.task_always_eager:
+            return task.apply(args_list, kwargs_dict, **options)
+        if task is not None and task.typing is not False:
+            _check_arguments(task, args_list, kwargs_dict)
+        message = self.build_message(name, args_list, kwargs_dict, task, options)
+        self.publish([message], options.get("serializer"))
+        return AsyncResultType(message.id, self, name)
+
+    def build_message(self, name: str, args: list[Any], kwargs: dict[str, Any],
+                      task: Task | None, options: Mapping[str, Any]) -> Message:
+        """Resolve routing, priority and delays for one call into a Message."""
+        topts = task.options if task is not None else {}
+        route = route_for(self.conf.task_routes, name, args, kwargs) if self.conf.task_routes \
+            else None
+        queue = check_queue(options.get("queue")) or (route or {}).get("queue") \
+            or topts.get("queue") or self.conf.task_default_queue
+        priority = check_priority(options.get("priority"))
+        if priority is None:
+            for source in ((route or {}).get("priority"), topts.get("priority"),
+                           self.conf.task_default_priority):
+                if source is not None:
+                    priority = check_priority(source)
+                    break
+        now = time.time()
+        expires = options.get("expires", topts.get("expires"))
+        return Message(
+            id=options.get("task_id") or str(uuid.uuid4()), task=name, args=args, kwargs=kwargs,
+            queue=queue, priority=DEFAULT_PRIORITY if priority is None else priority,
+            eta=resolve_eta(options.get("countdown"), options.get("eta"), now),
+            expires=resolve_expires(expires, now), retries=int(options.get("retries", 0)),
+            root_id=options.get("root_id"), parent_id=options.get("parent_id"),
+            acks_late=options.get("acks_late"), ignore_result=options.get("ignore_result"),
+            time_limit=options.get("time_limit"), soft_time_limit=options.get("soft_time_limit"),
+            link=_sig_list(options.get("link")), link_error=_sig_list(options.get("link_error")),
+            headers=options.get("headers"),
+        )
+
+    def encode(self, message: Message, serializer: str | None = None) -> tuple[bytes, bytes]:
+        """Serialize a message envelope; raises SerializationError naming the bad value."""
+        name = serializer or self.conf.task_serializer
+        return get_serializer(name).dumps(message.to_envelope()), tag_of(name)
+
+    def publish(self, messages: list[Message], serializer: str | None = None) -> None:
+        """Encode and send messages in one round trip."""
+        from flowc.runtime.broker import Outgoing
+
+        items = []
+        for m in messages:
+            body, tag = self.encode(m, serializer)
+            items.append(Outgoing(m.queue, m.priority, body, tag, m.eta))
+        self.broker.publish(items)
+
+
+def _sig_list(value: Any) -> list[dict[str, Any]] | None:
+    if value is None:
+        return None
+    items = value if isinstance(value, list | tuple) else [value]
+    return [dict(v) for v in items]
+
+
+def _check_arguments(task: Task, args: list[Any], kwargs: dict[str, Any]) -> None:
+    """Celery's ``typing``: a call whose arguments cannot bind fails now, not in the worker."""
+    sig = task.call_signature
+    if sig is None:
+        return
+    try:
+        if task.bind:
+            sig.bind(None, *args, **kwargs)
+        else:
+            sig.bind(*args, **kwargs)
+    except TypeError as e:
+        raise TypeError(f"{task.name}() {e}") from None

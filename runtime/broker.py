@@ -1,0 +1,65 @@
+"""The broker contract: how messages reach workers and how workers settle them.
+
+Redis is the first implementation (``redis_broker``); RabbitMQ can follow behind the same
+methods. Bodies are opaque bytes here: encoding lives in ``serialization``/``message``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message ready to publish: where it goes, and the encoded body with its content tag."""
+
+    queue: str
+    priority: int
+    body: bytes
+    tag: bytes
+    eta: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A message claimed by one consumer; it stays pending until acked or dead-lettered."""
+
+    source: bytes
+    entry_id: bytes
+    body: bytes
+    tag: bytes
+
+
+class Broker(Protocol):
+    """Queues with priorities, delayed delivery, claim/ack, requeue and a dead-letter stream."""
+
+    def publish(self, items: Sequence[Outgoing]) -> None:
+        """Enqueue messages (delayed ones wait for their eta) in as few round trips as possible."""
+        ...
+
+    def declare(self, queues: Sequence[str]) -> None:
+        """Make sure the queues exist and the consumer group is attached to each."""
+        ...
+
+    def fetch(self, consumer: str, queues: Sequence[str], count: int,
+              block_s: float) -> list[Delivery]:
+        """Claim up to ``count`` messages, most urgent first, blocking up to ``block_s``."""
+        ...
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Settle messages for good (the task finished, or was acknowledged early)."""
+        ...
+
+    def requeue(self, deliveries: Sequence[Delivery]) -> None:
+        """Return claimed messages to their queue (warm shutdown, ``Reject(requeue=True)``)."""
+        ...
+
+    def dead_letter(self, delivery: Delivery, reason: str, worker: str) -> None:
+        """Move a message to the dead-letter stream with the reason; it is never run again."""
+        ...
+
+    def promote_due(self, queues: Sequence[str], now: float) -> float | None:
+        """Move due delayed messages to their queues; return the next due time, if any."""
+        ...

@@ -1,0 +1,220 @@
+"""Typed settings with Celery's names and defaults; unknown names fail with a suggestion.
+
+Only settings flowc honours are accepted (no silent filtering, no alias sprawl). Units follow
+Celery's (seconds); ``timedelta`` values are accepted where Celery accepts them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from types import ModuleType
+from typing import Any
+
+from flowc.runtime.exceptions import ImproperlyConfigured
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+_SETTING_PREFIXES = ("task_", "worker_", "broker_", "result_", "beat_", "flowc_", "accept_")
+"""Names in a config object that look like settings and are therefore validated, not ignored."""
+
+
+def _seconds(value: Any) -> Any:
+    return value.total_seconds() if isinstance(value, timedelta) else value
+
+
+class Settings(BaseModel):
+    """The configuration of an App: ``app.conf``. Assignment is validated like ``update``."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True,
+                              arbitrary_types_allowed=True)
+
+    broker_url: str | None = None
+    result_backend: str | None = None
+    task_serializer: str = "json"
+    result_serializer: str = "json"
+    accept_content: list[str] = Field(default_factory=lambda: ["json"])
+    result_accept_content: list[str] | None = None
+    timezone: str | None = None
+    enable_utc: bool = True
+    task_acks_late: bool = False
+    task_routes: Any = None
+    task_default_queue: str = "celery"
+    task_default_priority: int | None = None
+    task_create_missing_queues: bool = True
+    result_expires: float | None = 86400.0
+    task_ignore_result: bool = False
+    task_store_errors_even_if_ignored: bool = False
+    task_track_started: bool = False
+    task_always_eager: bool = False
+    task_eager_propagates: bool = False
+    task_time_limit: float | None = None
+    task_soft_time_limit: float | None = None
+    task_default_rate_limit: str | None = None
+    task_default_retry_delay: float = 180.0
+    task_acks_on_failure_or_timeout: bool = True
+    task_reject_on_worker_lost: bool = False
+    task_send_sent_event: bool = False
+    worker_prefetch_multiplier: int = 4
+    worker_concurrency: int | None = None
+    worker_send_task_events: bool = False
+    worker_hijack_root_logger: bool = True
+    broker_connection_retry: bool = True
+    broker_connection_max_retries: int | None = 100
+    broker_transport_options: dict[str, Any] = Field(default_factory=dict)
+    result_extended: bool = False
+    beat_schedule: dict[str, Any] = Field(default_factory=dict)
+    beat_max_loop_interval: float = 5.0
+    imports: list[str] = Field(default_factory=list)
+    include: list[str] = Field(default_factory=list)
+    flowc_key_prefix: str = "flowc"
+    flowc_heartbeat_interval: float = 2.0
+    flowc_worker_lost_after: float = 10.0
+    flowc_max_deliveries: int = 5
+    flowc_events_maxlen: int = 100_000
+
+    @field_validator("result_expires", "task_time_limit", "task_soft_time_limit", mode="before")
+    @classmethod
+    def _timedelta_to_seconds(cls, value: Any) -> Any:
+        return _seconds(value)
+
+    @field_validator("task_serializer", "result_serializer")
+    @classmethod
+    def _known_serializer(cls, value: str) -> str:
+        if value not in ("json", "pickle"):
+            raise ValueError(f"unknown serializer {value!r}; use 'json' or 'pickle'")
+        return value
+
+    @field_validator("accept_content", "result_accept_content", mode="before")
+    @classmethod
+    def _content_names(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        names = [v.removeprefix("application/").replace("x-python-serialize", "pickle")
+                 for v in value]
+        for name in names:
+            if name not in ("json", "pickle"):
+                raise ValueError(f"unknown content type {name!r}; use 'json' or 'pickle'")
+        return names
+
+    @field_validator("task_default_priority")
+    @classmethod
+    def _priority_range(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= 9:
+            raise ValueError("priority must be an integer from 0 (least urgent) to 9 (most urgent)")
+        return value
+
+    @field_validator("task_routes")
+    @classmethod
+    def _routes_shape(cls, value: Any) -> Any:
+        if value is None or callable(value) or isinstance(value, Mapping):
+            return value
+        if isinstance(value, list | tuple):
+            for item in value:
+                if not (callable(item) or isinstance(item, Mapping)):
+                    raise ValueError("task_routes entries must be dicts or functions")
+            return list(value)
+        raise ValueError("task_routes must be a dict, a list of dicts/functions, or a function")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _check_name(name)
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as e:
+            raise ImproperlyConfigured(_validation_message(e)) from None
+
+    def __getitem__(self, name: str) -> Any:
+        _check_name(name)
+        return getattr(self, name)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        setattr(self, name, value)
+
+    def update(self, mapping: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        """Set several settings at once, validating each (Celery's ``app.conf.update``)."""
+        items = {**(mapping or {}), **kwargs}
+        for name in items:
+            _check_name(name)
+        for name, value in items.items():
+            setattr(self, name, value)
+
+    def accepted(self) -> frozenset[str]:
+        """Content types a worker will decode."""
+        return frozenset(self.accept_content)
+
+    def result_accepted(self) -> frozenset[str]:
+        """Content types a result reader will decode."""
+        return frozenset(self.result_accept_content or self.accept_content)
+
+    def from_object(self, obj: Any) -> None:
+        """Load settings from a module, a dotted module path, a class or a mapping."""
+        if isinstance(obj, str):
+            obj = importlib.import_module(obj)
+        if isinstance(obj, Mapping):
+            self.update(obj)
+            return
+        names = [n for n in dir(obj) if not n.startswith("_")]
+        values = {}
+        for name in names:
+            value = getattr(obj, name)
+            if isinstance(value, ModuleType | type):
+                continue
+            if name in type(self).model_fields or name.startswith(_SETTING_PREFIXES):
+                values[name] = value
+        self.update(values)
+
+
+def _check_name(name: str) -> None:
+    if name in Settings.model_fields or name.startswith("__"):
+        return
+    close = difflib.get_close_matches(name, Settings.model_fields, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else "see docs/configuration.md for the list"
+    raise ImproperlyConfigured(f"unknown setting {name!r}", hint=hint)
+
+
+def _validation_message(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        parts.append(f"{loc}: {err['msg']}")
+    return "invalid setting " + "; ".join(parts)
+
+
+def route_for(
+    routes: Any, name: str, args: Iterable[Any], kwargs: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Resolve ``task_routes`` (dict with globs, list of dicts/functions, or a function)."""
+    if routes is None:
+        return None
+    for router in routes if isinstance(routes, list) else [routes]:
+        found = _route_one(router, name, args, kwargs)
+        if found is not None:
+            return found
+    return None
+
+
+def _route_one(
+    router: Any, name: str, args: Iterable[Any], kwargs: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    import fnmatch
+
+    if isinstance(router, Mapping):
+        if name in router:
+            return _as_route(router[name])
+        for pattern, route in router.items():
+            if any(c in pattern for c in "*?[") and fnmatch.fnmatchcase(name, pattern):
+                return _as_route(route)
+        return None
+    fn: Callable[..., Any] = router
+    try:
+        found = fn(name, args, kwargs, {}, task=None)
+    except TypeError:
+        found = fn(name, args, kwargs, {})
+    return _as_route(found) if found is not None else None
+
+
+def _as_route(route: Any) -> dict[str, Any]:
+    if isinstance(route, str):
+        return {"queue": route}
+    return dict(route)

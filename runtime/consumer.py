@@ -1,0 +1,238 @@
+"""The consume loop of one worker process: claim a batch, run each task, settle in batches.
+
+Shared by every pool: the solo loop runs tasks inline here; the thread and asyncio pools
+(``pools``) reuse ``prepare`` and ``finish`` around their executors.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from flowc.runtime import states
+from flowc.runtime.broker import Delivery, Outgoing
+from flowc.runtime.execute import Outcome, invoke
+from flowc.runtime.message import Message
+from flowc.runtime.outcome import encode_record, exception_to_dict, now_iso
+from flowc.runtime.revocations import RevokedCache
+from flowc.runtime.serialization import decode
+from flowc.runtime.settle import Settler
+
+if TYPE_CHECKING:
+    from flowc.runtime.app import App
+    from flowc.runtime.task import Task
+
+logger = logging.getLogger("flowc.worker")
+
+MAX_BATCH = 256
+"""Largest claim per round trip, reached only while every task in a batch is fast."""
+FAST_TASK_S = 0.001
+"""Tasks averaging under this runtime have their results flushed per batch, not per task."""
+MAX_UNFLUSHED_AGE_S = 0.005
+BLOCK_S = 1.0
+"""Longest blocking wait for messages (also bounds how late a warm shutdown is noticed)."""
+PROMOTE_EVERY_S = 0.25
+"""How often delayed messages are checked for being due while the worker is busy."""
+
+
+class Consumer:
+    """Consumes ``queues`` as ``consumer`` (``name@host`` or ``name@host-<i>`` in prefork)."""
+
+    def __init__(self, app: App, queues: Sequence[str], consumer: str) -> None:
+        self.app = app
+        self.queues = list(queues)
+        self.name = consumer
+        self.accept = app.conf.accepted()
+        self.settler = Settler(app)
+        self.revoked = RevokedCache(app)
+        self.stopping = False
+        self.runtime_ewma: dict[str, float] = {}
+        self.prefetch = max(1, app.conf.worker_prefetch_multiplier)
+        self.batch_size = self.prefetch
+        self.next_promote = 0.0
+        self.next_due: float | None = None
+        self.processed = 0
+        self.pending: list[Delivery] = []
+        """Claimed messages not yet started (returned to their queue on warm shutdown)."""
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Consume until ``stop()``; then finish the running task and return prefetched ones."""
+        self.app.broker.declare(self.queues)
+        while not self.stopping:
+            try:
+                self.run_once()
+            except Exception:
+                logger.exception("consumer iteration failed; retrying in 1 s")
+                time.sleep(1.0)
+        self.shutdown()
+
+    def run_once(self) -> None:
+        """Promote due delayed messages, claim one batch, run it, flush."""
+        block = self._promote_and_block_time()
+        self.pending = self.app.broker.fetch(self.name, self.queues, self.batch_size, block)
+        all_fast = bool(self.pending)
+        while self.pending and not self.stopping:
+            delivery = self.pending.pop(0)
+            ran = self.handle(delivery)
+            if ran is not None and self.runtime_ewma.get(ran, 1.0) >= FAST_TASK_S:
+                all_fast = False
+        self.settler.flush(self.name)
+        self.batch_size = min(MAX_BATCH, self.batch_size * 2) if all_fast else self.prefetch
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the running task (warm shutdown)."""
+        self.stopping = True
+
+    def shutdown(self) -> None:
+        """Flush settled work and return claimed-but-unstarted messages to their queues."""
+        for delivery in self.pending:
+            self.settler.requeue(delivery)
+        if self.pending:
+            logger.info("returning %d prefetched message(s) to their queues", len(self.pending))
+        self.pending = []
+        self.settler.flush(self.name)
+
+    def _promote_and_block_time(self) -> float:
+        now = time.time()
+        if now >= self.next_promote or (self.next_due is not None and now >= self.next_due):
+            self.next_due = self.app.broker.promote_due(self.queues, now)
+            self.next_promote = now + PROMOTE_EVERY_S
+            self.revoked.refresh()
+        block = BLOCK_S
+        if self.next_due is not None:
+            block = min(block, max(0.001, self.next_due - now))
+        return min(block, max(0.001, self.next_promote - now + PROMOTE_EVERY_S))
+
+    # --- one message --------------------------------------------------------------------------
+
+    def handle(self, delivery: Delivery) -> str | None:
+        """Run one claimed message inline; return the task name when it ran."""
+        prepared = self.prepare(delivery)
+        if prepared is None:
+            return None
+        task, message = prepared
+        self.before_start(delivery, task, message)
+        outcome = invoke(task, message, self.name)
+        self.finish(delivery, task, message, outcome)
+        return task.name
+
+    def prepare(self, delivery: Delivery) -> tuple[Task, Message] | None:
+        """Decode and vet a message; malformed, unknown, expired and revoked ones end here."""
+        try:
+            message = Message.from_envelope(decode(delivery.tag, delivery.body, self.accept))
+        except Exception as e:
+            reason = f"malformed message: {e}"
+            logger.error("dead-lettered message %s: %s", delivery.entry_id.decode(), reason)
+            self.settler.dead_letter(delivery, reason)
+            return None
+        task = self.app.tasks.get(message.task)
+        if task is None:
+            reason = f"unknown task {message.task!r} (not registered in this worker)"
+            logger.error("dead-lettered task %s: %s", message.id, reason)
+            self.settler.dead_letter(delivery, reason)
+            return None
+        if message.expires is not None and time.time() > message.expires:
+            self._revoked(delivery, message, "expired")
+            return None
+        if self.revoked.contains(message.id):
+            self._revoked(delivery, message, "revoked")
+            return None
+        return task, message
+
+    def _revoked(self, delivery: Delivery, message: Message, why: str) -> None:
+        logger.info("task %s[%s] %s; not run", message.task, message.id, why)
+        exc = {"exc_type": "TaskRevokedError", "exc_module": "flowc.runtime.exceptions",
+               "exc_message": [f"task {message.id} {why}"]}
+        self._record(message, {"status": states.REVOKED, "result": exc, "reason": why})
+        self.settler.ack(delivery)
+
+    def acks_late(self, task: Task, message: Message) -> bool:
+        """Whether this message is acknowledged after the task runs (per call, task, config)."""
+        if message.acks_late is not None:
+            return message.acks_late
+        value = task.options.get("acks_late")
+        return self.app.conf.task_acks_late if value is None else bool(value)
+
+    def before_start(self, delivery: Delivery, task: Task, message: Message) -> None:
+        """Early ack, STARTED state, and the flush that keeps slow tasks from holding results."""
+        if not self.acks_late(task, message):
+            self.settler.ack(delivery)
+        if self.app.conf.task_track_started or task.options.get("track_started"):
+            self.settler.state(message.id, encode_record(
+                {"status": states.STARTED, "worker": self.name, "task_id": message.id},
+                self.app.conf.result_serializer))
+        if len(self.settler) and (self.runtime_ewma.get(task.name, 1.0) >= FAST_TASK_S
+                                  or self.settler.age_s() > MAX_UNFLUSHED_AGE_S
+                                  or len(self.settler) >= 4 * MAX_BATCH):
+            self.settler.flush(self.name)
+
+    def finish(self, delivery: Delivery, task: Task, message: Message, outcome: Outcome) -> None:
+        """Queue the writes that settle a finished task."""
+        prev = self.runtime_ewma.get(task.name)
+        self.runtime_ewma[task.name] = outcome.runtime_s if prev is None \
+            else 0.8 * prev + 0.2 * outcome.runtime_s
+        self.processed += 1
+        late = self.acks_late(task, message)
+        status = outcome.status
+        if status == states.SUCCESS:
+            if logger.isEnabledFor(logging.INFO):
+                logger.info("Task %s[%s] succeeded in %.6fs: %r", task.name, message.id,
+                            outcome.runtime_s, outcome.value)
+            if not self._ignore_result(task, message):
+                self._record(message, {"status": states.SUCCESS, "result": outcome.value})
+        elif status == states.FAILURE:
+            logger.error("Task %s[%s] raised %s", task.name, message.id,
+                         outcome.traceback.rstrip() if outcome.traceback else outcome.exc)
+            if not self._ignore_result(task, message) or \
+                    task.options.get("store_errors_even_if_ignored"):
+                self._failure_record(message, outcome)
+        elif status == states.RETRY and outcome.retry is not None:
+            logger.info("Task %s[%s] retry in %.1fs: %s", task.name, message.id,
+                        max(0.0, (outcome.retry.eta or time.time()) - time.time()), outcome.exc)
+            body, tag = self.app.encode(outcome.retry)
+            self.settler.publish(Outgoing(outcome.retry.queue, outcome.retry.priority, body, tag,
+                                          outcome.retry.eta))
+            exc = getattr(outcome.exc, "exc", None) or outcome.exc
+            self.settler.state(message.id, encode_record(
+                {"status": states.RETRY, "result": exception_to_dict(exc) if exc else None,
+                 "traceback": outcome.traceback, "retries": message.retries + 1,
+                 "task_id": message.id}, self.app.conf.result_serializer))
+        elif status == states.REJECTED:
+            reason = str(getattr(outcome.exc, "reason", "") or "rejected")
+            if outcome.requeue:
+                logger.info("Task %s[%s] rejected, requeued: %s", task.name, message.id, reason)
+                self.settler.requeue(delivery)
+                return
+            logger.warning("Task %s[%s] rejected: %s", task.name, message.id, reason)
+            self.settler.dead_letter(delivery, f"rejected by task: {reason}")
+            return
+        if late:
+            self.settler.ack(delivery)
+
+    def _ignore_result(self, task: Task, message: Message) -> bool:
+        if message.ignore_result is not None:
+            return message.ignore_result
+        value = task.options.get("ignore_result")
+        return self.app.conf.task_ignore_result if value is None else bool(value)
+
+    def _failure_record(self, message: Message, outcome: Outcome) -> None:
+        assert outcome.exc is not None
+        self._record(message, {"status": states.FAILURE, "result": exception_to_dict(outcome.exc),
+                               "traceback": outcome.traceback})
+
+    def _record(self, message: Message, record: dict[str, Any]) -> None:
+        record["task_id"] = message.id
+        record["date_done"] = now_iso()
+        serializer = self.app.conf.result_serializer
+        try:
+            data = encode_record(record, serializer)
+        except Exception as e:
+            data = encode_record({
+                "status": states.FAILURE, "task_id": message.id, "date_done": record["date_done"],
+                "result": exception_to_dict(e),
+                "traceback": f"the task's return value could not be stored: {e}"}, serializer)
+        self.settler.record(message.id, data)

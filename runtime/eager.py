@@ -1,0 +1,39 @@
+"""Eager mode: run a task in the calling process with the same result API (``apply()``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from flowc.runtime import states
+from flowc.runtime.execute import invoke
+from flowc.runtime.message import Message
+from flowc.runtime.outcome import exception_to_dict, now_iso
+from flowc.runtime.result import EagerResult
+
+if TYPE_CHECKING:
+    from flowc.runtime.task import Task
+
+
+def apply_eagerly(task: Task, args: list[Any], kwargs: dict[str, Any],
+                  options: dict[str, Any]) -> EagerResult:
+    """Run ``task`` now; retries run again at once (no waiting), as Celery's eager mode does."""
+    message = Message(id=options.get("task_id") or str(uuid.uuid4()), task=task.name,
+                      args=args, kwargs=kwargs, retries=int(options.get("retries", 0)))
+    while True:
+        outcome = invoke(task, message, eager=True)
+        if outcome.status != states.RETRY or outcome.retry is None:
+            break
+        message = outcome.retry
+    if outcome.status == states.SUCCESS:
+        record = {"status": states.SUCCESS, "result": outcome.value, "date_done": now_iso(),
+                  "task_id": message.id, "name": task.name}
+        return EagerResult(message.id, task.app, task.name, record)
+    exc = outcome.exc
+    if exc is not None and task.app.conf.task_eager_propagates:
+        raise exc
+    status = states.FAILURE if outcome.status in (states.FAILURE, states.RETRY) else outcome.status
+    record = {"status": status, "result": exception_to_dict(exc) if exc else None,
+              "traceback": outcome.traceback, "date_done": now_iso(), "task_id": message.id,
+              "name": task.name}
+    return EagerResult(message.id, task.app, task.name, record, exc)

@@ -1,0 +1,110 @@
+"""The runtime's exceptions; ``flowc.exceptions`` re-exports them with Celery's names.
+
+Each class says when it is raised. Errors that carry a fix put it in ``hint`` so the message a
+user sees says what to do, not only what went wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowc.dsl.errors import FlowcError
+
+
+class FlowcRuntimeError(FlowcError):
+    """Base of runtime errors; ``hint`` (optional) is appended to the message."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.hint = hint
+        super().__init__(f"{message}; {hint}" if hint else message)
+
+
+class ImproperlyConfigured(FlowcRuntimeError):
+    """Raised when a setting is unknown, misspelt, or has a value of the wrong shape."""
+
+
+class SerializationError(FlowcRuntimeError):
+    """Raised at call time when arguments or a result cannot be encoded by the serializer."""
+
+
+class ContentDisallowed(FlowcRuntimeError):
+    """Raised when a message's content type is not in ``accept_content``."""
+
+
+class NotRegistered(FlowcRuntimeError, KeyError):
+    """Raised when a task name is not in the app's registry."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "task not registered"
+
+
+class InvalidTaskOptions(FlowcRuntimeError, ValueError):
+    """Raised when ``@app.task`` or ``apply_async`` receives an invalid option value."""
+
+
+class TimeoutError(FlowcRuntimeError):
+    """Raised by ``AsyncResult.get(timeout=...)`` when no result arrived in time."""
+
+
+class TaskError(FlowcRuntimeError):
+    """Stands in for a task's exception whose type cannot be imported where ``get()`` runs."""
+
+    def __init__(self, exc_type: str, message: str) -> None:
+        self.exc_type = exc_type
+        super().__init__(f"{exc_type}: {message}")
+
+
+class TaskRevokedError(FlowcRuntimeError):
+    """Raised by ``get()`` for a task that was revoked or expired before it ran."""
+
+
+class WorkerLostError(FlowcRuntimeError):
+    """Recorded when the process running a task died before the task finished."""
+
+
+class BrokerUnavailable(FlowcRuntimeError):
+    """Raised when Redis cannot be reached after the configured reconnect attempts."""
+
+
+# --- Control flow raised by task code (Celery's names) ----------------------------------------
+
+
+class Retry(FlowcError):
+    """Raised by ``self.retry()``: the worker re-schedules the task instead of failing it."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        exc: BaseException | None = None,
+        when: float | None = None,
+    ) -> None:
+        self.exc = exc
+        self.when = when
+        self.overrides: dict[str, Any] = {}
+        """Arguments/options for the next attempt given to ``self.retry()``."""
+        super().__init__(message or (f"Retry: {exc!r}" if exc else "Retry"))
+
+
+class Reject(FlowcError):
+    """Raised by a task to reject its message: dead-lettered with the reason, or requeued."""
+
+    def __init__(self, reason: Any = None, requeue: bool = False) -> None:
+        self.reason = reason
+        self.requeue = requeue
+        super().__init__(reason, requeue)
+
+
+class Ignore(FlowcError):
+    """Raised by a task to end without recording any result or state."""
+
+
+class MaxRetriesExceededError(FlowcError):
+    """Raised by ``self.retry()`` when the task has no retries left and no ``exc`` was given."""
+
+
+class SoftTimeLimitExceeded(FlowcError):
+    """Raised inside a task when its ``soft_time_limit`` expires, so it can clean up."""
+
+
+class TimeLimitExceeded(FlowcError):
+    """Recorded when a task exceeded its hard ``time_limit`` and was killed."""

@@ -1,0 +1,70 @@
+"""Every Redis key flowc uses, in one place (the key schema; docs/architecture.md mirrors it).
+
+Keys of one queue share the hash tag ``{q:<queue>}`` so the Lua scripts that touch a queue's
+priority streams and its delayed set run on one Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRIORITY_LEVELS = 10
+"""Priorities are 0..9; 9 is the most urgent (RabbitMQ's direction, unlike Celery-on-Redis)."""
+DEFAULT_PRIORITY = 0
+CONSUMER_GROUP = "workers"
+"""The single consumer group every worker of every queue joins."""
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Builds key names under one configurable prefix (``flowc_key_prefix``, default ``flowc``)."""
+
+    prefix: str = "flowc"
+
+    def stream(self, queue: str, priority: int) -> str:
+        """The stream holding ready messages of ``queue`` at one priority level."""
+        return f"{self.prefix}:{{q:{queue}}}:p{priority}"
+
+    def streams(self, queue: str) -> list[str]:
+        """The queue's streams from the most urgent (9) to the least (0)."""
+        return [self.stream(queue, p) for p in range(PRIORITY_LEVELS - 1, -1, -1)]
+
+    def delayed(self, queue: str) -> str:
+        """Sorted set of countdown/eta messages of ``queue``, scored by due time (unix seconds)."""
+        return f"{self.prefix}:{{q:{queue}}}:delayed"
+
+    def queues(self) -> str:
+        """Set of every queue name a producer or worker has used (for status and promotion)."""
+        return f"{self.prefix}:queues"
+
+    def result(self, task_id: str) -> str:
+        """One-element list holding a task's terminal result; waiters block on it with BLMOVE."""
+        return f"{self.prefix}:result:{task_id}"
+
+    def state(self, task_id: str) -> str:
+        """A task's latest non-terminal state (RECEIVED, STARTED, RETRY) while it is in flight."""
+        return f"{self.prefix}:state:{task_id}"
+
+    def dead_letters(self) -> str:
+        """The dead-letter stream: messages no worker could or should run, with the reason."""
+        return f"{self.prefix}:dlq"
+
+    def worker(self, name: str) -> str:
+        """A worker's heartbeat hash; it expires when the worker stops heartbeating."""
+        return f"{self.prefix}:worker:{name}"
+
+    def workers(self) -> str:
+        """Sorted set of worker names scored by their last heartbeat (unix seconds)."""
+        return f"{self.prefix}:workers"
+
+    def events(self) -> str:
+        """Capped stream of task and worker events (monitoring, dashboard)."""
+        return f"{self.prefix}:events"
+
+    def revoked(self) -> str:
+        """Set of revoked task ids that workers must not run."""
+        return f"{self.prefix}:revoked"
+
+    def idempotency(self, key: str) -> str:
+        """Maps a caller's idempotency key to the task id it produced."""
+        return f"{self.prefix}:idem:{key}"

@@ -1,0 +1,35 @@
+-- fetch.lua: claim up to COUNT ready messages for one consumer, most urgent stream first.
+--
+-- KEYS[1..n]  priority streams to drain, in order (flowc:{q:<queue>}:p9 ... p0, per queue)
+-- ARGV[1]     consumer group name ("workers")
+-- ARGV[2]     consumer name (the worker process)
+-- ARGV[3]     COUNT: the most messages to claim
+--
+-- Returns a flat array: key, entry id, field/value array, key, entry id, fields, ...
+-- Claimed messages sit in the group's pending list (PEL) until acknowledged, so a worker that
+-- dies holding them loses nothing. A stream whose group vanished (FLUSHDB, DEL) is re-joined.
+local want = tonumber(ARGV[3])
+local out = {}
+for _, key in ipairs(KEYS) do
+  if want <= 0 then break end
+  local res = redis.pcall('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', want,
+                          'STREAMS', key, '>')
+  if type(res) == 'table' and res.err then
+    if string.find(res.err, 'NOGROUP') then
+      redis.call('XGROUP', 'CREATE', key, ARGV[1], '0', 'MKSTREAM')
+      res = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', want,
+                       'STREAMS', key, '>')
+    else
+      return redis.error_reply(res.err)
+    end
+  end
+  if res then
+    for _, entry in ipairs(res[1][2]) do
+      out[#out + 1] = key
+      out[#out + 1] = entry[1]
+      out[#out + 1] = entry[2]
+      want = want - 1
+    end
+  end
+end
+return out

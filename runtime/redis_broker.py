@@ -1,0 +1,164 @@
+"""The Redis broker: one stream per (queue, priority), a consumer group, Lua for atomic steps.
+
+Design (docs/architecture.md): producers XADD to ``{q:<queue>}:p<priority>``; workers claim
+with XREADGROUP (so claimed messages sit in the pending list until acked: nothing is lost when
+a worker dies), most urgent stream first, in batches; acks are XACK+XDEL pipelined per batch.
+Countdown/eta messages wait in a per-queue sorted set and are moved by ``promote.lua``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+from flowc.runtime import scripts
+from flowc.runtime.broker import Delivery, Outgoing
+from flowc.runtime.keys import CONSUMER_GROUP, PRIORITY_LEVELS, Keys
+
+PROMOTE_BATCH = 1000
+"""The most delayed messages one promote call moves (it loops while more are due)."""
+
+
+class RedisBroker:
+    """Broker on Redis >= 6.2 (or Valkey) using streams and consumer groups."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+        self._fetch = scripts.load(client, "fetch")
+        self._promote = scripts.load(client, "promote")
+        self._requeue = scripts.load(client, "requeue")
+        self._declared: set[str] = set()
+
+    # --- producing ----------------------------------------------------------------------------
+
+    def publish(self, items: Sequence[Outgoing]) -> None:
+        """XADD ready messages and ZADD delayed ones; one round trip for the whole batch."""
+        if len(items) == 1:
+            self._publish_one(self.client, items[0])
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for item in items:
+            self._publish_one(pipe, item)
+        pipe.execute()
+
+    def _publish_one(self, target: redis.Redis, item: Outgoing) -> None:
+        if item.eta is not None and item.eta > time.time():
+            member = bytes((48 + item.priority,)) + item.tag + item.body
+            target.zadd(self.keys.delayed(item.queue), {member: item.eta})
+        else:
+            target.xadd(self.keys.stream(item.queue, item.priority),
+                        {b"b": item.body, b"c": item.tag})
+
+    # --- consuming ----------------------------------------------------------------------------
+
+    def declare(self, queues: Sequence[str]) -> None:
+        """Create each queue's streams and attach the consumer group (idempotent)."""
+        pipe = self.client.pipeline(transaction=False)
+        todo = [q for q in queues if q not in self._declared]
+        for queue in todo:
+            for key in self.keys.streams(queue):
+                pipe.xgroup_create(key, CONSUMER_GROUP, id="0", mkstream=True)
+            pipe.sadd(self.keys.queues(), queue)
+        for result in pipe.execute(raise_on_error=False):
+            if isinstance(result, Exception) and "BUSYGROUP" not in str(result):
+                raise result
+        self._declared.update(todo)
+
+    def stream_keys(self, queues: Sequence[str]) -> list[str]:
+        """Streams to drain, all priority-9 streams first, then 8, ... then 0."""
+        return [self.keys.stream(q, p) for p in range(PRIORITY_LEVELS - 1, -1, -1) for q in queues]
+
+    def fetch(self, consumer: str, queues: Sequence[str], count: int,
+              block_s: float) -> list[Delivery]:
+        """Claim a batch with fetch.lua; when everything is empty, block in XREADGROUP."""
+        keys = self.stream_keys(queues)
+        found = self._claim(keys, consumer, count)
+        if found or block_s <= 0:
+            return found
+        streams = dict.fromkeys(keys, ">")
+        reply: Any = self.client.xreadgroup(CONSUMER_GROUP, consumer, streams,  # type: ignore[arg-type]
+                                            count=1, block=max(1, int(block_s * 1000)))
+        if not reply:
+            return []
+        out = [Delivery(key, eid, fields[b"b"], fields[b"c"])
+               for key, entries in reply for eid, fields in entries]
+        if len(out) < count:
+            out.extend(self._claim(keys, consumer, count - len(out)))
+        return out
+
+    def _claim(self, keys: list[str], consumer: str, count: int) -> list[Delivery]:
+        flat = self._fetch(keys=keys, args=[CONSUMER_GROUP, consumer, count])
+        out = []
+        for i in range(0, len(flat), 3):
+            fields = flat[i + 2]
+            body = tag = b""
+            for j in range(0, len(fields), 2):
+                if fields[j] == b"b":
+                    body = fields[j + 1]
+                elif fields[j] == b"c":
+                    tag = fields[j + 1]
+            out.append(Delivery(flat[i], flat[i + 1], body, tag))
+        return out
+
+    # --- settling -----------------------------------------------------------------------------
+
+    def ack(self, deliveries: Sequence[Delivery],
+            pipe: redis.client.Pipeline | None = None) -> None:
+        """XACK + XDEL grouped by stream; pass ``pipe`` to ride on a pipeline already in use."""
+        own = pipe is None
+        target = self.client.pipeline(transaction=False) if pipe is None else pipe
+        by_stream: dict[bytes, list[bytes]] = defaultdict(list)
+        for d in deliveries:
+            by_stream[d.source].append(d.entry_id)
+        for stream, ids in by_stream.items():
+            target.xack(stream, CONSUMER_GROUP, *ids)
+            target.xdel(stream, *ids)
+        if own:
+            target.execute()
+
+    def requeue(self, deliveries: Sequence[Delivery]) -> None:
+        """Return messages to the tail of their stream with requeue.lua (one call per stream)."""
+        by_stream: dict[bytes, list[bytes]] = defaultdict(list)
+        for d in deliveries:
+            by_stream[d.source].append(d.entry_id)
+        for stream, ids in by_stream.items():
+            self._requeue(keys=[stream], args=[CONSUMER_GROUP, *ids])
+
+    def dead_letter(self, delivery: Delivery, reason: str, worker: str) -> None:
+        """Copy the message to the dead-letter stream with its reason, then settle it."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xadd(self.keys.dead_letters(), {
+            b"b": delivery.body, b"c": delivery.tag, b"source": delivery.source,
+            b"reason": reason.encode(), b"worker": worker.encode(),
+            b"ts": repr(time.time()).encode(),
+        })
+        self.ack([delivery], pipe)
+        pipe.execute()
+
+    def promote_due(self, queues: Sequence[str], now: float) -> float | None:
+        """Run promote.lua per queue (each queue is one slot); return the earliest next due."""
+        earliest: float | None = None
+        for queue in queues:
+            keys = [self.keys.delayed(queue)] + [self.keys.stream(queue, p)
+                                                 for p in range(PRIORITY_LEVELS)]
+            while True:
+                moved, next_due = self._promote(keys=keys, args=[now, PROMOTE_BATCH])
+                if int(moved) < PROMOTE_BATCH:
+                    break
+            nd = float(next_due)
+            if nd >= 0 and (earliest is None or nd < earliest):
+                earliest = nd
+        return earliest
+
+    def depth(self, queue: str) -> dict[str, int]:
+        """Ready, delayed messages of a queue (for status and tests)."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in self.keys.streams(queue):
+            pipe.xlen(key)
+        pipe.zcard(self.keys.delayed(queue))
+        counts = pipe.execute()
+        return {"ready": int(sum(counts[:-1])), "delayed": int(counts[-1])}

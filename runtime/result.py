@@ -1,0 +1,175 @@
+"""``AsyncResult`` and ``EagerResult``: handles on a task's outcome, Celery's API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from flowc.runtime import states
+from flowc.runtime.exceptions import TaskRevokedError, TimeoutError
+from flowc.runtime.outcome import decode_record, exception_from_dict
+
+if TYPE_CHECKING:
+    from flowc.runtime.app import App
+
+
+class AsyncResult:
+    """The outcome of a task by id; reads from the result backend, waits by blocking on it."""
+
+    def __init__(self, id: str, app: App, task_name: str | None = None,
+                 parent: AsyncResult | None = None) -> None:
+        self.id = id
+        self.app = app
+        self.task_name = task_name
+        self.parent = parent
+        self.children: list[AsyncResult] = []
+        self._record: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<AsyncResult: {self.id}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AsyncResult) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    @property
+    def task_id(self) -> str:
+        """Celery's alias of ``id``."""
+        return self.id
+
+    def _load(self) -> dict[str, Any]:
+        if self._record is not None:
+            return self._record
+        record, state = self.app.backend.get(self.id)
+        accept = self.app.conf.result_accepted()
+        if record is not None:
+            self._record = decode_record(record, accept)
+            return self._record
+        if state is not None:
+            return decode_record(state, accept)
+        return {"status": states.PENDING, "result": None}
+
+    @property
+    def state(self) -> str:
+        """PENDING, RECEIVED, STARTED, RETRY, SUCCESS, FAILURE or REVOKED."""
+        return str(self._load()["status"])
+
+    status = state
+
+    @property
+    def result(self) -> Any:
+        """The return value, or the exception instance when the task failed."""
+        record = self._load()
+        if record["status"] in states.EXCEPTION_STATES:
+            return exception_from_dict(record.get("result"), None)
+        return record.get("result")
+
+    info = result
+
+    @property
+    def traceback(self) -> str | None:
+        """The remote traceback text of a failed task."""
+        return self._load().get("traceback")
+
+    @property
+    def date_done(self) -> datetime | None:
+        """When the task reached a ready state (UTC)."""
+        done = self._load().get("date_done")
+        return datetime.fromisoformat(done) if done else None
+
+    @property
+    def name(self) -> str | None:
+        """The task name, when known (always for results of this process's calls)."""
+        return self.task_name or self._load().get("name")
+
+    def ready(self) -> bool:
+        """True once the task succeeded, failed or was revoked."""
+        return self.state in states.READY_STATES
+
+    def successful(self) -> bool:
+        """True if the task succeeded."""
+        return self.state == states.SUCCESS
+
+    def failed(self) -> bool:
+        """True if the task failed."""
+        return self.state == states.FAILURE
+
+    def get(self, timeout: float | None = None, propagate: bool = True,
+            interval: float = 0.5, disable_sync_subtasks: bool = True) -> Any:
+        """Wait for the outcome (blocking on Redis, no polling) and return it.
+
+        A failed task's exception is re-raised as its own type with the remote traceback in its
+        notes (``propagate=False`` returns it instead). ``interval`` is accepted for Celery
+        compatibility and unused: waiting is push-based.
+        """
+        if self._record is None:
+            raw = self.app.backend.wait(self.id, timeout)
+            if raw is None:
+                raise TimeoutError(f"result of task {self.id} not ready after {timeout} s",
+                                   hint="pass a larger timeout, or check a worker consumes "
+                                   "the task's queue (flowc status)")
+            self._record = decode_record(raw, self.app.conf.result_accepted())
+        return self._outcome(propagate)
+
+    wait = get
+
+    def _outcome(self, propagate: bool) -> Any:
+        record = self._record or {}
+        status = record.get("status")
+        if status == states.SUCCESS:
+            return record.get("result")
+        exc = exception_from_dict(record.get("result"), record.get("traceback"))
+        if status == states.REVOKED and not isinstance(exc, TaskRevokedError):
+            exc = TaskRevokedError(str(exc))
+        if propagate:
+            raise exc
+        return exc
+
+    def forget(self) -> None:
+        """Delete the stored result and state."""
+        self._record = None
+        self.app.backend.forget(self.id)
+
+    def revoke(self, terminate: bool = False, signal: str = "SIGTERM") -> None:
+        """Revoke the task (it will not run; running ones are killed with ``terminate``)."""
+        self.app.control.revoke(self.id, terminate=terminate, signal=signal)
+
+    def as_tuple(self) -> tuple[str, None]:
+        """Celery-compatible serialisable form."""
+        return (self.id, None)
+
+
+class EagerResult(AsyncResult):
+    """The outcome of a task run in-process (``apply()``, ``task_always_eager``)."""
+
+    def __init__(self, id: str, app: App, task_name: str, record: dict[str, Any],
+                 exc: BaseException | None = None) -> None:
+        super().__init__(id, app, task_name)
+        self._record = record
+        self._exc = exc
+
+    def _load(self) -> dict[str, Any]:
+        return self._record or {}
+
+    @property
+    def result(self) -> Any:
+        """The return value, or the exception instance."""
+        return self._exc if self._exc is not None else self._load().get("result")
+
+    info = result
+
+    def get(self, timeout: float | None = None, propagate: bool = True,
+            interval: float = 0.5, disable_sync_subtasks: bool = True) -> Any:
+        """Return the value, or raise the task's own exception object."""
+        if self._exc is not None:
+            if propagate:
+                raise self._exc
+            return self._exc
+        return self._load().get("result")
+
+    wait = get
+
+    def forget(self) -> None:
+        """Nothing is stored for eager results."""

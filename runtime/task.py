@@ -1,0 +1,145 @@
+"""``Task``: what ``@app.task`` returns; calling runs inline, ``delay``/``apply_async`` enqueue."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from flowc.runtime.exceptions import MaxRetriesExceededError, Retry
+from flowc.runtime.request import Request, current_request
+
+if TYPE_CHECKING:
+    from flowc.compiler.signature import Signature
+    from flowc.runtime.app import App
+    from flowc.runtime.result import AsyncResult, EagerResult
+
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_RETRY_BACKOFF_MAX = 600.0
+
+
+class Task:
+    """A registered task: the function plus its options, bound to an App."""
+
+    def __init__(self, app: App, fn: Callable[..., Any], name: str, options: dict[str, Any]):
+        self.app = app
+        self.run = fn
+        self.name = name
+        self.options = options
+        self.bind = bool(options.get("bind", False))
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.typing = options.get("typing", True)
+        self.max_retries: int | None = options.get("max_retries", DEFAULT_MAX_RETRIES)
+        self.default_retry_delay: float = float(
+            options.get("default_retry_delay", app.conf.task_default_retry_delay))
+        self.autoretry_for: tuple[type[BaseException], ...] = _as_tuple(
+            options.get("autoretry_for", ()))
+        self.retry_kwargs: dict[str, Any] = dict(options.get("retry_kwargs") or {})
+        self.retry_backoff: bool | float = options.get("retry_backoff", False)
+        self.retry_backoff_max = float(options.get("retry_backoff_max", DEFAULT_RETRY_BACKOFF_MAX))
+        self.retry_jitter: bool = options.get("retry_jitter", True)
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", name)
+        self.__module__ = getattr(fn, "__module__", "")
+        self.__wrapped__ = fn
+
+    def __repr__(self) -> str:
+        return f"<@task: {self.name}>"
+
+    @cached_property
+    def call_signature(self) -> inspect.Signature | None:
+        """The function's signature (with ``self`` for bound tasks); None if not introspectable."""
+        try:
+            return inspect.signature(self.run)
+        except (TypeError, ValueError):
+            return None
+
+    # --- calling ------------------------------------------------------------------------------
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task in this process, now (Celery: calling the task is a plain call)."""
+        if self.bind:
+            args = (self, *args)
+        result = self.run(*args, **kwargs)
+        if self.is_async and inspect.iscoroutine(result):
+            import asyncio
+
+            return asyncio.run(result)
+        return result
+
+    def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Enqueue with positional and keyword arguments: ``apply_async(args, kwargs)``."""
+        return self.apply_async(args, kwargs)
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> AsyncResult:
+        """Enqueue with options (countdown, eta, expires, queue, priority, task_id, link...)."""
+        return self.app.send_task(self.name, args, kwargs, task=self, **options)
+
+    def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> EagerResult:
+        """Run now in this process and return an ``EagerResult`` (retries run inline too)."""
+        from flowc.runtime.eager import apply_eagerly
+
+        return apply_eagerly(self, list(args or ()), dict(kwargs or {}), options)
+
+    def AsyncResult(self, task_id: str) -> AsyncResult:
+        """A handle on a result of this task by id."""
+        return self.app.AsyncResult(task_id)
+
+    # --- signatures ---------------------------------------------------------------------------
+
+    def signature(self, args: Any = None, kwargs: Any = None, **options: Any) -> Signature:
+        """A ``Signature`` of this task with partial arguments and options."""
+        from flowc.compiler.signature import Signature
+
+        immutable = bool(options.pop("immutable", False))
+        return Signature(self.name, tuple(args or ()), dict(kwargs or {}), options,
+                         immutable=immutable, app=self.app)
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """Partial signature: a parent's result will be prepended to ``args``."""
+        return self.signature(args, kwargs)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """Immutable signature: runs with exactly these arguments, ignoring a parent's result."""
+        return self.signature(args, kwargs, immutable=True)
+
+    # --- inside a running task ----------------------------------------------------------------
+
+    @property
+    def request(self) -> Request:
+        """The current invocation's context; an empty one when called directly."""
+        req = current_request.get()
+        if req is None or req.task != self.name:
+            return Request(task=self.name)
+        return req
+
+    def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None,
+              throw: bool = True, eta: Any = None, countdown: float | None = None,
+              max_retries: int | None = None, **options: Any) -> Retry:
+        """Ask the worker to run this task again later (raises ``Retry``, Celery's contract).
+
+        With no retries left, re-raises ``exc`` if given, else ``MaxRetriesExceededError``.
+        """
+        from flowc.runtime.retry import next_retry_eta
+
+        req = self.request
+        limit = self.max_retries if max_retries is None else max_retries
+        if limit is not None and req.retries >= limit:
+            if exc is not None:
+                raise exc
+            raise MaxRetriesExceededError(
+                f"Can't retry {self.name}[{req.id}] args:{req.args} kwargs:{req.kwargs}")
+        when = next_retry_eta(self, req.retries, countdown=countdown, eta=eta)
+        err = Retry(exc=exc, when=when)
+        err.overrides = {"args": args, "kwargs": kwargs, "max_retries": limit,
+                         **options}
+        if throw:
+            raise err
+        return err
+
+
+def _as_tuple(value: Any) -> tuple[type[BaseException], ...]:
+    if isinstance(value, tuple | list):
+        return tuple(value)
+    return (value,) if value else ()

@@ -1,0 +1,150 @@
+"""``flowc worker``: a banner, then the chosen pool consuming the chosen queues until stopped."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flowc.runtime.consumer import Consumer
+from flowc.runtime.heartbeat import Heartbeat
+
+if TYPE_CHECKING:
+    from flowc.runtime.app import App
+
+logger = logging.getLogger("flowc.worker")
+
+POOLS = ("prefork", "threads", "asyncio", "solo")
+
+
+@dataclass
+class WorkerOptions:
+    """What ``flowc worker`` was asked for (Celery's flags)."""
+
+    queues: list[str] = field(default_factory=list)
+    concurrency: int | None = None
+    pool: str = "prefork"
+    hostname: str | None = None
+    loglevel: str = "WARNING"
+
+
+class Worker:
+    """Consumes queues with one of the pools: prefork, threads, asyncio or solo."""
+
+    def __init__(self, app: App, options: WorkerOptions) -> None:
+        if options.pool not in POOLS:
+            raise ValueError(f"unknown pool {options.pool!r}; use one of {', '.join(POOLS)}")
+        self.app = app
+        self.options = options
+        self.queues = options.queues or [app.conf.task_default_queue]
+        self.concurrency = options.concurrency or app.conf.worker_concurrency or os.cpu_count() \
+            or 1
+        if options.pool == "solo":
+            self.concurrency = 1
+        self.hostname = _expand_hostname(options.hostname or "flowc@%h")
+
+    def consumer_name(self, index: int | None = None) -> str:
+        """Unique per process, so a restarted process never inherits a dead one's messages."""
+        return f"{self.hostname}.{os.getpid()}" if index is None else \
+            f"{self.hostname}.{index}.{os.getpid()}"
+
+    def start(self) -> int:
+        """Run until a shutdown signal; return the exit code."""
+        self.app.import_modules()
+        self.app.broker.declare(self.queues)
+        if self.options.pool == "prefork" and self.concurrency > 1:
+            from flowc.runtime.prefork import Supervisor
+
+            self.app.close()
+            return Supervisor(self.concurrency, self._child).run()
+        return self._consume(self.options.pool, None)
+
+    def _child(self, index: int) -> int:
+        self.app.close()
+        return self._consume("solo", index)
+
+    def _consume(self, pool: str, index: int | None) -> int:
+        consumer = self.make_consumer(pool, self.consumer_name(index))
+        heartbeat = Heartbeat(self.app, consumer.name, self.queues, self.options.pool,
+                              lambda: consumer.processed)
+        presses = {"count": 0}
+
+        def on_signal(signum: int, frame: object) -> None:
+            presses["count"] += 1
+            if presses["count"] > 1:
+                logger.warning("cold shutdown")
+                os._exit(1)
+            if index is None:
+                logger.warning("warm shutdown: finishing running tasks "
+                               "(signal again for a cold one)")
+            consumer.stop()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        heartbeat.start()
+        try:
+            consumer.run()
+        finally:
+            heartbeat.stop()
+        return 0
+
+    def make_consumer(self, pool: str, name: str) -> Consumer:
+        """The consume loop for ``pool``."""
+        if pool == "threads":
+            from flowc.runtime.pools import ThreadConsumer
+
+            return ThreadConsumer(self.app, self.queues, name, self.concurrency)
+        if pool == "asyncio":
+            from flowc.runtime.pools import AsyncioConsumer
+
+            return AsyncioConsumer(self.app, self.queues, name, self.concurrency)
+        return Consumer(self.app, self.queues, name)
+
+    def banner(self, broker_display: str) -> str:
+        """Celery-style startup banner (the broker URL with its password masked)."""
+        tasks = sorted(n for n in self.app.tasks)
+        lines = [
+            f" -------------- {self.hostname} (flowc)",
+            "--- ***** ----- [config]",
+            f"- *** --- * --- .> app:         {self.app.main or '__main__'}",
+            f"- ** ---------- .> transport:   {broker_display}",
+            f"- ** ---------- .> results:     "
+            f"{_mask(self.app.backend_url) if self.app.conf.result_backend else 'same as broker'}",
+            f"- *** --- * --- .> concurrency: {self.concurrency} ({self.options.pool})",
+            f"-- ******* ---- .> queues:      {', '.join(self.queues)}",
+            f"--- ***** ----- .> acks:        "
+            f"{'late' if self.app.conf.task_acks_late else 'early'} (task_acks_late)",
+            " -------------- [tasks]",
+            *[f"  . {name}" for name in tasks],
+        ]
+        return "\n".join(lines)
+
+
+def _mask(url: str) -> str:
+    from flowc.runtime.connection import mask_url
+
+    return mask_url(url)
+
+
+def _expand_hostname(name: str) -> str:
+    host = socket.gethostname()
+    return name.replace("%h", host).replace("%n", host.split(".")[0]).replace(
+        "%d", host.partition(".")[2] or host)
+
+
+def configure_logging(level: str) -> None:
+    """One handler on the root logger with Celery's line format."""
+    logging.basicConfig(level=level.upper(),
+                        format="[%(asctime)s: %(levelname)s/%(processName)s] %(message)s")
+
+
+def queues_from(value: str | Sequence[str] | None) -> list[str]:
+    """Parse ``-Q a,b`` into a list."""
+    if not value:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [q.strip() for q in items if q.strip()]
