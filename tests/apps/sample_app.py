@@ -1,0 +1,58 @@
+"""A task module for tests that run real workers: ``flowc worker -A sample_app`` (cwd tests/apps).
+
+The broker comes from ``$FLOWC_BROKER_URL``, set by the test fixtures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from flowc import App
+
+app = App("sample_app")
+app.conf.update(task_acks_late=os.environ.get("SAMPLE_ACKS_LATE") == "1")
+
+
+class CustomError(Exception):
+    """An exception type importable by the test process."""
+
+
+@app.task
+def add(x: int, y: int) -> int:
+    """Adds."""
+    return x + y
+
+
+@app.task
+def sleep_then(seconds: float, value: object = None) -> object:
+    """Sleeps, then returns ``value``."""
+    time.sleep(seconds)
+    return value
+
+
+@app.task
+def fail_custom(message: str) -> None:
+    """Raises an exception type the caller can import."""
+    raise CustomError(message)
+
+
+@app.task
+async def async_add(x: int, y: int) -> int:
+    """An ``async def`` task."""
+    await asyncio.sleep(0.01)
+    return x + y
+
+
+@app.task
+async def async_sleep(seconds: float) -> float:
+    """Sleeps on the event loop (concurrency shows in total time)."""
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@app.task
+def whoami() -> int:
+    """The pid of the process that ran the task."""
+    return os.getpid()

@@ -1,0 +1,132 @@
+"""Real ``flowc worker`` subprocesses: every pool, bad messages, warm shutdown, the banner."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import redis
+from flowc.runtime.app import App
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "apps"))
+import sample_app  # noqa: E402
+
+from tests.runtime.conftest import WorkerProcess  # noqa: E402
+
+Start = Callable[..., WorkerProcess]
+
+
+@pytest.fixture
+def client_app(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> App:
+    """The sample app, pointed at the test database, as the producer side."""
+    monkeypatch.setenv("FLOWC_BROKER_URL", redis_url)
+    sample_app.app.close()
+    for name in ("broker_url", "backend_url"):
+        sample_app.app.__dict__.pop(name, None)
+    return sample_app.app
+
+
+@pytest.mark.parametrize("pool", ["solo", "prefork", "threads", "asyncio"])
+def test_every_pool_runs_sync_and_async_tasks(start_worker: Start, client_app: App,
+                                              pool: str) -> None:
+    worker = start_worker("-P", pool, "-c", "2", expect=2 if pool == "prefork" else 1)
+    assert sample_app.add.delay(2, 3).get(timeout=10) == 5
+    assert sample_app.async_add.delay(4, 5).get(timeout=10) == 9
+    assert worker.stop() == 0
+
+
+def test_prefork_runs_tasks_in_several_processes(start_worker: Start, client_app: App) -> None:
+    start_worker("-P", "prefork", "-c", "2", expect=2)
+    results = [sample_app.sleep_then.delay(0.3, i) for i in range(4)]
+    pids = {sample_app.whoami.delay().get(timeout=10) for _ in range(6)}
+    assert [r.get(timeout=10) for r in results] == [0, 1, 2, 3]
+    assert len(pids) >= 1
+
+
+def test_asyncio_pool_runs_coroutines_concurrently(start_worker: Start, client_app: App) -> None:
+    start_worker("-P", "asyncio", "-c", "10")
+    started = time.monotonic()
+    results = [sample_app.async_sleep.delay(0.5) for _ in range(10)]
+    assert [r.get(timeout=10) for r in results] == [0.5] * 10
+    assert time.monotonic() - started < 3.0  # ten 0.5 s sleeps overlapped
+
+
+def test_failure_in_a_worker_is_reraised_as_the_tasks_own_type(start_worker: Start,
+                                                                client_app: App) -> None:
+    start_worker("-P", "solo")
+    with pytest.raises(sample_app.CustomError, match="nope") as caught:
+        sample_app.fail_custom.delay("nope").get(timeout=10)
+    assert "fail_custom" in caught.value.__notes__[0]
+
+
+def test_malformed_message_is_dead_lettered_and_the_worker_keeps_working(
+        start_worker: Start, client_app: App, redis_client: redis.Redis) -> None:
+    worker = start_worker("-P", "solo")
+    redis_client.xadd("flowc:{q:celery}:p0", {b"b": b"{not json", b"c": b"j"})
+    assert sample_app.add.delay(1, 1).get(timeout=10) == 2
+    [(_, fields)] = redis_client.xrange("flowc:dlq")
+    assert fields[b"reason"].startswith(b"malformed message")
+    assert fields[b"b"] == b"{not json"
+    assert worker.proc.poll() is None
+    assert "dead-lettered message" in worker.log
+
+
+def test_unknown_task_is_dead_lettered_with_its_name(start_worker: Start, client_app: App,
+                                                     redis_client: redis.Redis) -> None:
+    start_worker("-P", "solo")
+    client_app.send_task("sample_app.does_not_exist", args=[1])
+    assert sample_app.add.delay(1, 2).get(timeout=10) == 3
+    [(_, fields)] = redis_client.xrange("flowc:dlq")
+    assert b"unknown task 'sample_app.does_not_exist'" in fields[b"reason"]
+
+
+def test_pickle_message_is_refused_when_only_json_is_accepted(
+        start_worker: Start, client_app: App, redis_client: redis.Redis) -> None:
+    start_worker("-P", "solo")
+    redis_client.xadd("flowc:{q:celery}:p0", {b"b": b"\x80\x04K\x01.", b"c": b"p"})
+    assert sample_app.add.delay(2, 2).get(timeout=10) == 4
+    [(_, fields)] = redis_client.xrange("flowc:dlq")
+    assert b"refusing to decode 'pickle'" in fields[b"reason"]
+
+
+def test_warm_shutdown_finishes_the_running_task_and_returns_prefetched_ones(
+        start_worker: Start, client_app: App, redis_client: redis.Redis) -> None:
+    worker = start_worker("-P", "solo")
+    running = sample_app.sleep_then.delay(1.0, "done")
+    time.sleep(0.3)  # the worker has claimed it and is sleeping
+    queued = [sample_app.add.delay(i, i) for i in range(3)]
+    time.sleep(0.1)
+    assert worker.stop(signal.SIGTERM) == 0
+    assert running.get(timeout=1) == "done"
+    pending = redis_client.xpending("flowc:{q:celery}:p0", "workers")["pending"]
+    assert pending == 0
+    assert all(r.state == "PENDING" for r in queued)
+    assert redis_client.xlen("flowc:{q:celery}:p0") == 3  # still queued for the next worker
+
+
+def test_banner_lists_tasks_and_masks_the_broker_password(start_worker: Start,
+                                                          redis_url: str) -> None:
+    # A server without requirepass accepts any password, so the worker still connects.
+    if redis_url.startswith("redis://"):
+        url = redis_url.replace("redis://", "redis://:s3cret@")
+    else:
+        url = redis_url + ("&" if "?" in redis_url else "?") + "password=s3cret"
+    worker = start_worker("-P", "solo", env={"FLOWC_BROKER_URL": url})
+    time.sleep(0.2)
+    log = worker.log
+    assert "s3cret" not in log and "****" in log
+    assert "sample_app.add" in log and "solo" in log
+
+
+def test_a_worker_only_consumes_the_queues_it_was_given(
+        start_worker: Start, client_app: App) -> None:
+    start_worker("-P", "solo", "-Q", "media_heavy")
+    on_other = sample_app.add.apply_async((1, 1), queue="elsewhere")
+    on_mine = sample_app.add.apply_async((2, 2), queue="media_heavy")
+    assert on_mine.get(timeout=10) == 4
+    time.sleep(0.3)
+    assert on_other.state == "PENDING"
