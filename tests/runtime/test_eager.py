@@ -51,7 +51,7 @@ def test_apply_runs_retries_inline_until_success() -> None:
     calls: list[int] = []
 
     @app.task(bind=True, max_retries=5)
-    def flaky(self) -> str:  # noqa: ANN001
+    def flaky(self) -> str:
         calls.append(self.request.retries)
         if len(calls) < 3:
             raise self.retry(countdown=60)

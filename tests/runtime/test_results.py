@@ -134,7 +134,7 @@ def test_track_started_records_started_while_the_task_runs(app: App) -> None:
     seen: list[str] = []
 
     @app.task(bind=True)
-    def look(self) -> None:  # noqa: ANN001
+    def look(self) -> None:
         seen.append(app.AsyncResult(self.request.id).state)
 
     look.delay()

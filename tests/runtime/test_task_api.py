@@ -51,7 +51,7 @@ def test_bound_task_receives_itself_and_an_empty_request_when_called_directly() 
     app = App("proj")
 
     @app.task(bind=True)
-    def me(self, x: int) -> tuple[str, bool]:  # noqa: ANN001
+    def me(self, x: int) -> tuple[str, bool]:
         return self.name, self.request.called_directly
 
     assert me(1) == (me.name, True)
@@ -80,7 +80,7 @@ def test_valid_retry_and_limit_options_are_accepted_now() -> None:
               retry_backoff=True, retry_jitter=True, rate_limit="10/m", time_limit=30,
               soft_time_limit=20, acks_late=True, ignore_result=False, priority=8,
               queue="media_heavy")
-    def sync(self, store_id: str) -> str:  # noqa: ANN001
+    def sync(self, store_id: str) -> str:
         return store_id
 
     assert sync.max_retries == 3 or sync.retry_kwargs == {"max_retries": 3}

@@ -13,9 +13,9 @@ import redis
 from flowc.runtime.app import App
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "apps"))
-import sample_app  # noqa: E402
+import sample_app
 
-from tests.runtime.conftest import WorkerProcess  # noqa: E402
+from tests.runtime.conftest import WorkerProcess
 
 Start = Callable[..., WorkerProcess]
 
