@@ -1,0 +1,33 @@
+"""Pass: the graph of nodes is acyclic (a cycle would never become ready)."""
+
+from __future__ import annotations
+
+import networkx as nx
+from flowc.compiler.diagnostics import CYCLE, Problem
+from flowc.compiler.dispatch import TaskRegistry
+from flowc.compiler.ir import Workflow
+
+
+def check_acyclic(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
+    """One problem per cycle found (networkx ``find_cycle``, repeated until none is left)."""
+    graph = wf.graph()
+    if nx.is_directed_acyclic_graph(graph):
+        return []
+    problems: list[Problem] = []
+    while True:
+        try:
+            cycle = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            return problems
+        path = [u for u, _ in cycle] + [cycle[0][0]]
+        first = wf.node(path[0])
+        problems.append(
+            Problem(
+                CYCLE,
+                "cycle: " + " -> ".join(path),
+                "a step cannot depend, even indirectly, on its own result",
+                node=first.id,
+                span=first.span,
+            )
+        )
+        graph.remove_edges_from(cycle)

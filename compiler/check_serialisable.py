@@ -1,0 +1,39 @@
+"""Pass: every argument, option and map item is JSON-serialisable (flowc's wire format)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flowc.compiler.diagnostics import NOT_SERIALISABLE, Problem
+from flowc.compiler.dispatch import TaskRegistry
+from flowc.compiler.ir import Workflow
+
+
+def check_serialisable(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
+    """Flags the first non-JSON value of each field of each node and errback."""
+    problems: list[Problem] = []
+    for n in [*wf.nodes, *wf.errbacks]:
+        try:  # the common case: everything at once
+            json.dumps((n.args, n.kwargs, n.options, getattr(n, "items", None)), allow_nan=False)
+        except (TypeError, ValueError):
+            pass
+        else:
+            continue
+        fields: dict[str, Any] = {"args": n.args, "kwargs": n.kwargs, "options": n.options}
+        if getattr(n, "items", None) is not None:
+            fields["items"] = getattr(n, "items", None)
+        for field, value in fields.items():
+            try:
+                json.dumps(value, allow_nan=False)
+            except (TypeError, ValueError) as e:
+                problems.append(
+                    Problem(
+                        NOT_SERIALISABLE,
+                        f"{n.task}: {field} cannot be sent as JSON ({e})",
+                        "pass plain data (str, int, float, bool, None, list, dict)",
+                        node=n.id,
+                        span=n.span,
+                    )
+                )
+    return problems

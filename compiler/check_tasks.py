@@ -1,0 +1,22 @@
+"""Pass: every task a node or errback calls is registered."""
+
+from __future__ import annotations
+
+from flowc.compiler.diagnostics import UNKNOWN_TASK, Problem, did_you_mean
+from flowc.compiler.dispatch import TaskRegistry
+from flowc.compiler.ir import Workflow
+
+
+def check_tasks(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
+    """Unknown task names, each with a "did you mean" hint when a registered name is close."""
+    if registry is None:
+        return []
+    known = set(registry.names())
+    problems: list[Problem] = []
+    for n in [*wf.nodes, *wf.errbacks]:
+        if n.task not in known:
+            hint = did_you_mean(n.task, sorted(known)) or "is the module defining it imported?"
+            problems.append(
+                Problem(UNKNOWN_TASK, f"unknown task {n.task!r}", hint, node=n.id, span=n.span)
+            )
+    return problems

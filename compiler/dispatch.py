@@ -1,0 +1,95 @@
+"""The two narrow interfaces the canvas and the checks talk to: ``Dispatcher`` and ``TaskRegistry``.
+
+The compiler never imports the runtime. A canvas holds an ``app`` that implements ``Dispatcher``
+(the runtime's ``App`` does) and hands itself over when asked to run; validation asks a
+``TaskRegistry`` for task names and Python signatures. The runtime's ``App`` is expected to
+implement both.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from flowc.compiler.signature import Canvas
+
+
+@runtime_checkable
+class Dispatcher(Protocol):
+    """What a canvas needs from the application that runs it.
+
+    ``args``/``kwargs`` are the partial arguments given at call time (``sig.delay(*args,
+    **kwargs)``); apply them with ``canvas.clone(args, kwargs)`` or ``lower(canvas, args,
+    kwargs)``, which follow Celery's rules (prepended to the entry tasks unless immutable).
+    ``options`` are call-time execution options; they apply to every task of the canvas that does
+    not set the option itself.
+    """
+
+    def apply_canvas(
+        self, canvas: Canvas, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]
+    ) -> Any:
+        """Submit the canvas; return its ``AsyncResult`` (a ``GroupResult`` for a group)."""
+        ...
+
+    def apply_canvas_eager(
+        self, canvas: Canvas, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]
+    ) -> Any:
+        """Run the canvas inline in this process; return an already-resolved result."""
+        ...
+
+    def call_task_inline(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call the task's function directly, as ``sig()`` does in Celery; return its value."""
+        ...
+
+
+@runtime_checkable
+class TaskRegistry(Protocol):
+    """The known tasks, by name.
+
+    ``signature(name)`` returns the signature callers must satisfy: for ``bind=True`` tasks it
+    must already exclude ``self`` (the runtime supplies the task instance).
+    """
+
+    def names(self) -> Iterable[str]:
+        """Every registered task name."""
+        ...
+
+    def signature(self, name: str) -> inspect.Signature | None:
+        """The call signature of task ``name``; ``None`` when unknown or not introspectable."""
+        ...
+
+
+class MappingRegistry:
+    """A ``TaskRegistry`` over a plain ``{name: callable}`` mapping.
+
+    A value with a ``run`` attribute (a Celery-style task object) is introspected through ``run``;
+    being a bound method, its ``self`` is already excluded.
+    """
+
+    def __init__(self, tasks: Mapping[str, Callable[..., Any]]) -> None:
+        self._tasks = tasks
+        self._signatures: dict[str, inspect.Signature | None] = {}
+
+    def names(self) -> Iterable[str]:
+        return self._tasks.keys()
+
+    def signature(self, name: str) -> inspect.Signature | None:
+        if name in self._signatures:
+            return self._signatures[name]
+        fn = self._tasks.get(name)
+        target = getattr(fn, "run", fn) if fn is not None and not inspect.isfunction(fn) else fn
+        try:
+            sig = inspect.signature(target) if target is not None else None
+        except (TypeError, ValueError):
+            sig = None
+        self._signatures[name] = sig
+        return sig
+
+
+def as_registry(tasks: TaskRegistry | Mapping[str, Callable[..., Any]]) -> TaskRegistry:
+    """Accept a ``TaskRegistry`` as is, or wrap a ``{name: callable}`` mapping."""
+    if isinstance(tasks, Mapping):
+        return MappingRegistry(tasks)
+    return tasks
