@@ -38,6 +38,7 @@ _CODES: tuple[tuple[str, str], ...] = (
     ("F117", "YAML syntax error"),
     ("F118", "YAML document has the wrong shape for a flowc file"),
     ("F119", "unknown key in a YAML mapping"),
+    ("F120", "the file is nested too deeply or too large to load"),
     # F2xx: names and resolution
     ("F201", "unknown task"),
     ("F202", "unknown name: not a parameter, loop variable or named result"),

@@ -79,7 +79,10 @@ def parse_with_diagnostics(
     if tree is None:
         return None, diagnostics
     builder = ToAst()
-    module = builder.transform(tree)
+    try:
+        module = builder.transform(tree)
+    except RecursionError:
+        return None, [_too_deep()]
     module = _with_comments(module, comments)
     return module, diagnostics + builder.diagnostics
 
@@ -88,13 +91,23 @@ def parse_value(text: str) -> ast.Expr:
     """Parse one literal value (e.g. a ``--param`` given on the command line)."""
     tree, diagnostics = _parse_tree(text, "value", recover=False)
     builder = ToAst()
-    expr = builder.transform(tree) if tree is not None else None
+    try:
+        expr = builder.transform(tree) if tree is not None else None
+    except RecursionError:
+        expr, diagnostics = None, [_too_deep()]
     diagnostics += builder.diagnostics
     if expr is None or diagnostics:
         raise ParseError(diagnostics, text, "<value>")
     assert isinstance(expr, ast.Literal | ast.Duration | ast.Ref | ast.Placeholder
                       | ast.ListExpr | ast.DictExpr)
     return expr
+
+
+def _too_deep() -> Diagnostic:
+    return Diagnostic(
+        "F120", "the source is nested too deeply to compile", ast.Span(1, 1, 1, 2),
+        "flatten the nested lists, dicts or groups",
+    )
 
 
 def _with_comments(module: ast.Module, comments: list[Token]) -> ast.Module:

@@ -16,7 +16,7 @@ from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic, did_you_mean_hint
 from flowc.dsl.literals import DURATION_HINT, DURATION_RE, parse_duration
 from flowc.dsl.parser import ParseError
-from flowc.dsl.yaml_values import ValueReader, span_of
+from flowc.dsl.yaml_values import ValueBudgetExceeded, ValueReader, span_of
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 _TOP_KEYS = ("use", "defaults", "flows", "schedules")
@@ -57,6 +57,9 @@ def load_yaml_with_diagnostics(
         module = reader.module(root)
     except _Shape:
         return None, reader.diagnostics
+    except (RecursionError, ValueBudgetExceeded):
+        too_big = "the document is nested too deeply or too large (anchors expanded)"
+        return None, [Diagnostic("F120", too_big, span_of(root) if root else ast.NO_SPAN)]
     return module, reader.diagnostics
 
 

@@ -24,6 +24,11 @@ _DURATION_LIKE = re.compile(r"-?[0-9][0-9.]*[A-Za-z_][\w.]*")
 _OPTION_PREFIX = "defaults { x = "
 _SCALAR_TAGS = {"str", "int", "float", "bool", "null"}
 N = TypeVar("N", bound=ast.Node)
+MAX_VALUES = 100_000
+
+
+class ValueBudgetExceeded(Exception):
+    """Internal: the document expands (through aliases) to more than MAX_VALUES values."""
 
 
 def span_of(node: Node) -> ast.Span:
@@ -61,6 +66,7 @@ class ValueReader:
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
         self._constructor = yaml.SafeLoader("")
+        self._budget = MAX_VALUES
 
     def error(self, code: str, message: str, node: Node, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, span_of(node), hint))
@@ -79,6 +85,9 @@ class ValueReader:
 
     def value(self, node: Node) -> ast.Expr:
         """An argument, default or list item."""
+        self._budget -= 1
+        if self._budget < 0:
+            raise ValueBudgetExceeded
         span = span_of(node)
         if isinstance(node, SequenceNode):
             return ast.ListExpr(tuple(self.value(v) for v in node.value), span=span)
