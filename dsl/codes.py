@@ -49,6 +49,7 @@ _CODES: tuple[tuple[str, str], ...] = (
     ("F207", "a task module listed in 'use' cannot be imported"),
     ("F208", "a named result is never used"),
     ("F209", "a dataflow cycle"),
+    ("F210", "the compiled IR is malformed (duplicate id, dangling reference, map without list)"),
     # F3xx: types and arity
     ("F301", "too many positional arguments for the task"),
     ("F302", "a required argument is missing"),
@@ -58,6 +59,7 @@ _CODES: tuple[tuple[str, str], ...] = (
     ("F306", "unknown parameter type"),
     ("F307", "'_' used where no previous result exists, or more than once"),
     ("F308", "a map needs a previous stage that produces a list"),
+    ("F310", "an argument, option or map item cannot be sent as JSON"),
     # F4xx: options, durations, cron
     ("F401", "unknown option"),
     ("F402", "invalid option value"),

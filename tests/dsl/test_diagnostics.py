@@ -49,3 +49,11 @@ def test_did_you_mean_finds_the_closest_name_or_nothing() -> None:
 def test_every_code_is_registered_with_a_description_by_family() -> None:
     assert describe("F105").startswith("invalid duration")
     assert all(code[:2] in {"F1", "F2", "F3", "F4"} for code in CODES)
+
+
+def test_the_language_reference_lists_every_code() -> None:
+    from pathlib import Path
+
+    reference = Path(__file__).parents[2] / "docs" / "language.md"
+    text = reference.read_text(encoding="utf-8")
+    assert all(f"| `{code}` | {info.summary} |" in text for code, info in CODES.items())
