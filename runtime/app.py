@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 import uuid
@@ -31,7 +32,24 @@ RESULT_BACKEND_ENV = "FLOWC_RESULT_BACKEND"
 
 
 class TaskRegistry(dict[str, Task]):
-    """Tasks by name; a missing name raises ``NotRegistered`` with a suggestion."""
+    """Tasks by name; a missing name raises ``NotRegistered`` with a suggestion.
+
+    Also the compiler's ``TaskRegistry`` contract (``names``, ``signature``) for validation.
+    """
+
+    def names(self) -> list[str]:
+        """Every registered task name."""
+        return list(self)
+
+    def signature(self, name: str) -> inspect.Signature | None:
+        """The signature callers satisfy (without ``self`` for ``bind=True`` tasks)."""
+        task = self.get(name)
+        if task is None or task.call_signature is None:
+            return None
+        sig = task.call_signature
+        if task.bind:
+            sig = sig.replace(parameters=list(sig.parameters.values())[1:])
+        return sig
 
     def __missing__(self, name: str) -> Task:
         import difflib
@@ -144,13 +162,56 @@ class App:
 
         return Control(self)
 
+    @cached_property
+    def workflows(self) -> Any:
+        """The Redis store of workflow runs (``WorkflowStore``)."""
+        from flowc.runtime.workflow import WorkflowStore
+
+        return WorkflowStore(self)
+
+    # --- canvases (the compiler's Dispatcher contract) ---------------------------------------
+
+    def apply_canvas(self, canvas: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                     options: dict[str, Any]) -> Any:
+        """Send a canvas: a plain signature as one task, anything else as a workflow run."""
+        from flowc.runtime.canvas_app import apply_canvas
+
+        return apply_canvas(self, canvas, args, kwargs, options)
+
+    def apply_canvas_eager(self, canvas: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                           options: dict[str, Any]) -> Any:
+        """Run a canvas inline in this process."""
+        from flowc.runtime.canvas_app import apply_canvas_eager
+
+        return apply_canvas_eager(self, canvas, args, kwargs, options)
+
+    def call_task_inline(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call a task's function directly (``sig()``)."""
+        return self.tasks[name](*args, **kwargs)
+
+    def submit_workflow(self, workflow: Any, workflow_id: str | None = None) -> Any:
+        """Submit a compiled IR ``Workflow``; returns result handles shaped like its result."""
+        from flowc.runtime.canvas_app import submit_workflow
+
+        if self.conf.task_always_eager:
+            from flowc.runtime.eager_workflow import run_eagerly
+
+            return run_eagerly(self, workflow)
+        return submit_workflow(self, workflow, workflow_id)
+
+    def workflow(self, workflow_id: str) -> Any:
+        """A handle on a workflow run: status, node states, revoke, retry."""
+        from flowc.runtime.workflow_handle import WorkflowRun
+
+        return WorkflowRun(self, workflow_id)
+
     def close(self) -> None:
         """Close this app's Redis connections (they reopen on next use)."""
         for name in ("broker_client", "backend_client"):
             client = self.__dict__.pop(name, None)
             if client is not None:
                 client.close()
-        for name in ("broker", "backend"):
+        for name in ("broker", "backend", "workflows"):
             self.__dict__.pop(name, None)
 
     # --- tasks --------------------------------------------------------------------------------
@@ -210,6 +271,15 @@ class App:
             task = self.tasks.get(name)
         args_list = list(args) if args is not None else []
         kwargs_dict = dict(kwargs) if kwargs is not None else {}
+        if options.get("link") or options.get("link_error"):
+            from flowc.compiler.signature import Signature
+
+            for key in ("link", "link_error"):
+                value = options.get(key)
+                if value is not None and not isinstance(value, list | tuple):
+                    options[key] = [value]
+            sig = Signature(name, tuple(args or ()), dict(kwargs or {}), options, app=self)
+            return self.apply_canvas(sig, (), {}, {})
         if task is not None and self.conf.task_always_eager:
             return task.apply(args_list, kwargs_dict, **options)
         if task is not None and task.typing is not False:

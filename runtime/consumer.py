@@ -11,8 +11,9 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from flowc.runtime import states
+from flowc.runtime import states, workflow_steps
 from flowc.runtime.broker import Delivery, Outgoing
+from flowc.runtime.exceptions import TaskRevokedError
 from flowc.runtime.execute import Outcome, invoke
 from flowc.runtime.message import Message
 from flowc.runtime.outcome import encode_record, exception_to_dict, now_iso
@@ -141,6 +142,15 @@ class Consumer:
         if self.revoked.contains(message.id):
             self._revoked(delivery, message, "revoked")
             return None
+        if message.workflow and message.workflow.get("expand"):
+            join = workflow_steps.expansion(message)
+            if join.op == "fail":
+                self._record(message, {"status": states.FAILURE, "result": join.exc})
+            self.settler.join(join)
+            self.settler.ack(delivery)
+            return None
+        if message.headers and "errback" in message.headers:
+            workflow_steps.bind_errback(task, message)
         return task, message
 
     def _revoked(self, delivery: Delivery, message: Message, why: str) -> None:
@@ -148,6 +158,9 @@ class Consumer:
         exc = {"exc_type": "TaskRevokedError", "exc_module": "flowc.runtime.exceptions",
                "exc_message": [f"task {message.id} {why}"]}
         self._record(message, {"status": states.REVOKED, "result": exc, "reason": why})
+        join = workflow_steps.fail_op(message, TaskRevokedError(f"task {message.id} {why}"), None)
+        if join is not None:
+            self.settler.join(join)
         self.settler.ack(delivery)
 
     def acks_late(self, task: Task, message: Message) -> bool:
@@ -178,6 +191,10 @@ class Consumer:
         self.processed += 1
         late = self.acks_late(task, message)
         status = outcome.status
+        if message.workflow:
+            join = workflow_steps.join_for_outcome(message, outcome)
+            if join is not None:
+                self.settler.join(join)
         if status == states.SUCCESS:
             if logger.isEnabledFor(logging.INFO):
                 logger.info("Task %s[%s] succeeded in %.6fs: %r", task.name, message.id,

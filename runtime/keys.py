@@ -12,6 +12,7 @@ PRIORITY_LEVELS = 10
 """Priorities are 0..9; 9 is the most urgent (RabbitMQ's direction, unlike Celery-on-Redis)."""
 DEFAULT_PRIORITY = 0
 CONSUMER_GROUP = "workers"
+WORKFLOW_PARTS = ("nodes", "pending", "results", "state", "meta", "errbacks")
 """The single consumer group every worker of every queue joins."""
 
 
@@ -65,6 +66,34 @@ class Keys:
         """Set of revoked task ids that workers must not run."""
         return f"{self.prefix}:revoked"
 
-    def idempotency(self, key: str) -> str:
-        """Maps a caller's idempotency key to the task id it produced."""
-        return f"{self.prefix}:idem:{key}"
+    def workflow(self, workflow_id: str) -> list[str]:
+        """A workflow run's keys, one slot (``{wf:<id>}``), in workflow.lua's KEYS order.
+
+        nodes (hash: node id -> run record JSON), pending (hash: node id -> parents left;
+        ``<map>#n``/``<map>#left`` for map instances), results (hash: node id or ``<map>#<i>``
+        -> result JSON), state (hash: node id -> state), meta (hash: status, left, ttl,
+        on_error, fired:<errback>), errbacks (hash: errback id -> run record JSON).
+        """
+        base = f"{self.prefix}:{{wf:{workflow_id}}}"
+        return [f"{base}:{part}" for part in WORKFLOW_PARTS]
+
+    def workflows(self) -> str:
+        """Sorted set of workflow ids scored by submit time (listing, dashboard)."""
+        return f"{self.prefix}:workflows"
+
+    def idempotency(self, key: str, queue: str) -> str:
+        """Maps a caller's idempotency key to the task id it produced (in the queue's slot, so
+        claiming the key and enqueueing are one atomic script)."""
+        return f"{self.prefix}:{{q:{queue}}}:idem:{key}"
+
+    def rate(self, task: str, key: str | None = None) -> str:
+        """Sliding log of a rate-limited task's start slots (per limit key when keyed)."""
+        return f"{self.prefix}:rate:{{{task}}}" + (f":{key}" if key is not None else "")
+
+    def reaper(self) -> str:
+        """Short-lived lock: at most one redelivery scan per interval across the cluster."""
+        return f"{self.prefix}:reaper"
+
+    def control(self) -> str:
+        """Capped stream of broadcast commands to worker supervisors (revoke terminate)."""
+        return f"{self.prefix}:control"

@@ -11,7 +11,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from flowc.runtime import scripts
 from flowc.runtime.broker import Delivery, Outgoing
+from flowc.runtime.workflow_join import JoinOp
+from redis.exceptions import NoScriptError
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -28,13 +31,14 @@ class Settler:
         self.publishes: list[Outgoing] = []
         self.dead: list[tuple[Delivery, str]] = []
         self.requeues: list[Delivery] = []
+        self.joins: list[JoinOp] = []
         self.since = 0.0
         self.ttl = app.conf.result_expires
         self.shared = app.backend_client is app.broker_client
 
     def __len__(self) -> int:
         return (len(self.records) + len(self.states) + len(self.acks) + len(self.publishes)
-                + len(self.dead) + len(self.requeues))
+                + len(self.dead) + len(self.requeues) + len(self.joins))
 
     def _touch(self) -> None:
         if not self.since:
@@ -70,6 +74,33 @@ class Settler:
         self._touch()
         self.requeues.append(delivery)
 
+    def join(self, op: JoinOp) -> None:
+        """Queue a workflow join operation (node done/failed, map expanded)."""
+        self._touch()
+        self.joins.append(op)
+
+    def _settle_joins(self, join_at: list[int], replies: list[Any]) -> None:
+        """Store the records join replies ask for; re-run joins that hit an empty script cache."""
+        store = self.app.workflows
+        follow: list[tuple[str, bytes]] = []
+        retry: list[JoinOp] = []
+        for op, at in zip(self.joins, join_at, strict=True):
+            reply = replies[at]
+            if isinstance(reply, NoScriptError):
+                retry.append(op)
+                replies[at] = None
+            elif not isinstance(reply, Exception):
+                follow += op.follow_up(store, reply)
+        if retry:
+            scripts.ensure_loaded(self.app.broker_client, store.script)
+            pipe = self.app.broker_client.pipeline(transaction=False)
+            for op in retry:
+                op.queue(store, pipe)
+            for op, reply in zip(retry, pipe.execute(), strict=True):
+                follow += op.follow_up(store, reply)
+        if follow:
+            self.app.backend.store(follow, self.ttl)
+
     def age_s(self) -> float:
         """Seconds since the oldest unflushed operation was queued."""
         return time.monotonic() - self.since if self.since else 0.0
@@ -88,16 +119,24 @@ class Settler:
             backend.set_state(self.states, self.ttl, pipe=bpipe)
         if not self.shared and (self.records or self.states):
             bpipe.execute()
+        join_at = []
+        for op in self.joins:
+            join_at.append(len(pipe))
+            op.queue(app.workflows, pipe)
         for item in self.publishes:
             broker._publish_one(pipe, item)
         if self.acks:
             broker.ack(self.acks, pipe)
-        if len(pipe):
-            pipe.execute()
+        replies = pipe.execute(raise_on_error=False) if len(pipe) else []
+        if self.joins:
+            self._settle_joins(join_at, replies)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
         for delivery, reason in self.dead:
             broker.dead_letter(delivery, reason, worker)
         if self.requeues:
             broker.requeue(self.requeues)
         self.records, self.states, self.acks = [], [], []
-        self.publishes, self.dead, self.requeues = [], [], []
+        self.publishes, self.dead, self.requeues, self.joins = [], [], [], []
         self.since = 0.0

@@ -13,3 +13,24 @@ def drain(app: App, queues: list[str] | None = None, rounds: int = 1) -> Consume
     for _ in range(rounds):
         consumer.run_once()
     return consumer
+
+
+class BackgroundConsumer:
+    """An in-process solo consume loop on a thread, for tests that wait on results."""
+
+    def __init__(self, app: App, queues: list[str] | None = None) -> None:
+        import threading
+
+        self.consumer = Consumer(app, queues or [app.conf.task_default_queue], "bg-consumer")
+        app.broker.declare(self.consumer.queues)
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.consumer.stopping:
+            self.consumer.run_once()
+
+    def stop(self) -> None:
+        """Stop after the current batch and wait for the thread."""
+        self.consumer.stop()
+        self.thread.join(10)

@@ -1,0 +1,238 @@
+-- workflow.lua: the atomic join of a workflow run (submit, node done, node failed, map expand).
+--
+-- KEYS (one slot, hash tag {wf:<id>}):
+--   KEYS[1] nodes     hash  node id -> run record (JSON, see runtime/workflow_plan.py)
+--   KEYS[2] pending   hash  node id -> parents not yet done; "<map>#n", "<map>#left"
+--   KEYS[3] results   hash  node id -> result JSON; "<map>#<i>" -> instance result JSON
+--   KEYS[4] state     hash  node id -> PENDING | QUEUED | RUNNING | SUCCESS | FAILURE | SKIPPED
+--   KEYS[5] meta      hash  status, left, ttl, on_error (JSON list), failed_node, fired:<eb>
+--   KEYS[6] errbacks  hash  errback id -> run record (JSON)
+--
+-- ARGV[1] is the operation:
+--   submit  ARGV: ttl, on_error_json, x, (meta field, value)*x, n, (node id, record)*n,
+--                 m, (node id, pending)*m, r, (root id)*r, e, (errback id, record)*e
+--           -> 1 if stored and roots enqueued, 0 if the workflow id already exists
+--   done    ARGV: node id, instance index or "", result JSON
+--           -> {applied 0|1, finished 0|1, map task id or "", map result JSON or ""}
+--   fail    ARGV: node id, instance index or "", exception JSON, traceback JSON string,
+--                 failed task id
+--           -> {applied 0|1, finished 0|1, task ids to record as failed...} (the map's own
+--              task when an instance failed, then every skipped dependent)
+--   expand  ARGV: node id, n, (instance body)*n
+--           -> {applied 0|1, finished 0|1, map task id or "", map result JSON or ""}
+--
+-- Ready successors are enqueued here, in the same step that records their last parent's
+-- result: XADD to their priority stream, or ZADD to the queue's delayed set when the step has a
+-- countdown/eta. Stream and delayed keys come from the run records, so this script needs a
+-- single Redis node (not Cluster: the queue keys live in other slots). Every operation is
+-- idempotent: a redelivered task that completes twice changes nothing the second time.
+
+local K_NODES, K_PENDING, K_RESULTS, K_STATE, K_META, K_ERRBACKS =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+
+local TERMINAL = {SUCCESS = true, FAILURE = true, SKIPPED = true}
+
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+
+local function record(node_id)
+  return cjson.decode(redis.call('HGET', K_NODES, node_id))
+end
+
+local function incoming(rec)
+  local how = rec['in']
+  if how == 'prepend' then
+    return redis.call('HGET', K_RESULTS, rec.pp)
+  elseif how == 'collect' then
+    local parts = {}
+    for i, token in ipairs(rec.co) do
+      if string.sub(token, 1, 1) == '@' then
+        parts[i] = redis.call('HGET', K_RESULTS, string.sub(token, 2))
+      else
+        parts[i] = token
+      end
+    end
+    return table.concat(parts)
+  elseif how == 'items' then
+    return rec.it
+  end
+  return nil
+end
+
+local function envelope(rec, extra)
+  local kw = rec.kw
+  for _, pair in ipairs(rec.ki) do
+    local value = redis.call('HGET', K_RESULTS, pair[2])
+    local item = cjson.encode(pair[1]) .. ':' .. value
+    if kw == '' then kw = item else kw = item .. ',' .. kw end
+  end
+  local args = rec.ra
+  local inc = incoming(rec)
+  if inc then
+    if args == '' then args = inc else args = inc .. ',' .. args end
+  end
+  return rec.h .. (extra or '') .. ',"kwargs":{' .. kw .. '},"args":[' .. args .. ']}'
+end
+
+local function enqueue(rec, body)
+  local due = 0
+  if rec.eta and rec.eta > 0 then due = rec.eta end
+  if rec.cd and rec.cd > 0 then due = now() + rec.cd end
+  if due > 0 and due > now() then
+    redis.call('ZADD', rec.dk, due, tostring(rec.p) .. 'j' .. body)
+  else
+    redis.call('XADD', rec.s, '*', 'b', body, 'c', 'j')
+  end
+end
+
+local function finish_if_done(left)
+  if left > 0 then return 0 end
+  if redis.call('HGET', K_META, 'status') == 'RUNNING' then
+    redis.call('HSET', K_META, 'status', 'SUCCESS')
+  end
+  redis.call('HSET', K_META, 'finished', tostring(now()))
+  local ttl = tonumber(redis.call('HGET', K_META, 'ttl') or '0')
+  if ttl and ttl > 0 then
+    for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ttl) end
+  end
+  return 1
+end
+
+local function complete(node_id, result)
+  redis.call('HSET', K_RESULTS, node_id, result)
+  redis.call('HSET', K_STATE, node_id, 'SUCCESS')
+  local rec = record(node_id)
+  local running = redis.call('HGET', K_META, 'status') == 'RUNNING'
+  for _, succ in ipairs(rec.succ) do
+    if redis.call('HINCRBY', K_PENDING, succ, -1) == 0 and running then
+      local srec = record(succ)
+      enqueue(srec, envelope(srec))
+      redis.call('HSET', K_STATE, succ, 'QUEUED')
+    end
+  end
+  return finish_if_done(redis.call('HINCRBY', K_META, 'left', -1))
+end
+
+local function is_terminal(node_id)
+  local state = redis.call('HGET', K_STATE, node_id)
+  return state and TERMINAL[state]
+end
+
+local op = ARGV[1]
+
+if op == 'submit' then
+  if redis.call('EXISTS', K_META) == 1 then return 0 end
+  local i = 4
+  local x = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, x do
+    redis.call('HSET', K_META, ARGV[i], ARGV[i + 1]); i = i + 2
+  end
+  local n = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, n do
+    redis.call('HSET', K_NODES, ARGV[i], ARGV[i + 1])
+    redis.call('HSET', K_STATE, ARGV[i], 'PENDING')
+    i = i + 2
+  end
+  local m = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, m do
+    redis.call('HSET', K_PENDING, ARGV[i], ARGV[i + 1]); i = i + 2
+  end
+  redis.call('HSET', K_META, 'status', 'RUNNING', 'left', n, 'ttl', ARGV[2],
+             'on_error', ARGV[3], 'created', tostring(now()))
+  local r = tonumber(ARGV[i]); i = i + 1
+  local roots = {}
+  for _ = 1, r do roots[#roots + 1] = ARGV[i]; i = i + 1 end
+  local e = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, e do
+    redis.call('HSET', K_ERRBACKS, ARGV[i], ARGV[i + 1]); i = i + 2
+  end
+  for _, root in ipairs(roots) do
+    local rec = record(root)
+    enqueue(rec, envelope(rec))
+    redis.call('HSET', K_STATE, root, 'QUEUED')
+  end
+  if n == 0 then finish_if_done(0) end
+  return 1
+end
+
+local node_id = ARGV[2]
+
+if op == 'done' then
+  if is_terminal(node_id) then return {0, 0, '', ''} end
+  local index = ARGV[3]
+  if index == '' then
+    return {1, complete(node_id, ARGV[4]), '', ''}
+  end
+  if redis.call('HSETNX', K_RESULTS, node_id .. '#' .. index, ARGV[4]) == 0 then
+    return {0, 0, '', ''}
+  end
+  if redis.call('HINCRBY', K_PENDING, node_id .. '#left', -1) > 0 then return {1, 0, '', ''} end
+  local count = tonumber(redis.call('HGET', K_PENDING, node_id .. '#n'))
+  local fields = {}
+  for j = 1, count do fields[j] = node_id .. '#' .. (j - 1) end
+  local values = redis.call('HMGET', K_RESULTS, unpack(fields))
+  local result = '[' .. table.concat(values, ',') .. ']'
+  return {1, complete(node_id, result), record(node_id).t, result}
+end
+
+if op == 'expand' then
+  if is_terminal(node_id) then return {0, 0, '', ''} end
+  local count = tonumber(ARGV[3])
+  if redis.call('HSETNX', K_PENDING, node_id .. '#n', count) == 0 then return {0, 0, '', ''} end
+  redis.call('HSET', K_PENDING, node_id .. '#left', count)
+  if count == 0 then
+    return {1, complete(node_id, '[]'), record(node_id).t, '[]'}
+  end
+  local rec = record(node_id)
+  for j = 1, count do
+    redis.call('XADD', rec.s, '*', 'b', ARGV[3 + j], 'c', 'j')
+  end
+  redis.call('HSET', K_STATE, node_id, 'RUNNING')
+  return {1, 0, '', ''}
+end
+
+if op == 'fail' then
+  if is_terminal(node_id) then return {0, 0} end
+  local exc_json, tb_json, failed_task = ARGV[4], ARGV[5], ARGV[6]
+  redis.call('HSET', K_STATE, node_id, 'FAILURE')
+  if redis.call('HGET', K_META, 'status') == 'RUNNING' then
+    redis.call('HSET', K_META, 'status', 'FAILURE', 'failed_node', node_id,
+               'failed_task', failed_task, 'exc', exc_json)
+  end
+  local left = redis.call('HINCRBY', K_META, 'left', -1)
+  local out = {1, 0}
+  local rec = record(node_id)
+  if ARGV[3] ~= '' then out[#out + 1] = rec.t end  -- a map instance failed: so did its map
+  local queue = {}
+  for _, s in ipairs(rec.succ) do queue[#queue + 1] = s end
+  local head = 1
+  while head <= #queue do
+    local succ = queue[head]; head = head + 1
+    if not is_terminal(succ) then
+      redis.call('HSET', K_STATE, succ, 'SKIPPED')
+      left = redis.call('HINCRBY', K_META, 'left', -1)
+      local srec = record(succ)
+      out[#out + 1] = srec.t
+      for _, s in ipairs(srec.succ) do queue[#queue + 1] = s end
+    end
+  end
+  local handlers = {}
+  for _, eb in ipairs(rec.le) do handlers[#handlers + 1] = eb end
+  for _, eb in ipairs(cjson.decode(redis.call('HGET', K_META, 'on_error') or '[]')) do
+    handlers[#handlers + 1] = eb
+  end
+  local extra = ',"headers":{"errback":{"task_id":' .. cjson.encode(failed_task) ..
+                ',"exc":' .. exc_json .. ',"traceback":' .. tb_json .. '}}'
+  for _, eb in ipairs(handlers) do
+    if redis.call('HSETNX', K_META, 'fired:' .. eb, 1) == 1 then
+      local erec = cjson.decode(redis.call('HGET', K_ERRBACKS, eb))
+      enqueue(erec, envelope(erec, extra))
+    end
+  end
+  out[2] = finish_if_done(left)
+  return out
+end
+
+return redis.error_reply('workflow.lua: unknown operation ' .. tostring(op))

@@ -1,0 +1,39 @@
+"""One workflow join operation a worker settles with a finished task (see ``Settler``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import redis
+    from flowc.runtime.workflow import WorkflowStore
+
+
+@dataclass(slots=True)
+class JoinOp:
+    """``done`` (result JSON), ``fail`` (exception + traceback) or ``expand`` (instance bodies)."""
+
+    op: str
+    workflow_id: str
+    node_id: str
+    index: int | None = None
+    result_json: bytes = b"null"
+    exc: dict[str, Any] | None = None
+    traceback: str | None = None
+    task_id: str = ""
+    bodies: list[bytes] = field(default_factory=list)
+
+    def queue(self, store: WorkflowStore, pipe: redis.client.Pipeline) -> None:
+        """Add this operation's EVALSHA to a pipeline."""
+        if self.op == "done":
+            store.queue_done(pipe, self.workflow_id, self.node_id, self.index, self.result_json)
+        elif self.op == "fail":
+            store.queue_fail(pipe, self.workflow_id, self.node_id, self.index, self.exc or {},
+                             self.traceback, self.task_id)
+        else:
+            store.queue_expand(pipe, self.workflow_id, self.node_id, self.bodies)
+
+    def follow_up(self, store: WorkflowStore, reply: Any) -> list[tuple[str, bytes]]:
+        """Result records to store because of the join's reply (map results, skipped nodes)."""
+        return store.follow_up_records(self.op, reply, self.exc, self.traceback, self.node_id)

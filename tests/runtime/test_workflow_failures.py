@@ -1,0 +1,150 @@
+"""Failure rules: a failed step stops its dependents, errbacks fire once, duplicates are no-ops."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+import redis
+from flowc.compiler.primitives import chain, chord, group
+from flowc.runtime.app import App
+
+from tests.runtime.support import BackgroundConsumer
+
+
+class StepFailed(Exception):
+    """Raised by the failing test task."""
+
+
+@pytest.fixture
+def fapp(app: App, redis_client: redis.Redis) -> Iterator[App]:
+    """Tasks that fail, record errback calls in Redis, and a background consumer."""
+
+    @app.task(name="add")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    @app.task(name="tsum")
+    def tsum(values: list[int]) -> int:
+        return sum(values)
+
+    @app.task(name="fail")
+    def fail(*args: Any) -> None:
+        raise StepFailed("step exploded")
+
+    @app.task(name="on_error_id")
+    def on_error_id(task_id: str) -> None:
+        redis_client.rpush("test:errbacks", orjson.dumps(["id", task_id]))
+
+    @app.task(name="on_error_celery")
+    def on_error_celery(request: Any, exc: BaseException, traceback: str) -> None:
+        redis_client.rpush("test:errbacks", orjson.dumps(
+            ["celery", request.id, type(exc).__name__, "step exploded" in traceback]))
+
+    worker = BackgroundConsumer(app)
+    yield app
+    worker.stop()
+
+
+def calls(client: redis.Redis) -> list[Any]:
+    return [orjson.loads(x) for x in client.lrange("test:errbacks", 0, -1)]
+
+
+def test_a_failed_step_raises_from_the_workflows_result_and_later_steps_never_run(
+        fapp: App, redis_client: redis.Redis) -> None:
+    add, fail = fapp.tasks["add"], fapp.tasks["fail"]
+    result = chain(add.s(1, 1), fail.s(), add.s(5)).delay()
+    with pytest.raises(Exception, match="step exploded"):
+        result.get(timeout=5)
+    states = {n: s["state"] for n, s in fapp.workflow(result.workflow_id).nodes().items()}
+    assert states == {"n0": "SUCCESS", "n1": "FAILURE", "n2": "SKIPPED"}
+
+
+def test_chord_body_does_not_run_when_a_header_task_fails(fapp: App) -> None:
+    add, fail, tsum = fapp.tasks["add"], fapp.tasks["fail"], fapp.tasks["tsum"]
+    result = chord([add.s(1, 1), fail.s(), add.s(2, 2)], tsum.s()).delay()
+    with pytest.raises(Exception, match="step exploded"):
+        result.get(timeout=5)
+    run = fapp.workflow(result.workflow_id)
+    assert run.status() == "FAILURE"
+    assert run.nodes()["n3"]["state"] == "SKIPPED"
+
+
+def test_link_error_on_a_chain_fires_exactly_once_with_the_failed_task_id(
+        fapp: App, redis_client: redis.Redis) -> None:
+    add, fail = fapp.tasks["add"], fapp.tasks["fail"]
+    workflow = chain(add.s(1, 1), fail.s(), add.s(1))
+    workflow.link_error(fapp.tasks["on_error_id"].s())
+    result = workflow.delay()
+    with pytest.raises(StepFailed):
+        result.get(timeout=5)
+    failed_task = fapp.workflow(result.workflow_id).nodes()["n1"]["task_id"]
+    deadline = time.monotonic() + 5
+    while not calls(redis_client) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)
+    assert calls(redis_client) == [["id", failed_task]]
+
+
+def test_errback_taking_request_exc_traceback_gets_celerys_arguments(
+        fapp: App, redis_client: redis.Redis) -> None:
+    fail = fapp.tasks["fail"]
+    result = fail.apply_async((1,), link_error=fapp.tasks["on_error_celery"].s())
+    with pytest.raises(StepFailed):
+        result.get(timeout=5)
+    deadline = time.monotonic() + 5
+    while not calls(redis_client) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert calls(redis_client) == [["celery", result.id, "StepFailed", True]]
+
+
+def test_two_failing_header_tasks_fire_the_errback_once(fapp: App,
+                                                        redis_client: redis.Redis) -> None:
+    fail, tsum = fapp.tasks["fail"], fapp.tasks["tsum"]
+    workflow = chord([fail.s(), fail.s()], tsum.s())
+    workflow.link_error(fapp.tasks["on_error_id"].s())
+    result = workflow.delay()
+    with pytest.raises(StepFailed):
+        result.get(timeout=5)
+    time.sleep(0.3)
+    assert len(calls(redis_client)) == 1
+
+
+def test_duplicate_completion_of_a_step_changes_nothing(fapp: App,
+                                                        redis_client: redis.Redis) -> None:
+    """A redelivered acks_late task that finishes twice must not double-count the join."""
+    add, tsum = fapp.tasks["add"], fapp.tasks["tsum"]
+    result = chord([add.s(1, 1), add.s(2, 2)], tsum.s()).delay()
+    assert result.get(timeout=5) == 6
+    wid = result.workflow_id
+    store = fapp.workflows
+    pipe = fapp.broker_client.pipeline(transaction=False)
+    store.queue_done(pipe, wid, "n0", None, b"1000")
+    [reply] = pipe.execute()
+    assert reply[0] == 0
+    assert orjson.loads(redis_client.hget(fapp.keys.workflow(wid)[2], "n0")) == 2
+    assert redis_client.xlen("flowc:{q:celery}:p0") == 0  # the body was not enqueued again
+
+
+def test_a_failure_in_one_group_member_leaves_the_others_running(fapp: App) -> None:
+    add, fail = fapp.tasks["add"], fapp.tasks["fail"]
+    result = group(add.s(1, 1), fail.s(), add.s(2, 2)).delay()
+    assert result.results[0].get(timeout=5) == 2
+    assert result.results[2].get(timeout=5) == 4
+    with pytest.raises(StepFailed):
+        result.results[1].get(timeout=5)
+
+
+def test_revoked_workflow_enqueues_nothing_more(fapp: App, redis_client: redis.Redis) -> None:
+    add = fapp.tasks["add"]
+    sleeper = fapp.task(name="nap")(lambda x: time.sleep(0.5) or x)
+    result = chain(sleeper.s(1), add.s(1), add.s(1)).delay()
+    time.sleep(0.1)
+    run = fapp.workflow(result.workflow_id)
+    run.revoke()
+    time.sleep(1.0)
+    assert run.status() == "REVOKED"
+    assert run.nodes()["n1"]["state"] != "SUCCESS"
