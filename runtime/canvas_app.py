@@ -36,22 +36,22 @@ def submit_workflow(app: App, wf: Workflow, workflow_id: str | None = None) -> R
     """Submit a validated workflow; return handles shaped like its result."""
     run = app.workflows.submit(wf, workflow_id)
     shape = wf.result if wf.result is not None else (wf.nodes[-1].id if wf.nodes else [])
-    handles: dict[str, ResultLike] = {}
+    handles: dict[str, AsyncResult] = {}
 
-    def handle(node_shape: Any) -> ResultLike:
-        if not isinstance(node_shape, str):
-            return GroupResult(None, [handle(s) for s in node_shape], app)
-        if node_shape not in handles:
-            result = AsyncResult(run.task_ids[node_shape], app, wf.node(node_shape).task)
-            handles[node_shape] = result
-            node = wf.node(node_shape)
-            if node.prepend is not None:
-                result.parent = handle(node.prepend)
-            elif node.collect is not None:
-                result.parent = handle(node.collect)
-        return handles[node_shape]
+    def build(node_shape: Any) -> ResultLike:
+        if isinstance(node_shape, str):
+            return handles[node_shape]
+        return GroupResult(None, [build(s) for s in node_shape], app)
 
-    out = handle(shape)
+    for node_id in wf.topological_order():  # parents first, so links need no recursion
+        node = wf.node(node_id)
+        result = handles[node_id] = AsyncResult(run.task_ids[node_id], app, node.task)
+        if node.prepend is not None:
+            result.parent = handles[node.prepend]
+        elif node.collect is not None:
+            result.parent = build(node.collect)
+
+    out = build(shape)
     out.workflow_id = run.workflow_id
     return out
 

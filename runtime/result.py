@@ -17,7 +17,7 @@ class AsyncResult:
     """The outcome of a task by id; reads from the result backend, waits by blocking on it."""
 
     def __init__(self, id: str, app: App, task_name: str | None = None,
-                 parent: AsyncResult | None = None) -> None:
+                 parent: Any = None) -> None:
         self.id = id
         self.app = app
         self.task_name = task_name

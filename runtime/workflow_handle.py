@@ -66,3 +66,31 @@ class WorkflowRun:
                     and n in ids]
         if open_ids:
             self.app.control.revoke(open_ids, terminate=terminate)
+
+    def retry(self) -> ResultLike:
+        """Resume a failed or revoked run from its failed nodes; what succeeded is not re-run.
+
+        Failed and skipped nodes are reset (their stored results forgotten, so existing
+        handles wait for the new attempt) and those whose parents all succeeded are enqueued.
+        """
+        client = self.app.broker_client
+        keys = self.app.keys.workflow(self.id)
+        records = {k.decode(): orjson.loads(v) for k, v in client.hgetall(keys[0]).items()}
+        states = self.app.workflows.node_states(self.id)
+        parents: dict[str, list[str]] = {n: [] for n in records}
+        for node_id, rec in records.items():
+            for succ in rec["succ"]:
+                parents[succ].append(node_id)
+        reset = [n for n, s in states.items() if s not in ("SUCCESS",) and n in records]
+        if not reset:
+            return self.result()
+        left = {n: sum(1 for p in parents[n] if states.get(p) != "SUCCESS") for n in reset}
+        ready = [n for n in reset if left[n] == 0]
+        for node_id in reset:
+            self.app.backend.forget(records[node_id]["t"])
+        args: list[Any] = ["resume", len(reset)]
+        for node_id in reset:
+            args += [node_id, left[node_id]]
+        args += [len(ready), *ready]
+        self.app.workflows.script(keys=keys, args=args)
+        return self.result()

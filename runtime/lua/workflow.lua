@@ -18,6 +18,8 @@
 --                 failed task id
 --           -> {applied 0|1, finished 0|1, task ids to record as failed...} (the map's own
 --              task when an instance failed, then every skipped dependent)
+--   resume  ARGV: n, (node id, parents left)*n, r, (ready node id)*r
+--           -> number of nodes reset; resets failed/skipped nodes and enqueues the ready ones
 --   expand  ARGV: node id, n, (instance body)*n
 --           -> {applied 0|1, finished 0|1, map task id or "", map result JSON or ""}
 --
@@ -155,6 +157,31 @@ if op == 'submit' then
   end
   if n == 0 then finish_if_done(0) end
   return 1
+end
+
+if op == 'resume' then
+  local i = 2
+  local n = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, n do
+    local nid, left = ARGV[i], tonumber(ARGV[i + 1]); i = i + 2
+    local count = tonumber(redis.call('HGET', K_PENDING, nid .. '#n') or '0')
+    for j = 0, count - 1 do redis.call('HDEL', K_RESULTS, nid .. '#' .. j) end
+    redis.call('HDEL', K_PENDING, nid .. '#n', nid .. '#left')
+    redis.call('HDEL', K_RESULTS, nid)
+    redis.call('HSET', K_STATE, nid, 'PENDING')
+    if left > 0 then redis.call('HSET', K_PENDING, nid, left) else redis.call('HDEL', K_PENDING, nid) end
+  end
+  redis.call('HINCRBY', K_META, 'left', n)
+  redis.call('HSET', K_META, 'status', 'RUNNING')
+  redis.call('HDEL', K_META, 'failed_node', 'failed_task', 'exc', 'finished')
+  for _, key in ipairs(KEYS) do redis.call('PERSIST', key) end
+  local r = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, r do
+    local rec = record(ARGV[i]); i = i + 1
+    enqueue(rec, envelope(rec))
+    redis.call('HSET', K_STATE, ARGV[i - 1], 'QUEUED')
+  end
+  return n
 end
 
 local node_id = ARGV[2]

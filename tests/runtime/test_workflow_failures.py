@@ -148,3 +148,28 @@ def test_revoked_workflow_enqueues_nothing_more(fapp: App, redis_client: redis.R
     time.sleep(1.0)
     assert run.status() == "REVOKED"
     assert run.nodes()["n1"]["state"] != "SUCCESS"
+
+
+def test_retry_resumes_a_failed_run_without_rerunning_what_succeeded(
+        fapp: App, redis_client: redis.Redis) -> None:
+    @fapp.task(name="counted")
+    def counted(x: int) -> int:
+        redis_client.incr("test:counted")
+        return x
+
+    @fapp.task(name="flaky")
+    def flaky(x: int) -> int:
+        if redis_client.incr("test:flaky") == 1:
+            raise StepFailed("first attempt fails")
+        return x * 10
+
+    add = fapp.tasks["add"]
+    result = chain(counted.s(2), flaky.s(), add.s(1)).delay()
+    with pytest.raises(StepFailed):
+        result.get(timeout=5)
+    run = fapp.workflow(result.workflow_id)
+    assert run.status() == "FAILURE"
+    again = run.retry()
+    assert again.get(timeout=5) == 21
+    assert run.status() == "SUCCESS"
+    assert int(redis_client.get("test:counted")) == 1
