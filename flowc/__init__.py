@@ -3,17 +3,28 @@
 Port a Celery app by changing ``from celery import Celery`` to ``from flowc import App``.
 """
 
+from flowc.compiler.primitives import chain, chord, fanout, group, signature
+from flowc.compiler.signature import Signature
 from flowc.runtime import states
 from flowc.runtime.app import App
+from flowc.runtime.group_result import GroupResult
 from flowc.runtime.result import AsyncResult, EagerResult
+from flowc.runtime.schedules import crontab, every
 from flowc.runtime.task import Task
 
 Celery = App
 """Celery's class name, so ``from flowc import Celery`` also works."""
 
+subtask = signature
+"""Celery's old name for ``signature``."""
+
 __all__ = [  # noqa: RUF022 - grouped by topic, not sorted
     # application and tasks
     "App", "Celery", "Task",
+    # canvas
+    "Signature", "chain", "chord", "fanout", "group", "signature", "subtask",
     # results
-    "AsyncResult", "EagerResult", "states",
+    "AsyncResult", "EagerResult", "GroupResult", "states",
+    # schedules
+    "crontab", "every",
 ]
