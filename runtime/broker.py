@@ -30,6 +30,13 @@ class Delivery:
     entry_id: bytes
     body: bytes
     tag: bytes
+    deliveries: int = 1
+    """This delivery's number: 1 the first time, n+1 after n deliveries whose worker was lost."""
+
+    @property
+    def redelivered(self) -> bool:
+        """True if an earlier delivery of this message was lost with its worker."""
+        return self.deliveries > 1
 
 
 class Broker(Protocol):
@@ -62,4 +69,23 @@ class Broker(Protocol):
 
     def promote_due(self, queues: Sequence[str], now: float) -> float | None:
         """Move due delayed messages to their queues; return the next due time, if any."""
+        ...
+
+    def consumers(self) -> dict[str, list[bytes]]:
+        """Every consumer known to the queues' groups, with the streams it appears on."""
+        ...
+
+    def pending_of(self, consumer: str, streams: Sequence[bytes],
+                   min_idle_s: float) -> list[tuple[bytes, bytes]]:
+        """``(stream, entry id)`` claimed by ``consumer`` and idle for at least ``min_idle_s``."""
+        ...
+
+    def reclaim(self, consumer: str, streams: Sequence[bytes]) -> int:
+        """Return a lost consumer's claimed messages to the ready side, counting the delivery,
+        then forget the consumer. Idempotent; returns how many messages went back."""
+        ...
+
+    def reclaim_entries(self, consumer: str, entries: Sequence[tuple[bytes, bytes]]) -> int:
+        """Return these ``(stream, entry id)`` if still claimed by ``consumer`` (a live one that
+        lost track of them, e.g. when a reply was cut by a dropped connection)."""
         ...

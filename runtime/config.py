@@ -72,6 +72,8 @@ class Settings(BaseModel):
     flowc_heartbeat_interval: float = 2.0
     flowc_worker_lost_after: float = 10.0
     flowc_max_deliveries: int = 5
+    flowc_reap_interval: float = 1.0
+    flowc_idempotency_ttl: float = 86400.0
     flowc_events_maxlen: int = 100_000
 
     @field_validator("result_expires", "task_time_limit", "task_soft_time_limit", mode="before")

@@ -17,6 +17,7 @@ from flowc.runtime.exceptions import TaskRevokedError
 from flowc.runtime.execute import Outcome, invoke
 from flowc.runtime.message import Message
 from flowc.runtime.outcome import encode_record, exception_to_dict, now_iso
+from flowc.runtime.ratelimit import RateLimiter
 from flowc.runtime.revocations import RevokedCache
 from flowc.runtime.serialization import decode
 from flowc.runtime.settle import Settler
@@ -24,6 +25,7 @@ from flowc.runtime.settle import Settler
 if TYPE_CHECKING:
     from flowc.runtime.app import App
     from flowc.runtime.task import Task
+    from flowc.runtime.timelimits import TimeLimiter
 
 logger = logging.getLogger("flowc.worker")
 
@@ -57,6 +59,12 @@ class Consumer:
         self.processed = 0
         self.pending: list[Delivery] = []
         """Claimed messages not yet started (returned to their queue on warm shutdown)."""
+        self.running: set[bytes] = set()
+        """Entry ids of messages started and not yet settled (read by the orphan check)."""
+        self.time_limiter: TimeLimiter | None = None
+        """Set by the worker where tasks run on the main thread (solo, prefork)."""
+        self._rate_limiter: RateLimiter | None = None
+        self.max_deliveries = app.conf.flowc_max_deliveries
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -74,15 +82,37 @@ class Consumer:
     def run_once(self) -> None:
         """Promote due delayed messages, claim one batch, run it, flush."""
         block = self._promote_and_block_time()
-        self.pending = self.app.broker.fetch(self.name, self.queues, self.batch_size, block)
+        if not self.pending:  # else: the rest of a batch whose iteration failed
+            self.pending = self.app.broker.fetch(self.name, self.queues, self.batch_size, block)
         all_fast = bool(self.pending)
         while self.pending and not self.stopping:
             delivery = self.pending.pop(0)
+            if delivery.redelivered and self.pending:
+                self._run_alone()
             ran = self.handle(delivery)
             if ran is not None and self.runtime_ewma.get(ran, 1.0) >= FAST_TASK_S:
                 all_fast = False
         self.settler.flush(self.name)
         self.batch_size = min(MAX_BATCH, self.batch_size * 2) if all_fast else self.prefetch
+
+    def _run_alone(self) -> None:
+        """Before a redelivered message runs, give back the rest of its batch: if it is a poison
+        pill that kills this process, no innocent message is counted as lost with it."""
+        for other in self.pending:
+            self.settler.requeue(other)
+        self.pending = []
+        self.settler.flush(self.name)
+
+    def held_ids(self) -> set[bytes]:
+        """Entry ids this process holds (claimed, not settled); read by the orphan check."""
+        return {d.entry_id for d in list(self.pending)} | set(self.running)
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """The cluster-wide rate limiter (created on first use)."""
+        if self._rate_limiter is None:
+            self._rate_limiter = RateLimiter(self.app)
+        return self._rate_limiter
 
     def stop(self) -> None:
         """Ask the loop to stop after the running task (warm shutdown)."""
@@ -117,7 +147,11 @@ class Consumer:
             return None
         task, message = prepared
         self.before_start(delivery, task, message)
-        outcome = invoke(task, message, self.name)
+        if self.time_limiter is None:
+            outcome = invoke(task, message, self.name)
+        else:
+            with self.time_limiter.guard(delivery, task, message):
+                outcome = invoke(task, message, self.name)
         self.finish(delivery, task, message, outcome)
         return task.name
 
@@ -136,6 +170,13 @@ class Consumer:
             logger.error("dead-lettered task %s: %s", message.id, reason)
             self.settler.dead_letter(delivery, reason)
             return None
+        limit = task.options.get("max_deliveries") or self.max_deliveries
+        if delivery.deliveries > limit:
+            reason = (f"delivered {delivery.deliveries - 1} times and its worker was lost each "
+                      f"time (max_deliveries={limit}): a poison pill?")
+            logger.error("dead-lettered task %s[%s]: %s", message.task, message.id, reason)
+            self.settler.dead_letter(delivery, reason)
+            return None
         if message.expires is not None and time.time() > message.expires:
             self._revoked(delivery, message, "expired")
             return None
@@ -151,7 +192,25 @@ class Consumer:
             return None
         if message.headers and "errback" in message.headers:
             workflow_steps.bind_errback(task, message)
+        if self._parked_for_rate_limit(delivery, task, message):
+            return None
         return task, message
+
+    def _parked_for_rate_limit(self, delivery: Delivery, task: Task, message: Message) -> bool:
+        """Reserve a start slot; a later slot parks the message in the delayed set until then."""
+        attempt = f"{message.id}:{delivery.entry_id.decode()}"
+        decision = self.rate_limiter.acquire(task, message, attempt)
+        if decision is None or decision.wait_s <= 0:
+            return False
+        self.rate_limiter.mark(message, decision)
+        body, tag = self.app.encode(message)
+        self.settler.publish(Outgoing(message.queue, message.priority, body, tag, decision.eta))
+        self.settler.ack(delivery)
+        if self.next_due is None or decision.eta < self.next_due:
+            self.next_due = decision.eta
+        logger.info("Task %s[%s] rate-limited; starts in %.3fs", task.name, message.id,
+                    decision.wait_s)
+        return True
 
     def _revoked(self, delivery: Delivery, message: Message, why: str) -> None:
         logger.info("task %s[%s] %s; not run", message.task, message.id, why)
@@ -172,6 +231,7 @@ class Consumer:
 
     def before_start(self, delivery: Delivery, task: Task, message: Message) -> None:
         """Early ack, STARTED state, and the flush that keeps slow tasks from holding results."""
+        self.running.add(delivery.entry_id)
         if not self.acks_late(task, message):
             self.settler.ack(delivery)
         if self.app.conf.task_track_started or task.options.get("track_started"):
@@ -185,6 +245,7 @@ class Consumer:
 
     def finish(self, delivery: Delivery, task: Task, message: Message, outcome: Outcome) -> None:
         """Queue the writes that settle a finished task."""
+        self.running.discard(delivery.entry_id)
         prev = self.runtime_ewma.get(task.name)
         self.runtime_ewma[task.name] = outcome.runtime_s if prev is None \
             else 0.8 * prev + 0.2 * outcome.runtime_s
@@ -222,13 +283,22 @@ class Consumer:
             reason = str(getattr(outcome.exc, "reason", "") or "rejected")
             if outcome.requeue:
                 logger.info("Task %s[%s] rejected, requeued: %s", task.name, message.id, reason)
-                self.settler.requeue(delivery)
+                if late:
+                    self.settler.requeue(delivery)
+                else:  # acknowledged early: its entry is gone, publish the body again
+                    self.settler.publish(Outgoing(message.queue, message.priority,
+                                                  delivery.body, delivery.tag))
                 return
             logger.warning("Task %s[%s] rejected: %s", task.name, message.id, reason)
             self.settler.dead_letter(delivery, f"rejected by task: {reason}")
             return
         if late:
-            self.settler.ack(delivery)
+            if status == states.FAILURE and not self.app.conf.task_acks_on_failure_or_timeout:
+                # Celery rejects it without requeue; flowc keeps it where it can be replayed
+                self.settler.dead_letter(delivery, f"task failed: {outcome.exc!r} "
+                                         "(task_acks_on_failure_or_timeout is off)")
+            else:
+                self.settler.ack(delivery)
 
     def _ignore_result(self, task: Task, message: Message) -> bool:
         if message.ignore_result is not None:

@@ -6,12 +6,16 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+import orjson
 from flowc.runtime import states
 from flowc.runtime.outcome import encode_record, now_iso
 from flowc.runtime.revocations import REVOKED_TTL_S
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
+
+CONTROL_MAXLEN = 1000
+"""Commands kept on the control stream (supervisors read it within a fraction of a second)."""
 
 
 class Control:
@@ -22,7 +26,12 @@ class Control:
 
     def revoke(self, task_id: str | Iterable[str], terminate: bool = False,
                signal: str = "SIGTERM") -> None:
-        """Mark tasks revoked: workers skip them and their result becomes REVOKED."""
+        """Mark tasks revoked: workers skip them and their result becomes REVOKED.
+
+        ``terminate=True`` also kills the prefork pool process running one of them (it is then
+        replaced). flowc always kills with SIGKILL: SIGTERM is a pool process's warm-shutdown
+        signal, which would let the task finish; ``signal`` is accepted for compatibility.
+        """
         ids = [task_id] if isinstance(task_id, str) else list(task_id)
         now = time.time()
         client = self.app.broker_client
@@ -30,6 +39,10 @@ class Control:
         key = self.app.keys.revoked()
         pipe.zadd(key, dict.fromkeys(ids, now))
         pipe.zremrangebyscore(key, "-inf", now - REVOKED_TTL_S)
+        if terminate:
+            pipe.xadd(self.app.keys.control(),
+                      {b"cmd": orjson.dumps({"op": "revoke", "ids": ids, "terminate": True})},
+                      maxlen=CONTROL_MAXLEN, approximate=True)
         pipe.execute()
         backend = self.app.backend
         for tid in ids:

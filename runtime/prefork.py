@@ -3,31 +3,57 @@
 Each child claims its own messages from Redis, so there is no IPC hop between a parent and its
 children and a child's death cannot take another's messages with it. The supervisor restarts
 children that die, and turns SIGTERM into a warm shutdown of every child.
+
+With a ``Watchdog`` the supervisor also enforces hard time limits and ``revoke(terminate=True)``
+(it kills the child running the task, settles the task, and starts a replacement), and clears a
+dead child's heartbeat at once so its unacknowledged messages are redelivered within a second
+instead of after ``flowc_worker_lost_after``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 logger = logging.getLogger("flowc.worker")
 
 RESTART_BACKOFF_S = 1.0
-"""Pause before replacing a child that died, so a crash loop does not spin."""
+"""Pause before replacing a child that died on its own, so a crash loop does not spin."""
+TICK_S = 0.05
+"""How often the supervisor checks for dead children, deadlines and control commands."""
+_PR_SET_PDEATHSIG = 1
+
+
+class Watchdog(Protocol):
+    """What the supervisor asks of the runtime (``worker.PoolWatchdog``)."""
+
+    def check(self, children: dict[int, int]) -> dict[int, str]:
+        """Look at deadlines and commands; return ``{pid: reason}`` of children to kill."""
+        ...
+
+    def child_exited(self, index: int, pid: int, killed_for: str | None) -> None:
+        """Settle what a dead child was running and clear its presence."""
+        ...
 
 
 class Supervisor:
     """Forks ``concurrency`` children running ``child_main(index)`` and keeps them alive."""
 
-    def __init__(self, concurrency: int, child_main: Callable[[int], int]) -> None:
+    def __init__(self, concurrency: int, child_main: Callable[[int], int],
+                 watchdog: Watchdog | None = None) -> None:
         self.concurrency = concurrency
         self.child_main = child_main
+        self.watchdog = watchdog
         self.children: dict[int, int] = {}
         """pid -> child index."""
+        self.killed: dict[int, str] = {}
+        """pid -> why the supervisor killed it (time limit, terminate)."""
         self.stopping = False
         self.cold = False
 
@@ -39,24 +65,61 @@ class Supervisor:
         for index in range(self.concurrency):
             self._spawn(index)
         while self.children:
+            exited = self._reap()
+            for pid, index, status in exited:
+                self._on_exit(pid, index, status)
+            if self.watchdog is not None and not self.cold:
+                try:
+                    for pid, reason in self.watchdog.check(dict(self.children)).items():
+                        self._kill(pid, reason)
+                except Exception:
+                    logger.exception("supervisor check failed; retrying")
+            if not exited:
+                time.sleep(TICK_S)
+        return 0
+
+    def _reap(self) -> list[tuple[int, int, int]]:
+        out = []
+        while True:
             try:
-                pid, status = os.wait()
+                pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
+                self.children.clear()
                 break
             except InterruptedError:
                 continue
-            if pid not in self.children:
-                continue
-            index = self.children.pop(pid)
-            if not self.stopping:
-                logger.error("pool process %d (index %d) exited with %s; replacing it", pid,
-                             index, _describe(status))
-                time.sleep(RESTART_BACKOFF_S)
-                if not self.stopping:
-                    self._spawn(index)
-        return 0
+            if pid == 0:
+                break
+            if pid in self.children:
+                out.append((pid, self.children.pop(pid), status))
+        return out
+
+    def _on_exit(self, pid: int, index: int, status: int) -> None:
+        reason = self.killed.pop(pid, None)
+        if self.watchdog is not None:
+            try:
+                self.watchdog.child_exited(index, pid, reason)
+            except Exception:
+                logger.exception("could not settle the task of pool process %d", pid)
+        if self.stopping:
+            return
+        if reason is None:
+            logger.error("pool process %d (index %d) exited with %s; replacing it", pid,
+                         index, _describe(status))
+            time.sleep(RESTART_BACKOFF_S)
+            if self.stopping:
+                return
+        self._spawn(index)
+
+    def _kill(self, pid: int, reason: str) -> None:
+        if pid in self.children and pid not in self.killed:
+            logger.warning("killing pool process %d: %s", pid, reason)
+            self.killed[pid] = reason
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def _spawn(self, index: int) -> None:
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             code = 1
@@ -64,6 +127,7 @@ class Supervisor:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+                _die_with_parent(parent)
                 code = self.child_main(index)
             except BaseException:
                 logger.exception("pool process %d crashed", index)
@@ -88,6 +152,18 @@ class Supervisor:
         for pid in list(self.children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: the child gets SIGKILL if the supervisor dies (even by SIGKILL), so no orphan
+    keeps consuming; its claimed messages are then redelivered like any lost worker's."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the supervisor died before prctl took effect
+        os._exit(1)
 
 
 def _describe(status: int) -> str:

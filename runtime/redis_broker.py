@@ -20,6 +20,8 @@ from flowc.runtime.keys import CONSUMER_GROUP, PRIORITY_LEVELS, Keys
 
 PROMOTE_BATCH = 1000
 """The most delayed messages one promote call moves (it loops while more are due)."""
+RECLAIM_BATCH = 500
+"""The most entries one reclaim call returns (it loops while the consumer has more)."""
 
 
 class RedisBroker:
@@ -31,6 +33,7 @@ class RedisBroker:
         self._fetch = scripts.load(client, "fetch")
         self._promote = scripts.load(client, "promote")
         self._requeue = scripts.load(client, "requeue")
+        self._reclaim = scripts.load(client, "reclaim")
         self._declared: set[str] = set()
 
     # --- producing ----------------------------------------------------------------------------
@@ -84,7 +87,7 @@ class RedisBroker:
                                             count=1, block=max(1, int(block_s * 1000)))
         if not reply:
             return []
-        out = [Delivery(key, eid, fields[b"b"], fields[b"c"])
+        out = [Delivery(key, eid, fields[b"b"], fields[b"c"], int(fields.get(b"d", 0)) + 1)
                for key, entries in reply for eid, fields in entries]
         if len(out) < count:
             out.extend(self._claim(keys, consumer, count - len(out)))
@@ -96,12 +99,15 @@ class RedisBroker:
         for i in range(0, len(flat), 3):
             fields = flat[i + 2]
             body = tag = b""
+            lost = 0
             for j in range(0, len(fields), 2):
                 if fields[j] == b"b":
                     body = fields[j + 1]
                 elif fields[j] == b"c":
                     tag = fields[j + 1]
-            out.append(Delivery(flat[i], flat[i + 1], body, tag))
+                elif fields[j] == b"d":
+                    lost = int(fields[j + 1])
+            out.append(Delivery(flat[i], flat[i + 1], body, tag, lost + 1))
         return out
 
     # --- settling -----------------------------------------------------------------------------
@@ -153,6 +159,62 @@ class RedisBroker:
             if nd >= 0 and (earliest is None or nd < earliest):
                 earliest = nd
         return earliest
+
+    # --- redelivery ---------------------------------------------------------------------------
+
+    def consumers(self) -> dict[str, list[bytes]]:
+        """Consumers of every known queue's streams (XINFO CONSUMERS, one round trip)."""
+        members: Any = self.client.smembers(self.keys.queues())
+        queues = sorted(q.decode() if isinstance(q, bytes) else str(q) for q in members)
+        streams = [self.keys.stream(q, p) for q in queues for p in range(PRIORITY_LEVELS)]
+        pipe = self.client.pipeline(transaction=False)
+        for key in streams:
+            pipe.xinfo_consumers(key, CONSUMER_GROUP)
+        found: dict[str, list[bytes]] = defaultdict(list)
+        for key, reply in zip(streams, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(reply, Exception):
+                continue  # the stream or its group does not exist (yet)
+            for info in reply:
+                name = info["name"]
+                found[name.decode() if isinstance(name, bytes) else str(name)].append(
+                    key.encode())
+        return dict(found)
+
+    def pending_of(self, consumer: str, streams: Sequence[bytes],
+                   min_idle_s: float) -> list[tuple[bytes, bytes]]:
+        """Entries claimed by ``consumer`` and not delivered again for ``min_idle_s``."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in streams:
+            pipe.xpending_range(key, CONSUMER_GROUP, "-", "+", RECLAIM_BATCH, consumer,
+                                idle=int(min_idle_s * 1000))
+        out: list[tuple[bytes, bytes]] = []
+        for key, reply in zip(streams, pipe.execute(raise_on_error=False), strict=True):
+            if not isinstance(reply, Exception):
+                out.extend((key, entry["message_id"]) for entry in reply)
+        return out
+
+    def reclaim(self, consumer: str, streams: Sequence[bytes]) -> int:
+        """Run reclaim.lua per stream (one slot each) until the lost consumer has nothing left."""
+        returned = 0
+        for key in streams:
+            while True:
+                n, more = self._reclaim(keys=[key], args=[CONSUMER_GROUP, consumer,
+                                                          RECLAIM_BATCH])
+                returned += int(n)
+                if not int(more):
+                    break
+        return returned
+
+    def reclaim_entries(self, consumer: str, entries: Sequence[tuple[bytes, bytes]]) -> int:
+        """Return only these ``(stream, entry id)`` of a live consumer (orphaned claims)."""
+        by_stream: dict[bytes, list[bytes]] = defaultdict(list)
+        for key, entry_id in entries:
+            by_stream[key].append(entry_id)
+        returned = 0
+        for key, ids in by_stream.items():
+            n, _ = self._reclaim(keys=[key], args=[CONSUMER_GROUP, consumer, len(ids), *ids])
+            returned += int(n)
+        return returned
 
     def depth(self, queue: str) -> dict[str, int]:
         """Ready, delayed messages of a queue (for status and tests)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import socket
 from collections.abc import Sequence
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from flowc.runtime.consumer import Consumer
 from flowc.runtime.heartbeat import Heartbeat
+from flowc.runtime.reaper import Reaper
+from flowc.runtime.timelimits import RunningSlots, TimeLimiter
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -46,11 +49,15 @@ class Worker:
         if options.pool == "solo":
             self.concurrency = 1
         self.hostname = _expand_hostname(options.hostname or "flowc@%h")
+        self.token = secrets.token_hex(3)
+        """Per start, so a name is never reused even when a container restarts with one pid."""
+        self.slots: RunningSlots | None = None
 
-    def consumer_name(self, index: int | None = None) -> str:
-        """Unique per process, so a restarted process never inherits a dead one's messages."""
-        return f"{self.hostname}.{os.getpid()}" if index is None else \
-            f"{self.hostname}.{index}.{os.getpid()}"
+    def consumer_name(self, index: int | None = None, pid: int | None = None) -> str:
+        """Unique per process and start, so no process inherits a dead one's messages."""
+        pid = os.getpid() if pid is None else pid
+        return f"{self.hostname}.{pid}.{self.token}" if index is None else \
+            f"{self.hostname}.{index}.{pid}.{self.token}"
 
     def start(self) -> int:
         """Run until a shutdown signal; return the exit code."""
@@ -58,9 +65,12 @@ class Worker:
         self.app.broker.declare(self.queues)
         if self.options.pool == "prefork" and self.concurrency > 1:
             from flowc.runtime.prefork import Supervisor
+            from flowc.runtime.watchdog import PoolWatchdog
 
             self.app.close()
-            return Supervisor(self.concurrency, self._child).run()
+            self.slots = RunningSlots(self.concurrency)
+            watchdog = PoolWatchdog(self.app, self.queues, self.slots, self.consumer_name)
+            return Supervisor(self.concurrency, self._child, watchdog).run()
         return self._consume(self.options.pool, None)
 
     def _child(self, index: int) -> int:
@@ -69,8 +79,14 @@ class Worker:
 
     def _consume(self, pool: str, index: int | None) -> int:
         consumer = self.make_consumer(pool, self.consumer_name(index))
+        if pool == "solo":
+            consumer.time_limiter = TimeLimiter(self.app, self.slots, index)
+        elif self.app.conf.task_time_limit or self.app.conf.task_soft_time_limit:
+            logger.warning("time limits are not applied in the %s pool (use prefork or solo)",
+                           pool)
+        reaper = Reaper(self.app, consumer.name, consumer.held_ids)
         heartbeat = Heartbeat(self.app, consumer.name, self.queues, self.options.pool,
-                              lambda: consumer.processed)
+                              lambda: consumer.processed, reaper)
         presses = {"count": 0}
 
         def on_signal(signum: int, frame: object) -> None:

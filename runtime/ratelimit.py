@@ -1,0 +1,113 @@
+"""Cluster-wide rate limits: ``rate_limit='10/m'`` holds across every worker and process.
+
+Before a rate-limited task starts, its worker asks ``ratelimit.lua`` for a start slot. A slot
+that is due now runs now; a later one is reserved for this message, which goes back to the
+queue's delayed set until then (the worker goes on with other tasks) and runs when promoted
+without asking again. Celery's limit is a token bucket per worker process, so N workers start
+up to N times the rate; here the limit is one sorted set in Redis for the whole cluster.
+
+``rate_limit_key='store_id'`` keeps one limit per value of that argument (per-tenant APIs).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flowc.runtime import scripts
+from flowc.runtime.options import RateLimit, parse_rate_limit
+
+if TYPE_CHECKING:
+    from flowc.runtime.app import App
+    from flowc.runtime.message import Message
+    from flowc.runtime.task import Task
+
+SLOT_HEADER = "flowc-rate-slot"
+"""Message header carrying a reserved start slot (server ms); such a message runs as is."""
+RUN_NOW_S = 0.005
+"""A slot this close counts as now (not worth a trip through the delayed set)."""
+GUARD_FRACTION = 0.02
+GUARD_MAX_S = 0.1
+"""The window is widened by this share of the period (at most ``GUARD_MAX_S``) so that a task
+that starts a few milliseconds late cannot push a window over the limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """``wait_s`` 0 means start now; otherwise wait until ``eta`` (local unix time)."""
+
+    wait_s: float
+    eta: float
+
+
+class RateLimiter:
+    """Asks Redis for start slots; one per worker process."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._script = scripts.load(app.broker_client, "ratelimit")
+        self._limits: dict[str, RateLimit | None] = {}
+
+    def limit_of(self, task: Task) -> RateLimit | None:
+        """The task's parsed ``rate_limit`` (or ``task_default_rate_limit``), cached."""
+        if task.name not in self._limits:
+            value = task.options.get("rate_limit", self.app.conf.task_default_rate_limit)
+            self._limits[task.name] = parse_rate_limit(value)
+        return self._limits[task.name]
+
+    def acquire(self, task: Task, message: Message, attempt: str) -> Decision | None:
+        """None if ``task`` is unlimited or the message already holds a slot; else a slot."""
+        limit = self.limit_of(task)
+        if limit is None:
+            return None
+        if message.headers and SLOT_HEADER in message.headers:
+            del message.headers[SLOT_HEADER]  # used now; a retry of this run asks again
+            return None
+        count, window_s = window_of(limit)
+        key = self.app.keys.rate(task.name, limit_key_value(task, message))
+        wait_ms, _slot = self._script(keys=[key], args=[count, int(window_s * 1000), attempt])
+        wait_s = float(wait_ms) / 1000.0
+        if wait_s <= RUN_NOW_S:
+            return Decision(0.0, time.time())
+        return Decision(wait_s, time.time() + wait_s)
+
+    def mark(self, message: Message, decision: Decision) -> None:
+        """Record the reserved slot on the message before it is parked."""
+        message.headers = {**(message.headers or {}), SLOT_HEADER: decision.eta}
+
+
+def window_of(limit: RateLimit) -> tuple[int, float]:
+    """Whole starts per window and the window in seconds (with its guard)."""
+    count = max(1, math.floor(limit.count))
+    period = limit.period_s * count / limit.count
+    return count, period + min(GUARD_MAX_S, period * GUARD_FRACTION)
+
+
+def limit_key_value(task: Task, message: Message) -> str | None:
+    """The value of the task's ``rate_limit_key`` argument in this call, as text."""
+    name = task.options.get("rate_limit_key")
+    if not name:
+        return None
+    if name in message.kwargs:
+        return _text(message.kwargs[name])
+    sig = task.call_signature
+    if sig is None:
+        return None
+    args = (None, *message.args) if task.bind else tuple(message.args)
+    try:
+        bound = sig.bind_partial(*args, **message.kwargs)
+    except TypeError:
+        return None
+    if name in bound.arguments:
+        return _text(bound.arguments[name])
+    param = sig.parameters.get(name)
+    if param is not None and param.default is not inspect.Parameter.empty:
+        return _text(param.default)
+    return None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value)

@@ -1,0 +1,109 @@
+"""Tasks for the reliability tests: ``flowc worker -A reliability_app`` (cwd tests/apps).
+
+The broker comes from ``$FLOWC_BROKER_URL``. Every task writes what happened to Redis keys
+under ``rel:`` so the test process can count runs, starts and their order exactly. Timing
+settings come from ``$REL_*`` variables so tests can shrink the redelivery window.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+from flowc import App
+from flowc.exceptions import Reject, SoftTimeLimitExceeded
+
+app = App("reliability_app")
+app.conf.update(
+    task_acks_late=True,
+    flowc_worker_lost_after=float(os.environ.get("REL_LOST_AFTER", "2.0")),
+    flowc_heartbeat_interval=float(os.environ.get("REL_HEARTBEAT", "0.4")),
+    flowc_reap_interval=float(os.environ.get("REL_REAP", "0.5")),
+    worker_prefetch_multiplier=int(os.environ.get("REL_PREFETCH", "4")),
+)
+
+RATE = os.environ.get("REL_RATE", "20/2s")
+
+
+def _log(key: str, *values: Any) -> None:
+    app.broker_client.rpush(f"rel:{key}", *[str(v) for v in values])
+
+
+@app.task
+def record(i: int, sleep_s: float = 0.0) -> int:
+    """Counts its runs in ``rel:runs`` (a task may run twice after a kill, never zero times)."""
+    if sleep_s:
+        time.sleep(sleep_s)
+    _log("runs", i)
+    return i
+
+
+@app.task
+def poison() -> None:
+    """Kills the process running it, every time (a poison pill)."""
+    _log("poison", os.getpid())
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@app.task(rate_limit=RATE)
+def limited(i: int) -> int:
+    """Records its start time (this host's clock) in ``rel:starts``."""
+    _log("starts", repr(time.time()))
+    return i
+
+
+@app.task(rate_limit="2/s", rate_limit_key="store_id")
+def per_store(store_id: str, i: int) -> str:
+    """Limited per ``store_id``: records ``store_id time`` in ``rel:store``."""
+    _log("store", f"{store_id} {time.time()!r}")
+    return store_id
+
+
+@app.task
+def ordered(i: int) -> int:
+    """Records the order tasks ran in (``rel:order``)."""
+    _log("order", i)
+    return i
+
+
+@app.task
+def when(i: int) -> float:
+    """Records when it ran (``rel:when``)."""
+    now = time.time()
+    _log("when", f"{i} {now!r}")
+    return now
+
+
+@app.task
+def sleeper(seconds: float) -> str:
+    """Sleeps; used with time limits and terminate."""
+    _log("sleeper", os.getpid())
+    time.sleep(seconds)
+    return "woke"
+
+
+@app.task(soft_time_limit=0.5)
+def cleans_up(seconds: float) -> str:
+    """Catches its soft time limit and returns normally."""
+    try:
+        time.sleep(seconds)
+    except SoftTimeLimitExceeded:
+        return "cleaned up"
+    return "finished"
+
+
+@app.task(time_limit=1.0)
+def runaway() -> None:
+    """Never ends on its own; its hard time limit must stop it."""
+    while True:
+        time.sleep(0.05)
+
+
+@app.task
+def rejects(requeue: bool) -> None:
+    """Rejects its message the first time; succeeds on a requeued run."""
+    if requeue and app.broker_client.incr("rel:rejects") > 1:
+        return
+    raise Reject("bad payload", requeue=requeue)
