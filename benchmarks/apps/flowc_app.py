@@ -1,0 +1,26 @@
+"""The flowc side of the benchmark: one no-op task with flowc's defaults (acks early, json).
+
+``flowc worker -A flowc_app`` loads ``app``; run.py points it at the benchmark's Redis through
+``$FLOWC_BROKER_URL`` / ``$FLOWC_RESULT_BACKEND``. In-process code calls ``make_app(url)`` to get a
+fresh app (fresh connections) per benchmark phase.
+"""
+
+import os
+
+from flowc import App
+
+TASK_NAME = "bench.noop"
+
+
+def make_app(url: str) -> App:
+    """An App on ``url`` (broker and result backend) with the no-op task registered."""
+    app = App("bench", broker=url, backend=url)
+
+    @app.task(name=TASK_NAME)
+    def noop(x=None):
+        return x
+
+    return app
+
+
+app = make_app(os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))

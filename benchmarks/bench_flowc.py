@@ -1,0 +1,133 @@
+"""The flowc side: enqueue, worker command, readiness, completion times, latency, batched path."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import redis
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent / "apps"))
+import flowc_app  # noqa: E402
+
+NAME = "flowc"
+
+
+class FlowcSide:
+    """One fresh flowc App on ``url`` (new connections) per benchmark phase."""
+
+    name = NAME
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.app = flowc_app.make_app(url)
+        self.task = self.app.tasks[flowc_app.TASK_NAME]
+
+    # --- producing -----------------------------------------------------------------------------
+
+    def enqueue(self, n: int, tick: Callable[[int], None]) -> tuple[list[str], float]:
+        """``n`` calls of ``noop.delay(i)``, one at a time; returns (ids, seconds)."""
+        delay = self.task.delay
+        ids: list[str] = []
+        append = ids.append
+        started = time.perf_counter()
+        for i in range(n):
+            append(delay(i).id)
+            if i % 1000 == 999:
+                tick(1000)
+        elapsed = time.perf_counter() - started
+        tick(n % 1000)
+        return ids, elapsed
+
+    def batched(self, n: int, chunk: int, tick: Callable[[int], None]) -> dict[str, Any]:
+        """``n`` messages built with ``App.build_message`` and sent by ``App.publish`` in
+        pipelines of ``chunk`` (the path a group's or a list's tasks take)."""
+        app, task = self.app, self.task
+        build = app.build_message
+        started = time.perf_counter()
+        for lo in range(0, n, chunk):
+            msgs = [build(task.name, [i], {}, task, {}) for i in range(lo, min(n, lo + chunk))]
+            app.publish(msgs)
+            tick(len(msgs))
+        total = time.perf_counter() - started
+        depth = app.broker.depth(app.conf.task_default_queue)
+        # the same, with the messages built beforehand: the cost of encode + send alone
+        app.broker_client.flushdb()
+        prebuilt = [[build(task.name, [i], {}, task, {}) for i in range(lo, min(n, lo + chunk))]
+                    for lo in range(0, n, chunk)]
+        started = time.perf_counter()
+        for msgs in prebuilt:
+            app.publish(msgs)
+        send_only = time.perf_counter() - started
+        return {"n": n, "chunk": chunk, "per_s": n / total, "seconds": total,
+                "send_only_per_s": n / send_only, "queued": depth["ready"],
+                "api": "App.build_message + App.publish (one pipeline per chunk)"}
+
+    # --- worker --------------------------------------------------------------------------------
+
+    @staticmethod
+    def worker_cmd(pool: str) -> list[str]:
+        cmd = [sys.executable, "-m", "flowc", "worker", "-A", "flowc_app", "-l", "WARNING"]
+        if pool == "solo":
+            cmd += ["-P", "solo"]
+        return cmd  # default: prefork, concurrency = CPU count
+
+    def worker_env(self) -> dict[str, str]:
+        return {"FLOWC_BROKER_URL": self.url, "FLOWC_RESULT_BACKEND": self.url,
+                "BENCH_REDIS_URL": self.url}
+
+    def ready_time(self, client: redis.Redis, expected_processes: int,
+                   seen: dict[bytes, float]) -> float | None:
+        """Once every consumer process has registered its heartbeat, the latest first beat."""
+        for member, score in client.zrange(self.app.keys.workers(), 0, -1, withscores=True):
+            seen.setdefault(member, score)
+        if len(seen) >= expected_processes:
+            return max(seen.values())
+        return None
+
+    # --- results -------------------------------------------------------------------------------
+
+    def queued(self, client: redis.Redis) -> int:
+        """Messages still in the queue's streams (claimed-unacked included)."""
+        return int(self.app.broker.depth(self.app.conf.task_default_queue)["ready"])
+
+    def result_keys(self, ids: list[str]) -> list[str]:
+        return [self.app.keys.result(i) for i in ids]
+
+    def done_times(self, client: redis.Redis, ids: list[str]) -> tuple[list[float], int]:
+        """``date_done`` of every stored result, and how many were not SUCCESS."""
+        from bench_common import iso_to_epoch
+
+        times: list[float] = []
+        bad = 0
+        for lo in range(0, len(ids), 2000):
+            pipe = client.pipeline(transaction=False)
+            for key in self.result_keys(ids[lo:lo + 2000]):
+                pipe.lindex(key, 0)
+            for raw in pipe.execute():
+                if raw is None:
+                    continue
+                rec = orjson.loads(raw[1:])  # one content-tag byte, then the JSON record
+                if rec.get("status") != "SUCCESS":
+                    bad += 1
+                times.append(iso_to_epoch(rec["date_done"]))
+        return times, bad
+
+    def round_trips(self, n: int, warmup: int) -> list[float]:
+        """``n`` sequential ``noop.delay(i).get()``; seconds each (after ``warmup`` untimed)."""
+        delay = self.task.delay
+        for i in range(warmup):
+            assert delay(i).get(timeout=30) == i
+        out = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            value = delay(i).get(timeout=30)
+            out.append(time.perf_counter() - t0)
+            assert value == i
+        return out
+
+    def close(self) -> None:
+        self.app.close()
