@@ -50,6 +50,8 @@ _CODES: tuple[tuple[str, str], ...] = (
     ("F208", "a named result is never used"),
     ("F209", "a dataflow cycle"),
     ("F210", "the compiled IR is malformed (duplicate id, dangling reference, map without list)"),
+    ("F211", "a run-time result used where a compile-time value is needed, or cannot bind there"),
+    ("F212", "an error handler must be one task call"),
     # F3xx: types and arity
     ("F301", "too many positional arguments for the task"),
     ("F302", "a required argument is missing"),

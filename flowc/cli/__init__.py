@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import click
 
+from flowc.cli.check import check
+from flowc.cli.convert import convert
+from flowc.cli.fmt import fmt
+from flowc.cli.plan import plan
+from flowc.cli.render import render
 from flowc.cli.worker import worker
 
 
@@ -14,3 +19,8 @@ def main() -> None:
 
 
 main.add_command(worker)
+main.add_command(check)
+main.add_command(render)
+main.add_command(fmt)
+main.add_command(plan)
+main.add_command(convert)

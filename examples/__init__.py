@@ -1,0 +1,1 @@
+"""Runnable examples: ``.flow``/``.yaml`` workflows and the task module they call (``tasks``)."""

@@ -1,0 +1,154 @@
+"""``flowc plan FILE [FLOW] --param k=v``: the resolved DAG, without running anything.
+
+One row per node: its task and arguments, what it waits for (and how each parent's result
+binds), the queue and priority it will be sent with (the app's routes and task options
+applied, as the runtime does), delays, expiry, retry policy and time limits; then the error
+handlers. ``--json`` prints the IR itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from flowc.cli.compiling import PARAM_HELP, compile_or_exit, params_from
+from flowc.compiler.ir import Node, Workflow
+from flowc.compiler.render import call_text
+from flowc.runtime.app import App
+
+RETRY_OPTIONS = ("max_retries", "retry_backoff", "retry_backoff_max", "retry_jitter",
+                 "default_retry_delay")
+
+
+def inputs_text(n: Node) -> str:
+    parts = []
+    if n.prepend is not None:
+        parts.append(f"{n.prepend} → 1st arg")
+    if n.collect is not None:
+        parts.append(f"[{_shape(n.collect)}] → 1st arg")
+    if n.kind == "map" and n.items is not None:
+        parts.append(f"{len(n.items)} items")
+    parts += [f"{src} → {name}" for name, src in sorted(n.kwarg_inputs.items())]
+    parts += [f"after {src}" for src in n.after]
+    return "\n".join(parts) or "—"
+
+
+def _shape(shape: Any) -> str:
+    if isinstance(shape, str):
+        return shape
+    return ", ".join(_shape(s) if isinstance(s, str) else f"[{_shape(s)}]" for s in shape)
+
+
+def route(app: App | None, n: Node) -> tuple[str, str]:
+    """Queue and priority the runtime will use (explicit, routes, task option, default)."""
+    if app is None:
+        return str(n.options.get("queue", "default")), str(n.options.get("priority", "—"))
+    opts = {k: v for k, v in n.options.items() if k in ("queue", "priority")}
+    try:
+        message = app.build_message(n.task, [], {}, app.tasks.get(n.task), opts)
+    except Exception:  # a bad option was reported by check; show what was written
+        return str(n.options.get("queue", "?")), str(n.options.get("priority", "?"))
+    return message.queue, str(message.priority)
+
+
+def _seconds(v: Any) -> str:
+    return f"{v}s" if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+
+
+def retry_text(app: App | None, n: Node) -> str:
+    task = app.tasks.get(n.task) if app is not None else None
+    effective: dict[str, Any] = {}
+    if task is not None:
+        effective.update({k: v for k, v in task.options.items() if k in RETRY_OPTIONS})
+        effective.update({k: v for k, v in (task.options.get("retry_kwargs") or {}).items()
+                          if k in RETRY_OPTIONS})
+    effective.update({k: v for k, v in n.options.items() if k in RETRY_OPTIONS})
+    if not effective:
+        return "—"
+    parts = []
+    if "max_retries" in effective:
+        parts.append(f"{effective['max_retries']}x")
+    backoff = effective.get("retry_backoff")
+    if backoff:
+        cap = effective.get("retry_backoff_max")
+        base = "exp" if backoff is True else f"exp {_seconds(backoff)}"
+        parts.append(base + (f" ≤{_seconds(cap)}" if cap else ""))
+    if effective.get("retry_jitter"):
+        parts.append("jitter")
+    if "default_retry_delay" in effective:
+        parts.append(f"every {_seconds(effective['default_retry_delay'])}")
+    return " ".join(parts)
+
+
+def delay_text(n: Node) -> str:
+    o = n.options
+    parts = []
+    if "countdown" in o:
+        parts.append(f"in {_seconds(o['countdown'])}")
+    if "eta" in o:
+        parts.append(f"at {o['eta']}")
+    if "expires" in o:
+        parts.append(f"expires {_seconds(o['expires'])}")
+    if "rate_limit" in o:
+        parts.append(f"rate {o['rate_limit']}")
+    return "\n".join(parts) or "—"
+
+
+def limits_text(n: Node) -> str:
+    o = n.options
+    parts = [f"{name} {_seconds(o[key])}" for key, name in
+             (("time_limit", "hard"), ("soft_time_limit", "soft")) if key in o]
+    return " ".join(parts) or "—"
+
+
+def plan_table(wf: Workflow, app: App | None) -> Table:
+    table = Table(title=f"flow {wf.name}: {len(wf.nodes)} nodes, result {wf.result}",
+                  title_justify="left", show_lines=False)
+    for column in ("node", "call", "inputs", "queue", "prio", "delays", "retries", "limits",
+                   "on error"):
+        table.add_column(column, overflow="fold")
+    for n in wf.nodes:
+        first = {"map": "item"}.get(n.kind) or ("↑" if n.prepend or n.collect else None)
+        call = call_text(n.task.rsplit(".", 1)[-1], n.args, n.kwargs, first)
+        if n.kind == "map":
+            call = f"map ≤{n.max_width} {call}"
+        queue, prio = route(app, n)
+        table.add_row(n.id, call, inputs_text(n), queue, prio, delay_text(n), retry_text(app, n),
+                      limits_text(n), ", ".join(n.link_error) or "—")
+    return table
+
+
+def errbacks_table(wf: Workflow) -> Table:
+    table = Table(title="error handlers", title_justify="left")
+    for column in ("id", "call", "runs when"):
+        table.add_column(column)
+    for e in wf.errbacks:
+        first = None if e.immutable else "failed task id"
+        users = [n.id for n in wf.nodes if e.id in n.link_error]
+        when = ("any node fails" if e.id in wf.on_error else "") or (
+            f"{', '.join(users)} fails" if users else "—")
+        table.add_row(e.id, call_text(e.task.rsplit(".", 1)[-1], e.args, e.kwargs, first), when)
+    return table
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("flow", required=False)
+@click.option("-p", "--param", "params", multiple=True, help=PARAM_HELP)
+@click.option("--params-json", default=None, help="All parameters as one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print the compiled IR as JSON.")
+def plan(file: Path, flow: str | None, params: tuple[str, ...], params_json: str | None,
+         as_json: bool) -> None:
+    """Show every node of FLOW as it would run: queue, priority, delays, retries, parents."""
+    loaded, wf = compile_or_exit(file, flow, params_from(params, params_json))
+    if as_json:
+        click.echo(wf.to_json())
+        return
+    console = Console(width=max(Console().width, 140), soft_wrap=False)
+    console.print(plan_table(wf, loaded.app))
+    if wf.errbacks:
+        console.print(errbacks_table(wf))
