@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
+from flowc.runtime.held import HeldConnection
 from flowc.runtime.keys import Keys
 
 WAIT_SLICE_S = 5.0
@@ -24,6 +25,7 @@ class RedisResultBackend:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
         self.keys = keys
+        self.held = HeldConnection(client)
 
     def store(self, items: Sequence[tuple[str, bytes]], ttl_s: float | None,
               pipe: redis.client.Pipeline | None = None) -> None:
@@ -66,8 +68,8 @@ class RedisResultBackend:
                 slice_s = min(slice_s, deadline - time.monotonic())
                 if slice_s <= 0:
                     return None
-            got: Any = self.client.blmove(key, key, max(slice_s, 0.001),  # type: ignore[arg-type]
-                                          "RIGHT", "LEFT")
+            got: Any = self.held.execute("BLMOVE", key, key, "RIGHT", "LEFT",
+                                         f"{max(slice_s, 0.001):.3f}")
             if got is not None:
                 return bytes(got)
 

@@ -43,6 +43,8 @@ class Task:
         self.__name__ = getattr(fn, "__name__", name)
         self.__module__ = getattr(fn, "__module__", "")
         self.__wrapped__ = fn
+        self.bindable_shapes: set[Any] = set()
+        """Argument shapes (count, keyword names) already known to bind: checked once."""
 
     def __repr__(self) -> str:
         return f"<@task: {self.name}>"
