@@ -69,6 +69,8 @@ class _Item:
     kind: Literal["lit", "node"]
     value: Any
     expr: ast.Node | None = None
+    named: bool = False
+    """A named result used by name (binds by parameter name even in first position)."""
 
 
 @dataclass
@@ -238,7 +240,8 @@ class FlowLowerer:
         if is_result_ref(expr, scope.results):
             assert isinstance(expr, ast.Ref)
             out = scope.results[expr.name]
-            return _Item("node" if out.kind == "node" else "lit", out.value, expr)
+            named = out.kind == "node" and isinstance(out.value, str)
+            return _Item("node" if out.kind == "node" else "lit", out.value, expr, named)
         if result_list(expr, scope.results):
             return _Item("node", _shape(expr, scope), expr)
         return _Item("lit", self._value(expr, scope), expr)
@@ -321,7 +324,7 @@ class FlowLowerer:
         for i, item in enumerate(items):
             if item.kind == "lit" and not by_name:
                 args.append(item.value)
-            elif item.kind == "node" and i == 0:
+            elif item.kind == "node" and i == 0 and not (item.named and _by_name_ok(sig)):
                 fields["prepend" if isinstance(item.value, str) else "collect"] = item.value
             else:
                 by_name = True
@@ -490,6 +493,14 @@ class FlowLowerer:
         ))
         self.name_spans[eid] = span
         return eid
+
+
+def _by_name_ok(sig: inspect.Signature | None) -> bool:
+    """Whether the first parameter can take a named result by name."""
+    if sig is None or not sig.parameters:
+        return False
+    first = next(iter(sig.parameters.values()))
+    return first.kind == first.POSITIONAL_OR_KEYWORD
 
 
 def _shape(expr: ast.Expr, scope: Scope) -> Shape:

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from flowc.cli.compiling import PARAM_HELP, compile_or_exit, params_from
@@ -117,8 +118,9 @@ def plan_table(wf: Workflow, app: App | None) -> Table:
         if n.kind == "map":
             call = f"map ≤{n.max_width} {call}"
         queue, prio = route(app, n)
-        table.add_row(n.id, call, inputs_text(n), queue, prio, delay_text(n), retry_text(app, n),
-                      limits_text(n), ", ".join(n.link_error) or "—")
+        cells = (n.id, call, inputs_text(n), queue, prio, delay_text(n), retry_text(app, n),
+                 limits_text(n), ", ".join(n.link_error) or "—")
+        table.add_row(*(escape(c) for c in cells))
     return table
 
 
@@ -131,7 +133,8 @@ def errbacks_table(wf: Workflow) -> Table:
         users = [n.id for n in wf.nodes if e.id in n.link_error]
         when = ("any node fails" if e.id in wf.on_error else "") or (
             f"{', '.join(users)} fails" if users else "—")
-        table.add_row(e.id, call_text(e.task.rsplit(".", 1)[-1], e.args, e.kwargs, first), when)
+        table.add_row(e.id, escape(call_text(e.task.rsplit(".", 1)[-1], e.args, e.kwargs, first)),
+                      when)
     return table
 
 
