@@ -198,8 +198,7 @@ class Consumer:
 
     def _parked_for_rate_limit(self, delivery: Delivery, task: Task, message: Message) -> bool:
         """Reserve a start slot; a later slot parks the message in the delayed set until then."""
-        attempt = f"{message.id}:{delivery.entry_id.decode()}"
-        decision = self.rate_limiter.acquire(task, message, attempt)
+        decision = self.rate_limiter.acquire(task, message)
         if decision is None or decision.wait_s <= 0:
             return False
         self.rate_limiter.mark(message, decision)

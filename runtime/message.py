@@ -45,7 +45,7 @@ class Message:
                                "priority": self.priority}
         for name in _OPTIONAL:
             value = getattr(self, name)
-            if value is not None and value != 0:
+            if value is not None and (value != 0 or isinstance(value, bool)):  # keep False
                 env[name] = value
         return env
 

@@ -54,6 +54,8 @@ class Supervisor:
         """pid -> child index."""
         self.killed: dict[int, str] = {}
         """pid -> why the supervisor killed it (time limit, terminate)."""
+        self.respawn_at: dict[int, float] = {}
+        """index -> when to replace a child that died on its own (after a short backoff)."""
         self.stopping = False
         self.cold = False
 
@@ -64,10 +66,15 @@ class Supervisor:
         signal.signal(signal.SIGQUIT, self._on_cold)
         for index in range(self.concurrency):
             self._spawn(index)
-        while self.children:
+        while self.children or (self.respawn_at and not self.stopping):
             exited = self._reap()
             for pid, index, status in exited:
                 self._on_exit(pid, index, status)
+            now = time.monotonic()
+            for index, when in list(self.respawn_at.items()):
+                if now >= when and not self.stopping:
+                    del self.respawn_at[index]
+                    self._spawn(index)
             if self.watchdog is not None and not self.cold:
                 try:
                     for pid, reason in self.watchdog.check(dict(self.children)).items():
@@ -106,9 +113,8 @@ class Supervisor:
         if reason is None:
             logger.error("pool process %d (index %d) exited with %s; replacing it", pid,
                          index, _describe(status))
-            time.sleep(RESTART_BACKOFF_S)
-            if self.stopping:
-                return
+            self.respawn_at[index] = time.monotonic() + RESTART_BACKOFF_S
+            return
         self._spawn(index)
 
     def _kill(self, pid: int, reason: str) -> None:

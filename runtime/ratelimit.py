@@ -1,10 +1,11 @@
 """Cluster-wide rate limits: ``rate_limit='10/m'`` holds across every worker and process.
 
-Before a rate-limited task starts, its worker asks ``ratelimit.lua`` for a start slot. A slot
-that is due now runs now; a later one is reserved for this message, which goes back to the
-queue's delayed set until then (the worker goes on with other tasks) and runs when promoted
-without asking again. Celery's limit is a token bucket per worker process, so N workers start
-up to N times the rate; here the limit is one sorted set in Redis for the whole cluster.
+Before a rate-limited task starts, its worker asks ``ratelimit.lua`` (GCRA) for a start slot.
+Slots are evenly spaced, one per ``period / count``. A slot that is due now runs now; a later
+one is reserved for this message, which goes back to the queue's delayed set until then (the
+worker goes on with other tasks) and runs when promoted without asking again. Celery's limit
+is a token bucket per worker process, so N workers start up to N times the rate; here the
+limit is one key in Redis for the whole cluster.
 
 ``rate_limit_key='store_id'`` keeps one limit per value of that argument (per-tenant APIs).
 """
@@ -12,7 +13,6 @@ up to N times the rate; here the limit is one sorted set in Redis for the whole 
 from __future__ import annotations
 
 import inspect
-import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,8 +31,8 @@ RUN_NOW_S = 0.005
 """A slot this close counts as now (not worth a trip through the delayed set)."""
 GUARD_FRACTION = 0.02
 GUARD_MAX_S = 0.1
-"""The window is widened by this share of the period (at most ``GUARD_MAX_S``) so that a task
-that starts a few milliseconds late cannot push a window over the limit."""
+"""Slots are spread over the period plus this share of it (at most ``GUARD_MAX_S``), so tasks
+that start a few milliseconds after their slot cannot push a window over the limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class RateLimiter:
             self._limits[task.name] = parse_rate_limit(value)
         return self._limits[task.name]
 
-    def acquire(self, task: Task, message: Message, attempt: str) -> Decision | None:
+    def acquire(self, task: Task, message: Message) -> Decision | None:
         """None if ``task`` is unlimited or the message already holds a slot; else a slot."""
         limit = self.limit_of(task)
         if limit is None:
@@ -66,9 +66,8 @@ class RateLimiter:
         if message.headers and SLOT_HEADER in message.headers:
             del message.headers[SLOT_HEADER]  # used now; a retry of this run asks again
             return None
-        count, window_s = window_of(limit)
         key = self.app.keys.rate(task.name, limit_key_value(task, message))
-        wait_ms, _slot = self._script(keys=[key], args=[count, int(window_s * 1000), attempt])
+        wait_ms, _slot = self._script(keys=[key], args=[f"{interval_ms(limit):.3f}"])
         wait_s = float(wait_ms) / 1000.0
         if wait_s <= RUN_NOW_S:
             return Decision(0.0, time.time())
@@ -79,11 +78,10 @@ class RateLimiter:
         message.headers = {**(message.headers or {}), SLOT_HEADER: decision.eta}
 
 
-def window_of(limit: RateLimit) -> tuple[int, float]:
-    """Whole starts per window and the window in seconds (with its guard)."""
-    count = max(1, math.floor(limit.count))
-    period = limit.period_s * count / limit.count
-    return count, period + min(GUARD_MAX_S, period * GUARD_FRACTION)
+def interval_ms(limit: RateLimit) -> float:
+    """Milliseconds between granted slots: the period, plus its guard, over the count."""
+    guard = min(GUARD_MAX_S, limit.period_s * GUARD_FRACTION)
+    return (limit.period_s + guard) * 1000.0 / limit.count
 
 
 def limit_key_value(task: Task, message: Message) -> str | None:
