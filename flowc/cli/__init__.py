@@ -9,6 +9,7 @@ from flowc.cli.convert import convert
 from flowc.cli.fmt import fmt
 from flowc.cli.plan import plan
 from flowc.cli.render import render
+from flowc.cli.run import run
 from flowc.cli.worker import worker
 
 
@@ -24,3 +25,4 @@ main.add_command(render)
 main.add_command(fmt)
 main.add_command(plan)
 main.add_command(convert)
+main.add_command(run)

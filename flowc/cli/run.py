@@ -1,0 +1,233 @@
+"""``flowc run FILE [FLOW] --param k=v``: compile, submit, watch, print the result.
+
+With no broker configured (no ``--broker``, no ``$FLOWC_BROKER_URL``, none in the App) the
+App's embedded server starts, and so do the workers the flow needs (``flowc worker`` processes
+on exactly the queues its steps use); both stop when the command ends. With a broker, the run
+uses the workers already there unless ``--workers N`` asks for some. Ctrl-C asks whether to
+revoke the run. Exit status: 0 success, 1 the workflow failed (or did not compile), 2 usage,
+3 timed out, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from flowc.cli.compiling import PARAM_HELP, compile_or_exit, params_from
+from flowc.cli.plan import route
+from flowc.cli.project import Loaded
+from flowc.cli.workers import WorkerProcesses, app_module
+from flowc.compiler.ir import Workflow
+from flowc.runtime.app import BROKER_URL_ENV, App
+
+POLL_S = 0.1
+DONE = ("SUCCESS", "FAILURE", "REVOKED")
+COLOURS = {"PENDING": "dim", "QUEUED": "yellow", "RUNNING": "cyan", "SUCCESS": "green",
+           "FAILURE": "red", "SKIPPED": "magenta", "REVOKED": "red"}
+EXIT_FAILED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 1, 3, 130
+
+
+class Progress:
+    """Node states over time: when each node was first seen running and when it finished."""
+
+    def __init__(self, wf: Workflow) -> None:
+        self.wf = wf
+        self.states: dict[str, str] = {n.id: "PENDING" for n in wf.nodes}
+        self.started: dict[str, float] = {}
+        self.finished: dict[str, float] = {}
+        self.t0 = time.monotonic()
+
+    def update(self, nodes: dict[str, dict[str, Any]]) -> None:
+        now = time.monotonic()
+        for node_id, info in nodes.items():
+            state = str(info.get("state", "PENDING"))
+            if node_id not in self.states:
+                continue
+            self.states[node_id] = state
+            if state in ("RUNNING", "SUCCESS", "FAILURE"):
+                self.started.setdefault(node_id, now)
+            if state in ("SUCCESS", "FAILURE", "SKIPPED"):
+                self.finished.setdefault(node_id, now)
+
+    def timing(self, node_id: str) -> str:
+        start = self.started.get(node_id)
+        if start is None:
+            return ""
+        end = self.finished.get(node_id, time.monotonic())
+        return f"{start - self.t0:.2f}s +{end - start:.2f}s"
+
+    def table(self, status: str) -> Table:
+        t = Table(title=f"{self.wf.name}: {status} ({time.monotonic() - self.t0:.1f}s)",
+                  title_justify="left")
+        for column in ("node", "task", "state", "started / took"):
+            t.add_column(column)
+        for n in self.wf.nodes:
+            state = self.states[n.id]
+            task = n.task.rsplit(".", 1)[-1] + (" (map)" if n.kind == "map" else "")
+            t.add_row(n.id, escape(task), f"[{COLOURS.get(state, 'white')}]{state}[/]",
+                      self.timing(n.id))
+        return t
+
+    def as_json(self) -> dict[str, Any]:
+        def took(n: str) -> float | None:
+            if n not in self.finished or n not in self.started:
+                return None
+            seconds = self.finished[n] - self.started[n]
+            return round(seconds, 3) if seconds > 0 else None  # seen only once it was done
+
+        return {n: {"state": s, "seconds": took(n)} for n, s in self.states.items()}
+
+
+def queues_of(app: App, wf: Workflow) -> list[str]:
+    """Every queue a step or error handler of ``wf`` will be sent to."""
+    queues = {route(app, n)[0] for n in wf.nodes}
+    for e in wf.errbacks:
+        opts = {k: v for k, v in e.options.items() if k == "queue"}
+        queues.add(app.build_message(e.task, [], {}, app.tasks.get(e.task), opts).queue)
+    return sorted(queues)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=repr))
+
+
+def _start_workers(loaded: Loaded, app: App, wf: Workflow, count: int) -> WorkerProcesses:
+    assert loaded.module is not None
+    try:
+        module = app_module(app, [u.module for u in loaded.module.uses])
+    except LookupError as e:
+        raise click.ClickException(str(e)) from None
+    workers = WorkerProcesses(module, queues_of(app, wf), app.broker_url, loaded.roots, count)
+    return workers.start()
+
+
+def _watch(app: App, wf: Workflow, workflow_id: str, live: bool, timeout: float | None,
+           console: Console, workers: WorkerProcesses | None) -> tuple[str, Progress]:
+    progress = Progress(wf)
+    run = app.workflow(workflow_id)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    status = run.status()
+    with Live(progress.table(status), console=console, refresh_per_second=10,
+              transient=False) if live else _Null() as view:
+        while True:
+            status = run.status()
+            progress.update(run.nodes())
+            if view is not None:
+                view.update(progress.table(status))
+            if status in DONE:
+                return status, progress
+            if workers is not None and (error := workers.failed_early()):
+                raise click.ClickException(error)
+            if deadline is not None and time.monotonic() > deadline:
+                return "TIMEOUT", progress
+            time.sleep(POLL_S)
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _interrupted(app: App, workflow_id: str) -> None:
+    click.echo("", err=True)
+    revoke = True
+    if sys.stdin.isatty():
+        try:
+            revoke = click.confirm(f"revoke workflow {workflow_id}?", default=True, err=True)
+        except click.Abort:
+            revoke = True
+    if revoke:
+        app.workflow(workflow_id).revoke()
+        click.echo(f"revoked {workflow_id}", err=True)
+    else:
+        click.echo(f"left {workflow_id} running", err=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("flow", required=False)
+@click.option("-p", "--param", "params", multiple=True, help=PARAM_HELP)
+@click.option("--params-json", default=None, help="All parameters as one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (for scripts).")
+@click.option("--detach", is_flag=True, help="Print the workflow id and return at once.")
+@click.option("--broker", default=None, help=f"Broker URL (default: ${BROKER_URL_ENV}, else an "
+              "embedded server).")
+@click.option("--workers", "worker_count", type=click.IntRange(0), default=None,
+              help="Start N worker processes for this run (default: 1 with the embedded "
+              "server, 0 with a broker).")
+@click.option("--timeout", type=float, default=None, help="Give up waiting after this many "
+              "seconds (the run goes on).")
+def run(file: Path, flow: str | None, params: tuple[str, ...], params_json: str | None,
+        as_json: bool, detach: bool, broker: str | None, worker_count: int | None,
+        timeout: float | None) -> None:
+    """Run FLOW of FILE (a flow or a schedule's target) and print its result."""
+    values = params_from(params, params_json)
+    if broker:
+        os.environ[BROKER_URL_ENV] = broker
+    loaded, wf = compile_or_exit(file, flow, values)
+    app = loaded.app
+    if app is None:
+        raise click.ClickException(f"the modules {loaded.name} uses define no App; a task "
+                                   "module creates one: app = App('name')")
+    configured = bool(os.environ.get(BROKER_URL_ENV) or app.conf.broker_url)
+    if detach and not configured:
+        raise click.UsageError("--detach needs a broker that outlives this command: pass "
+                               f"--broker or set ${BROKER_URL_ENV}")
+    count = worker_count if worker_count is not None else (0 if configured else 1)
+    console = Console(stderr=True)
+    workers = _start_workers(loaded, app, wf, count) if count else None
+    try:
+        handle = app.submit_workflow(wf)
+        workflow_id = handle.workflow_id
+        if detach:
+            click.echo(json.dumps({"workflow_id": workflow_id}) if as_json else workflow_id)
+            return
+        live = console.is_terminal and not as_json
+        if not live and not as_json:
+            console.print(f"running {wf.name} as workflow {workflow_id}")
+        try:
+            status, progress = _watch(app, wf, workflow_id, live, timeout, console, workers)
+        except KeyboardInterrupt:
+            _interrupted(app, workflow_id)
+        _report(handle, workflow_id, status, progress, as_json)
+    finally:
+        if workers is not None:
+            workers.stop()
+
+
+def _report(handle: Any, workflow_id: str, status: str, progress: Progress,
+            as_json: bool) -> None:
+    doc: dict[str, Any] = {"workflow_id": workflow_id, "status": status,
+                           "nodes": progress.as_json()}
+    if status == "TIMEOUT":
+        doc["error"] = "timed out waiting; the run goes on"
+    elif status == "SUCCESS":
+        doc["result"] = _jsonable(handle.get(timeout=30))
+    else:
+        try:
+            handle.get(timeout=30)
+            doc["error"] = f"workflow {status.lower()}"
+        except Exception as e:  # the failing step's own exception, re-raised by get()
+            doc["error"] = f"{type(e).__name__}: {e}"
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    elif "result" in doc:
+        click.echo(json.dumps(doc["result"], indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"{status}: {doc['error']}", err=True)
+    if status != "SUCCESS":
+        sys.exit(EXIT_TIMEOUT if status == "TIMEOUT" else EXIT_FAILED)
