@@ -97,3 +97,26 @@ class Keys:
     def control(self) -> str:
         """Capped stream of broadcast commands to worker supervisors (revoke terminate)."""
         return f"{self.prefix}:control"
+
+    # --- beat (runtime/beat*.py; lua/beat_*.lua) -----------------------------------------------
+    # The lock, fence and state share the hash tag ``{beat}`` (one slot: the lease and claim
+    # scripts touch all three). A fired marker lives in the slot of the queue it publishes to,
+    # so claiming a due time and enqueueing its message are one atomic script on Redis Cluster.
+
+    def beat_lock(self) -> str:
+        """The beat leader's lease: value ``<fence>:<candidate>``, expires after the lock TTL."""
+        return f"{self.prefix}:{{beat}}:lock"
+
+    def beat_fence(self) -> str:
+        """Fencing counter, incremented by every acquisition of the beat lease."""
+        return f"{self.prefix}:{{beat}}:fence"
+
+    def beat_state(self) -> str:
+        """Hash of beat state: ``last:<entry>`` (last handled fire time, unix microseconds) and
+        ``pending:<entry>`` (a due time claimed but not yet recorded as published)."""
+        return f"{self.prefix}:{{beat}}:state"
+
+    def beat_fired(self, entry: str, due_us: int, queue: str) -> str:
+        """Marker that ``entry`` published its run due at ``due_us`` (value: the task id); in
+        the target queue's slot, with a TTL."""
+        return f"{self.prefix}:{{q:{queue}}}:beat:{entry}:{due_us}"

@@ -135,3 +135,13 @@ def test_send_task_enqueues_by_name_without_the_function(app: App,
     app.send_task("remote.only", args=[1], queue="elsewhere")
     env = _only_message(redis_client, "flowc:{q:elsewhere}:p0")
     assert env["task"] == "remote.only"
+
+
+def test_explicit_false_call_options_override_the_task_default(app: App,
+                                                                redis_client: redis.Redis) -> None:
+    @app.task(ignore_result=True)
+    def quiet() -> None: ...
+
+    quiet.apply_async(ignore_result=False, acks_late=False)
+    env = _only_message(redis_client, "flowc:{q:celery}:p0")
+    assert env["ignore_result"] is False and env["acks_late"] is False
