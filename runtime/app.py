@@ -205,6 +205,25 @@ class App:
 
         return WorkflowRun(self, workflow_id)
 
+    # --- beat (Celery's periodic-task API; see runtime/beat_entries.py) ----------------------
+
+    @cached_property
+    def on_after_configure(self) -> Any:
+        """Signal sent once before beat reads ``beat_schedule``:
+        ``@app.on_after_configure.connect def setup(sender, **kw): sender.add_periodic_task(...)``.
+        """
+        from flowc.runtime.beat_entries import Signal
+
+        return Signal("on_after_configure")
+
+    def add_periodic_task(self, schedule: Any, sig: Any, args: Iterable[Any] = (),
+                          kwargs: Mapping[str, Any] | None = None, name: str | None = None,
+                          **opts: Any) -> str:
+        """Add ``sig`` to ``beat_schedule`` (Celery's API); returns the entry name."""
+        from flowc.runtime.beat_entries import add_periodic_task
+
+        return add_periodic_task(self, schedule, sig, args, kwargs, name, **opts)
+
     def close(self) -> None:
         """Close this app's Redis connections (they reopen on next use)."""
         for name in ("broker_client", "backend_client"):

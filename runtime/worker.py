@@ -18,6 +18,7 @@ from flowc.runtime.timelimits import RunningSlots, TimeLimiter
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
+    from flowc.runtime.beat import EmbeddedBeat
 
 logger = logging.getLogger("flowc.worker")
 
@@ -33,6 +34,8 @@ class WorkerOptions:
     pool: str = "prefork"
     hostname: str | None = None
     loglevel: str = "WARNING"
+    beat: bool = False
+    """``-B``: also run beat in this process (small deployments)."""
 
 
 class Worker:
@@ -63,6 +66,21 @@ class Worker:
         """Run until a shutdown signal; return the exit code."""
         self.app.import_modules()
         self.app.broker.declare(self.queues)
+        beat = self._start_beat() if self.options.beat else None
+        try:
+            return self._run_pool()
+        finally:
+            if beat is not None:
+                beat.stop()
+
+    def _start_beat(self) -> EmbeddedBeat:
+        """``-B``: beat in a thread of this (main) process, with its own Redis connections."""
+        from flowc.runtime.beat import EmbeddedBeat
+        from flowc.runtime.beat_entries import entries_from_app
+
+        return EmbeddedBeat(self.app, entries_from_app(self.app)).start()
+
+    def _run_pool(self) -> int:
         if self.options.pool == "prefork" and self.concurrency > 1:
             from flowc.runtime.prefork import Supervisor
             from flowc.runtime.watchdog import PoolWatchdog
