@@ -373,6 +373,10 @@ class FlowLowerer:
     def _check_types(self, call: ast.Call, task: str, sig: inspect.Signature,
                      items: list[_Item], keywords: dict[str, _Item]) -> None:
         """Literal arguments (as written, no names) against simple annotations (F305)."""
+        try:
+            sig.bind(*items, **keywords)
+        except TypeError:
+            return  # the arity check reports it; types of misplaced arguments would only confuse
         params = list(sig.parameters.values())
         pairs: list[tuple[inspect.Parameter | None, _Item]] = []
         for i, item in enumerate(items):
@@ -396,10 +400,11 @@ class FlowLowerer:
             self.error("F308", f"'{call.name}' is a flow; map runs one task per element",
                        call.name_span, "wrap the flow's work in a task, or use a comprehension")
             return NOTHING
+        task, known = self._resolve(call, call.name_span)
         if inbound.kind == "none":
             self.error("F308", "'map' needs a previous stage whose result is a list", m.span,
                        "write 'producer() -> map step()'")
-        task, known = self._resolve(call, call.name_span)
+            return NOTHING
         opts = self._options(call.options, scope)
         if call.immutable:
             self.error("F307", "a mapped step receives each element; it cannot be marked '!'",

@@ -141,10 +141,12 @@ def check(loaded: Loaded) -> list[Diagnostic]:
     if loaded.module is None or any(d.severity == "error" for d in diags if d.code < "F200"):
         return diags
     try:
-        diags += check_module(loaded.module, loaded.catalog, loaded.name)
+        found = check_module(loaded.module, loaded.catalog, loaded.name)
     except Exception as e:
-        diags.append(internal_error(e))
-    return diags
+        return [*diags, internal_error(e)]
+    if any(d.code == "F207" for d in diags):  # tasks of a module that failed to import
+        found = [d for d in found if d.code != "F201"]
+    return diags + found
 
 
 def compile_one(

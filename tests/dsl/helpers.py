@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from flowc.dsl.diagnostics import render, sort_diagnostics
-from flowc.dsl.parser import parse_with_diagnostics
+
+from flowc.cli.project import check, load
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"
@@ -13,7 +14,9 @@ BAD = HERE / "bad"
 
 
 def check_file(path: Path) -> list[str]:
-    """Every diagnostic for ``path``, rendered; the parser's only, until the compiler is wired."""
-    source = path.read_text(encoding="utf-8")
-    _, diagnostics = parse_with_diagnostics(source, path.name)
-    return [render(d, source, path.name) for d in sort_diagnostics(diagnostics)]
+    """Every diagnostic ``flowc check`` reports for ``path`` (parser, then compiler), rendered.
+
+    Task modules named by ``use`` are imported as the CLI does (``examples.tasks``).
+    """
+    loaded = load(path, path.name)
+    return [render(d, loaded.text, path.name) for d in sort_diagnostics(check(loaded))]
