@@ -72,10 +72,17 @@ class ScheduleEntry:
     @property
     def target(self) -> str:
         """What the entry publishes, for logs and ``flowc schedule list``."""
-        if self.workflow is not None:
-            return f"flow {self.workflow.name or self.name} ({len(self.workflow.nodes)} steps)"
-        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
-        return f"{self.task}({', '.join(parts)})"
+        wf = self.workflow
+        if wf is not None and len(wf.nodes) == 1 and wf.nodes[0].kind == "task":
+            return _call_text(wf.nodes[0].task, wf.nodes[0].args, wf.nodes[0].kwargs)
+        if wf is not None:
+            return f"flow {wf.name or self.name} ({len(wf.nodes)} steps)"
+        return _call_text(str(self.task), self.args, self.kwargs)
+
+
+def _call_text(task: str, args: Iterable[Any], kwargs: Mapping[str, Any]) -> str:
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return f"{task}({', '.join(parts)})"
 
 
 class Signal:

@@ -27,3 +27,14 @@ app.conf.update(
 app.conf.task_routes = {
     "tasks.process_video_transcode": {"queue": "media_heavy"},
 }
+
+# Periodic tasks with beat (`flowc beat -A celery_app`), as the guide writes them; flowc's
+# crontab replaces `from celery.schedules import crontab`.
+from flowc import crontab  # noqa: E402
+
+app.conf.beat_schedule = {
+    'daily-database-cleanup': {
+        'task': 'tasks.execute_db_maintenance',
+        'schedule': crontab(hour=2, minute=30),
+    },
+}

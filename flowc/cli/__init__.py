@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 
+from flowc.cli.beat import beat
 from flowc.cli.check import check
 from flowc.cli.convert import convert
 from flowc.cli.fmt import fmt
 from flowc.cli.plan import plan
 from flowc.cli.render import render
 from flowc.cli.run import run
+from flowc.cli.schedule import schedule
 from flowc.cli.worker import worker
 
 
@@ -26,3 +28,5 @@ main.add_command(fmt)
 main.add_command(plan)
 main.add_command(convert)
 main.add_command(run)
+main.add_command(beat)
+main.add_command(schedule)

@@ -22,13 +22,20 @@ from flowc.runtime.worker import POOLS, Worker, WorkerOptions, configure_logging
                                 case_sensitive=False))
 @click.option("-n", "--hostname", default=None, help="Node name, e.g. name@%h.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the banner.")
+@click.option("-B", "--beat", "run_beat", is_flag=True,
+              help="Also run beat in this process (small deployments; see docs/beat.md).")
 def worker(app_spec: str, queues: str, concurrency: int | None, pool: str, loglevel: str,
-           hostname: str | None, quiet: bool) -> None:
+           hostname: str | None, quiet: bool, run_beat: bool) -> None:
     """Consume tasks from queues until SIGTERM/Ctrl-C (warm shutdown; twice for cold)."""
     configure_logging(loglevel)
     app = load_app(app_spec)
+    if run_beat:
+        from flowc.cli.beat import load_entries
+
+        load_entries(app, ())  # a bad beat_schedule fails here, with the fix in the message
     w = Worker(app, WorkerOptions(queues=queues_from(queues), concurrency=concurrency,
-                                  pool=pool, hostname=hostname, loglevel=loglevel))
+                                  pool=pool, hostname=hostname, loglevel=loglevel,
+                                  beat=run_beat))
     url = app.broker_url
     shown = mask_url(url)
     if app.broker_is_embedded:

@@ -1,0 +1,100 @@
+"""``flowc beat``: publish the app's periodic entries (and ``.flow`` schedules) on time.
+
+Run as many as you like against one Redis: one leads (a lease with a fencing token), the
+others wait to take over; every due time is published exactly once (docs/beat.md).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from flowc.cli.loading import load_app
+from flowc.runtime.app import App
+from flowc.runtime.beat import Beat
+from flowc.runtime.beat_entries import (
+    ScheduleEntry,
+    app_zone,
+    entries_from_app,
+    entries_from_compiled,
+)
+from flowc.runtime.connection import mask_url
+from flowc.runtime.exceptions import ImproperlyConfigured
+from flowc.runtime.worker import configure_logging
+
+NO_FLOW_SCHEDULES = "compile support for .flow schedules not available yet"
+LOG_LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                          case_sensitive=False)
+
+
+def flow_entries(app: App, path: Path) -> list[ScheduleEntry]:
+    """The ``schedule`` items of a ``.flow``/YAML file as beat entries (exit 1 on errors)."""
+    try:
+        from flowc.cli.project import load
+        from flowc.compiler.compile_flow import compile_schedules
+        from flowc.dsl.diagnostics import render_all
+    except ImportError as e:  # the compiler's part may be missing in a partial install
+        raise click.UsageError(f"{NO_FLOW_SCHEDULES} ({e})") from None
+    loaded = load(path)
+    diags = list(loaded.diagnostics)
+    compiled = []
+    if loaded.module is not None and not any(d.severity == "error" for d in diags):
+        compiled, more = compile_schedules(loaded.module, loaded.catalog, loaded.name)
+        diags += more
+    errors = [d for d in diags if d.severity == "error"]
+    if errors or loaded.module is None:
+        click.echo(render_all(diags, loaded.text, loaded.name, limit=len(diags)), err=True)
+        click.echo(f"{len(errors)} error{'s' if len(errors) != 1 else ''} in {loaded.name}; "
+                   "beat not started", err=True)
+        sys.exit(1)
+    if not compiled:
+        raise click.UsageError(f"{loaded.name} declares no schedule")
+    return entries_from_compiled(compiled, app_zone(app), loaded.name)
+
+
+def load_entries(app: App, schedule_files: tuple[Path, ...]) -> list[ScheduleEntry]:
+    """Entries from ``beat_schedule``/``add_periodic_task`` and every ``--schedule`` file."""
+    try:
+        entries = entries_from_app(app)
+    except ImproperlyConfigured as e:
+        raise click.UsageError(str(e)) from None
+    for path in schedule_files:
+        entries += flow_entries(app, path)
+    return entries
+
+
+@click.command()
+@click.option("-A", "--app", "app_spec", required=True, help="module[:app] holding the App.")
+@click.option("--schedule", "-s", "schedule_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A .flow or YAML file whose schedules to run too; repeatable.")
+@click.option("--dry-run", is_flag=True,
+              help="Log what would be published; take no lock, write nothing.")
+@click.option("--max-interval", type=float, default=None,
+              help="Longest sleep between ticks in seconds (beat_max_loop_interval).")
+@click.option("-l", "--loglevel", default="INFO", show_default=True, type=LOG_LEVELS)
+def beat(app_spec: str, schedule_files: tuple[Path, ...], dry_run: bool,
+         max_interval: float | None, loglevel: str) -> None:
+    """Publish periodic entries until SIGTERM/Ctrl-C (then hand the lease over at once)."""
+    configure_logging(loglevel)
+    app = load_app(app_spec)
+    if max_interval is not None:
+        app.conf.beat_max_loop_interval = max_interval
+    entries = load_entries(app, schedule_files)
+    runner = Beat(app, entries, dry_run=dry_run)
+    url = app.broker_url
+    click.echo(f"flowc beat: app {app.main or '__main__'}, broker {mask_url(url)}, "
+               f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, lock TTL "
+               f"{runner.lock.ttl_s:g}s{' (dry run)' if dry_run else ''}", err=True)
+    for entry in entries:
+        click.echo(f"  . {entry.name}: {entry.schedule.describe()} -> {entry.target}", err=True)
+
+    def on_signal(signum: int, frame: object) -> None:
+        runner.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    runner.loop()
