@@ -38,6 +38,9 @@ BLOCK_S = 1.0
 """Longest blocking wait for messages (also bounds how late a warm shutdown is noticed)."""
 PROMOTE_EVERY_S = 0.25
 """How often delayed messages are checked for being due while the worker is busy."""
+PRECISE_WAIT_S = 0.12
+"""A delayed message due sooner than this is waited for with a local sleep, not a Redis block
+(whose timeout fires on the server's 10 Hz tick), so it starts within a millisecond or two."""
 
 
 class Consumer:
@@ -129,13 +132,17 @@ class Consumer:
 
     def _promote_and_block_time(self) -> float:
         now = time.time()
+        if self.next_due is not None and 0 < self.next_due - now <= PRECISE_WAIT_S:
+            # Redis times out blocking reads on its own ~100 ms tick: wait here instead
+            time.sleep(self.next_due - now)
+            now = time.time()
         if now >= self.next_promote or (self.next_due is not None and now >= self.next_due):
             self.next_due = self.app.broker.promote_due(self.queues, now)
             self.next_promote = now + PROMOTE_EVERY_S
             self.revoked.refresh()
         block = BLOCK_S
-        if self.next_due is not None:
-            block = min(block, max(0.001, self.next_due - now))
+        if self.next_due is not None:  # wake early enough to sleep the rest precisely
+            block = min(block, max(0.001, self.next_due - now - PRECISE_WAIT_S))
         return min(block, max(0.001, self.next_promote - now + PROMOTE_EVERY_S))
 
     # --- one message --------------------------------------------------------------------------

@@ -77,24 +77,26 @@ class RedisBroker:
 
     def fetch(self, consumer: str, queues: Sequence[str], count: int,
               block_s: float) -> list[Delivery]:
-        """Claim a batch with fetch.lua; when everything is empty, block in XREADGROUP."""
+        """Claim a batch with fetch.lua; when everything is empty, wait in XREAD and retry.
+
+        The wait claims nothing (unlike XREADGROUP BLOCK, which would hand this worker the
+        first message to arrive whatever its priority), so claims stay in priority order.
+        """
         keys = self.stream_keys(queues)
-        found = self._claim(keys, consumer, count)
+        found, last_ids = self._claim(keys, consumer, count)
         if found or block_s <= 0:
             return found
-        streams = dict.fromkeys(keys, ">")
-        reply: Any = self.client.xreadgroup(CONSUMER_GROUP, consumer, streams,  # type: ignore[arg-type]
-                                            count=1, block=max(1, int(block_s * 1000)))
+        reply: Any = self.client.xread(dict(zip(keys, last_ids, strict=True)), count=1,
+                                       block=max(1, int(block_s * 1000)))
         if not reply:
             return []
-        out = [Delivery(key, eid, fields[b"b"], fields[b"c"], int(fields.get(b"d", 0)) + 1)
-               for key, entries in reply for eid, fields in entries]
-        if len(out) < count:
-            out.extend(self._claim(keys, consumer, count - len(out)))
-        return out
+        return self._claim(keys, consumer, count)[0]
 
-    def _claim(self, keys: list[str], consumer: str, count: int) -> list[Delivery]:
+    def _claim(self, keys: list[str], consumer: str,
+               count: int) -> tuple[list[Delivery], list[bytes]]:
         flat = self._fetch(keys=keys, args=[CONSUMER_GROUP, consumer, count])
+        if flat and flat[0] == b"idle":
+            return [], flat[1:]
         out = []
         for i in range(0, len(flat), 3):
             fields = flat[i + 2]
@@ -108,7 +110,7 @@ class RedisBroker:
                 elif fields[j] == b"d":
                     lost = int(fields[j + 1])
             out.append(Delivery(flat[i], flat[i + 1], body, tag, lost + 1))
-        return out
+        return out, []
 
     # --- settling -----------------------------------------------------------------------------
 

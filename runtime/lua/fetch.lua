@@ -8,6 +8,9 @@
 -- Returns a flat array: key, entry id, field/value array, key, entry id, fields, ...
 -- Claimed messages sit in the group's pending list (PEL) until acknowledged, so a worker that
 -- dies holding them loses nothing. A stream whose group vanished (FLUSHDB, DEL) is re-joined.
+-- When nothing was claimed, returns {"idle", last id of KEYS[1], last id of KEYS[2], ...}: the
+-- caller blocks in XREAD (which claims nothing) after those ids, then calls this again, so a
+-- message that arrives while every worker waits is still taken in priority order.
 local want = tonumber(ARGV[3])
 local out = {}
 for _, key in ipairs(KEYS) do
@@ -30,6 +33,13 @@ for _, key in ipairs(KEYS) do
       out[#out + 1] = entry[2]
       want = want - 1
     end
+  end
+end
+if #out == 0 then
+  out[1] = 'idle'
+  for i, key in ipairs(KEYS) do
+    local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+    if last[1] then out[i + 1] = last[1][1] else out[i + 1] = '0-0' end
   end
 end
 return out
