@@ -236,7 +236,8 @@ def bind_schedule(where: str, value: Any, tz: Any, zone: tzinfo) -> Schedule:
                 hint="give the zone in one place")
         return as_schedule(schedule, default_tz=resolve_zone(tz) if tz is not None else zone)
     except ScheduleError as e:
-        raise ImproperlyConfigured(f"{where}: {e.message}", hint=e.hint) from None
+        message = e.message.replace(":\n  - ", ": ").replace("\n  - ", "; ")
+        raise ImproperlyConfigured(f"{where}: {message}", hint=e.hint) from None
 
 
 def check_options(where: str, options: dict[str, Any]) -> None:
