@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import signal
 import time
@@ -53,7 +54,7 @@ def test_a_keyed_rate_limit_holds_per_key_and_keys_do_not_wait_for_each_other(
     # Then each store's starts are about 0.5 s apart, and both stores ran side by side
     for times in by_store.values():
         times.sort()
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert min(gaps) >= 0.45, gaps
     assert max(max(t) for t in by_store.values()) - started < 3.0  # not 4 s: keys overlap
 
@@ -93,7 +94,8 @@ def test_an_eta_survives_worker_restarts_and_runs_once_never_early(
     worker = cluster.start("-P", "solo")
     hour = ra.when.apply_async((1,), countdown=3600)
     due = time.time() + 6.0
-    soon = ra.when.apply_async((2,), eta=datetime.fromtimestamp(due, tz=timezone(timedelta(hours=-5))))
+    new_york = timezone(timedelta(hours=-5))
+    soon = ra.when.apply_async((2,), eta=datetime.fromtimestamp(due, tz=new_york))
     # When the worker is killed and replaced, twice, before either is due
     for _ in range(2):
         time.sleep(0.5)

@@ -1,0 +1,96 @@
+"""Time limits, revoke (queued, delayed, running with terminate), Reject and dead letters."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import reliability_app as ra
+from flowc.exceptions import TaskRevokedError, TimeLimitExceeded
+from flowc.runtime.app import App
+
+from tests.reliability.conftest import Cluster, wait_for
+
+
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
+def test_a_soft_time_limit_raises_inside_the_task(cluster: Cluster, rel_app: App,
+                                                  pool: str) -> None:
+    cluster.start("-P", pool, "-c", "2", expect=2 if pool == "prefork" else 1)
+    started = time.monotonic()
+    assert ra.cleans_up.delay(10.0).get(timeout=10) == "cleaned up"
+    assert time.monotonic() - started < 3.0
+
+
+def test_a_hard_time_limit_kills_and_replaces_the_pool_process(cluster: Cluster,
+                                                               rel_app: App) -> None:
+    # Given a prefork worker and a task that never ends, with time_limit=1
+    worker = cluster.start("-P", "prefork", "-c", "2", expect=2)
+    before = {c.pid for c in worker.children()}
+    # Then it fails with TimeLimitExceeded after about a second
+    with pytest.raises(TimeLimitExceeded):
+        ra.runaway.delay().get(timeout=10)
+    # And its process was replaced, the message settled (not redelivered), work goes on
+    wait_for(lambda: len(worker.children()) == 2, 10, "a replacement pool process")
+    assert {c.pid for c in worker.children()} != before
+    assert ra.record.delay(1).get(timeout=10) == 1
+    time.sleep(1.0)
+    pending = cluster.redis.xpending("flowc:{q:celery}:p0", "workers")["pending"]
+    assert pending == 0 and cluster.redis.xlen("flowc:{q:celery}:p0") == 0
+
+
+def test_a_hard_time_limit_in_the_solo_pool_fails_the_task(cluster: Cluster,
+                                                           rel_app: App) -> None:
+    cluster.start("-P", "solo")
+    with pytest.raises(TimeLimitExceeded):
+        ra.runaway.delay().get(timeout=10)
+    assert ra.record.delay(1).get(timeout=10) == 1
+
+
+def test_revoke_with_terminate_kills_the_running_task(cluster: Cluster, rel_app: App) -> None:
+    # Given a long task running in a prefork pool process
+    worker = cluster.start("-P", "prefork", "-c", "2", expect=2)
+    result = ra.sleeper.delay(30.0)
+    wait_for(lambda: len(cluster.logged("sleeper")) == 1, 10, "the task to start")
+    pid = int(cluster.logged("sleeper")[0])
+    # When it is revoked with terminate=True
+    result.revoke(terminate=True)
+    # Then its process is killed, the task is REVOKED, and it is not run again
+    with pytest.raises(TaskRevokedError):
+        result.get(timeout=5)
+    wait_for(lambda: pid not in {c.pid for c in worker.children()}, 5, "the process killed")
+    wait_for(lambda: len(worker.children()) == 2, 10, "a replacement pool process")
+    assert ra.record.delay(1).get(timeout=10) == 1
+    time.sleep(1.0)
+    assert len(cluster.logged("sleeper")) == 1
+    assert result.state == "REVOKED"
+
+
+def test_revoked_queued_and_delayed_tasks_never_run(cluster: Cluster, rel_app: App) -> None:
+    delayed = ra.record.apply_async((1,), countdown=1.5)
+    queued = ra.record.delay(2)
+    delayed.revoke()
+    rel_app.control.revoke(queued.id)
+    cluster.start("-P", "solo")
+    assert ra.record.delay(3).get(timeout=10) == 3
+    for r in (delayed, queued):
+        with pytest.raises(TaskRevokedError):
+            r.get(timeout=5)
+    time.sleep(2.0)
+    assert cluster.logged("runs") == ["3"]
+
+
+def test_reject_without_requeue_dead_letters_with_the_reason(cluster: Cluster,
+                                                             rel_app: App) -> None:
+    cluster.start("-P", "solo")
+    rejected = ra.rejects.delay(False)
+    wait_for(lambda: cluster.redis.xlen("flowc:dlq") == 1, 10, "the dead letter")
+    [(_, fields)] = cluster.redis.xrange("flowc:dlq")
+    assert fields[b"reason"] == b"rejected by task: bad payload"
+    assert rejected.id.encode() in fields[b"b"]
+
+
+def test_reject_with_requeue_runs_the_task_again(cluster: Cluster, rel_app: App) -> None:
+    cluster.start("-P", "solo")
+    assert ra.rejects.delay(True).get(timeout=10) is None
+    assert cluster.redis.get("rel:rejects") == b"2"
+    assert cluster.redis.xlen("flowc:dlq") == 0
