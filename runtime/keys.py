@@ -120,3 +120,11 @@ class Keys:
         """Marker that ``entry`` published its run due at ``due_us`` (value: the task id); in
         the target queue's slot, with a TTL."""
         return f"{self.prefix}:{{q:{queue}}}:beat:{entry}:{due_us}"
+
+    def control_channel(self) -> str:
+        """Pub/sub channel of broadcast control commands to every worker process (inspect...)."""
+        return f"{self.prefix}:ctl"
+
+    def control_reply(self, request_id: str) -> str:
+        """List collecting the workers' replies to one control command (short TTL)."""
+        return f"{self.prefix}:ctl:reply:{request_id}"

@@ -24,11 +24,15 @@ from flowc.runtime.worker import POOLS, Worker, WorkerOptions, configure_logging
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the banner.")
 @click.option("-B", "--beat", "run_beat", is_flag=True,
               help="Also run beat in this process (small deployments; see docs/beat.md).")
+@click.option("-E", "--events", "send_events", is_flag=True,
+              help="Send task events (monitoring, dashboard): worker_send_task_events.")
 def worker(app_spec: str, queues: str, concurrency: int | None, pool: str, loglevel: str,
-           hostname: str | None, quiet: bool, run_beat: bool) -> None:
+           hostname: str | None, quiet: bool, send_events: bool, run_beat: bool) -> None:
     """Consume tasks from queues until SIGTERM/Ctrl-C (warm shutdown; twice for cold)."""
     configure_logging(loglevel)
     app = load_app(app_spec)
+    if send_events:
+        app.conf.worker_send_task_events = True
     if run_beat:
         from flowc.cli.beat import load_entries
 

@@ -1,0 +1,1 @@
+"""The web dashboard (``flowc dashboard``): Starlette, server-rendered pages, live by SSE."""

@@ -1,0 +1,313 @@
+"""Server-rendered pages, and the fragments the live stream re-renders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import TYPE_CHECKING, Any
+
+from flowc.runtime.dashboard.security import CSRF_COOKIE, SESSION_COOKIE, new_csrf
+from flowc.runtime.dashboard.state import STATES
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from flowc.runtime.dashboard.app import Dashboard
+
+PAGE_SIZE = 100
+NODE_TABLE_MAX = 2000
+
+
+def ago(ts: float | None) -> str:
+    """``3s ago`` style."""
+    if not ts:
+        return "—"
+    s = max(0.0, time.time() - float(ts))
+    if s < 60:
+        return f"{s:.0f}s ago"
+    if s < 3600:
+        return f"{s / 60:.0f}m ago"
+    if s < 86400:
+        return f"{s / 3600:.1f}h ago"
+    return f"{s / 86400:.1f}d ago"
+
+
+def when(ts: float | None) -> str:
+    """Local time of a unix timestamp, to the millisecond."""
+    if not ts:
+        return "—"
+    return dt.datetime.fromtimestamp(float(ts)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def secs(value: float | None) -> str:
+    """A duration, with a unit that fits."""
+    if value is None:
+        return "—"
+    v = float(value)
+    if v < 0.001:
+        return f"{v * 1e6:.0f} µs"
+    if v < 1:
+        return f"{v * 1000:.1f} ms"
+    return f"{v:.2f} s"
+
+
+# --- data of each page (shared by the page and its live fragment) ------------------------------
+
+
+def workers_data(dash: Dashboard, params: dict[str, str]) -> dict[str, Any]:
+    """Worker processes, grouped by node, with what each runs now."""
+    workers = dash.monitor.workers()
+    running: dict[str, int] = {}
+    for rec in list(dash.index.tasks.values())[-5000:]:
+        if rec.state == "STARTED" and rec.worker:
+            running[rec.worker] = running.get(rec.worker, 0) + 1
+    return {"workers": workers, "running": running,
+            "alive": sum(1 for w in workers if w.alive)}
+
+
+def queues_data(dash: Dashboard, params: dict[str, str]) -> dict[str, Any]:
+    """Every queue's depth, the dead-letter count and recent throughput."""
+    queues = dash.monitor.queues()
+    done = dash.feed.series.points("task-succeeded", 60)
+    failed = dash.feed.series.points("task-failed", 60)
+    return {"queues": queues, "dead_letters": dash.monitor.dead_letter_count(),
+            "ok_per_min": sum(n for _, n in done), "failed_per_min": sum(n for _, n in failed)}
+
+
+def tasks_data(dash: Dashboard, params: dict[str, str]) -> dict[str, Any]:
+    """A filtered, paged task list from the index."""
+    since = None
+    minutes = params.get("minutes", "").strip()
+    if minutes:
+        try:
+            since = time.time() - float(minutes) * 60
+        except ValueError:
+            since = None
+    try:
+        page = max(0, int(params.get("page", "0") or 0))
+    except ValueError:
+        page = 0
+    started = time.perf_counter()
+    total, rows = dash.index.query(
+        name=params.get("name", ""), state=params.get("state", ""),
+        worker=params.get("worker", ""), text=params.get("q", ""), since=since,
+        limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+    from urllib.parse import urlencode
+
+    qs = urlencode({k: v for k, v in params.items() if k != "page" and v})
+    return {"rows": rows, "total": total, "page_no": page, "pages": (total - 1) // PAGE_SIZE + 1,
+            "qs": qs,
+            "query_ms": (time.perf_counter() - started) * 1000, "indexed": len(dash.index)}
+
+
+def workflows_data(dash: Dashboard, params: dict[str, str]) -> dict[str, Any]:
+    """The newest workflow runs with their status."""
+    ids = [wid for wid, _ in dash.monitor.workflow_ids(100)]
+    submitted = dict(dash.monitor.workflow_ids(100))
+    runs = dash.monitor.workflow_summaries(ids)
+    for run in runs:
+        run["submitted"] = submitted.get(run["id"])
+    return {"runs": runs, "total": dash.monitor.workflow_count()}
+
+
+def workflow_data(dash: Dashboard, workflow_id: str) -> dict[str, Any]:
+    """One run: meta, graph, node states."""
+    from flowc.runtime.dashboard.graph import run_graph
+
+    handle = dash.app.workflow(workflow_id)
+    meta = handle.meta()
+    graph = run_graph(dash.app, workflow_id)
+    states = dash.app.workflows.node_states(workflow_id)
+    return {"meta": meta, "graph": graph, "states": states}
+
+
+def dead_letters_data(dash: Dashboard, params: dict[str, str]) -> dict[str, Any]:
+    """The newest dead letters."""
+    return {"letters": dash.monitor.dead_letters(PAGE_SIZE),
+            "total": dash.monitor.dead_letter_count()}
+
+
+DATA = {"workers": workers_data, "queues": queues_data, "tasks": tasks_data,
+        "workflows": workflows_data, "dead-letters": dead_letters_data}
+
+
+def fragment(dash: Dashboard, page: str, params: dict[str, str]) -> str | None:
+    """The live region of ``page`` rendered alone (what the live stream sends)."""
+    fn = DATA.get(page)
+    if fn is None:
+        return None
+    template = dash.templates.get_template(f"frag_{page.replace('-', '_')}.html")
+    context = fn(dash, params)
+    context.update(params=params, actions=not dash.auth.read_only, states=STATES)
+    return template.render(context)
+
+
+# --- handlers -----------------------------------------------------------------------------------
+
+
+def routes(dash: Dashboard) -> list[Route]:
+    """The HTML pages."""
+
+    def page(name: str, title: str) -> Any:
+        def handler(request: Request) -> Response:
+            params = dict(request.query_params)
+            context = DATA[name](dash, params)
+            context.update(title=title, page=name, params=params, states=STATES,
+                           names=dash.index.names() if name == "tasks" else [])
+            return dash.render(request, f"{name.replace('-', '_')}.html", context)
+
+        return handler
+
+    def task_page(request: Request) -> Response:
+        task_id = request.path_params["task_id"]
+        rec = dash.index.get(task_id)
+        stored = _stored_result(dash, task_id)
+        if rec is None and stored is None:
+            return dash.render(request, "not_found.html", {
+                "title": "Task not found", "what": f"task {task_id}",
+                "hint": "it may not have run yet, its events may be off (start workers with "
+                        "-E), or its result expired"}, status_code=404)
+        return dash.render(request, "task.html", {
+            "title": f"Task {task_id}", "page": "tasks", "task_id": task_id, "rec": rec,
+            "stored": stored})
+
+    def workflow_page(request: Request) -> Response:
+        from flowc.runtime.dashboard.graph import MAX_NODES, svg
+
+        workflow_id = request.path_params["workflow_id"]
+        data = workflow_data(dash, workflow_id)
+        if not data["meta"]:
+            return dash.render(request, "not_found.html", {
+                "title": "Workflow not found", "what": f"workflow run {workflow_id}",
+                "hint": "it may have expired (result_expires)"}, status_code=404)
+        picture = svg(dash.app, workflow_id, data["graph"])
+        nodes = list(data["graph"]["nodes"].items())[:NODE_TABLE_MAX]
+        return dash.render(request, "workflow.html", {
+            "title": f"Workflow {workflow_id}", "page": "workflows",
+            "workflow_id": workflow_id, "svg": picture, "max_nodes": MAX_NODES,
+            "nodes": nodes, "node_count": len(data["graph"]["nodes"]), **data})
+
+    def schedules_page(request: Request) -> Response:
+        entries = []
+        for name, entry in sorted(dash.app.conf.beat_schedule.items()):
+            entry = dict(entry) if isinstance(entry, dict) else {"schedule": entry}
+            entries.append({"name": name, "task": entry.get("task"),
+                            "schedule": str(entry.get("schedule")),
+                            "args": entry.get("args"), "kwargs": entry.get("kwargs"),
+                            "options": entry.get("options")})
+        return dash.render(request, "schedules.html", {
+            "title": "Schedules", "page": "schedules", "entries": entries})
+
+    def submit_page(request: Request) -> Response:
+        flows = []
+        if dash.flow_dir is not None:
+            flows = sorted(p.name for p in dash.flow_dir.glob("*.flow"))
+        tasks = sorted(n for n in dash.app.tasks if not n.startswith("flowc."))
+        return dash.render(request, "submit.html", {
+            "title": "Run a task or workflow", "page": "submit", "tasks": tasks,
+            "flows": flows, "flow_enabled": dash.compile_flow is not None,
+            "example_flow": _example_flow(dash, tasks)})
+
+    def flow_source(request: Request) -> Response:
+        name = request.path_params["name"]
+        if dash.flow_dir is None or "/" in name or not name.endswith(".flow"):
+            return Response("not found", status_code=404)
+        path = dash.flow_dir / name
+        if not path.is_file():
+            return Response("not found", status_code=404)
+        return Response(path.read_text(encoding="utf-8"), media_type="text/plain")
+
+    async def login_get(request: Request) -> Response:
+        token = request.query_params.get("token")
+        target = _safe_next(request.query_params.get("next"))
+        if token and dash.auth.check_login(None, None, token):
+            return _logged_in(dash, target)
+        return dash.render(request, "login.html", {
+            "title": "Log in", "page": "login", "next": target, "failed": bool(token)})
+
+    async def login_post(request: Request) -> Response:
+        form = await _form(request)
+        target = _safe_next(str(form.get("next") or "/"))
+        if dash.auth.check_login(_field(form, "user"), _field(form, "password"),
+                                 _field(form, "token")):
+            return _logged_in(dash, target)
+        return dash.render(request, "login.html", {
+            "title": "Log in", "page": "login", "next": target, "failed": True},
+            status_code=401)
+
+    async def logout(request: Request) -> Response:
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    return [
+        Route("/workers", page("workers", "Workers")),
+        Route("/queues", page("queues", "Queues")),
+        Route("/tasks", page("tasks", "Tasks")),
+        Route("/task/{task_id}", task_page),
+        Route("/workflows", page("workflows", "Workflows")),
+        Route("/workflow/{workflow_id}", workflow_page),
+        Route("/dead-letters", page("dead-letters", "Dead letters")),
+        Route("/schedules", schedules_page),
+        Route("/submit", submit_page),
+        Route("/flows/{name}", flow_source),
+        Route("/login", login_get, methods=["GET"]),
+        Route("/login", login_post, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+    ]
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An urlencoded form body (the login form), without a multipart dependency."""
+    from urllib.parse import parse_qs
+
+    raw = await request.body()
+    if len(raw) > 16_384:
+        return {}
+    return {k: v[0] for k, v in parse_qs(raw.decode(errors="replace")).items()}
+
+
+def _field(form: Any, name: str) -> str | None:
+    value = form.get(name)
+    return str(value) if value else None
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths (no ``//host`` or scheme): no open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _logged_in(dash: Dashboard, target: str) -> Response:
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(SESSION_COOKIE, dash.auth.session_value(), httponly=True,
+                        samesite="strict", path="/")
+    response.set_cookie(CSRF_COOKIE, new_csrf(), httponly=False, samesite="strict", path="/")
+    return response
+
+
+def _stored_result(dash: Dashboard, task_id: str) -> dict[str, Any] | None:
+    """The result backend's record (state, raw result, traceback), if any."""
+    from flowc.runtime.outcome import decode_record
+
+    try:
+        record, state = dash.app.backend.get(task_id)
+        raw = record if record is not None else state
+        if raw is None:
+            return None
+        info = decode_record(raw, dash.app.conf.result_accepted())
+    except Exception as e:
+        return {"status": "UNKNOWN", "result": f"could not read the result: {e}"}
+    return {"status": info.get("status"), "result": info.get("result"),
+            "traceback": info.get("traceback"), "date_done": info.get("date_done"),
+            "worker": info.get("worker"), "retries": info.get("retries")}
+
+
+def _example_flow(dash: Dashboard, tasks: list[str]) -> str:
+    module = dash.app.main or "tasks"
+    if not tasks:
+        return ""
+    first = tasks[0].rsplit(".", 1)[-1]
+    return (f'use "{module}"\n\nflow demo() {{\n    {first}()\n}}\n')

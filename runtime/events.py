@@ -1,0 +1,284 @@
+"""Task, worker and workflow events on a capped Redis stream (Celery's ``-E``; the dashboard feed).
+
+Events are off unless ``worker_send_task_events`` (workers, ``flowc worker -E``) or
+``task_send_sent_event`` (producers) is on. A sender buffers events in memory and writes them
+with ``flush()``: **one stream entry per flush**, its field ``e`` holding a JSON list of events,
+so a worker draining thousands of tasks a second adds one XADD per settled batch, not three per
+task. ``flush(pipe)`` queues that XADD on a pipeline the caller is about to execute anyway.
+
+The stream is capped with ``XADD MAXLEN ~ flowc_events_maxlen`` (entries, i.e. batches). Every
+event is a flat dict with ``type``, ``ts`` (unix seconds), ``hostname`` and, for task events,
+``uuid`` (the task id). Argument and result reprs are cut at ``REPR_MAX`` characters.
+
+Event types: ``task-sent``, ``task-received``, ``task-started``, ``task-succeeded``,
+``task-failed``, ``task-retried``, ``task-revoked``, ``task-rejected``; ``worker-online``,
+``worker-heartbeat``, ``worker-offline``; ``workflow-submitted``, ``workflow-finished``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    import redis
+    from flowc.runtime.app import App
+    from flowc.runtime.message import Message
+
+EVENT_FIELD = b"e"
+"""The stream entry field holding the JSON list of events."""
+REPR_MAX = 1024
+"""Longest ``args``/``kwargs``/``result`` repr carried by an event (Celery cuts them too)."""
+TRACEBACK_MAX = 16_384
+AUTO_FLUSH_EVENTS = 1024
+"""A buffer this long is written at once, even if nobody called ``flush``."""
+
+TASK_EVENTS = ("task-sent", "task-received", "task-started", "task-succeeded", "task-failed",
+               "task-retried", "task-revoked", "task-rejected")
+WORKER_EVENTS = ("worker-online", "worker-heartbeat", "worker-offline")
+WORKFLOW_EVENTS = ("workflow-submitted", "workflow-finished")
+EVENT_TYPES = TASK_EVENTS + WORKER_EVENTS + WORKFLOW_EVENTS
+
+
+def short_repr(value: Any, limit: int = REPR_MAX) -> str:
+    """``repr(value)`` cut to ``limit`` characters (never raises)."""
+    try:
+        text = repr(value)
+    except Exception as e:  # a user object with a broken __repr__
+        text = f"<unrepresentable {type(value).__name__}: {e}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def events_enabled(app: App) -> bool:
+    """Whether workers of ``app`` send task and worker events."""
+    return bool(app.conf.worker_send_task_events)
+
+
+class EventSender:
+    """Buffers events and writes them as one capped-stream entry per ``flush``.
+
+    Thread-safe: the thread and asyncio pools settle from several threads, and heartbeat
+    events come from a background thread.
+    """
+
+    def __init__(self, app: App, hostname: str, enabled: bool = True) -> None:
+        self.app = app
+        self.hostname = hostname
+        self.enabled = enabled
+        self.key = app.keys.events()
+        self.maxlen = max(1, int(app.conf.flowc_events_maxlen))
+        self.buffer: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.buffer)
+
+    # --- the two primitives -------------------------------------------------------------------
+
+    def send(self, type_: str, **fields: Any) -> None:
+        """Buffer one event (a no-op when disabled)."""
+        if not self.enabled:
+            return
+        fields["type"] = type_
+        fields["ts"] = time.time()
+        fields.setdefault("hostname", self.hostname)
+        with self.lock:
+            self.buffer.append(fields)
+            full = len(self.buffer) >= AUTO_FLUSH_EVENTS
+        if full:
+            self.flush()
+
+    def flush(self, pipe: Any = None) -> None:
+        """Write the buffered events as one entry; with ``pipe``, only queue the XADD on it."""
+        if not self.buffer:
+            return
+        with self.lock:
+            batch, self.buffer = self.buffer, []
+        target = pipe if pipe is not None else self.app.broker_client
+        target.xadd(self.key, {EVENT_FIELD: orjson.dumps(batch, default=str)},
+                    maxlen=self.maxlen, approximate=True)
+
+    # --- task events --------------------------------------------------------------------------
+
+    def task_sent(self, message: Message) -> None:
+        """A producer published ``message`` (``task_send_sent_event``)."""
+        self.send("task-sent", uuid=message.id, name=message.task, queue=message.queue,
+                  priority=message.priority, eta=message.eta, expires=message.expires,
+                  retries=message.retries, root_id=message.root_id,
+                  parent_id=message.parent_id, args=short_repr(message.args),
+                  kwargs=short_repr(message.kwargs), **_workflow_fields(message))
+
+    def task_received(self, message: Message) -> None:
+        """A worker claimed ``message`` and will run it."""
+        self.send("task-received", uuid=message.id, name=message.task, queue=message.queue,
+                  priority=message.priority, eta=message.eta, expires=message.expires,
+                  retries=message.retries, root_id=message.root_id,
+                  parent_id=message.parent_id, args=short_repr(message.args),
+                  kwargs=short_repr(message.kwargs), **_workflow_fields(message))
+
+    def task_started(self, message: Message) -> None:
+        """The task's function is about to be called."""
+        self.send("task-started", uuid=message.id, pid=_PID.value)
+
+    def task_succeeded(self, message: Message, result: Any, runtime_s: float) -> None:
+        """The task returned ``result``."""
+        self.send("task-succeeded", uuid=message.id, result=short_repr(result),
+                  runtime=runtime_s)
+
+    def task_failed(self, message: Message, exc: BaseException | None, traceback: str | None,
+                    runtime_s: float) -> None:
+        """The task raised ``exc``."""
+        self.send("task-failed", uuid=message.id, exception=short_repr(exc),
+                  traceback=(traceback or "")[-TRACEBACK_MAX:], runtime=runtime_s)
+
+    def task_retried(self, message: Message, exc: BaseException | None, eta: float | None,
+                     traceback: str | None = None) -> None:
+        """The task asked to be retried (the next attempt is already published)."""
+        self.send("task-retried", uuid=message.id, exception=short_repr(exc), eta=eta,
+                  retries=message.retries + 1, traceback=(traceback or "")[-TRACEBACK_MAX:])
+
+    def task_revoked(self, task_id: str, name: str | None, reason: str,
+                     terminated: bool = False) -> None:
+        """The task was not run, or was killed: revoked, expired or terminated."""
+        self.send("task-revoked", uuid=task_id, name=name, reason=reason,
+                  expired=reason == "expired", terminated=terminated)
+
+    def task_rejected(self, task_id: str | None, name: str | None, reason: str,
+                      requeue: bool = False) -> None:
+        """The message was rejected: dead-lettered with ``reason``, or requeued."""
+        self.send("task-rejected", uuid=task_id, name=name, reason=reason, requeue=requeue)
+
+    # --- worker and workflow events ----------------------------------------------------------
+
+    def worker_online(self, **info: Any) -> None:
+        """The worker process started consuming."""
+        self.send("worker-online", **info)
+
+    def worker_heartbeat(self, active: int, processed: int, **info: Any) -> None:
+        """Periodic liveness with load (1-minute load average), active and processed counts."""
+        self.send("worker-heartbeat", active=active, processed=processed,
+                  loadavg=_loadavg(), **info)
+
+    def worker_offline(self, **info: Any) -> None:
+        """The worker process stopped consuming (warm shutdown done)."""
+        self.send("worker-offline", **info)
+
+    def workflow_submitted(self, workflow_id: str, name: str | None, nodes: int) -> None:
+        """A workflow run was stored and its roots enqueued."""
+        self.send("workflow-submitted", workflow_id=workflow_id, name=name, nodes=nodes)
+
+    def workflow_finished(self, workflow_id: str, status: str) -> None:
+        """A workflow run reached SUCCESS, FAILURE or REVOKED."""
+        self.send("workflow-finished", workflow_id=workflow_id, status=status)
+
+
+class _Pid:
+    """``os.getpid()`` cached per process (refreshed after fork via ``os.register_at_fork``)."""
+
+    def __init__(self) -> None:
+        import os
+
+        self.value = os.getpid()
+        os.register_at_fork(after_in_child=self._refresh)
+
+    def _refresh(self) -> None:
+        import os
+
+        self.value = os.getpid()
+
+
+_PID = _Pid()
+
+
+def _loadavg() -> float | None:
+    import os
+
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _workflow_fields(message: Message) -> dict[str, Any]:
+    wf = message.workflow
+    if not wf:
+        return {}
+    return {"workflow_id": wf.get("id"), "node": wf.get("node")}
+
+
+def producer_sender(app: App) -> EventSender:
+    """A sender for a producer process (``task-sent``, ``workflow-submitted``)."""
+    import socket
+
+    return EventSender(app, f"producer@{socket.gethostname()}",
+                       enabled=bool(app.conf.task_send_sent_event))
+
+
+def format_event(event: dict[str, Any]) -> str:
+    """One log line: time, type, ``task[id]`` (or the workflow id), other fields, @hostname."""
+    import datetime as dt
+
+    ts = dt.datetime.fromtimestamp(float(event.get("ts", 0))).strftime("%H:%M:%S.%f")[:-3]
+    kind = str(event.get("type", "?"))
+    who = f"{event.get('name') or ''}[{event['uuid']}]" if event.get("uuid") else \
+        str(event.get("workflow_id") or "")
+    rest = " ".join(f"{k}={_short_field(v)}" for k, v in event.items()
+                    if k not in _LINE_SKIP and v not in (None, "", [], {}))
+    return f"[{ts}] {kind:<18} {who} {rest} @{event.get('hostname', '')}".rstrip()
+
+
+_LINE_SKIP = frozenset({"type", "ts", "hostname", "uuid", "name", "traceback"})
+
+
+def _short_field(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def decode_entry(fields: dict[bytes, bytes]) -> list[dict[str, Any]]:
+    """The events of one stream entry (an entry written by another tool yields nothing)."""
+    raw = fields.get(EVENT_FIELD)
+    if raw is None:
+        return []
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    return [e for e in value if isinstance(e, dict)] if isinstance(value, list) else []
+
+
+def read_since(client: redis.Redis, key: str, last_id: str, block_ms: int | None = None,
+               count: int = 500) -> tuple[str, list[dict[str, Any]]]:
+    """Events after entry ``last_id`` (``$`` for new ones only); returns the new last id."""
+    reply: Any = client.xread({key: last_id}, count=count, block=block_ms)
+    events: list[dict[str, Any]] = []
+    for _, entries in reply or ():
+        for entry_id, fields in entries:
+            last_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+            events.extend(decode_entry(fields))
+    return last_id, events
+
+
+def iter_range(client: redis.Redis, key: str, start: str = "-", end: str = "+",
+               page: int = 1000) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """``(entry id, events)`` from ``start`` to ``end``, oldest first, paged."""
+    while True:
+        reply: Any = client.xrange(key, start, end, count=page)
+        if not reply:
+            return
+        for entry_id, fields in reply:
+            yield (entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id),
+                   decode_entry(fields))
+        if len(reply) < page:
+            return
+        last = reply[-1][0]
+        start = "(" + (last.decode() if isinstance(last, bytes) else str(last))

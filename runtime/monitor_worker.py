@@ -1,0 +1,260 @@
+"""A worker process's monitoring side: task events, worker events, and control commands.
+
+``attach(consumer, worker, index)`` is the one call a worker makes after building its consume
+loop. It wraps the consumer's hook methods on that instance (``prepare``, ``before_start``,
+``finish``, ``_revoked``, ``shutdown`` and the settler's ``flush``/``dead_letter``) so that:
+
+* with events on (``worker_send_task_events`` / ``flowc worker -E``) each task sends
+  received, started, then succeeded/failed/retried/rejected/revoked events, written as one
+  stream entry after each settled batch, and the process sends worker-online, a
+  worker-heartbeat every ``flowc_heartbeat_interval`` and worker-offline;
+* the tasks it runs are known by id (``inspect active``) whether events are on or not;
+* a ``ControlListener`` thread answers ``flowc inspect`` / ``flowc control`` commands.
+
+Wrapping keeps the consume loop's code free of monitoring branches; with events off the cost
+is one dict insert and one pop per task.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from flowc.runtime import states
+from flowc.runtime.control_channel import ControlListener
+from flowc.runtime.events import EventSender, events_enabled, short_repr
+from flowc.runtime.message import Message
+from flowc.runtime.serialization import decode
+
+if TYPE_CHECKING:
+    from flowc.runtime.broker import Delivery
+    from flowc.runtime.consumer import Consumer
+    from flowc.runtime.execute import Outcome
+    from flowc.runtime.task import Task
+    from flowc.runtime.worker import Worker
+
+logger = logging.getLogger("flowc.worker")
+
+ATTACHED = "_flowc_monitor"
+"""Attribute marking a consumer already instrumented (``attach`` is idempotent)."""
+
+
+class WorkerMonitor:
+    """Implements ``control_channel.ControlTarget`` for one consumer process."""
+
+    def __init__(self, consumer: Consumer, worker: Worker | None = None,
+                 index: int | None = None) -> None:
+        self.consumer = consumer
+        self.worker = worker
+        self.index = index
+        self.app = consumer.app
+        self.name = consumer.name
+        self.queues = list(consumer.queues)
+        self.events = EventSender(self.app, consumer.name, enabled=events_enabled(self.app))
+        self.running: dict[str, tuple[str, Message, float]] = {}
+        """Task id -> (task name, message, started at) of the tasks running now."""
+        self.listener = ControlListener(self, tick=self._tick)
+        self.interval_s = float(self.app.conf.flowc_heartbeat_interval)
+        self._next_beat = 0.0
+        self._started = False
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> WorkerMonitor:
+        """Send worker-online and start answering control commands."""
+        if self._started:
+            return self
+        self._started = True
+        self.events.worker_online(**self._info())
+        self.events.flush()
+        self._next_beat = time.monotonic() + self.interval_s
+        self.listener.start()
+        return self
+
+    def stop(self) -> None:
+        """Send worker-offline and stop the listener."""
+        self.listener.stop()
+        self.events.worker_offline(processed=self.consumer.processed, **self._info())
+        try:
+            self.events.flush()
+        except Exception:
+            logger.warning("could not send the worker-offline event")
+
+    def _info(self) -> dict[str, Any]:
+        pool = self.worker.options.pool if self.worker is not None else "solo"
+        return {"pid": os.getpid(), "host": socket.gethostname(), "pool": pool,
+                "queues": self.queues, "sw_ident": "flowc"}
+
+    def _tick(self) -> None:
+        """From the listener thread: heartbeat events and a flush of lingering events."""
+        now = time.monotonic()
+        if self.events.enabled and now >= self._next_beat:
+            self._next_beat = now + self.interval_s
+            self.events.worker_heartbeat(active=len(self.running),
+                                         processed=self.consumer.processed,
+                                         freq=self.interval_s)
+        if len(self.events):
+            self.events.flush()
+
+    # --- instrumentation ----------------------------------------------------------------------
+
+    def instrument(self) -> None:
+        """Wrap the consumer's hooks on this instance (see the module docstring)."""
+        c = self.consumer
+        events = self.events
+        running = self.running
+        prepare, before_start, finish = c.prepare, c.before_start, c.finish
+        revoked, shutdown = c._revoked, c.shutdown
+        settler = c.settler
+        flush, dead_letter = settler.flush, settler.dead_letter
+        on = events.enabled
+
+        def prepare_(delivery: Delivery) -> tuple[Task, Message] | None:
+            prepared = prepare(delivery)
+            if prepared is not None and on:
+                events.task_received(prepared[1])
+            return prepared
+
+        def before_start_(delivery: Delivery, task: Task, message: Message) -> None:
+            running[message.id] = (task.name, message, time.time())
+            if on:
+                events.task_started(message)
+            before_start(delivery, task, message)
+
+        def finish_(delivery: Delivery, task: Task, message: Message, outcome: Outcome) -> None:
+            running.pop(message.id, None)
+            if on:
+                status = outcome.status
+                if status == states.SUCCESS:
+                    events.task_succeeded(message, outcome.value, outcome.runtime_s)
+                elif status == states.FAILURE:
+                    events.task_failed(message, outcome.exc, outcome.traceback,
+                                       outcome.runtime_s)
+                elif status == states.RETRY:
+                    eta = outcome.retry.eta if outcome.retry is not None else None
+                    exc = getattr(outcome.exc, "exc", None) or outcome.exc
+                    events.task_retried(message, exc, eta, outcome.traceback)
+                elif status == states.REJECTED and outcome.requeue:
+                    events.task_rejected(message.id, message.task,
+                                         str(getattr(outcome.exc, "reason", "") or "rejected"),
+                                         requeue=True)
+                # a rejection without requeue is reported by dead_letter_ (with its reason)
+            finish(delivery, task, message, outcome)
+
+        def revoked_(delivery: Delivery, message: Message, why: str) -> None:
+            running.pop(message.id, None)
+            if on:
+                events.task_revoked(message.id, message.task, why,
+                                    terminated=why == "terminated")
+            revoked(delivery, message, why)
+
+        def dead_letter_(delivery: Delivery, reason: str) -> None:
+            if on:
+                task_id, name = self._identify(delivery)
+                events.task_rejected(task_id, name, reason)
+            dead_letter(delivery, reason)
+
+        def flush_(worker: str) -> None:
+            flush(worker)
+            if len(events):
+                events.flush()
+
+        def shutdown_() -> None:
+            try:
+                shutdown()
+            finally:
+                self.stop()
+
+        c.prepare = prepare_
+        c.before_start = before_start_
+        c.finish = finish_
+        c._revoked = revoked_
+        c.shutdown = shutdown_
+        settler.flush = flush_
+        settler.dead_letter = dead_letter_
+
+    def _identify(self, delivery: Delivery) -> tuple[str | None, str | None]:
+        try:
+            env = decode(delivery.tag, delivery.body, self.app.conf.accepted())
+            return str(env.get("id")), str(env.get("task"))
+        except Exception:
+            return None, None
+
+    # --- ControlTarget ------------------------------------------------------------------------
+
+    def active(self) -> list[dict[str, Any]]:
+        """Tasks running in this process now."""
+        return [{"id": tid, "name": name, "args": short_repr(m.args),
+                 "kwargs": short_repr(m.kwargs), "started": started, "queue": m.queue,
+                 "worker": self.name}
+                for tid, (name, m, started) in list(self.running.items())]
+
+    def reserved(self) -> list[dict[str, Any]]:
+        """Claimed messages waiting to start in this process (the prefetched batch)."""
+        out = []
+        for d in list(self.consumer.pending):
+            task_id, name = self._identify(d)
+            out.append({"id": task_id, "name": name, "stream": d.source.decode(errors="replace"),
+                        "entry": d.entry_id.decode(), "worker": self.name})
+        return out
+
+    def set_rate_limit(self, task: str, rate: str | None) -> str:
+        """Change ``task``'s rate limit for this process (the limit itself is cluster-wide)."""
+        from flowc.runtime.options import parse_rate_limit
+
+        parse_rate_limit(rate)  # raises with a hint on a bad value
+        found = self.app.tasks[task]
+        found.options["rate_limit"] = rate
+        limiter = getattr(self.consumer, "_rate_limiter", None)
+        if limiter is not None:
+            limiter._limits.pop(found.name, None)
+        return f"rate limit of {found.name} set to {rate or 'none'}"
+
+    def shutdown(self) -> str:
+        """Warm shutdown: SIGTERM to the worker (the prefork supervisor, when a pool child)."""
+        if self.index is not None:
+            os.kill(os.getppid(), signal.SIGTERM)
+            return "warm shutdown of the pool requested"
+        if self.worker is not None:
+            os.kill(os.getpid(), signal.SIGTERM)
+        else:
+            self.consumer.stop()
+        return "warm shutdown requested"
+
+    def pool_resize(self, delta: int) -> int:
+        """Change the number of concurrent tasks of a threads or asyncio pool."""
+        c: Any = self.consumer
+        if not hasattr(c, "concurrency"):
+            pool = "prefork" if self.index is not None else "solo"
+            raise NotImplementedError(
+                f"the {pool} pool cannot be resized by a control command (restart the worker "
+                "with another -c)")
+        with c.idle:
+            c.concurrency = max(1, c.concurrency + delta)
+            for executor in (getattr(c, "executor", None), getattr(c, "sync_pool", None)):
+                if executor is not None and executor._max_workers < c.concurrency:
+                    executor._max_workers = c.concurrency
+            c.idle.notify_all()
+        return int(c.concurrency)
+
+    def revoke(self, ids: Sequence[str], terminate: bool) -> list[str]:
+        """Add ``ids`` to this process's revoked cache now; return those it is running."""
+        self.consumer.revoked.ids.update(ids)
+        return [i for i in ids if i in self.running]
+
+
+def attach(consumer: Consumer, worker: Worker | None = None,
+           index: int | None = None) -> WorkerMonitor:
+    """Instrument ``consumer`` and start its control listener (and events, if enabled)."""
+    existing: WorkerMonitor | None = getattr(consumer, ATTACHED, None)
+    if existing is not None:
+        return existing
+    monitor = WorkerMonitor(consumer, worker, index)
+    monitor.instrument()
+    setattr(consumer, ATTACHED, monitor)
+    return monitor.start()

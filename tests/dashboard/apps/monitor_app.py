@@ -1,0 +1,70 @@
+"""Tasks for the monitoring tests: ``flowc worker -A monitor_app -E`` (cwd tests/dashboard/apps).
+
+Until ``runtime/worker.py`` calls ``monitor_worker.attach`` itself, importing this module wires
+it in (``attach`` is idempotent, so this stays harmless once the worker does it).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flowc.runtime import worker as _worker
+from flowc.runtime.monitor_worker import attach
+
+from flowc import App
+from flowc.exceptions import Reject
+
+app = App("monitor_app")
+app.conf.update(task_acks_late=True, beat_schedule={
+    "nightly-cleanup": {"task": "monitor_app.add", "schedule": 3600.0, "args": [1, 2]},
+})
+
+
+if not getattr(_worker.Worker.make_consumer, "_monitored", False):
+    _make_consumer = _worker.Worker.make_consumer
+
+    def _monitored_consumer(self: _worker.Worker, pool: str, name: str) -> object:
+        consumer = _make_consumer(self, pool, name)
+        attach(consumer, self)
+        return consumer
+
+    _monitored_consumer._monitored = True  # type: ignore[attr-defined]
+    _worker.Worker.make_consumer = _monitored_consumer  # type: ignore[method-assign,assignment]
+
+
+@app.task
+def add(x: int, y: int) -> int:
+    """Adds."""
+    return x + y
+
+
+@app.task
+def slow(seconds: float, value: object = None) -> object:
+    """Sleeps, then returns ``value``."""
+    time.sleep(seconds)
+    return value
+
+
+@app.task
+def boom(message: str) -> None:
+    """Fails."""
+    raise ValueError(message)
+
+
+@app.task
+def refuse(reason: str) -> None:
+    """Rejects its message without requeue: it goes to the dead letters."""
+    raise Reject(reason, requeue=False)
+
+
+@app.task
+def total(values: list[int]) -> int:
+    """Sums a list (a chord body)."""
+    return sum(values)
+
+
+@app.task
+def whoami() -> int:
+    """The pid of the process that ran the task."""
+    return os.getpid()
