@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from croniter import croniter
 from flowc.compiler.flow_params import declared_type, default_value
 from flowc.compiler.flow_types import BASES, describe_value, matches, parse_type
+from flowc.compiler.flow_values import child_nodes
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic, did_you_mean_hint
 
@@ -139,7 +140,7 @@ def _refs(node: ast.Node, bound: frozenset[str]) -> Iterator[tuple[ast.Ref, froz
         yield from _refs(node.iterable, bound)
         yield from _refs(node.item, bound | {node.var})
         return
-    for child in ast.children(node):
+    for child in child_nodes(node):
         yield from _refs(child, bound)
 
 

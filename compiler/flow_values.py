@@ -75,3 +75,46 @@ def result_list(expr: ast.Expr, results: Container[str]) -> bool:
     return all(
         is_result_ref(item, results) or result_list(item, results) for item in expr.items
     )
+
+
+def child_nodes(node: ast.Node) -> tuple[ast.Node, ...]:
+    """The direct children of an expression or stage (a fast, typed ``ast.children``)."""
+    if isinstance(node, ast.Call):
+        return (*node.args, *(k.value for k in node.kwargs), *(o.value for o in node.options))
+    if isinstance(node, ast.Chain):
+        return node.steps
+    if isinstance(node, ast.Group):
+        return node.items
+    if isinstance(node, ast.Map):
+        return (node.call,)
+    if isinstance(node, ast.Comprehension):
+        return (node.iterable, node.item)
+    if isinstance(node, ast.Assign):
+        return (node.value,)
+    if isinstance(node, ast.ListExpr):
+        return node.items
+    if isinstance(node, ast.DictExpr):
+        return tuple(v for _, v in node.items)
+    if isinstance(node, ast.Func):
+        return (*node.args, *(k.value for k in node.kwargs))
+    if isinstance(node, ast.Range):
+        return (node.start, node.stop, node.step)
+    if isinstance(node, ast.Keyword | ast.Option):
+        return (node.value,)
+    return ()
+
+
+def has_name(node: ast.Node) -> bool:
+    """Whether ``node`` contains a name, ``_`` or a function value (is not a pure literal)."""
+    if isinstance(node, ast.Ref | ast.Placeholder | ast.Func):
+        return True
+    if isinstance(node, ast.Literal | ast.Duration):
+        return False
+    return any(has_name(c) for c in child_nodes(node))
+
+
+def uses_any(node: ast.Node, names: Container[str]) -> bool:
+    """Whether ``node`` refers to one of ``names``."""
+    if isinstance(node, ast.Ref):
+        return node.name in names
+    return any(uses_any(c, names) for c in child_nodes(node))

@@ -32,7 +32,14 @@ from typing import Any, Literal
 
 from flowc.compiler.flow_options import Options, translate
 from flowc.compiler.flow_types import annotation_accepts, annotation_text, describe_value
-from flowc.compiler.flow_values import NotAValue, evaluate, is_result_ref, result_list
+from flowc.compiler.flow_values import (
+    NotAValue,
+    evaluate,
+    has_name,
+    is_result_ref,
+    result_list,
+    uses_any,
+)
 from flowc.compiler.ir import Errback, Node, Shape, SourceSpan, Workflow, shape_leaves
 from flowc.compiler.primitives import DEFAULT_MAX_WIDTH
 from flowc.compiler.resolve import TaskCatalog
@@ -100,6 +107,7 @@ class FlowLowerer:
         self.diagnostics: list[Diagnostic] = []
         self.defaults = translate(module.defaults.options, {}) if module.defaults else Options()
         self.diagnostics += self.defaults.diagnostics
+        self._binds: dict[tuple[str, int, frozenset[str]], bool] = {}
         self._reset()
 
     def _reset(self) -> None:
@@ -148,9 +156,8 @@ class FlowLowerer:
         for i, stmt in enumerate(flow.body):
             stage = stmt.value if isinstance(stmt, ast.Assign) else stmt
             given = inbound
-            if i > 0:
-                uses = any(isinstance(n, ast.Ref) and n.name in scope.results
-                           for n in ast.walk(stage))
+            if i > 0 and inbound != NOTHING:
+                uses = uses_any(stage, scope.results)
                 given = NOTHING if uses else inbound.wait_only()
             out = self._stage(stage, given, scope)
             if isinstance(stmt, ast.Assign):
@@ -373,9 +380,17 @@ class FlowLowerer:
     def _check_types(self, call: ast.Call, task: str, sig: inspect.Signature,
                      items: list[_Item], keywords: dict[str, _Item]) -> None:
         """Literal arguments (as written, no names) against simple annotations (F305)."""
-        try:
-            sig.bind(*items, **keywords)
-        except TypeError:
+        if not any(item.kind == "lit" and _pure_literal(item.expr)
+                   for item in (*items, *keywords.values())):
+            return
+        key = (task, len(items), frozenset(keywords))
+        if key not in self._binds:
+            try:
+                sig.bind(*items, **keywords)
+                self._binds[key] = True
+            except TypeError:
+                self._binds[key] = False
+        if not self._binds[key]:
             return  # the arity check reports it; types of misplaced arguments would only confuse
         params = list(sig.parameters.values())
         pairs: list[tuple[inspect.Parameter | None, _Item]] = []
@@ -517,9 +532,7 @@ def _shape(expr: ast.Expr, scope: Scope) -> Shape:
 
 
 def _pure_literal(expr: ast.Node | None) -> bool:
-    if expr is None:
-        return False
-    return not any(isinstance(n, ast.Ref | ast.Placeholder | ast.Func) for n in ast.walk(expr))
+    return expr is not None and not has_name(expr)
 
 
 def _name_span(f: ast.Func) -> ast.Span:
