@@ -18,8 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from flowc.cli.project import check, load  # noqa: E402
 from flowc.dsl.parser import parse_with_diagnostics  # noqa: E402
+
+from flowc.cli.project import check, load  # noqa: E402
 
 STEPS = 10
 
