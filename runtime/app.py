@@ -310,8 +310,23 @@ class App:
                 and not isinstance(self.conf.task_routes, list):
             return self._send_plain(task, args_list, kwargs_dict)
         message = self.build_message(name, args_list, kwargs_dict, task, options)
+        idempotency_key = options.get("idempotency_key")
+        if idempotency_key is not None:
+            first = self.publish_once(message, idempotency_key, options.get("serializer"))
+            return AsyncResultType(first, self, name)
         self.publish([message], options.get("serializer"))
         return AsyncResultType(message.id, self, name)
+
+    def publish_once(self, message: Message, key: str, serializer: str | None = None) -> str:
+        """Publish unless ``key`` was used within ``flowc_idempotency_ttl``; the task id that
+        holds the key (this message's, or the first caller's)."""
+        from flowc.runtime.broker import Outgoing
+
+        body, tag = self.encode(message, serializer)
+        first = self.broker.publish_once(
+            Outgoing(message.queue, message.priority, body, tag, message.eta), key, message.id,
+            self.conf.flowc_idempotency_ttl)
+        return first or message.id
 
     def _send_plain(self, task: Task, args: list[Any], kwargs: dict[str, Any]) -> AsyncResultType:
         """The hot path of ``delay()``: no options, routing cached per task, one held XADD."""

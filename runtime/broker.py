@@ -46,6 +46,11 @@ class Broker(Protocol):
         """Enqueue messages (delayed ones wait for their eta) in as few round trips as possible."""
         ...
 
+    def publish_once(self, item: Outgoing, key: str, task_id: str, ttl_s: float) -> str | None:
+        """Enqueue ``item`` unless the idempotency ``key`` was used within ``ttl_s`` seconds, in
+        one atomic step; return the id of the task that used it first, or None if this one did."""
+        ...
+
     def declare(self, queues: Sequence[str]) -> None:
         """Make sure the queues exist and the consumer group is attached to each."""
         ...

@@ -195,3 +195,10 @@ def check_call_options(options: Mapping[str, Any]) -> None:
             )
     check_priority(options.get("priority"))
     check_queue(options.get("queue"))
+    for name in ("time_limit", "soft_time_limit"):
+        check_positive_seconds(name, options.get(name))
+    idem = options.get("idempotency_key")
+    if idem is not None and (not isinstance(idem, str) or not idem):
+        raise InvalidTaskOptions(f"idempotency_key must be a non-empty string, got {idem!r}",
+                                 hint="derive it from what makes the call unique, e.g. "
+                                 "f'charge:{order_id}'")

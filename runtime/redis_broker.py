@@ -34,6 +34,7 @@ class RedisBroker:
         self._promote = scripts.load(client, "promote")
         self._requeue = scripts.load(client, "requeue")
         self._reclaim = scripts.load(client, "reclaim")
+        self._publish_once = scripts.load(client, "publish_once")
         self._declared: set[str] = set()
 
     # --- producing ----------------------------------------------------------------------------
@@ -48,9 +49,21 @@ class RedisBroker:
             self._publish_one(pipe, item)
         pipe.execute()
 
+    def publish_once(self, item: Outgoing, key: str, task_id: str, ttl_s: float) -> str | None:
+        """Enqueue unless ``key`` was used within ``ttl_s``; return the first task's id if so."""
+        idem = self.keys.idempotency(key, item.queue)
+        if item.eta is not None and item.eta > time.time():
+            args = [task_id, int(ttl_s * 1000), "delayed", _delayed_member(item), repr(item.eta)]
+            target = self.keys.delayed(item.queue)
+        else:
+            args = [task_id, int(ttl_s * 1000), "ready", item.body, item.tag]
+            target = self.keys.stream(item.queue, item.priority)
+        first = self._publish_once(keys=[idem, target], args=args)
+        return None if first is None else first.decode()
+
     def _publish_one(self, target: redis.Redis, item: Outgoing) -> None:
         if item.eta is not None and item.eta > time.time():
-            member = bytes((48 + item.priority,)) + item.tag + item.body
+            member = _delayed_member(item)
             target.zadd(self.keys.delayed(item.queue), {member: item.eta})
         else:
             target.xadd(self.keys.stream(item.queue, item.priority),
@@ -226,3 +239,8 @@ class RedisBroker:
         pipe.zcard(self.keys.delayed(queue))
         counts = pipe.execute()
         return {"ready": int(sum(counts[:-1])), "delayed": int(counts[-1])}
+
+
+def _delayed_member(item: Outgoing) -> bytes:
+    """A delayed-set member: the priority digit, the content tag byte, then the body."""
+    return bytes((48 + item.priority,)) + item.tag + item.body

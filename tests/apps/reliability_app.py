@@ -107,3 +107,26 @@ def rejects(requeue: bool) -> None:
     if requeue and app.broker_client.incr("rel:rejects") > 1:
         return
     raise Reject("bad payload", requeue=requeue)
+
+
+@app.task(autoretry_for=(ConnectionError,), retry_backoff=0.1, retry_backoff_max=0.4,
+          retry_jitter=False, max_retries=3)
+def flaky(fail_times: int) -> int:
+    """Raises ConnectionError ``fail_times`` times (autoretry with backoff), then succeeds."""
+    attempt = int(app.broker_client.incr(f"rel:flaky:{flaky.request.id}"))
+    _log("flaky", repr(time.time()))
+    if attempt <= fail_times:
+        raise ConnectionError(f"attempt {attempt}")
+    return attempt
+
+
+@app.task(bind=True, default_retry_delay=1.0, max_retries=1)
+def gives_up(self: Any) -> None:
+    """Retries once after a second with its exception, then fails with it."""
+    raise self.retry(exc=KeyError("still broken"))
+
+
+@app.task(bind=True, max_retries=1)
+def retries_without_exc(self: Any) -> None:
+    """Retries once, then raises MaxRetriesExceededError (no exc given)."""
+    raise self.retry(countdown=0.1)

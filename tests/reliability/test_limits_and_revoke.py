@@ -6,9 +6,9 @@ import time
 
 import pytest
 import reliability_app as ra
-from flowc.exceptions import TaskRevokedError, TimeLimitExceeded
 from flowc.runtime.app import App
 
+from flowc.exceptions import TaskRevokedError, TimeLimitExceeded
 from tests.reliability.conftest import Cluster, wait_for
 
 

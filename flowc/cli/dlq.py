@@ -1,0 +1,124 @@
+"""``flowc dlq list|show|requeue|purge``: inspect and replay dead-lettered messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from flowc.runtime.app import App
+from flowc.runtime.dlq import DeadLetter, DeadLetters
+
+REASON_WIDTH = 60
+
+
+def _open(app_spec: str | None, broker_url: str | None) -> DeadLetters:
+    if app_spec:
+        from flowc.cli.loading import load_app
+
+        return DeadLetters(load_app(app_spec))
+    if not broker_url:
+        raise click.UsageError("pass -A module[:app] or --broker redis://host:port/db "
+                               "(or set FLOWC_BROKER_URL)")
+    return DeadLetters(App(broker=broker_url))
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else "?"
+
+
+@click.group()
+@click.option("-A", "--app", "app_spec", default=None, help="module[:app] holding the App.")
+@click.option("--broker", "broker_url", default=None, envvar="FLOWC_BROKER_URL",
+              help="Broker URL when no -A app is given (or $FLOWC_BROKER_URL).")
+@click.pass_context
+def dlq(ctx: click.Context, app_spec: str | None, broker_url: str | None) -> None:
+    """Dead letters: messages no worker could or should run, with the reason."""
+    ctx.obj = (app_spec, broker_url)
+
+
+def _letters(ctx: click.Context) -> DeadLetters:
+    app_spec, broker_url = ctx.obj
+    return _open(app_spec, broker_url)
+
+
+@dlq.command("list")
+@click.option("-n", "--limit", default=50, show_default=True, help="Newest entries to show.")
+@click.pass_context
+def list_(ctx: click.Context, limit: int) -> None:
+    """Show the newest dead letters (id, time, task, reason)."""
+    letters = _letters(ctx)
+    total = letters.count()
+    if not total:
+        click.echo("the dead-letter stream is empty")
+        return
+    table = Table(title=f"dead letters ({min(limit, total)} of {total}, newest first)")
+    for column in ("id", "when (UTC)", "task", "task id", "reason", "worker"):
+        table.add_column(column, overflow="fold")
+    for letter in letters.newest(limit):
+        reason = letter.reason if len(letter.reason) <= REASON_WIDTH \
+            else letter.reason[:REASON_WIDTH - 1] + "…"
+        table.add_row(letter.id, _when(letter.ts), letter.task, letter.task_id, reason,
+                      letter.worker)
+    Console(width=200).print(table)
+
+
+@dlq.command()
+@click.argument("entry_id")
+@click.pass_context
+def show(ctx: click.Context, entry_id: str) -> None:
+    """Show one dead letter in full: reason, origin, and the decoded message."""
+    letter = _letters(ctx).get(entry_id)
+    if letter is None:
+        raise click.ClickException(f"no dead letter {entry_id!r}; see `flowc dlq list`")
+    click.echo(_describe(letter))
+
+
+def _describe(letter: DeadLetter) -> str:
+    lines = [f"id:      {letter.id}", f"when:    {_when(letter.ts)} UTC",
+             f"reason:  {letter.reason}", f"worker:  {letter.worker}",
+             f"source:  {letter.source}", f"task:    {letter.task}",
+             f"task id: {letter.task_id}"]
+    if letter.envelope is not None:
+        lines.append("message:")
+        lines.append(orjson.dumps(letter.envelope, option=orjson.OPT_INDENT_2,
+                                  default=str).decode())
+    else:
+        lines.append(f"message (undecodable, {len(letter.body)} bytes): {letter.body[:200]!r}")
+    return "\n".join(lines)
+
+
+@dlq.command()
+@click.argument("entry_ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Replay every dead letter.")
+@click.pass_context
+def requeue(ctx: click.Context, entry_ids: tuple[str, ...], everything: bool) -> None:
+    """Put dead letters back on their queues (and remove them from the dead-letter stream)."""
+    letters = _letters(ctx)
+    ids = letters.all_ids() if everything else list(entry_ids)
+    if not ids:
+        raise click.UsageError("name entry ids (see `flowc dlq list`) or pass --all")
+    n = letters.requeue(ids)
+    click.echo(f"requeued {n} message(s)" + (f"; {len(ids) - n} not found" if n < len(ids)
+                                              else ""))
+
+
+@dlq.command()
+@click.argument("entry_ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Delete every dead letter.")
+@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def purge(ctx: click.Context, entry_ids: tuple[str, ...], everything: bool,
+          force: bool) -> None:
+    """Delete dead letters for good."""
+    letters = _letters(ctx)
+    if not everything and not entry_ids:
+        raise click.UsageError("name entry ids (see `flowc dlq list`) or pass --all")
+    what = f"all {letters.count()}" if everything else str(len(entry_ids))
+    if not force:
+        click.confirm(f"delete {what} dead letter(s)?", abort=True)
+    n = letters.purge(None if everything else list(entry_ids))
+    click.echo(f"deleted {n} dead letter(s)")
