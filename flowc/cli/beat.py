@@ -84,7 +84,10 @@ def beat(app_spec: str, schedule_files: tuple[Path, ...], dry_run: bool,
     if max_interval is not None:
         app.conf.beat_max_loop_interval = max_interval
     entries = load_entries(app, schedule_files)
-    runner = Beat(app, entries, dry_run=dry_run)
+    try:
+        runner = Beat(app, entries, dry_run=dry_run)
+    except ImproperlyConfigured as e:
+        raise click.UsageError(str(e)) from None
     url = app.broker_url
     click.echo(f"flowc beat: app {app.main or '__main__'}, broker {mask_url(url)}, "
                f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, lock TTL "
