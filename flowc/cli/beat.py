@@ -25,6 +25,7 @@ from flowc.runtime.connection import mask_url
 from flowc.runtime.exceptions import ImproperlyConfigured
 from flowc.runtime.worker import configure_logging
 
+FLOW_SUFFIXES = (".flow", ".yaml", ".yml")
 NO_FLOW_SCHEDULES = "compile support for .flow schedules not available yet"
 LOG_LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                           case_sensitive=False)
@@ -62,13 +63,18 @@ def load_entries(app: App, schedule_files: tuple[Path, ...]) -> list[ScheduleEnt
     except ImproperlyConfigured as e:
         raise click.UsageError(str(e)) from None
     for path in schedule_files:
+        if path.suffix.lower() not in FLOW_SUFFIXES:
+            raise click.BadParameter(
+                f"{path} is not a .flow or YAML file; beat keeps its state in Redis, so "
+                "Celery's schedule state file is not used (drop the option)",
+                param_hint="--schedule")
         entries += flow_entries(app, path)
     return entries
 
 
 @click.command()
 @click.option("-A", "--app", "app_spec", required=True, help="module[:app] holding the App.")
-@click.option("--schedule", "-s", "schedule_files", multiple=True,
+@click.option("--schedule", "schedule_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A .flow or YAML file whose schedules to run too; repeatable.")
 @click.option("--dry-run", is_flag=True,

@@ -42,7 +42,7 @@ def entry_rows(entries: list[ScheduleEntry], now: datetime,
 
 @schedule.command("list")
 @click.option("-A", "--app", "app_spec", required=True, help="module[:app] holding the App.")
-@click.option("--schedule", "-s", "schedule_files", multiple=True,
+@click.option("--schedule", "schedule_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A .flow or YAML file whose schedules to list too; repeatable.")
 @click.option("-n", "--count", default=NEXT_COUNT, show_default=True, type=click.IntRange(1),

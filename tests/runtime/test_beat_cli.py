@@ -37,7 +37,7 @@ def in_apps_dir(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_schedule_list_shows_next_fire_times_in_each_entry_zone_across_dst(
         in_apps_dir: None) -> None:
-    result = CliRunner().invoke(main, ["schedule", "list", "-A", "beat_app", "-s",
+    result = CliRunner().invoke(main, ["schedule", "list", "-A", "beat_app", "--schedule",
                                        str(FLOW_FILE), "--now", "2026-10-24T12:00Z", "-n", "3"])
     assert result.exit_code == 0, result.output
     out = result.output
@@ -71,6 +71,15 @@ def test_a_bad_beat_schedule_stops_beat_with_the_fix_in_the_message(
         assert text in result.output, result.output
 
 
+def test_a_celery_schedule_state_file_is_refused_with_the_reason(
+        tmp_path: Path, in_apps_dir: None) -> None:
+    state_file = tmp_path / "celerybeat-schedule"
+    state_file.write_bytes(b"")
+    result = CliRunner().invoke(main, ["beat", "-A", "beat_app", "--schedule", str(state_file)])
+    assert result.exit_code == 2
+    assert "beat keeps its state in Redis" in result.output
+
+
 def test_schedule_files_need_the_compiler_support(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "flowc.compiler.compile_flow", None)
     with pytest.raises(click.UsageError, match=NO_FLOW_SCHEDULES):
@@ -83,7 +92,7 @@ def test_beat_dry_run_logs_what_it_would_publish_and_writes_nothing(
     env = {**os.environ, "FLOWC_BROKER_URL": redis_url, "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as out:
         proc = process_reaper.spawn(
-            [sys.executable, "-m", "flowc", "beat", "-A", "beat_app", "-s", str(FLOW_FILE),
+            [sys.executable, "-m", "flowc", "beat", "-A", "beat_app", "--schedule", str(FLOW_FILE),
              "--dry-run"], cwd=str(APPS_DIR), env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 20
     while "would publish pulse" not in log.read_text() and time.monotonic() < deadline:
