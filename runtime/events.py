@@ -235,6 +235,8 @@ _LINE_SKIP = frozenset({"type", "ts", "hostname", "uuid", "name", "traceback"})
 
 
 def _short_field(value: Any, limit: int = 120) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
     text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

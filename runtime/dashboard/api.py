@@ -286,7 +286,12 @@ def _matcher(params: dict[str, str]) -> Any:
         return None
 
     def match(event: dict[str, Any]) -> bool:
-        return bool(ids & {event.get("uuid"), event.get("root_id"), event.get("workflow_id")})
+        # later events of a task carry only its id: remember the ids that matched before
+        if ids & {event.get("uuid"), event.get("root_id"), event.get("workflow_id")}:
+            if event.get("uuid"):
+                ids.add(event["uuid"])
+            return True
+        return False
 
     return match
 

@@ -163,11 +163,8 @@ def routes(dash: Dashboard) -> list[Route]:
         task_id = request.path_params["task_id"]
         rec = dash.index.get(task_id)
         stored = _stored_result(dash, task_id)
-        if rec is None and stored is None:
-            return dash.render(request, "not_found.html", {
-                "title": "Task not found", "what": f"task {task_id}",
-                "hint": "it may not have run yet, its events may be off (start workers with "
-                        "-E), or its result expired"}, status_code=404)
+        # like AsyncResult: an id nothing is known about is PENDING (queued, delayed, or never
+        # sent), and it can still be revoked
         return dash.render(request, "task.html", {
             "title": f"Task {task_id}", "page": "tasks", "task_id": task_id, "rec": rec,
             "stored": stored})

@@ -168,7 +168,7 @@
     const W = 600, H = 200, L = 44, R = 10, T = 10, B = 28;
     let yMax = 1;
     series.forEach((s) => s.points.forEach(([, y]) => { if (y > yMax) yMax = y; }));
-    yMax = niceMax(yMax);
+    yMax = niceMax(Math.max(yMax, 4));
     const x = (v) => L + ((v - xMin) / (xMax - xMin || 1)) * (W - L - R);
     const y = (v) => H - B - (v / yMax) * (H - T - B);
     const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img" });
