@@ -12,12 +12,24 @@ from pathlib import Path
 import click
 
 from flowc.cli.compiling import PARAM_HELP, compile_or_exit, params_from
+from flowc.compiler.ir import Workflow
 from flowc.compiler.render import render as render_graph
 from flowc.compiler.render import to_dot, to_mermaid
 
 FORMATS = ("svg", "png", "pdf", "dot", "mmd")
 SUFFIX_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot",
                   ".mmd": "mmd", ".mermaid": "mmd"}
+
+
+def short_names(wf: Workflow) -> Workflow:
+    """``wf`` with tasks labelled by function name (``extract_record``) when that is unambiguous."""
+    names = {n.task for n in wf.nodes} | {e.task for e in wf.errbacks}
+    short = {name: name.rsplit(".", 1)[-1] for name in names}
+    if len(set(short.values())) != len(names):
+        return wf
+    return wf.model_copy(update={
+        "nodes": [n.model_copy(update={"task": short[n.task]}) for n in wf.nodes],
+        "errbacks": [e.model_copy(update={"task": short[e.task]}) for e in wf.errbacks]})
 
 
 @click.command()
@@ -29,8 +41,9 @@ SUFFIX_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".
               help="Output format when the suffix does not say.")
 @click.option("-p", "--param", "params", multiple=True, help=PARAM_HELP)
 @click.option("--params-json", default=None, help="All parameters as one JSON object.")
+@click.option("--full-names", is_flag=True, help="Label tasks by registered name (module.task).")
 def render(file: Path, flow: str | None, output: Path | None, fmt: str | None,
-           params: tuple[str, ...], params_json: str | None) -> None:
+           params: tuple[str, ...], params_json: str | None, full_names: bool) -> None:
     """Draw FLOW (default: the flow named like the file, else the first) or a schedule."""
     if fmt is None:
         fmt = SUFFIX_FORMATS.get(output.suffix.lower(), "") if output else "dot"
@@ -39,6 +52,8 @@ def render(file: Path, flow: str | None, output: Path | None, fmt: str | None,
                 f"cannot tell the format from {output}; use one of {', '.join(SUFFIX_FORMATS)} "
                 "or --format", param_hint="-o")
     _, wf = compile_or_exit(file, flow, params_from(params, params_json))
+    if not full_names:
+        wf = short_names(wf)
     if fmt == "dot":
         data = to_dot(wf).encode()
     elif fmt == "mmd":
