@@ -29,10 +29,13 @@ SLOT_HEADER = "flowc-rate-slot"
 """Message header carrying a reserved start slot (server ms); such a message runs as is."""
 RUN_NOW_S = 0.005
 """A slot this close counts as now (not worth a trip through the delayed set)."""
-GUARD_FRACTION = 0.02
-GUARD_MAX_S = 0.1
-"""Slots are spread over the period plus this share of it (at most ``GUARD_MAX_S``), so tasks
-that start a few milliseconds after their slot cannot push a window over the limit."""
+GUARD_FRACTION = 0.03
+GUARD_MAX_S = 0.25
+"""Slots are spread over the period plus this share of it (at most ``GUARD_MAX_S``), so a task
+that starts a little after its slot cannot push a window over the limit. A task that would
+start later than ``LATE_SHARE`` of that guard (a busy or paused worker) asks for a new slot
+instead: the limit holds for actual starts, not only for the slots."""
+LATE_SHARE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +67,9 @@ class RateLimiter:
         if limit is None:
             return None
         if message.headers and SLOT_HEADER in message.headers:
-            del message.headers[SLOT_HEADER]  # used now; a retry of this run asks again
-            return None
+            slot = float(message.headers.pop(SLOT_HEADER))  # a retry of this run asks again
+            if time.time() - slot <= LATE_SHARE * guard_s(limit):
+                return None
         key = self.app.keys.rate(task.name, limit_key_value(task, message))
         wait_ms, _slot = self._script(keys=[key], args=[f"{interval_ms(limit):.3f}"])
         wait_s = float(wait_ms) / 1000.0
@@ -78,10 +82,14 @@ class RateLimiter:
         message.headers = {**(message.headers or {}), SLOT_HEADER: decision.eta}
 
 
+def guard_s(limit: RateLimit) -> float:
+    """The slack added to the period (see ``GUARD_FRACTION``)."""
+    return min(GUARD_MAX_S, limit.period_s * GUARD_FRACTION)
+
+
 def interval_ms(limit: RateLimit) -> float:
     """Milliseconds between granted slots: the period, plus its guard, over the count."""
-    guard = min(GUARD_MAX_S, limit.period_s * GUARD_FRACTION)
-    return (limit.period_s + guard) * 1000.0 / limit.count
+    return (limit.period_s + guard_s(limit)) * 1000.0 / limit.count
 
 
 def limit_key_value(task: Task, message: Message) -> str | None:
