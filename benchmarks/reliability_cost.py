@@ -34,9 +34,12 @@ WRAPPERS = {
 }
 
 
+MAKE_SIDE = run.make_side
+
+
 def late_side(system: str, url: str, wrappers: Path) -> Any:
     """run.py's side for ``system`` whose worker loads the acks-late wrapper module."""
-    side = run.make_side(system, url)
+    side = MAKE_SIDE(system, url)
     base_cmd, base_env = side.worker_cmd, side.worker_env
     original, wrapped = f"{system}_app", f"{system}_late"
 
@@ -63,7 +66,7 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     server = RedisServer()
     server.start()
-    original_make_side = run.make_side
+    original_make_side = MAKE_SIDE
     try:
         with tempfile.TemporaryDirectory() as tmp, Progress(console=console) as progress:
             wrappers = Path(tmp)
