@@ -19,7 +19,8 @@ def apply_eagerly(task: Task, args: list[Any], kwargs: dict[str, Any],
                   options: dict[str, Any]) -> EagerResult:
     """Run ``task`` now; retries run again at once (no waiting), as Celery's eager mode does."""
     message = Message(id=options.get("task_id") or str(uuid.uuid4()), task=task.name,
-                      args=args, kwargs=kwargs, retries=int(options.get("retries", 0)))
+                      args=args, kwargs=kwargs, retries=int(options.get("retries", 0)),
+                      headers=options.get("headers"))
     while True:
         outcome = invoke(task, message, eager=True)
         if outcome.status != states.RETRY or outcome.retry is None:

@@ -15,6 +15,7 @@ from flowc.runtime.group_result import GroupResult, ResultLike
 from flowc.runtime.message import Message
 from flowc.runtime.outcome import exception_to_dict, now_iso
 from flowc.runtime.result import EagerResult
+from flowc.runtime.retry import STEP_OPTIONS
 from flowc.runtime.workflow_steps import MapWidthExceeded, bind_errback
 
 if TYPE_CHECKING:
@@ -35,10 +36,12 @@ def run_eagerly(app: App, wf: Workflow) -> ResultLike:
             continue
         args, kwargs = wf.bind(node_id, values)
         task = app.tasks[node.task]
+        step = {k: node.options[k] for k in STEP_OPTIONS if node.options.get(k) is not None}
+        headers = {"options": step} if step else None
         if node.kind == "map":
-            result = _run_map(app, node.task, args, kwargs, node.max_width)
+            result = _run_map(app, node.task, args, kwargs, node.max_width, headers)
         else:
-            result = task.apply(args, kwargs)
+            result = task.apply(args, kwargs, headers=headers)
         outcome[node_id] = result
         if result.failed():
             failed[node_id] = result
@@ -57,7 +60,7 @@ def run_eagerly(app: App, wf: Workflow) -> ResultLike:
 
 
 def _run_map(app: App, name: str, args: list[Any], kwargs: dict[str, Any],
-             max_width: int | None) -> EagerResult:
+             max_width: int | None, headers: dict[str, Any] | None) -> EagerResult:
     items = args[0] if args else None
     task = app.tasks[name]
     if not isinstance(items, list):
@@ -67,7 +70,7 @@ def _run_map(app: App, name: str, args: list[Any], kwargs: dict[str, Any],
             f"map got {len(items)} items, more than its max_width of {max_width}"))
     values = []
     for item in items:
-        result = task.apply([item, *args[1:]], kwargs)
+        result = task.apply([item, *args[1:]], kwargs, headers=headers)
         if result.failed():
             return result
         values.append(result.get())

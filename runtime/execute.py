@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime import states
-from flowc.runtime.exceptions import Ignore, Reject, Retry
+from flowc.runtime.exceptions import Ignore, Reject, Retry, TimeLimitExceeded
 from flowc.runtime.outcome import format_traceback
 from flowc.runtime.request import Request, current_request
+from flowc.runtime.timelimits import limits_for
 
 if TYPE_CHECKING:
     from flowc.runtime.message import Message
@@ -70,7 +71,7 @@ async def ainvoke(task: Task, message: Message, hostname: str | None = None) -> 
         args = (task, *message.args) if task.bind else message.args
         value = task.run(*args, **message.kwargs)
         if task.is_async:
-            value = await _await(value)
+            value = await _await_within(value, limits_for(task.app, task, message)[1])
         return Outcome(states.SUCCESS, value, runtime_s=time.perf_counter() - started)
     except BaseException as exc:
         return _classify(task, message, exc, time.perf_counter() - started)
@@ -82,10 +83,29 @@ async def _await(value: Awaitable[Any]) -> Any:
     return await value
 
 
+async def _await_within(value: Awaitable[Any], hard_s: float | None) -> Any:
+    """Await a coroutine task; past its hard ``time_limit`` it is cancelled and the task fails
+    with ``TimeLimitExceeded`` (how the asyncio pool enforces hard limits)."""
+    if not hard_s:
+        return await value
+    import asyncio
+
+    try:
+        return await asyncio.wait_for(_await(value), hard_s)
+    except TimeoutError:
+        raise TimeLimitExceeded(f"time limit ({hard_s:g} s) exceeded") from None
+
+
 def _classify(task: Task, message: Message, exc: BaseException, runtime_s: float) -> Outcome:
     if isinstance(exc, KeyboardInterrupt | SystemExit):
         raise exc
-    if task.autoretry_for and isinstance(exc, task.autoretry_for) and not isinstance(exc, Retry):
+    autoretry = task.autoretry_for
+    if message.headers and message.headers.get("options"):
+        from flowc.runtime.retry import policy_for
+
+        autoretry = policy_for(task, message).autoretry_for
+    if autoretry and isinstance(exc, autoretry) \
+            and not isinstance(exc, Retry | Reject | Ignore):
         exc = _autoretry(task, message, exc)
     if isinstance(exc, Retry):
         return Outcome(states.RETRY, exc=exc, traceback=format_traceback(exc.exc or exc),
@@ -101,8 +121,8 @@ def _autoretry(task: Task, message: Message, exc: BaseException) -> BaseExceptio
     """Turn an exception listed in ``autoretry_for`` into a Retry, or the final exception."""
     token = current_request.set(make_request(task, message, None, False))
     try:
-        kwargs = dict(task.retry_kwargs)
-        task.retry(exc=exc, **kwargs)
+        # max_retries and countdown come from the policy (task, retry_kwargs, step overrides)
+        task.retry(exc=exc)
     except BaseException as raised:
         return raised
     finally:

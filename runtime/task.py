@@ -123,16 +123,17 @@ class Task:
 
         With no retries left, re-raises ``exc`` if given, else ``MaxRetriesExceededError``.
         """
-        from flowc.runtime.retry import next_retry_eta
+        from flowc.runtime.retry import next_retry_eta, policy_for
 
         req = self.request
-        limit = self.max_retries if max_retries is None else max_retries
+        policy = policy_for(self, req.message)
+        limit = policy.max_retries if max_retries is None else max_retries
         if limit is not None and req.retries >= limit:
             if exc is not None:
                 raise exc
             raise MaxRetriesExceededError(
                 f"Can't retry {self.name}[{req.id}] args:{req.args} kwargs:{req.kwargs}")
-        when = next_retry_eta(self, req.retries, countdown=countdown, eta=eta)
+        when = next_retry_eta(policy, req.retries, countdown=countdown, eta=eta)
         err = Retry(exc=exc, when=when)
         err.overrides = {"args": args, "kwargs": kwargs, "max_retries": limit,
                          **options}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from flowc.compiler.ir import Node, Workflow, shape_leaves
+from flowc.runtime.retry import STEP_OPTIONS
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -59,6 +60,9 @@ def _head(app: App, task_id: str, task: str, options: dict[str, Any], queue: str
             env[name] = options[name]
     if workflow is not None:
         env["workflow"] = workflow
+    step = {k: options[k] for k in STEP_OPTIONS if options.get(k) is not None}
+    if step:
+        env["headers"] = {"options": step}
     text = orjson.dumps(env)
     return text[:-1].decode()  # drop the closing brace: Lua appends kwargs and args
 

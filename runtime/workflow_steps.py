@@ -76,7 +76,7 @@ def expansion(message: Message) -> JoinOp:
             "priority": message.priority, "args": [item, *message.args[1:]],
             "kwargs": message.kwargs,
             "workflow": {"id": marker["id"], "node": marker["node"], "i": i}}
-        for name in ("acks_late", "ignore_result", "time_limit", "soft_time_limit"):
+        for name in ("acks_late", "ignore_result", "time_limit", "soft_time_limit", "headers"):
             value = getattr(message, name)
             if value is not None:
                 env[name] = value

@@ -150,7 +150,8 @@ def test_detach_prints_the_workflow_id_and_returns(worker: str) -> None:
         app.close()
 
 
-def test_ctrl_c_revokes_the_run(redis_url: str, process_reaper: Any, tmp_path: Path) -> None:
+def test_ctrl_c_revokes_the_run(redis_url: str, redis_client: Any, process_reaper: Any,
+                                tmp_path: Path) -> None:
     # Given a run whose step waits on a queue no worker consumes
     path = tmp_path / "stuck.flow"
     path.write_text('use "examples.tasks"\n\nflow stuck {\n'
@@ -159,7 +160,10 @@ def test_ctrl_c_revokes_the_run(redis_url: str, process_reaper: Any, tmp_path: P
         [sys.executable, "-m", "flowc", "run", str(path), "--broker", redis_url, "--json"],
         cwd=ROOT, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
-    time.sleep(2.0)
+    deadline = time.monotonic() + 30
+    while not redis_client.zcard("flowc:workflows") and time.monotonic() < deadline:
+        time.sleep(0.05)  # wait until the run is submitted, however slow start-up is
+    time.sleep(0.3)
     # When Ctrl-C arrives (stdin is not a terminal: revoke without asking)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)

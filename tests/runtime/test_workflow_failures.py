@@ -173,3 +173,31 @@ def test_retry_resumes_a_failed_run_without_rerunning_what_succeeded(
     assert again.get(timeout=5) == 21
     assert run.status() == "SUCCESS"
     assert int(redis_client.get("test:counted")) == 1
+
+
+def test_a_steps_own_retry_option_retries_a_task_that_has_none(
+        fapp: App, redis_client: redis.Redis) -> None:
+    """``.flow``'s ``with retries = 2`` becomes the step option max_retries: it must act."""
+
+    @fapp.task(name="twice_flaky")
+    def twice_flaky(x: int) -> int:
+        if redis_client.incr("test:twice") <= 2:
+            raise ConnectionError("flaky network")
+        return x
+
+    step = fapp.tasks["twice_flaky"].si(7).set(max_retries=2, default_retry_delay=0.05)
+    result = chain(fapp.tasks["add"].s(1, 1), fapp.tasks["add"].si(3, 4), step).delay()
+    assert result.get(timeout=10) == 7
+    assert int(redis_client.get("test:twice")) == 3
+
+
+def test_a_step_without_retries_fails_at_once(fapp: App, redis_client: redis.Redis) -> None:
+    @fapp.task(name="flaky_once")
+    def flaky_once() -> int:
+        redis_client.incr("test:once")
+        raise ConnectionError("down")
+
+    result = chain(fapp.tasks["add"].s(1, 1), fapp.tasks["flaky_once"].si()).delay()
+    with pytest.raises(ConnectionError):
+        result.get(timeout=5)
+    assert int(redis_client.get("test:once")) == 1
