@@ -330,11 +330,15 @@ class App:
 
     def _send_plain(self, task: Task, args: list[Any], kwargs: dict[str, Any]) -> AsyncResultType:
         """The hot path of ``delay()``: no options, routing cached per task, one held XADD."""
-        route = self._plain_routes.get(task.name)
+        routes = self._plain_routes
+        if routes.get("") != self.conf.version:  # settings changed: routing may have too
+            routes.clear()
+            routes[""] = self.conf.version
+        route = routes.get(task.name)
         if route is None:
             m = self.build_message(task.name, [], {}, task, {})
-            route = self._plain_routes[task.name] = (m.queue, m.priority,
-                                                     self.keys.stream(m.queue, m.priority))
+            route = routes[task.name] = (m.queue, m.priority,
+                                         self.keys.stream(m.queue, m.priority))
             self.broker.declare([m.queue])
         queue, priority, stream = route
         task_id = str(uuid.uuid4())
@@ -351,7 +355,8 @@ class App:
         return HeldConnection(self.broker_client)
 
     @cached_property
-    def _plain_routes(self) -> dict[str, tuple[str, int, str]]:
+    def _plain_routes(self) -> dict[str, Any]:
+        """Queue, priority and stream per task name for ``delay()``; key "" holds the version."""
         return {}
 
     def encode_envelope(self, envelope: dict[str, Any],

@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from flowc.runtime.exceptions import ImproperlyConfigured
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 _SETTING_PREFIXES = ("task_", "worker_", "broker_", "result_", "beat_", "flowc_", "accept_")
 """Names in a config object that look like settings and are therefore validated, not ignored."""
@@ -29,6 +29,8 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True,
                               arbitrary_types_allowed=True)
+
+    _version: int = PrivateAttr(default=0)
 
     broker_url: str | None = None
     result_backend: str | None = None
@@ -102,6 +104,30 @@ class Settings(BaseModel):
                 raise ValueError(f"unknown content type {name!r}; use 'json' or 'pickle'")
         return names
 
+    @field_validator("task_default_rate_limit")
+    @classmethod
+    def _rate_limit_shape(cls, value: str | None) -> str | None:
+        from flowc.runtime.options import parse_rate_limit
+
+        try:
+            parse_rate_limit(value)
+        except Exception as e:
+            raise ValueError(str(e)) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            from zoneinfo import ZoneInfo
+
+            try:
+                ZoneInfo(value)
+            except Exception:
+                raise ValueError(f"unknown time zone {value!r}; use an IANA name such as "
+                                 "'UTC' or 'Europe/Berlin'") from None
+        return value
+
     @field_validator("task_default_priority")
     @classmethod
     def _priority_range(cls, value: int | None) -> int | None:
@@ -122,11 +148,20 @@ class Settings(BaseModel):
         raise ValueError("task_routes must be a dict, a list of dicts/functions, or a function")
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            super().__setattr__(name, value)
+            return
         _check_name(name)
         try:
             super().__setattr__(name, value)
         except ValidationError as e:
             raise ImproperlyConfigured(_validation_message(e)) from None
+        self._version += 1
+
+    @property
+    def version(self) -> int:
+        """Bumped by every assignment, so caches derived from settings know to refresh."""
+        return self._version
 
     def __getitem__(self, name: str) -> Any:
         _check_name(name)

@@ -145,3 +145,15 @@ def test_explicit_false_call_options_override_the_task_default(app: App,
     quiet.apply_async(ignore_result=False, acks_late=False)
     env = _only_message(redis_client, "flowc:{q:celery}:p0")
     assert env["ignore_result"] is False and env["acks_late"] is False
+
+
+def test_changing_routes_after_a_call_routes_the_next_call_anew(
+        app: App, redis_client: redis.Redis) -> None:
+    @app.task(name="t.moves")
+    def moves() -> None: ...
+
+    moves.delay()
+    app.conf.task_routes = {"t.moves": {"queue": "routed"}}
+    moves.delay()
+    assert redis_client.xlen("flowc:{q:celery}:p0") == 1
+    assert redis_client.xlen("flowc:{q:routed}:p0") == 1

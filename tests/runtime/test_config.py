@@ -102,3 +102,13 @@ def test_routes_list_tries_each_router_in_order() -> None:
 def test_routes_of_the_wrong_shape_are_rejected() -> None:
     with pytest.raises(ImproperlyConfigured, match="task_routes"):
         Settings().update(task_routes=42)
+
+
+def test_a_bad_default_rate_limit_fails_when_set_not_in_the_worker() -> None:
+    with pytest.raises(ImproperlyConfigured, match="invalid rate_limit"):
+        Settings().update(task_default_rate_limit="ten per minute")
+
+
+def test_an_unknown_time_zone_is_rejected() -> None:
+    with pytest.raises(ImproperlyConfigured, match="unknown time zone"):
+        Settings().update(timezone="Mars/Base")
