@@ -273,7 +273,7 @@ def machine_info(redis_version: str) -> dict[str, object]:
                 break
     info["memory_gb"] = round(psutil.virtual_memory().total / 2**30, 1)
     versions = {}
-    for mod in ("celery", "kombu", "redis", "hiredis", "orjson", "billiard"):
+    for mod in ("celery", "kombu", "redis", "hiredis", "orjson", "billiard", "huey"):
         with contextlib.suppress(Exception):
             from importlib.metadata import version
 
