@@ -39,7 +39,8 @@ def open_app(app_spec: str | None, broker_url: str | None) -> App:
 
 def echo_json(value: Any) -> None:
     """Print ``value`` as indented JSON."""
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode())
+    options = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+    click.echo(orjson.dumps(value, option=options, default=str).decode())
 
 
 def ago(ts: float) -> str:

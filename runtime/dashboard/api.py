@@ -30,7 +30,8 @@ class ActionError(Exception):
 
 
 def _json(value: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(value, default=str), status_code=status_code,
+    return Response(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS),
+                    status_code=status_code,
                     media_type="application/json")
 
 

@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime.dashboard.security import CSRF_COOKIE, SESSION_COOKIE, new_csrf
-from flowc.runtime.dashboard.state import STATES
+from flowc.runtime.dashboard.state import COUNT_CAP, STATES
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -58,10 +58,7 @@ def secs(value: float | None) -> str:
 def workers_data(dash: Dashboard, params: dict[str, str]) -> dict[str, Any]:
     """Worker processes, grouped by node, with what each runs now."""
     workers = dash.monitor.workers()
-    running: dict[str, int] = {}
-    for rec in list(dash.index.tasks.values())[-5000:]:
-        if rec.state == "STARTED" and rec.worker:
-            running[rec.worker] = running.get(rec.worker, 0) + 1
+    running = dash.index.running_by_worker()
     return {"workers": workers, "running": running,
             "alive": sum(1 for w in workers if w.alive)}
 
@@ -97,7 +94,7 @@ def tasks_data(dash: Dashboard, params: dict[str, str]) -> dict[str, Any]:
 
     qs = urlencode({k: v for k, v in params.items() if k != "page" and v})
     return {"rows": rows, "total": total, "page_no": page, "pages": (total - 1) // PAGE_SIZE + 1,
-            "qs": qs,
+            "qs": qs, "capped": total >= COUNT_CAP + PAGE_SIZE * (page + 1),
             "query_ms": (time.perf_counter() - started) * 1000, "indexed": len(dash.index)}
 
 

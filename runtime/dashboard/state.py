@@ -12,11 +12,12 @@ index are read from the result backend on the task page.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,8 @@ SERIES_S = 600
 SAMPLE_EVERY_S = 2.0
 LOG_LINES = 2000
 TIMELINE_MAX = 50
+COUNT_CAP = 10_000
+"""Matches counted past the page before a filtered query stops scanning."""
 
 STATE_OF = {"task-sent": "PENDING", "task-received": "RECEIVED", "task-started": "STARTED",
             "task-succeeded": "SUCCESS", "task-failed": "FAILURE", "task-retried": "RETRY",
@@ -80,11 +83,18 @@ class TaskRecord:
 
 
 class TaskIndex:
-    """Tasks by id in arrival order, capped at ``max_tasks`` (the oldest go first)."""
+    """Tasks by id, most recently changed last, capped at ``max_tasks`` (least recently changed
+    go first), with ordered secondary indexes by state, name and worker so a filtered page
+    reads only the records that can match."""
 
     def __init__(self, max_tasks: int = 100_000) -> None:
         self.max_tasks = max_tasks
         self.tasks: OrderedDict[str, TaskRecord] = OrderedDict()
+        self.by_state: dict[str, OrderedDict[str, None]] = {}
+        self.by_name: dict[str, OrderedDict[str, None]] = {}
+        self.by_worker: dict[str, OrderedDict[str, None]] = {}
+        self.search: dict[str, str] = {}
+        """Task id -> lower-cased id, name and argument text."""
         self.lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -93,6 +103,25 @@ class TaskIndex:
     def get(self, task_id: str) -> TaskRecord | None:
         """The record of ``task_id``, if indexed."""
         return self.tasks.get(task_id)
+
+    @staticmethod
+    def _touch(groups: dict[str, OrderedDict[str, None]], old: str | None, new: str | None,
+               task_id: str) -> None:
+        if old is not None and old != new:
+            group = groups.get(old)
+            if group is not None:
+                group.pop(task_id, None)
+                if not group:
+                    del groups[old]
+        if new is not None:
+            group = groups.setdefault(new, OrderedDict())
+            group[task_id] = None
+            group.move_to_end(task_id)
+
+    def _forget(self, rec: TaskRecord) -> None:
+        for groups, value in ((self.by_state, rec.state), (self.by_name, rec.name),
+                              (self.by_worker, rec.worker)):
+            self._touch(groups, value, None, rec.uuid)
 
     def apply(self, event: dict[str, Any]) -> TaskRecord | None:
         """Fold one task event into its record; returns it (None for non-task events)."""
@@ -106,72 +135,117 @@ class TaskIndex:
             if rec is None:
                 rec = self.tasks[task_id] = TaskRecord(uuid=task_id, first_ts=ts)
                 if len(self.tasks) > self.max_tasks:
-                    self.tasks.popitem(last=False)
+                    _, oldest = self.tasks.popitem(last=False)
+                    self._forget(oldest)
+                    self.search.pop(oldest.uuid, None)
+            else:
+                self.tasks.move_to_end(task_id)
+            before = (rec.state if task_id in self.by_state.get(rec.state, ()) else None,
+                      rec.name, rec.worker)
             for name in _COPIED:
                 value = event.get(name)
                 if value is not None:
                     setattr(rec, name, value)
-            if event.get("retries") is not None and state != "RETRY":
-                rec.retries = int(event["retries"])
-            elif state == "RETRY":
+            if state == "RETRY":
                 rec.retries = int(event.get("retries") or rec.retries + 1)
+            elif event.get("retries") is not None:
+                rec.retries = int(event["retries"])
             hostname = event.get("hostname")
-            if state not in ("PENDING",) and hostname:
+            if state != "PENDING" and hostname:
                 rec.worker = str(hostname)
             if state == "STARTED":
                 rec.started = ts
-            if ts >= rec.last_ts or rec.state not in TERMINAL:
-                if not (rec.state in TERMINAL and ts < rec.last_ts):
-                    rec.state = state
-                rec.last_ts = max(ts, rec.last_ts)
+            if not (rec.state in TERMINAL and ts < rec.last_ts):
+                rec.state = state
+            rec.last_ts = max(ts, rec.last_ts)
             if len(rec.timeline) < TIMELINE_MAX:
                 rec.timeline.append((ts, state, str(hostname or "")))
             if state in ("PENDING", "RECEIVED") or not rec.search:
                 rec.search = f"{task_id} {rec.name or ''} {rec.args or ''} {rec.kwargs or ''}" \
                     .lower()
+                self.search[task_id] = rec.search
+            self._touch(self.by_state, before[0], rec.state, task_id)
+            self._touch(self.by_name, before[1], rec.name, task_id)
+            self._touch(self.by_worker, before[2], rec.worker, task_id)
             return rec
 
     def query(self, name: str = "", state: str = "", worker: str = "", text: str = "",
               since: float | None = None, until: float | None = None, limit: int = 100,
               offset: int = 0) -> tuple[int, list[TaskRecord]]:
-        """Newest first: ``(matches, page)``; ``text`` matches the id or the arguments."""
+        """Most recently changed first: ``(matches, page)``. ``text`` matches the id or the
+        argument text. Counting stops ``COUNT_CAP`` matches past the page (then the count is
+        a lower bound, shown as "N+")."""
         name, worker, text = name.strip(), worker.strip(), text.strip().lower()
         if text and text in self.tasks:
-            rec = self.tasks[text]
-            return 1, [rec]
+            return 1, [self.tasks[text]]
         with self.lock:
-            records = list(reversed(self.tasks.values()))
-        matches = 0
+            candidates, exact = self._candidates(name, state, worker)
+            ids = list(candidates)  # a snapshot, so the feed can go on meanwhile
         page: list[TaskRecord] = []
-        for rec in records:
-            if name and rec.name != name and name not in (rec.name or ""):
-                continue
-            if state and rec.state != state:
-                continue
-            if worker and not (rec.worker or "").startswith(worker):
-                continue
-            if since is not None and rec.last_ts < since:
-                continue
-            if until is not None and rec.first_ts > until:
-                continue
-            if text and text not in rec.search:
-                continue
-            if offset <= matches < offset + limit:
-                page.append(rec)
-            matches += 1
-        return matches, page
+        if exact and not text and since is None and until is None:
+            end = max(0, len(ids) - offset)
+            window = ids[max(0, end - limit):end]
+            page = [self.tasks[i] for i in reversed(window) if i in self.tasks]
+            return len(ids), page
+        tasks = self.tasks
+        order: Iterable[str] = reversed(ids)
+        if text:  # the most selective filter, done first in one comprehension over strings
+            search = self.search
+            order = [i for i in order if text in search.get(i, "")]
+        found: Iterator[TaskRecord] = (r for r in map(tasks.get, order) if r is not None)
+        if since is not None:  # newest first: stop at the first record changed before ``since``
+            cutoff = since
+            found = itertools.takewhile(lambda r: r.last_ts >= cutoff, found)
+        if name:
+            found = (r for r in found if r.name == name or name in (r.name or ""))
+        if state:
+            found = (r for r in found if r.state == state)
+        if worker:
+            found = (r for r in found if (r.worker or "").startswith(worker))
+        if until is not None:
+            found = (r for r in found if r.first_ts <= until)
+        skipped = sum(1 for _ in itertools.islice(found, offset))
+        page = list(itertools.islice(found, limit))
+        if len(page) < limit:
+            return skipped + len(page), page
+        return skipped + limit + sum(1 for _ in itertools.islice(found, COUNT_CAP)), page
+
+    def _candidates(self, name: str, state: str, worker: str) -> tuple[Any, bool]:
+        """The smallest ordered id set that holds every match, and whether it is exact."""
+        options: list[tuple[Any, bool]] = []
+        if state:
+            options.append((self.by_state.get(state, OrderedDict()),
+                            not name and not worker))
+        if name and name in self.by_name:
+            options.append((self.by_name[name], not state and not worker))
+        workers = [w for w in self.by_worker if w.startswith(worker)] if worker else []
+        if len(workers) == 1:
+            options.append((self.by_worker[workers[0]], not state and not name))
+        if not options:
+            return self.tasks, not (name or state or worker)
+        return min(options, key=lambda o: len(o[0]))
+
+    def running_by_worker(self) -> dict[str, int]:
+        """How many tasks each worker is running (state STARTED)."""
+        out: dict[str, int] = {}
+        with self.lock:
+            for task_id in self.by_state.get("STARTED", ()):
+                rec = self.tasks.get(task_id)
+                if rec is not None and rec.worker:
+                    out[rec.worker] = out.get(rec.worker, 0) + 1
+        return out
 
     def names(self) -> list[str]:
         """Task names seen."""
         with self.lock:
-            return sorted({r.name for r in self.tasks.values() if r.name})
+            return sorted(self.by_name)
 
     def counts(self) -> dict[str, int]:
         """How many indexed tasks are in each state."""
         out: dict[str, int] = dict.fromkeys(STATES, 0)
         with self.lock:
-            for rec in self.tasks.values():
-                out[rec.state] = out.get(rec.state, 0) + 1
+            for state, ids in self.by_state.items():
+                out[state] = len(ids)
         return out
 
 

@@ -1,0 +1,84 @@
+"""Control commands broadcast through Redis and answered by each worker process."""
+
+from __future__ import annotations
+
+import pytest
+from flowc.runtime.app import App
+from flowc.runtime.consumer import Consumer
+from flowc.runtime.control_channel import ControlClient, UnknownCommand
+from flowc.runtime.monitor_worker import attach
+
+
+@pytest.fixture
+def two_workers(redis_url, redis_client):
+    app = App("ctl", broker=redis_url)
+
+    @app.task(name="ctl.add")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    consumers = [Consumer(app, ["celery"], f"node{i}@host.{i}.tok") for i in (1, 2)]
+    monitors = [attach(c) for c in consumers]
+    yield app, consumers, monitors
+    for c in consumers:
+        c.shutdown()
+    app.close()
+
+
+def test_every_process_answers_a_broadcast(two_workers):
+    app, _, _ = two_workers
+    replies = ControlClient(app).broadcast("ping", timeout_s=5)
+    assert replies == [{"worker": "node1@host.1.tok", "ok": "pong"},
+                       {"worker": "node2@host.2.tok", "ok": "pong"}]
+
+
+def test_a_destination_limits_who_acts_and_nobody_is_waited_for_in_vain(two_workers):
+    import time
+
+    app, _, _ = two_workers
+    started = time.monotonic()
+    replies = ControlClient(app).broadcast("inspect_registered", destination=["node2@host"],
+                                           timeout_s=5)
+    assert time.monotonic() - started < 2  # the skipped process said so at once
+    assert replies == [{"worker": "node2@host.2.tok", "ok": ["ctl.add"]}]
+
+
+def test_inspect_reserved_and_scheduled_and_revoke(two_workers):
+    app, consumers, _ = two_workers
+    delayed = app.tasks["ctl.add"].apply_async((1, 1), countdown=300)
+    scheduled = ControlClient(app).broadcast("inspect_scheduled", timeout_s=5)
+    assert scheduled[0]["ok"][0]["id"] == delayed.id
+    replies = ControlClient(app).broadcast("revoke", {"ids": [delayed.id]}, timeout_s=5)
+    assert all(r["ok"] == [] for r in replies)
+    assert all(delayed.id in c.revoked.ids for c in consumers)
+
+
+def test_rate_limit_changes_the_task_and_bad_values_are_refused(two_workers):
+    app, _, _ = two_workers
+    ok = ControlClient(app).broadcast("rate_limit", {"task": "ctl.add", "rate": "5/s"},
+                                      timeout_s=5)
+    assert [r["ok"] for r in ok] == ["rate limit of ctl.add set to 5/s"] * 2
+    assert app.tasks["ctl.add"].options["rate_limit"] == "5/s"
+    bad = ControlClient(app).broadcast("rate_limit", {"task": "ctl.add", "rate": "fast"},
+                                       timeout_s=5)
+    assert all("rate_limit" in r["error"] for r in bad)
+
+
+def test_solo_pool_cannot_be_resized_and_says_why(two_workers):
+    app, _, _ = two_workers
+    replies = ControlClient(app).broadcast("pool_grow", {"n": 2}, timeout_s=5)
+    assert all("cannot be resized" in r["error"] for r in replies)
+
+
+def test_shutdown_stops_an_in_process_consumer(two_workers):
+    app, consumers, _ = two_workers
+    ControlClient(app).broadcast("shutdown", destination=["node1@host.1.tok"], timeout_s=5)
+    assert consumers[0].stopping and not consumers[1].stopping
+
+
+def test_no_worker_means_no_reply_and_unknown_commands_are_refused(redis_url, redis_client):
+    app = App("nobody", broker=redis_url)
+    assert ControlClient(app).broadcast("ping", timeout_s=0.2) == []
+    with pytest.raises(UnknownCommand, match="known: ping"):
+        ControlClient(app).broadcast("reboot")
+    app.close()
