@@ -154,11 +154,14 @@ class Consumer:
             return None
         task, message = prepared
         self.before_start(delivery, task, message)
-        if self.time_limiter is None:
+        limiter = self.time_limiter
+        if limiter is None or not limiter.start(delivery, task, message):
             outcome = invoke(task, message, self.name)
         else:
-            with self.time_limiter.guard(delivery, task, message):
+            try:
                 outcome = invoke(task, message, self.name)
+            finally:
+                limiter.finish()
         self.finish(delivery, task, message, outcome)
         return task.name
 

@@ -13,14 +13,12 @@ The thread and asyncio pools cannot interrupt a running task; there limits are n
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import mmap
 import signal
 import struct
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -133,9 +131,9 @@ class TimeLimiter:
         if self.can_signal:
             signal.signal(signal.SIGALRM, self._on_alarm)
 
-    @contextlib.contextmanager
-    def guard(self, delivery: Delivery, task: Task, message: Message) -> Iterator[None]:
-        """Run the body under ``task``'s limits; publish it in the slot in prefork."""
+    def start(self, delivery: Delivery, task: Task, message: Message) -> bool:
+        """Arm ``task``'s limits and, in prefork, publish the run in the slot; True if
+        ``finish`` has anything to undo."""
         soft, hard = limits_for(self.app, task, message)
         supervised = self.slots is not None and self.index is not None
         if supervised:
@@ -145,14 +143,14 @@ class TimeLimiter:
                                                  delivery.entry_id, delivery.tag, delivery.body,
                                                  deadline))
         armed = self._arm(soft, None if supervised else hard)
-        try:
-            yield
-        finally:
-            if armed:
-                self._disarm()
-            if supervised:
-                assert self.slots is not None and self.index is not None
-                self.slots.clear(self.index)
+        return armed or supervised
+
+    def finish(self) -> None:
+        """Disarm the alarm and clear the slot."""
+        if self._phase is not None:
+            self._disarm()
+        if self.slots is not None and self.index is not None:
+            self.slots.clear(self.index)
 
     def _arm(self, soft: float | None, hard: float | None) -> bool:
         if not self.can_signal or (soft is None and hard is None):

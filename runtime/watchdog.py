@@ -34,6 +34,7 @@ logger = logging.getLogger("flowc.worker")
 
 CONTROL_EVERY_S = 0.2
 """How often the supervisor reads the control stream for terminate commands."""
+CONTROL_RETRY_S = 2.0
 TIME_LIMIT = "time limit"
 TERMINATE = "terminated"
 
@@ -59,7 +60,12 @@ class PoolWatchdog:
         now = time.monotonic()
         if now >= self.next_control:
             self.next_control = now + CONTROL_EVERY_S
-            self._read_control()
+            try:
+                self._read_control()
+            except Exception as e:  # Redis away: deadlines are still enforced meanwhile
+                self.next_control = now + CONTROL_RETRY_S
+                logger.warning("cannot read control commands (%s); retrying in %.0f s", e,
+                               CONTROL_RETRY_S)
         kill: dict[int, str] = {}
         for pid, index in children.items():
             if pid in self.doomed:

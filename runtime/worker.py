@@ -100,8 +100,9 @@ class Worker:
         if pool == "solo":
             consumer.time_limiter = TimeLimiter(self.app, self.slots, index)
         elif self.app.conf.task_time_limit or self.app.conf.task_soft_time_limit:
-            logger.warning("time limits are not applied in the %s pool (use prefork or solo)",
-                           pool)
+            logger.warning("the %s pool does not apply time limits%s (use prefork or solo)",
+                           pool, " except hard ones of async def tasks" if pool == "asyncio"
+                           else "")
         reaper = Reaper(self.app, consumer.name, consumer.held_ids)
         heartbeat = Heartbeat(self.app, consumer.name, self.queues, self.options.pool,
                               lambda: consumer.processed, reaper)

@@ -7,6 +7,7 @@ settings come from ``$REL_*`` variables so tests can shrink the redelivery windo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -130,3 +131,9 @@ def gives_up(self: Any) -> None:
 def retries_without_exc(self: Any) -> None:
     """Retries once, then raises MaxRetriesExceededError (no exc given)."""
     raise self.retry(countdown=0.1)
+
+
+@app.task(time_limit=0.5)
+async def async_runaway() -> None:
+    """An ``async def`` task that would sleep for 30 s; its hard limit cancels it."""
+    await asyncio.sleep(30)

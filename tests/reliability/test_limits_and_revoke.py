@@ -94,3 +94,11 @@ def test_reject_with_requeue_runs_the_task_again(cluster: Cluster, rel_app: App)
     assert ra.rejects.delay(True).get(timeout=10) is None
     assert cluster.redis.get("rel:rejects") == b"2"
     assert cluster.redis.xlen("flowc:dlq") == 0
+
+
+def test_a_hard_time_limit_cancels_an_async_task_in_the_asyncio_pool(cluster: Cluster,
+                                                                    rel_app: App) -> None:
+    cluster.start("-P", "asyncio", "-c", "4")
+    with pytest.raises(TimeLimitExceeded):
+        ra.async_runaway.delay().get(timeout=10)
+    assert ra.record.delay(1).get(timeout=10) == 1
