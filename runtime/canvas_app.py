@@ -43,7 +43,14 @@ def submit_workflow(app: App, wf: Workflow, workflow_id: str | None = None) -> R
             return handles[node_shape]
         return GroupResult(None, [build(s) for s in node_shape], app)
 
-    for node_id in wf.topological_order():  # parents first, so links need no recursion
+    order = [n.id for n in wf.nodes]
+    seen: set[str] = set()
+    for node in wf.nodes:  # lowering emits parents first; fall back to sorting if not
+        if any(p not in seen for p in node.parents()):
+            order = wf.topological_order()
+            break
+        seen.add(node.id)
+    for node_id in order:  # parents first, so links need no recursion
         node = wf.node(node_id)
         result = handles[node_id] = AsyncResult(run.task_ids[node_id], app, node.task)
         if node.prepend is not None:

@@ -56,8 +56,7 @@ class WorkflowStore:
         args.append(len(run.errbacks))
         for eb_id, rec in run.errbacks.items():
             args += [eb_id, rec]
-        queues = {orjson.loads(r)["s"].split("{q:")[1].split("}")[0] for r in run.records.values()}
-        self.app.broker.declare(sorted(queues))
+        self.app.broker.declare(sorted(run.queues))
         self.script(keys=self.keys(run.workflow_id), args=args)
         self.app.broker_client.zadd(self.app.keys.workflows(), {run.workflow_id: _now()})
         return run

@@ -36,6 +36,7 @@ class RunPlan:
     errbacks: dict[str, bytes] = field(default_factory=dict)
     task_ids: dict[str, str] = field(default_factory=dict)
     on_error: list[str] = field(default_factory=list)
+    queues: set[str] = field(default_factory=set)
 
 
 def _inner(value: Any, opener: bytes, closer: bytes) -> str:
@@ -49,12 +50,10 @@ def _head(app: App, task_id: str, task: str, options: dict[str, Any], queue: str
           priority: int, workflow: dict[str, Any] | None) -> str:
     env: dict[str, Any] = {"v": 1, "id": task_id, "task": task, "queue": queue,
                            "priority": priority}
-    now = time.time()
-    from flowc.runtime.options import resolve_expires
+    if options.get("expires") is not None:
+        from flowc.runtime.options import resolve_expires
 
-    expires = resolve_expires(options.get("expires"), now)
-    if expires is not None:
-        env["expires"] = expires
+        env["expires"] = resolve_expires(options["expires"], time.time())
     for name in PASSED_OPTIONS:
         if options.get(name) is not None:
             env[name] = options[name]
@@ -67,12 +66,19 @@ def _head(app: App, task_id: str, task: str, options: dict[str, Any], queue: str
     return text[:-1].decode()  # drop the closing brace: Lua appends kwargs and args
 
 
-def _route(app: App, task: str, options: dict[str, Any]) -> tuple[str, int, str, str]:
+def _route(app: App, task: str, options: dict[str, Any],
+           cache: dict[tuple[str, Any, Any], tuple[str, int, str, str]]) -> tuple[str, int, str, str]:
     """Queue, priority, stream key and delayed key of one step (same rules as send_task)."""
-    message = app.build_message(task, [], {}, app.tasks.get(task),
-                                {k: v for k, v in options.items() if k in ("queue", "priority")})
-    return (message.queue, message.priority, app.keys.stream(message.queue, message.priority),
-            app.keys.delayed(message.queue))
+    key = (task, options.get("queue"), options.get("priority"))
+    found = cache.get(key)
+    if found is None or callable(app.conf.task_routes):  # routing functions may look at args
+        message = app.build_message(task, [], {}, app.tasks.get(task),
+                                    {k: v for k in ("queue", "priority")
+                                     if (v := options.get(k)) is not None})
+        found = cache[key] = (message.queue, message.priority,
+                              app.keys.stream(message.queue, message.priority),
+                              app.keys.delayed(message.queue))
+    return found
 
 
 def _delays(options: dict[str, Any]) -> tuple[float, float]:
@@ -100,8 +106,9 @@ def _collect_tokens(shape: Any) -> list[str]:
     return tokens
 
 
-def _node_record(app: App, wf: Workflow, node: Node, workflow_id: str, task_id: str) -> dict:
-    queue, priority, stream, delayed = _route(app, node.task, node.options)
+def _node_record(app: App, successors: list[str], node: Node, workflow_id: str, task_id: str,
+                 routes: dict[Any, tuple[str, int, str, str]]) -> dict[str, Any]:
+    queue, priority, stream, delayed = _route(app, node.task, node.options, routes)
     countdown, eta = _delays(node.options)
     marker: dict[str, Any] = {"id": workflow_id, "node": node.id}
     if node.kind == "map":
@@ -113,7 +120,7 @@ def _node_record(app: App, wf: Workflow, node: Node, workflow_id: str, task_id: 
         "h": _head(app, task_id, node.task, node.options, queue, priority, marker),
         "kw": _inner(kwargs, b"{", b"}"), "ra": _inner(node.args, b"[", b"]"),
         "ki": [[name, parent] for name, parent in sorted(node.kwarg_inputs.items())],
-        "succ": wf.successors(node.id), "le": list(node.link_error), "in": "none",
+        "succ": successors, "le": list(node.link_error), "in": "none",
     }
     if node.prepend is not None:
         rec["in"], rec["pp"] = "prepend", node.prepend
@@ -130,10 +137,17 @@ def plan(app: App, wf: Workflow, workflow_id: str | None = None) -> RunPlan:
     out = RunPlan(wid, on_error=list(wf.on_error))
     for node in wf.nodes:
         out.task_ids[node.id] = str(uuid.uuid4())
-    for node in wf.nodes:
-        rec = _node_record(app, wf, node, wid, out.task_ids[node.id])
+    routes: dict[Any, tuple[str, int, str, str]] = {}
+    nodes = wf.nodes  # pydantic attribute access is slow: read the list once
+    parents = {node.id: node.parents() for node in nodes}
+    successors: dict[str, list[str]] = {node.id: [] for node in nodes}
+    for node in nodes:
+        for parent in parents[node.id]:
+            successors[parent].append(node.id)
+    for node in nodes:
+        rec = _node_record(app, successors[node.id], node, wid, out.task_ids[node.id], routes)
         out.records[node.id] = orjson.dumps(rec)
-        count = wf.pending_count(node.id)
+        count = len(parents[node.id])
         if count:
             out.pending[node.id] = count
         else:
@@ -141,12 +155,13 @@ def plan(app: App, wf: Workflow, workflow_id: str | None = None) -> RunPlan:
     for eb in wf.errbacks:
         tid = str(uuid.uuid4())
         out.task_ids[eb.id] = tid
-        queue, priority, stream, delayed = _route(app, eb.task, eb.options)
+        queue, priority, stream, delayed = _route(app, eb.task, eb.options, routes)
         rec = {"t": tid, "s": stream, "dk": delayed, "p": priority, "cd": 0, "eta": 0,
                "h": _head(app, tid, eb.task, eb.options, queue, priority, None),
                "kw": _inner(eb.kwargs, b"{", b"}"), "ra": _inner(eb.args, b"[", b"]"),
                "ki": [], "in": "none", "imm": eb.immutable}
         out.errbacks[eb.id] = orjson.dumps(rec)
+    out.queues = {route[0] for route in routes.values()}
     return out
 
 
