@@ -66,8 +66,12 @@ def _head(app: App, task_id: str, task: str, options: dict[str, Any], queue: str
     return text[:-1].decode()  # drop the closing brace: Lua appends kwargs and args
 
 
+Route = tuple[str, int, str, str]
+"""Queue, priority, stream key, delayed-set key."""
+
+
 def _route(app: App, task: str, options: dict[str, Any],
-           cache: dict[tuple[str, Any, Any], tuple[str, int, str, str]]) -> tuple[str, int, str, str]:
+           cache: dict[tuple[str, Any, Any], Route]) -> Route:
     """Queue, priority, stream key and delayed key of one step (same rules as send_task)."""
     key = (task, options.get("queue"), options.get("priority"))
     found = cache.get(key)
