@@ -307,7 +307,8 @@ class App:
         if task is not None and task.typing is not False:
             _check_arguments(task, args_list, kwargs_dict)
         if not options and task is not None and not callable(self.conf.task_routes) \
-                and not isinstance(self.conf.task_routes, list):
+                and not isinstance(self.conf.task_routes, list) \
+                and not self.conf.task_send_sent_event:
             return self._send_plain(task, args_list, kwargs_dict)
         message = self.build_message(name, args_list, kwargs_dict, task, options)
         idempotency_key = options.get("idempotency_key")
@@ -407,6 +408,17 @@ class App:
             body, tag = self.encode(m, serializer)
             items.append(Outgoing(m.queue, m.priority, body, tag, m.eta))
         self.broker.publish(items)
+        if self.conf.task_send_sent_event:
+            for m in messages:
+                self.events.task_sent(m)
+            self.events.flush()
+
+    @cached_property
+    def events(self) -> Any:
+        """This process's producer-side event sender (``task_send_sent_event``)."""
+        from flowc.runtime.events import producer_sender
+
+        return producer_sender(self)
 
 
 def _sig_list(value: Any) -> list[dict[str, Any]] | None:

@@ -113,6 +113,8 @@ class WorkerMonitor:
         settler = c.settler
         flush, dead_letter = settler.flush, settler.dead_letter
         on = events.enabled
+        if on:
+            settler.events = events  # workflow-finished events from the join's replies
 
         def prepare_(delivery: Delivery) -> tuple[Task, Message] | None:
             prepared = prepare(delivery)

@@ -32,6 +32,8 @@ class Settler:
         self.dead: list[tuple[Delivery, str]] = []
         self.requeues: list[Delivery] = []
         self.joins: list[JoinOp] = []
+        self.events: Any = None
+        """An ``EventSender`` when task events are on (set by the worker's monitoring)."""
         self.since = 0.0
         self.ttl = app.conf.result_expires
         self.shared = app.backend_client is app.broker_client
@@ -91,6 +93,7 @@ class Settler:
                 replies[at] = None
             elif not isinstance(reply, Exception):
                 follow += op.follow_up(store, reply)
+                self._finished(op, reply)
         if retry:
             scripts.ensure_loaded(self.app.broker_client, store.script)
             pipe = self.app.broker_client.pipeline(transaction=False)
@@ -98,8 +101,15 @@ class Settler:
                 op.queue(store, pipe)
             for op, reply in zip(retry, pipe.execute(), strict=True):
                 follow += op.follow_up(store, reply)
+                self._finished(op, reply)
         if follow:
             self.app.backend.store(follow, self.ttl)
+
+    def _finished(self, op: JoinOp, reply: Any) -> None:
+        """Send workflow-finished when the join reports the run's last node settled."""
+        if self.events is not None and reply and len(reply) > 1 and reply[1] == 1:
+            status = self.app.workflows.status(op.workflow_id).get("status", "UNKNOWN")
+            self.events.workflow_finished(op.workflow_id, status)
 
     def age_s(self) -> float:
         """Seconds since the oldest unflushed operation was queued."""

@@ -59,6 +59,9 @@ class WorkflowStore:
         self.app.broker.declare(sorted(run.queues))
         self.script(keys=self.keys(run.workflow_id), args=args)
         self.app.broker_client.zadd(self.app.keys.workflows(), {run.workflow_id: _now()})
+        if self.app.conf.task_send_sent_event:
+            self.app.events.workflow_submitted(run.workflow_id, wf.name, len(wf.nodes))
+            self.app.events.flush()
         return run
 
     # --- operations queued by workers (see Settler) ------------------------------------------

@@ -114,3 +114,25 @@ def test_reading_follows_the_stream_and_formats_lines(events_app):
     line = format_event(found[0])
     assert "task-revoked" in line and "ev.add[abc]" in line and "@w@h" in line
     assert decode_entry({b"e": b"not json"}) == [] and decode_entry({}) == []
+
+
+def test_producers_send_task_sent_and_workflow_submitted_when_asked(redis_url, redis_client):
+    from flowc.compiler.primitives import chain
+    from flowc.runtime.app import App
+    from flowc.runtime.events import decode_entry
+
+    app = App("sent", broker=redis_url, task_send_sent_event=True)
+
+    @app.task(name="sent.add")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    result = add.delay(1, 2)
+    chain(add.s(1, 1), add.s(1)).delay()
+    events = [e for _, fields in redis_client.xrange("flowc:events")
+              for e in decode_entry(fields)]
+    types = [e.get("type") for e in events]
+    assert "task-sent" in types and "workflow-submitted" in types
+    assert any(e.get("uuid") == result.id or e.get("id") == result.id or
+               result.id in str(e) for e in events if e.get("type") == "task-sent")
+    app.close()
