@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from flowc.runtime.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 if TYPE_CHECKING:
@@ -81,9 +80,8 @@ class RunningSlots:
         """Publish what process ``index`` runs now (called in that process)."""
         base = index * SLOT_SIZE
         seq = _HEAD.unpack_from(self.mem, base)[0]
-        meta = orjson.dumps({"id": running.task_id, "task": running.task,
-                             "source": running.source.decode(),
-                             "entry": running.entry_id.decode(), "tag": running.tag.decode()})
+        meta = b"\0".join((running.task_id.encode(), running.task.encode(), running.source,
+                            running.entry_id, running.tag))
         body = running.body if _HEAD.size + len(meta) + len(running.body) <= SLOT_SIZE else b""
         _HEAD.pack_into(self.mem, base, seq + 1, 0.0, 0, 0)
         start = base + _HEAD.size
@@ -108,9 +106,8 @@ class RunningSlots:
         body = bytes(self.mem[start + meta_len:start + meta_len + body_len])
         if _HEAD.unpack_from(self.mem, base)[0] != seq:
             return None
-        meta = orjson.loads(meta_raw)
-        return Running(meta["id"], meta["task"], meta["source"].encode(),
-                       meta["entry"].encode(), meta["tag"].encode(), body, deadline)
+        task_id, task, source, entry_id, tag = meta_raw.split(b"\0", 4)
+        return Running(task_id.decode(), task.decode(), source, entry_id, tag, body, deadline)
 
     def reset(self, index: int) -> None:
         """Forget a dead process's slot before its replacement starts."""
