@@ -97,6 +97,13 @@ class Worker:
 
     def _consume(self, pool: str, index: int | None) -> int:
         consumer = self.make_consumer(pool, self.consumer_name(index))
+        if index is not None:
+            import multiprocessing
+
+            multiprocessing.current_process().name = f"PoolWorker-{index + 1}"
+        from flowc.runtime.monitor_worker import attach as attach_monitoring
+
+        attach_monitoring(consumer, self, index)
         if pool == "solo":
             consumer.time_limiter = TimeLimiter(self.app, self.slots, index)
         elif self.app.conf.task_time_limit or self.app.conf.task_soft_time_limit:
@@ -119,7 +126,10 @@ class Worker:
             consumer.stop()
 
         signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        # A pool process ignores Ctrl-C: the terminal sends SIGINT to the whole process group
+        # and the supervisor forwards it as SIGTERM, so counting both would turn one Ctrl-C
+        # into a cold shutdown.
+        signal.signal(signal.SIGINT, on_signal if index is None else signal.SIG_IGN)
         heartbeat.start()
         try:
             consumer.run()
@@ -142,13 +152,14 @@ class Worker:
     def banner(self, broker_display: str) -> str:
         """Celery-style startup banner (the broker URL with its password masked)."""
         tasks = sorted(n for n in self.app.tasks)
+        results = _mask(self.app.backend_url) if self.app.backend_url != self.app.broker_url \
+            else "same as broker"
         lines = [
             f" -------------- {self.hostname} (flowc)",
             "--- ***** ----- [config]",
             f"- *** --- * --- .> app:         {self.app.main or '__main__'}",
             f"- ** ---------- .> transport:   {broker_display}",
-            f"- ** ---------- .> results:     "
-            f"{_mask(self.app.backend_url) if self.app.conf.result_backend else 'same as broker'}",
+            f"- ** ---------- .> results:     {results}",
             f"- *** --- * --- .> concurrency: {self.concurrency} ({self.options.pool})",
             f"-- ******* ---- .> queues:      {', '.join(self.queues)}",
             f"--- ***** ----- .> acks:        "

@@ -40,6 +40,7 @@ def worker(app_spec: str, queues: str, concurrency: int | None, pool: str, logle
     w = Worker(app, WorkerOptions(queues=queues_from(queues), concurrency=concurrency,
                                   pool=pool, hostname=hostname, loglevel=loglevel,
                                   beat=run_beat))
+    app.import_modules()  # before the banner, so it lists tasks from `include`/`imports`
     url = app.broker_url
     shown = mask_url(url)
     if app.broker_is_embedded:

@@ -51,7 +51,8 @@ def start_worker(redis_url: str, redis_client: redis.Redis, process_reaper: Any,
     """Start ``flowc worker -A sample_app`` (or another module) and wait until it beats."""
 
     def start(*args: str, module: str = "sample_app", env: dict[str, str] | None = None,
-              cwd: Path = APPS_DIR, expect: int = 1, timeout: float = 20.0) -> WorkerProcess:
+              cwd: Path = APPS_DIR, expect: int = 1, timeout: float = 20.0,
+              popen: dict[str, Any] | None = None) -> WorkerProcess:
         log_path = tmp_path / f"worker-{time.monotonic_ns()}.log"
         full_env = {**os.environ, "FLOWC_BROKER_URL": redis_url, "PYTHONUNBUFFERED": "1",
                     **(env or {})}
@@ -60,7 +61,8 @@ def start_worker(redis_url: str, redis_client: redis.Redis, process_reaper: Any,
         with open(log_path, "wb") as out:
             proc = process_reaper.spawn(
                 [sys.executable, "-m", "flowc", "worker", "-A", module, *args],
-                cwd=str(cwd), env=full_env, stdout=out, stderr=subprocess.STDOUT)
+                cwd=str(cwd), env=full_env, stdout=out, stderr=subprocess.STDOUT,
+                **(popen or {}))
         worker = WorkerProcess(proc, log_path)
         deadline = time.monotonic() + timeout
         while redis_client.zcard("flowc:workers") < before + expect:

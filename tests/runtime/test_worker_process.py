@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -130,3 +131,15 @@ def test_a_worker_only_consumes_the_queues_it_was_given(
     assert on_mine.get(timeout=10) == 4
     time.sleep(0.3)
     assert on_other.state == "PENDING"
+
+
+def test_one_ctrl_c_to_a_prefork_workers_process_group_is_a_warm_shutdown(
+        start_worker: Start, client_app: App) -> None:
+    """The terminal sends SIGINT to every process of the group; children must not count it."""
+    worker = start_worker("-P", "prefork", "-c", "2", expect=2, popen={"start_new_session": True})
+    running = sample_app.sleep_then.delay(1.0, "finished")
+    time.sleep(0.4)
+    os.killpg(worker.proc.pid, signal.SIGINT)
+    assert worker.proc.wait(20) == 0
+    assert running.get(timeout=1) == "finished"
+    assert "cold shutdown" not in worker.log

@@ -1,16 +1,9 @@
-"""Tasks for the monitoring tests: ``flowc worker -A monitor_app -E`` (cwd tests/dashboard/apps).
-
-Until ``runtime/worker.py`` calls ``monitor_worker.attach`` itself, importing this module wires
-it in (``attach`` is idempotent, so this stays harmless once the worker does it).
-"""
+"""Tasks for the monitoring tests: ``flowc worker -A monitor_app -E`` (cwd tests/dashboard/apps)."""
 
 from __future__ import annotations
 
 import os
 import time
-
-from flowc.runtime import worker as _worker
-from flowc.runtime.monitor_worker import attach
 
 from flowc import App
 from flowc.exceptions import Reject
@@ -19,18 +12,6 @@ app = App("monitor_app")
 app.conf.update(task_acks_late=True, beat_schedule={
     "nightly-cleanup": {"task": "monitor_app.add", "schedule": 3600.0, "args": [1, 2]},
 })
-
-
-if not getattr(_worker.Worker.make_consumer, "_monitored", False):
-    _make_consumer = _worker.Worker.make_consumer
-
-    def _monitored_consumer(self: _worker.Worker, pool: str, name: str) -> object:
-        consumer = _make_consumer(self, pool, name)
-        attach(consumer, self)
-        return consumer
-
-    _monitored_consumer._monitored = True  # type: ignore[attr-defined]
-    _worker.Worker.make_consumer = _monitored_consumer  # type: ignore[method-assign,assignment]
 
 
 @app.task
