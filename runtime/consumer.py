@@ -33,7 +33,7 @@ MAX_BATCH = 256
 """Largest claim per round trip, reached only while every task in a batch is fast."""
 FAST_TASK_S = 0.001
 """Tasks averaging under this runtime have their results flushed per batch, not per task."""
-MAX_UNFLUSHED_AGE_S = 0.005
+MAX_UNFLUSHED_AGE_S = 0.010
 BLOCK_S = 1.0
 """Longest blocking wait for messages (also bounds how late a warm shutdown is noticed)."""
 PROMOTE_EVERY_S = 0.25
@@ -62,6 +62,8 @@ class Consumer:
         self.processed = 0
         self.pending: list[Delivery] = []
         """Claimed messages not yet started (returned to their queue on warm shutdown)."""
+        self.idle_ids: list[bytes] | None = None
+        """Last stream ids seen by a piggybacked claim that found nothing (skip re-claiming)."""
         self.running: set[bytes] = set()
         """Entry ids of messages started and not yet settled (read by the orphan check)."""
         self.time_limiter: TimeLimiter | None = None
@@ -84,9 +86,11 @@ class Consumer:
 
     def run_once(self) -> None:
         """Promote due delayed messages, claim one batch, run it, flush."""
-        block = self._promote_and_block_time()
-        if not self.pending:  # else: the rest of a batch whose iteration failed
-            self.pending = self.app.broker.fetch(self.name, self.queues, self.batch_size, block)
+        block = self._promote_and_block_time(may_sleep=not self.pending)
+        if not self.pending:  # else: claimed with the last flush, or a batch left by a failure
+            idle, self.idle_ids = self.idle_ids, None
+            self.pending = self.app.broker.fetch(self.name, self.queues, self.batch_size, block,
+                                                 idle_ids=idle)
         all_fast = bool(self.pending)
         while self.pending and not self.stopping:
             delivery = self.pending.pop(0)
@@ -95,8 +99,13 @@ class Consumer:
             ran = self.handle(delivery)
             if ran is not None and self.runtime_ewma.get(ran, 1.0) >= FAST_TASK_S:
                 all_fast = False
-        self.settler.flush(self.name)
         self.batch_size = min(MAX_BATCH, self.batch_size * 2) if all_fast else self.prefetch
+        claim = None if self.stopping or self.pending else (self.name, self.queues,
+                                                             self.batch_size)
+        claimed = self.settler.flush(self.name, claim=claim)
+        if claimed is not None:
+            self.pending, idle = claimed
+            self.idle_ids = idle or None
 
     def _run_alone(self) -> None:
         """Before a redelivered message runs, give back the rest of its batch: if it is a poison
@@ -130,9 +139,9 @@ class Consumer:
         self.pending = []
         self.settler.flush(self.name)
 
-    def _promote_and_block_time(self) -> float:
+    def _promote_and_block_time(self, may_sleep: bool = True) -> float:
         now = time.time()
-        if self.next_due is not None and 0 < self.next_due - now <= PRECISE_WAIT_S:
+        if may_sleep and self.next_due is not None and 0 < self.next_due - now <= PRECISE_WAIT_S:
             # Redis times out blocking reads on its own ~100 ms tick: wait here instead
             time.sleep(self.next_due - now)
             now = time.time()

@@ -161,10 +161,11 @@ class WorkerMonitor:
                 events.task_rejected(task_id, name, reason)
             dead_letter(delivery, reason)
 
-        def flush_(worker: str) -> None:
-            flush(worker)
+        def flush_(worker: str, claim: Any = None) -> Any:
+            claimed = flush(worker, claim=claim)
             if len(events):
                 events.flush()
+            return claimed
 
         def shutdown_() -> None:
             try:

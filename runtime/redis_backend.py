@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
+from flowc.runtime import scripts
 from flowc.runtime.held import HeldConnection
 from flowc.runtime.keys import Keys
 
@@ -29,15 +30,15 @@ class RedisResultBackend:
 
     def store(self, items: Sequence[tuple[str, bytes]], ttl_s: float | None,
               pipe: redis.client.Pipeline | None = None) -> None:
-        """DEL + RPUSH + EXPIRE per record (DEL makes a repeated completion idempotent)."""
+        """Replace each record (store.lua: one call per batch; idempotent).
+
+        The in-flight state key is left to expire: readers look at the record first.
+        """
+        if not items:
+            return
         target = self.client.pipeline(transaction=False) if pipe is None else pipe
-        for task_id, record in items:
-            key = self.keys.result(task_id)
-            target.delete(key)
-            target.rpush(key, record)
-            if ttl_s:
-                target.expire(key, max(1, int(ttl_s)))
-            target.delete(self.keys.state(task_id))
+        scripts.queue_eval(target, "store", [self.keys.result(tid) for tid, _ in items],
+                           [max(1, int(ttl_s)) if ttl_s else 0, *(rec for _, rec in items)])
         if pipe is None:
             target.execute()
 

@@ -89,14 +89,18 @@ class RedisBroker:
         return [self.keys.stream(q, p) for p in range(PRIORITY_LEVELS - 1, -1, -1) for q in queues]
 
     def fetch(self, consumer: str, queues: Sequence[str], count: int,
-              block_s: float) -> list[Delivery]:
+              block_s: float, idle_ids: list[bytes] | None = None) -> list[Delivery]:
         """Claim a batch with fetch.lua; when everything is empty, wait in XREAD and retry.
 
         The wait claims nothing (unlike XREADGROUP BLOCK, which would hand this worker the
         first message to arrive whatever its priority), so claims stay in priority order.
         """
         keys = self.stream_keys(queues)
-        found, last_ids = self._claim(keys, consumer, count)
+        found: list[Delivery]
+        if idle_ids and len(idle_ids) == len(keys):  # a piggybacked claim just found nothing
+            found, last_ids = [], idle_ids
+        else:
+            found, last_ids = self._claim(keys, consumer, count)
         if found or block_s <= 0:
             return found
         reply: Any = self.client.xread(dict(zip(keys, last_ids, strict=True)), count=1,
@@ -105,9 +109,18 @@ class RedisBroker:
             return []
         return self._claim(keys, consumer, count)[0]
 
+    def queue_claim(self, pipe: redis.client.Pipeline, consumer: str, queues: Sequence[str],
+                    count: int) -> None:
+        """Queue a fetch.lua claim on a pipeline (a worker's flush claims its next batch)."""
+        scripts.queue_eval(pipe, "fetch", self.stream_keys(queues),
+                           [CONSUMER_GROUP, consumer, count])
+
     def _claim(self, keys: list[str], consumer: str,
                count: int) -> tuple[list[Delivery], list[bytes]]:
-        flat = self._fetch(keys=keys, args=[CONSUMER_GROUP, consumer, count])
+        return self.parse_claim(self._fetch(keys=keys, args=[CONSUMER_GROUP, consumer, count]))
+
+    def parse_claim(self, flat: Any) -> tuple[list[Delivery], list[bytes]]:
+        """fetch.lua's reply as deliveries, or ([], the streams' last ids) when all were idle."""
         if flat and flat[0] == b"idle":
             return [], flat[1:]
         out = []

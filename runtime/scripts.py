@@ -33,3 +33,9 @@ def queue_call(pipe: redis.client.Pipeline, script: Script, keys: list[str],
 def ensure_loaded(client: redis.Redis, script: Script) -> None:
     """Load a script into the server's cache (after a restart emptied it)."""
     client.script_load(script.script)
+
+
+def queue_eval(pipe: redis.client.Pipeline, name: str, keys: list[str],
+               args: list[object]) -> None:
+    """Queue EVAL with the script's text: never NOSCRIPT, for small scripts on hot paths."""
+    pipe.execute_command("EVAL", lua_source(name), len(keys), *keys, *args)

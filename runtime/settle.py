@@ -115,10 +115,16 @@ class Settler:
         """Seconds since the oldest unflushed operation was queued."""
         return time.monotonic() - self.since if self.since else 0.0
 
-    def flush(self, worker: str) -> None:
-        """Write everything queued, in one pipeline when possible."""
+    def flush(self, worker: str, claim: tuple[str, list[str], int] | None = None
+              ) -> tuple[list[Delivery], list[bytes]] | None:
+        """Write everything queued, in one pipeline when possible.
+
+        With ``claim`` = (consumer, queues, count) the same round trip also claims the next
+        batch (so a chain's next step, enqueued by this flush, costs no extra round trip);
+        returns ``parse_claim``'s (deliveries, idle ids), or None when nothing was flushed.
+        """
         if not len(self):
-            return
+            return None
         app = self.app
         backend, broker = app.backend, app.broker
         pipe: Any = app.broker_client.pipeline(transaction=False)
@@ -137,6 +143,10 @@ class Settler:
             broker._publish_one(pipe, item)
         if self.acks:
             broker.ack(self.acks, pipe)
+        claim_at = -1
+        if claim is not None:
+            claim_at = len(pipe)
+            broker.queue_claim(pipe, *claim)
         replies = pipe.execute(raise_on_error=False) if len(pipe) else []
         if self.joins:
             self._settle_joins(join_at, replies)
@@ -150,3 +160,6 @@ class Settler:
         self.records, self.states, self.acks = [], [], []
         self.publishes, self.dead, self.requeues, self.joins = [], [], [], []
         self.since = 0.0
+        if claim_at < 0:
+            return None
+        return broker.parse_claim(replies[claim_at])

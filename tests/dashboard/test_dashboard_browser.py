@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -162,8 +163,12 @@ def test_workflow_submitted_from_the_page_turns_green(page, cluster, tmp_path):
     assert "did you mean 'add'?" in page.wait_for_selector("#submitted div.bad").inner_text()
     # the demo flow, loaded from --flow-dir, with a parameter
     page.select_option("#flow-file", "demo.flow")
-    page.wait_for_function(
-        "document.querySelector('#submit-flow textarea').value.includes('flow demo')")
+    # Poll from Python: wait_for_function evaluates a string, which the page's CSP forbids.
+    textarea = page.locator("#submit-flow textarea")
+    deadline = time.monotonic() + 10
+    while "flow demo" not in textarea.input_value() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "flow demo" in textarea.input_value()
     page.fill("#submit-flow input[name=params]", '{"a": 40}')
     page.click("#submit-flow button[type=submit]")
     link = page.wait_for_selector("#submitted a[href^='/workflow/']")
