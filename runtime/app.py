@@ -2,61 +2,27 @@
 
 from __future__ import annotations
 
-import inspect
 import os
-import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
 import redis
-from flowc.runtime.config import Settings, route_for
-from flowc.runtime.exceptions import NotRegistered
-from flowc.runtime.keys import DEFAULT_PRIORITY, Keys
+from flowc.runtime.config import Settings
+from flowc.runtime.keys import Keys
 from flowc.runtime.message import Message
 from flowc.runtime.options import (
     check_call_options,
-    check_priority,
-    check_queue,
     check_task_options,
-    resolve_eta,
-    resolve_expires,
 )
+from flowc.runtime.producer import build_message, check_arguments, send_plain
+from flowc.runtime.registry import TaskRegistry
 from flowc.runtime.result import AsyncResult as AsyncResultType
 from flowc.runtime.serialization import get_serializer, tag_of
 from flowc.runtime.task import Task
 
 BROKER_URL_ENV = "FLOWC_BROKER_URL"
 RESULT_BACKEND_ENV = "FLOWC_RESULT_BACKEND"
-
-
-class TaskRegistry(dict[str, Task]):
-    """Tasks by name; a missing name raises ``NotRegistered`` with a suggestion.
-
-    Also the compiler's ``TaskRegistry`` contract (``names``, ``signature``) for validation.
-    """
-
-    def names(self) -> list[str]:
-        """Every registered task name."""
-        return list(self)
-
-    def signature(self, name: str) -> inspect.Signature | None:
-        """The signature callers satisfy (without ``self`` for ``bind=True`` tasks)."""
-        task = self.get(name)
-        if task is None or task.call_signature is None:
-            return None
-        sig = task.call_signature
-        if task.bind:
-            sig = sig.replace(parameters=list(sig.parameters.values())[1:])
-        return sig
-
-    def __missing__(self, name: str) -> Task:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(self), n=1)
-        raise NotRegistered(f"task {name!r} is not registered" +
-                            (f"; did you mean {close[0]!r}?" if close else ""))
 
 
 class App:
@@ -305,7 +271,7 @@ class App:
         if task is not None and self.conf.task_always_eager:
             return task.apply(args_list, kwargs_dict, **options)
         if task is not None and task.typing is not False:
-            _check_arguments(task, args_list, kwargs_dict)
+            check_arguments(task, args_list, kwargs_dict)
         if not options and task is not None and not callable(self.conf.task_routes) \
                 and not isinstance(self.conf.task_routes, list) \
                 and not self.conf.task_send_sent_event:
@@ -330,23 +296,8 @@ class App:
         return first or message.id
 
     def _send_plain(self, task: Task, args: list[Any], kwargs: dict[str, Any]) -> AsyncResultType:
-        """The hot path of ``delay()``: no options, routing cached per task, one held XADD."""
-        routes = self._plain_routes
-        if routes.get("") != self.conf.version:  # settings changed: routing may have too
-            routes.clear()
-            routes[""] = self.conf.version
-        route = routes.get(task.name)
-        if route is None:
-            m = self.build_message(task.name, [], {}, task, {})
-            route = routes[task.name] = (m.queue, m.priority,
-                                         self.keys.stream(m.queue, m.priority))
-            self.broker.declare([m.queue])
-        queue, priority, stream = route
-        task_id = str(uuid.uuid4())
-        body, tag = self.encode_envelope({"v": 1, "id": task_id, "task": task.name, "args": args,
-                                          "kwargs": kwargs, "queue": queue, "priority": priority})
-        self.held.execute("XADD", stream, "*", "b", body, "c", tag)
-        return AsyncResultType(task_id, self, task.name)
+        """The hot path of ``delay()`` (see ``producer.send_plain``)."""
+        return AsyncResultType(send_plain(self, task, args, kwargs), self, task.name)
 
     @cached_property
     def held(self) -> Any:
@@ -369,31 +320,7 @@ class App:
     def build_message(self, name: str, args: list[Any], kwargs: dict[str, Any],
                       task: Task | None, options: Mapping[str, Any]) -> Message:
         """Resolve routing, priority and delays for one call into a Message."""
-        topts = task.options if task is not None else {}
-        route = route_for(self.conf.task_routes, name, args, kwargs) if self.conf.task_routes \
-            else None
-        queue = check_queue(options.get("queue")) or (route or {}).get("queue") \
-            or topts.get("queue") or self.conf.task_default_queue
-        priority = check_priority(options.get("priority"))
-        if priority is None:
-            for source in ((route or {}).get("priority"), topts.get("priority"),
-                           self.conf.task_default_priority):
-                if source is not None:
-                    priority = check_priority(source)
-                    break
-        now = time.time()
-        expires = options.get("expires", topts.get("expires"))
-        return Message(
-            id=options.get("task_id") or str(uuid.uuid4()), task=name, args=args, kwargs=kwargs,
-            queue=queue, priority=DEFAULT_PRIORITY if priority is None else priority,
-            eta=resolve_eta(options.get("countdown"), options.get("eta"), now),
-            expires=resolve_expires(expires, now), retries=int(options.get("retries", 0)),
-            root_id=options.get("root_id"), parent_id=options.get("parent_id"),
-            acks_late=options.get("acks_late"), ignore_result=options.get("ignore_result"),
-            time_limit=options.get("time_limit"), soft_time_limit=options.get("soft_time_limit"),
-            link=_sig_list(options.get("link")), link_error=_sig_list(options.get("link_error")),
-            headers=options.get("headers"),
-        )
+        return build_message(self, name, args, kwargs, task, options)
 
     def encode(self, message: Message, serializer: str | None = None) -> tuple[bytes, bytes]:
         """Serialize a message envelope; raises SerializationError naming the bad value."""
@@ -419,28 +346,3 @@ class App:
         from flowc.runtime.events import producer_sender
 
         return producer_sender(self)
-
-
-def _sig_list(value: Any) -> list[dict[str, Any]] | None:
-    if value is None:
-        return None
-    items = value if isinstance(value, list | tuple) else [value]
-    return [dict(v) for v in items]
-
-
-def _check_arguments(task: Task, args: list[Any], kwargs: dict[str, Any]) -> None:
-    """Celery's ``typing``: a call whose arguments cannot bind fails now, not in the worker."""
-    sig = task.call_signature
-    if sig is None:
-        return
-    shape = (len(args), *kwargs) if kwargs else len(args)
-    if shape in task.bindable_shapes:  # binding depends only on the count and the names
-        return
-    try:
-        if task.bind:
-            sig.bind(None, *args, **kwargs)
-        else:
-            sig.bind(*args, **kwargs)
-    except TypeError as e:
-        raise TypeError(f"{task.name}() {e}") from None
-    task.bindable_shapes.add(shape)

@@ -1,0 +1,96 @@
+"""Turning a call into a message: routing, priorities, delays, argument checks, the hot path."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from flowc.runtime.config import route_for
+from flowc.runtime.keys import DEFAULT_PRIORITY
+from flowc.runtime.message import Message
+from flowc.runtime.options import check_priority, check_queue, resolve_eta, resolve_expires
+
+if TYPE_CHECKING:
+    from flowc.runtime.app import App
+    from flowc.runtime.task import Task
+
+
+def send_plain(app: App, task: Task, args: list[Any], kwargs: dict[str, Any]) -> str:
+    """The hot path of ``delay()``: no options, routing cached per task, one held XADD.
+
+    Returns the new task id. The cache is dropped whenever the settings' version changes.
+    """
+    routes = app._plain_routes
+    if routes.get("") != app.conf.version:  # settings changed: routing may have too
+        routes.clear()
+        routes[""] = app.conf.version
+    route = routes.get(task.name)
+    if route is None:
+        m = app.build_message(task.name, [], {}, task, {})
+        route = routes[task.name] = (m.queue, m.priority,
+                                     app.keys.stream(m.queue, m.priority))
+        app.broker.declare([m.queue])
+    queue, priority, stream = route
+    task_id = str(uuid.uuid4())
+    body, tag = app.encode_envelope({"v": 1, "id": task_id, "task": task.name, "args": args,
+                                      "kwargs": kwargs, "queue": queue, "priority": priority})
+    app.held.execute("XADD", stream, "*", "b", body, "c", tag)
+    return task_id
+
+
+def build_message(app: App, name: str, args: list[Any], kwargs: dict[str, Any],
+                  task: Task | None, options: Mapping[str, Any]) -> Message:
+    """Resolve routing, priority and delays for one call into a Message."""
+    topts = task.options if task is not None else {}
+    route = route_for(app.conf.task_routes, name, args, kwargs) if app.conf.task_routes \
+        else None
+    queue = check_queue(options.get("queue")) or (route or {}).get("queue") \
+        or topts.get("queue") or app.conf.task_default_queue
+    priority = check_priority(options.get("priority"))
+    if priority is None:
+        for source in ((route or {}).get("priority"), topts.get("priority"),
+                       app.conf.task_default_priority):
+            if source is not None:
+                priority = check_priority(source)
+                break
+    now = time.time()
+    expires = options.get("expires", topts.get("expires"))
+    return Message(
+        id=options.get("task_id") or str(uuid.uuid4()), task=name, args=args, kwargs=kwargs,
+        queue=queue, priority=DEFAULT_PRIORITY if priority is None else priority,
+        eta=resolve_eta(options.get("countdown"), options.get("eta"), now),
+        expires=resolve_expires(expires, now), retries=int(options.get("retries", 0)),
+        root_id=options.get("root_id"), parent_id=options.get("parent_id"),
+        acks_late=options.get("acks_late"), ignore_result=options.get("ignore_result"),
+        time_limit=options.get("time_limit"), soft_time_limit=options.get("soft_time_limit"),
+        link=sig_list(options.get("link")), link_error=sig_list(options.get("link_error")),
+        headers=options.get("headers"),
+    )
+
+
+def sig_list(value: Any) -> list[dict[str, Any]] | None:
+    """Callback signatures (one or many) as plain dicts for the envelope."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list | tuple) else [value]
+    return [dict(v) for v in items]
+
+
+def check_arguments(task: Task, args: list[Any], kwargs: dict[str, Any]) -> None:
+    """Celery's ``typing``: a call whose arguments cannot bind fails now, not in the worker."""
+    sig = task.call_signature
+    if sig is None:
+        return
+    shape = (len(args), *kwargs) if kwargs else len(args)
+    if shape in task.bindable_shapes:  # binding depends only on the count and the names
+        return
+    try:
+        if task.bind:
+            sig.bind(None, *args, **kwargs)
+        else:
+            sig.bind(*args, **kwargs)
+    except TypeError as e:
+        raise TypeError(f"{task.name}() {e}") from None
+    task.bindable_shapes.add(shape)
