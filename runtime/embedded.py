@@ -22,13 +22,19 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
 from flowc.dsl.errors import FlowcError
+from flowc.runtime.embedded_rendezvous import (
+    clear_rendezvous,
+    read_rendezvous,
+    rendezvous_lock,
+    write_rendezvous,
+)
 
 __all__ = [
     "EMBEDDED_URL_ENV",
@@ -358,46 +364,6 @@ _shared: EmbeddedServer | None = None
 _shared_lock = threading.Lock()
 
 
-def rendezvous_path() -> str:
-    """Per-user file naming the running shared server, so separately started processes meet.
-
-    ``flowc worker`` in one terminal and a producer in another, both with no broker configured,
-    find the same server through it; it lives in a 0700 directory of the user's own.
-    """
-    directory = os.path.join(tempfile.gettempdir(), f"flowc-{os.getuid()}")
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    return os.path.join(directory, "embedded.url")
-
-
-def _read_rendezvous() -> str | None:
-    """The URL in the rendezvous file if its server answers, else None."""
-    try:
-        with open(rendezvous_path()) as f:
-            url = f.read().strip()
-    except OSError:
-        return None
-    if url.startswith("unix://") and _ping(url.removeprefix("unix://").partition("?")[0]):
-        return url
-    return None
-
-
-def _write_rendezvous(url: str) -> None:
-    path = rendezvous_path()
-    tmp = f"{path}.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(url)
-    os.replace(tmp, path)
-
-
-def _clear_rendezvous(url: str) -> None:
-    path = rendezvous_path()
-    with contextlib.suppress(OSError):
-        with open(path) as f:
-            if f.read().strip() != url:
-                return
-        os.unlink(path)
-
-
 def ensure_embedded_url() -> str:
     """URL of the shared embedded server, starting it on first use.
 
@@ -417,8 +383,8 @@ def ensure_embedded_url() -> str:
         inherited = os.environ.get(EMBEDDED_URL_ENV)
         if inherited:
             return inherited
-        with _rendezvous_lock():
-            found = _read_rendezvous()
+        with rendezvous_lock():
+            found = read_rendezvous()
             if found:
                 os.environ[EMBEDDED_URL_ENV] = found
                 return found
@@ -428,7 +394,7 @@ def ensure_embedded_url() -> str:
             except BaseException:
                 server.stop()  # Remove its temp dir; the error carries the log tail.
                 raise
-            _write_rendezvous(server.url)
+            write_rendezvous(server.url)
         if _shared is None:  # Else registered already (here, or in a parent before fork).
             atexit.register(_stop_shared)
         _shared = server
@@ -436,24 +402,11 @@ def ensure_embedded_url() -> str:
         return server.url
 
 
-@contextlib.contextmanager
-def _rendezvous_lock() -> Iterator[None]:
-    """Serialise check-then-start between processes of one user."""
-    import fcntl
-
-    fd = os.open(rendezvous_path() + ".lock", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def _stop_shared() -> None:
     """atexit hook: stop the shared server if this very process started it."""
     server = _shared
     if server is not None and os.getpid() == server._owner_pid:
-        _clear_rendezvous(server.url)
+        clear_rendezvous(server.url)
         server.stop()
         if os.environ.get(EMBEDDED_URL_ENV) == server.url:
             del os.environ[EMBEDDED_URL_ENV]
