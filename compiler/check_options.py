@@ -22,7 +22,7 @@ from flowc.compiler.diagnostics import (
     did_you_mean,
 )
 from flowc.compiler.dispatch import TaskRegistry
-from flowc.compiler.ir import SourceSpan, Workflow
+from flowc.compiler.ir import Errback, Node, SourceSpan, Workflow
 
 PRIORITY_MIN = 0
 PRIORITY_MAX = 9
@@ -147,7 +147,8 @@ NOT_FLOWC_NAMES = {
 
 def check_options(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
     problems: list[Problem] = []
-    for n in [*wf.nodes, *wf.errbacks]:
+    calls: list[Node | Errback] = [*wf.nodes, *wf.errbacks]
+    for n in calls:
         problems.extend(check_option_values(n.options, n.id, n.span))
     return problems
 

@@ -7,13 +7,14 @@ from typing import Any
 
 from flowc.compiler.diagnostics import NOT_SERIALISABLE, Problem
 from flowc.compiler.dispatch import TaskRegistry
-from flowc.compiler.ir import Workflow
+from flowc.compiler.ir import Errback, Node, Workflow
 
 
 def check_serialisable(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
     """Flags the first non-JSON value of each field of each node and errback."""
     problems: list[Problem] = []
-    for n in [*wf.nodes, *wf.errbacks]:
+    calls: list[Node | Errback] = [*wf.nodes, *wf.errbacks]
+    for n in calls:
         try:  # the common case: everything at once
             json.dumps((n.args, n.kwargs, n.options, getattr(n, "items", None)), allow_nan=False)
         except (TypeError, ValueError):

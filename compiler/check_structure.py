@@ -10,14 +10,15 @@ from collections.abc import Iterator
 
 from flowc.compiler.diagnostics import MALFORMED, Problem
 from flowc.compiler.dispatch import TaskRegistry
-from flowc.compiler.ir import Node, Workflow, shape_leaves
+from flowc.compiler.ir import Errback, Node, Workflow, shape_leaves
 
 
 def check_structure(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
     """Duplicate ids, dangling references, and map/task field mix-ups."""
     problems: list[Problem] = []
     node_ids: set[str] = set()
-    for n in [*wf.nodes, *wf.errbacks]:
+    calls: list[Node | Errback] = [*wf.nodes, *wf.errbacks]
+    for n in calls:
         if n.id in node_ids:
             problems.append(Problem(MALFORMED, f"duplicate id {n.id!r}", node=n.id, span=n.span))
         node_ids.add(n.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flowc.compiler.diagnostics import UNKNOWN_TASK, Problem, did_you_mean
 from flowc.compiler.dispatch import TaskRegistry
-from flowc.compiler.ir import Workflow
+from flowc.compiler.ir import Errback, Node, Workflow
 
 
 def check_tasks(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
@@ -13,7 +13,8 @@ def check_tasks(wf: Workflow, registry: TaskRegistry | None = None) -> list[Prob
         return []
     known = set(registry.names())
     problems: list[Problem] = []
-    for n in [*wf.nodes, *wf.errbacks]:
+    calls: list[Node | Errback] = [*wf.nodes, *wf.errbacks]
+    for n in calls:
         if n.task not in known:
             hint = did_you_mean(n.task, sorted(known)) or "is the module defining it imported?"
             problems.append(

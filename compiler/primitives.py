@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
 
 from flowc.compiler.diagnostics import CanvasError
 from flowc.compiler.signature import LINK, LINK_ERROR, Canvas, Signature
@@ -281,7 +281,7 @@ def _unroll(task: Canvas) -> Canvas:
     return task
 
 
-def _flattenable(task: Canvas) -> bool:
+def _flattenable(task: Canvas) -> TypeGuard[chain]:
     return isinstance(task, chain) and not task.options and not task.immutable
 
 

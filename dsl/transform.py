@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic
@@ -220,7 +220,7 @@ class ToAst(Transformer[Token, ast.Module]):
 
     def schedule(self, meta: Meta, children: list[Any]) -> ast.Schedule:
         name, trigger, target = children
-        kind = "cron" if trigger.kind == "cron" else "every"
+        kind: Literal["cron", "every"] = "cron" if trigger.kind == "cron" else "every"
         return ast.Schedule(
             str(name), kind, trigger.expr, target, trigger.tz, span=meta_span(meta)
         )

@@ -16,6 +16,7 @@ in the message, not at 02:30 in a log.
 from __future__ import annotations
 
 import difflib
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
@@ -165,11 +166,15 @@ def entries_from_app(app: App) -> list[ScheduleEntry]:
     return entries
 
 
+_CONFIGURED: weakref.WeakSet[App] = weakref.WeakSet()
+"""Apps whose ``on_after_configure`` was sent (weak: an app's entry goes with the app)."""
+
+
 def configure_once(app: App) -> None:
     """Send ``app.on_after_configure`` once per app (Celery sends it when config is ready)."""
-    if getattr(app, "_beat_configured", False):
+    if app in _CONFIGURED:
         return
-    app._beat_configured = True
+    _CONFIGURED.add(app)
     app.on_after_configure.send(sender=app)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime.keys import PRIORITY_LEVELS
+from flowc.runtime.replies import stream_entries
 from flowc.runtime.serialization import decode
 
 if TYPE_CHECKING:
@@ -62,11 +63,11 @@ class DeadLetters:
     def newest(self, limit: int = 100) -> list[DeadLetter]:
         """The newest ``limit`` dead letters, newest first."""
         return [self._entry(eid, fields)
-                for eid, fields in self.client.xrevrange(self.key, count=limit)]
+                for eid, fields in stream_entries(self.client.xrevrange(self.key, count=limit))]
 
     def get(self, entry_id: str) -> DeadLetter | None:
         """One dead letter by id, or None."""
-        found = self.client.xrange(self.key, entry_id, entry_id)
+        found = stream_entries(self.client.xrange(self.key, entry_id, entry_id))
         return self._entry(*found[0]) if found else None
 
     def requeue(self, entry_ids: Iterable[str]) -> int:
@@ -94,7 +95,7 @@ class DeadLetters:
 
     def all_ids(self) -> list[str]:
         """Every dead letter's id, oldest first."""
-        return [eid.decode() for eid, _ in self.client.xrange(self.key)]
+        return [eid.decode() for eid, _ in stream_entries(self.client.xrange(self.key))]
 
     def _target(self, letter: DeadLetter) -> str:
         if letter.source:

@@ -17,6 +17,7 @@ import redis
 from flowc.runtime import scripts
 from flowc.runtime.broker import Delivery, Outgoing
 from flowc.runtime.keys import CONSUMER_GROUP, PRIORITY_LEVELS, Keys
+from redis.typing import EncodableT
 
 PROMOTE_BATCH = 1000
 """The most delayed messages one promote call moves (it loops while more are due)."""
@@ -53,7 +54,9 @@ class RedisBroker:
         """Enqueue unless ``key`` was used within ``ttl_s``; return the first task's id if so."""
         idem = self.keys.idempotency(key, item.queue)
         if item.eta is not None and item.eta > time.time():
-            args = [task_id, int(ttl_s * 1000), "delayed", _delayed_member(item), repr(item.eta)]
+            args: list[EncodableT] = [
+                task_id, int(ttl_s * 1000), "delayed", _delayed_member(item), repr(item.eta)
+            ]
             target = self.keys.delayed(item.queue)
         else:
             args = [task_id, int(ttl_s * 1000), "ready", item.body, item.tag]

@@ -14,6 +14,7 @@ import orjson
 from flowc.compiler.ir import Workflow
 from flowc.runtime import scripts, states
 from flowc.runtime.outcome import encode_record, now_iso
+from flowc.runtime.replies import bytes_hash
 from flowc.runtime.workflow_plan import RunPlan, plan
 
 if TYPE_CHECKING:
@@ -110,12 +111,12 @@ class WorkflowStore:
 
     def status(self, workflow_id: str) -> dict[str, str]:
         """The run's meta hash (status, left, failed_node, ...), decoded."""
-        meta = self.app.broker_client.hgetall(self.keys(workflow_id)[4])
+        meta = bytes_hash(self.app.broker_client.hgetall(self.keys(workflow_id)[4]))
         return {k.decode(): v.decode() for k, v in meta.items()}
 
     def node_states(self, workflow_id: str) -> dict[str, str]:
         """State of every node: PENDING, QUEUED, RUNNING, SUCCESS, FAILURE or SKIPPED."""
-        raw = self.app.broker_client.hgetall(self.keys(workflow_id)[3])
+        raw = bytes_hash(self.app.broker_client.hgetall(self.keys(workflow_id)[3]))
         return {k.decode(): v.decode() for k, v in raw.items()}
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from flowc.runtime.group_result import ResultLike, handle_for
+from flowc.runtime.replies import bytes_hash
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -75,7 +76,8 @@ class WorkflowRun:
         """
         client = self.app.broker_client
         keys = self.app.keys.workflow(self.id)
-        records = {k.decode(): orjson.loads(v) for k, v in client.hgetall(keys[0]).items()}
+        records = {k.decode(): orjson.loads(v)
+                   for k, v in bytes_hash(client.hgetall(keys[0])).items()}
         states = self.app.workflows.node_states(self.id)
         parents: dict[str, list[str]] = {n: [] for n in records}
         for node_id, rec in records.items():

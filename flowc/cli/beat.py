@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,9 @@ from flowc.runtime.beat_entries import (
 from flowc.runtime.connection import mask_url
 from flowc.runtime.exceptions import ImproperlyConfigured
 from flowc.runtime.worker import configure_logging
+
+if TYPE_CHECKING:
+    from flowc.compiler.compile_flow import ScheduleEntry as CompiledSchedule
 
 FLOW_SUFFIXES = (".flow", ".yaml", ".yml")
 NO_FLOW_SCHEDULES = "compile support for .flow schedules not available yet"
@@ -41,7 +45,7 @@ def flow_entries(app: App, path: Path) -> list[ScheduleEntry]:
         raise click.UsageError(f"{NO_FLOW_SCHEDULES} ({e})") from None
     loaded = load(path)
     diags = list(loaded.diagnostics)
-    compiled = []
+    compiled: list[CompiledSchedule] = []
     if loaded.module is not None and not any(d.severity == "error" for d in diags):
         compiled, more = compile_schedules(loaded.module, loaded.catalog, loaded.name)
         diags += more
