@@ -1,0 +1,131 @@
+"""Binding a ``.flow`` call's arguments to a node's fields, and checking literal types.
+
+The binding rules (see :mod:`flowc.compiler.lower_flow`): a run-time result in first position is
+``prepend`` (one id) or ``collect`` (a shape); anywhere else, and every literal after it, binds
+by the parameter's name from the task's signature (``kwargs``/``kwarg_inputs``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Protocol
+
+from flowc.compiler.flow_types import annotation_accepts, annotation_text, describe_value
+from flowc.compiler.flow_values import has_name
+from flowc.compiler.lower_flow_scope import BIND, Item
+from flowc.dsl import ast
+
+
+class Report(Protocol):
+    """Where diagnostics go (``FlowLowerer.error``)."""
+
+    def __call__(self, code: str, message: str, span: ast.Span, hint: str | None = None) -> None:
+        ...
+
+
+class ArgumentBinder:
+    """Binds arguments for one lowerer; caches whether a call shape fits a signature."""
+
+    def __init__(self, error: Report) -> None:
+        self.error = error
+        self._binds: dict[tuple[str, int, frozenset[str]], bool] = {}
+
+    def bind(self, call: ast.Call, task: str, sig: inspect.Signature | None,
+             items: list[Item], keywords: dict[str, Item]) -> dict[str, Any]:
+        """The node's ``args``/``kwargs``/``prepend``/``collect``/``kwarg_inputs``."""
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        inputs: dict[str, str] = {}
+        fields: dict[str, Any] = {}
+        by_name = False
+        for i, item in enumerate(items):
+            if item.kind == "lit" and not by_name:
+                args.append(item.value)
+            elif item.kind == "node" and i == 0 and not (item.named and _by_name_ok(sig)):
+                fields["prepend" if isinstance(item.value, str) else "collect"] = item.value
+            else:
+                by_name = True
+                pname = self._param_name(call, task, sig, i, item)
+                if pname is not None:
+                    self._put(pname, item, kwargs, inputs)
+        for name, item in keywords.items():
+            if name in kwargs or name in inputs:
+                span = item.expr.span if item.expr is not None else call.span
+                self.error("F304", f"argument '{name}' of {task} is given twice", span,
+                           "a result passed by position already fills it")
+                continue
+            self._put(name, item, kwargs, inputs)
+        return {"args": args, "kwargs": kwargs, "kwarg_inputs": inputs, **fields}
+
+    def _put(self, name: str, item: Item, kwargs: dict[str, Any], inputs: dict[str, str]) -> None:
+        if item.kind == "lit":
+            kwargs[name] = item.value
+        elif isinstance(item.value, str):
+            inputs[name] = item.value
+        else:
+            span = item.expr.span if item.expr is not None else ast.NO_SPAN
+            self.error(BIND, f"a list of results can only be passed as the first argument "
+                       f"(here: '{name}')", span,
+                       "move it first, or collect it in a step of its own: [a, b] -> step()")
+
+    def _param_name(self, call: ast.Call, task: str, sig: inspect.Signature | None, i: int,
+                    item: Item) -> str | None:
+        """The parameter at position ``i``, for passing a result (or later literal) by name."""
+        span = item.expr.span if item.expr is not None else call.span
+        if sig is None:
+            self.error(BIND, f"cannot tell which parameter of {task} argument {i + 1} is",
+                       span, "pass results by keyword: step(name=result)")
+            return None
+        params = list(sig.parameters.values())
+        if i >= len(params) or params[i].kind in (params[i].VAR_KEYWORD, params[i].KEYWORD_ONLY):
+            self.error("F301", f"too many positional arguments for {task}{sig}", span)
+            return None
+        p = params[i]
+        if p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY):
+            self.error(BIND, f"a result cannot bind to {task}'s parameter '{p.name}' by name",
+                       span, "results bind by name; give the task a named parameter")
+            return None
+        return p.name
+
+    def check_types(self, call: ast.Call, task: str, sig: inspect.Signature,
+                    items: list[Item], keywords: dict[str, Item]) -> None:
+        """Literal arguments (as written, no names) against simple annotations (F305)."""
+        if not any(item.kind == "lit" and _pure_literal(item.expr)
+                   for item in (*items, *keywords.values())):
+            return
+        key = (task, len(items), frozenset(keywords))
+        if key not in self._binds:
+            try:
+                sig.bind(*items, **keywords)
+                self._binds[key] = True
+            except TypeError:
+                self._binds[key] = False
+        if not self._binds[key]:
+            return  # the arity check reports it; types of misplaced arguments would only confuse
+        params = list(sig.parameters.values())
+        pairs: list[tuple[inspect.Parameter | None, Item]] = []
+        for i, item in enumerate(items):
+            ok = i < len(params) and params[i].kind in (
+                params[i].POSITIONAL_ONLY, params[i].POSITIONAL_OR_KEYWORD)
+            pairs.append((params[i] if ok else None, item))
+        pairs += [(sig.parameters.get(name), item) for name, item in keywords.items()]
+        for p, item in pairs:
+            if p is None or item.kind != "lit" or not _pure_literal(item.expr):
+                continue
+            if not annotation_accepts(p.annotation, item.value):
+                assert item.expr is not None
+                self.error("F305", f"{call.name}() parameter '{p.name}' expects "
+                           f"{annotation_text(p.annotation)}, got {describe_value(item.value)}",
+                           item.expr.span)
+
+
+def _by_name_ok(sig: inspect.Signature | None) -> bool:
+    """Whether the first parameter can take a named result by name."""
+    if sig is None or not sig.parameters:
+        return False
+    first = next(iter(sig.parameters.values()))
+    return first.kind == first.POSITIONAL_OR_KEYWORD
+
+
+def _pure_literal(expr: ast.Node | None) -> bool:
+    return expr is not None and not has_name(expr)
