@@ -53,6 +53,7 @@ class RateLimiter:
         self.app = app
         self._script = scripts.load(app.broker_client, "ratelimit")
         self._limits: dict[str, RateLimit | None] = {}
+        self._step_limits: dict[Any, RateLimit | None] = {}
 
     def limit_of(self, task: Task) -> RateLimit | None:
         """The task's parsed ``rate_limit`` (or ``task_default_rate_limit``), cached."""
@@ -61,9 +62,23 @@ class RateLimiter:
             self._limits[task.name] = parse_rate_limit(value)
         return self._limits[task.name]
 
+    def step_limit(self, message: Message) -> RateLimit | None:
+        """A workflow step's own ``rate_limit`` (envelope ``headers.options``), if it set one."""
+        options = (message.headers or {}).get("options") or {}
+        value = options.get("rate_limit")
+        if value is None:
+            return None
+        if value not in self._step_limits:
+            self._step_limits[value] = parse_rate_limit(value)
+        return self._step_limits[value]
+
     def acquire(self, task: Task, message: Message) -> Decision | None:
-        """None if ``task`` is unlimited or the message already holds a slot; else a slot."""
-        limit = self.limit_of(task)
+        """None if ``task`` is unlimited or the message already holds a slot; else a slot.
+
+        A workflow step's own limit wins over the task's; both count against one key per task
+        (and per ``rate_limit_key`` value), so the limit holds across the whole cluster.
+        """
+        limit = (self.step_limit(message) if message.headers else None) or self.limit_of(task)
         if limit is None:
             return None
         if message.headers and SLOT_HEADER in message.headers:

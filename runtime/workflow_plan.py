@@ -59,7 +59,7 @@ def _head(app: App, task_id: str, task: str, options: dict[str, Any], queue: str
             env[name] = options[name]
     if workflow is not None:
         env["workflow"] = workflow
-    step = {k: options[k] for k in STEP_OPTIONS if options.get(k) is not None}
+    step = {k: options[k] for k in (*STEP_OPTIONS, "rate_limit") if options.get(k) is not None}
     if step:
         env["headers"] = {"options": step}
     text = orjson.dumps(env)

@@ -201,3 +201,16 @@ def test_a_step_without_retries_fails_at_once(fapp: App, redis_client: redis.Red
     with pytest.raises(ConnectionError):
         result.get(timeout=5)
     assert int(redis_client.get("test:once")) == 1
+
+
+def test_a_steps_own_rate_limit_spaces_its_starts(fapp: App, redis_client: redis.Redis) -> None:
+    """``.flow``'s ``with rate_limit = "5/s"`` on a step must hold like a task's own limit."""
+
+    @fapp.task(name="stamp")
+    def stamp(i: int) -> float:
+        return time.time()
+
+    steps = [fapp.tasks["stamp"].si(i).set(rate_limit="5/s") for i in range(4)]
+    starts = sorted(group(*steps).delay().get(timeout=10))
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert min(gaps) > 0.15  # 5/s: one start every 0.2 s (allowing for clock jitter)
