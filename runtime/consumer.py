@@ -1,7 +1,8 @@
 """The consume loop of one worker process: claim a batch, run each task, settle in batches.
 
 Shared by every pool: the solo loop runs tasks inline here; the thread and asyncio pools
-(``pools``) reuse ``prepare`` and ``finish`` around their executors.
+(``pools``) reuse ``prepare`` and ``finish`` around their executors. Monitoring observes the
+loop through ``hooks`` (``runtime.hooks``), called where each event happens.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flowc.runtime import states, workflow_steps
 from flowc.runtime.broker import Delivery, Outgoing
 from flowc.runtime.exceptions import TaskRevokedError
 from flowc.runtime.execute import Outcome, invoke
+from flowc.runtime.hooks import NO_HOOKS, ConsumerHooks
 from flowc.runtime.message import Message
 from flowc.runtime.outcome import encode_record, exception_to_dict, now_iso
 from flowc.runtime.ratelimit import RateLimiter
@@ -70,6 +72,8 @@ class Consumer:
         """Set by the worker where tasks run on the main thread (solo, prefork)."""
         self._rate_limiter: RateLimiter | None = None
         self.max_deliveries = app.conf.flowc_max_deliveries
+        self.hooks: ConsumerHooks = NO_HOOKS
+        """Told of each task's lifecycle (``monitor_worker.attach`` installs a monitor)."""
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -132,12 +136,16 @@ class Consumer:
 
     def shutdown(self) -> None:
         """Flush settled work and return claimed-but-unstarted messages to their queues."""
-        for delivery in self.pending:
-            self.settler.requeue(delivery)
-        if self.pending:
-            logger.info("returning %d prefetched message(s) to their queues", len(self.pending))
-        self.pending = []
-        self.settler.flush(self.name)
+        try:
+            for delivery in self.pending:
+                self.settler.requeue(delivery)
+            if self.pending:
+                logger.info("returning %d prefetched message(s) to their queues",
+                            len(self.pending))
+            self.pending = []
+            self.settler.flush(self.name)
+        finally:
+            self.hooks.stopped()
 
     def _promote_and_block_time(self, may_sleep: bool = True) -> float:
         now = time.time()
@@ -213,6 +221,7 @@ class Consumer:
             workflow_steps.bind_errback(task, message)
         if self._parked_for_rate_limit(delivery, task, message):
             return None
+        self.hooks.received(message)
         return task, message
 
     def _parked_for_rate_limit(self, delivery: Delivery, task: Task, message: Message) -> bool:
@@ -231,6 +240,7 @@ class Consumer:
         return True
 
     def _revoked(self, delivery: Delivery, message: Message, why: str) -> None:
+        self.hooks.revoked(message, why)
         logger.info("task %s[%s] %s; not run", message.task, message.id, why)
         exc = {"exc_type": "TaskRevokedError", "exc_module": "flowc.runtime.exceptions",
                "exc_message": [f"task {message.id} {why}"]}
@@ -249,6 +259,7 @@ class Consumer:
 
     def before_start(self, delivery: Delivery, task: Task, message: Message) -> None:
         """Early ack, STARTED state, and the flush that keeps slow tasks from holding results."""
+        self.hooks.started(task, message)
         self.running.add(delivery.entry_id)
         if not self.acks_late(task, message):
             self.settler.ack(delivery)
@@ -263,6 +274,7 @@ class Consumer:
 
     def finish(self, delivery: Delivery, task: Task, message: Message, outcome: Outcome) -> None:
         """Queue the writes that settle a finished task."""
+        self.hooks.finished(message, outcome)
         self.running.discard(delivery.entry_id)
         prev = self.runtime_ewma.get(task.name)
         self.runtime_ewma[task.name] = outcome.runtime_s if prev is None \

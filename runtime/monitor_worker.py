@@ -1,8 +1,8 @@
 """A worker process's monitoring side: task events, worker events, and control commands.
 
 ``attach(consumer, worker, index)`` is the one call a worker makes after building its consume
-loop. It wraps the consumer's hook methods on that instance (``prepare``, ``before_start``,
-``finish``, ``_revoked``, ``shutdown`` and the settler's ``flush``/``dead_letter``) so that:
+loop. It installs a ``WorkerMonitor`` as the consumer's and its settler's ``hooks`` (see
+``runtime.hooks``; each hook is one explicit call in the consume loop) so that:
 
 * with events on (``worker_send_task_events`` / ``flowc worker -E``) each task sends
   received, started, then succeeded/failed/retried/rejected/revoked events, written as one
@@ -11,8 +11,8 @@ loop. It wraps the consumer's hook methods on that instance (``prepare``, ``befo
 * the tasks it runs are known by id (``inspect active``) whether events are on or not;
 * a ``ControlListener`` thread answers ``flowc inspect`` / ``flowc control`` commands.
 
-Wrapping keeps the consume loop's code free of monitoring branches; with events off the cost
-is one dict insert and one pop per task.
+The consume loop holds no monitoring branches, only its hook calls; with events off the cost
+is one dict insert and one pop per task (and a few calls that test ``on``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from flowc.runtime import states
 from flowc.runtime.control_channel import ControlListener
 from flowc.runtime.events import EventSender, events_enabled, short_repr
+from flowc.runtime.hooks import ConsumerHooks
 from flowc.runtime.message import Message
 from flowc.runtime.serialization import decode
 
@@ -40,12 +41,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("flowc.worker")
 
-ATTACHED = "_flowc_monitor"
-"""Attribute marking a consumer already instrumented (``attach`` is idempotent)."""
 
-
-class WorkerMonitor:
-    """Implements ``control_channel.ControlTarget`` for one consumer process."""
+class WorkerMonitor(ConsumerHooks):
+    """One consumer process's ``ConsumerHooks`` and ``control_channel.ControlTarget``."""
 
     def __init__(self, consumer: Consumer, worker: Worker | None = None,
                  index: int | None = None) -> None:
@@ -56,6 +54,8 @@ class WorkerMonitor:
         self.name = consumer.name
         self.queues = list(consumer.queues)
         self.events = EventSender(self.app, consumer.name, enabled=events_enabled(self.app))
+        self.on = self.events.enabled
+        """Whether task events are sent (tasks are tracked by id either way)."""
         self.running: dict[str, tuple[str, Message, float]] = {}
         """Task id -> (task name, message, started at) of the tasks running now."""
         self.listener = ControlListener(self, tick=self._tick)
@@ -101,85 +101,66 @@ class WorkerMonitor:
         if len(self.events):
             self.events.flush()
 
-    # --- instrumentation ----------------------------------------------------------------------
+    # --- ConsumerHooks: called by the consumer and its settler ---------------------------------
 
-    def instrument(self) -> None:
-        """Wrap the consumer's hooks on this instance (see the module docstring)."""
-        c = self.consumer
-        events = self.events
-        running = self.running
-        prepare, before_start, finish = c.prepare, c.before_start, c.finish
-        revoked, shutdown = c._revoked, c.shutdown
-        settler = c.settler
-        flush, dead_letter = settler.flush, settler.dead_letter
-        on = events.enabled
-        if on:
-            settler.events = events  # workflow-finished events from the join's replies
+    def received(self, message: Message) -> None:
+        """task-received."""
+        if self.on:
+            self.events.task_received(message)
 
-        def prepare_(delivery: Delivery) -> tuple[Task, Message] | None:
-            prepared = prepare(delivery)
-            if prepared is not None and on:
-                events.task_received(prepared[1])
-            return prepared
+    def started(self, task: Task, message: Message) -> None:
+        """Track the task for ``inspect active``; task-started."""
+        self.running[message.id] = (task.name, message, time.time())
+        if self.on:
+            self.events.task_started(message)
 
-        def before_start_(delivery: Delivery, task: Task, message: Message) -> None:
-            running[message.id] = (task.name, message, time.time())
-            if on:
-                events.task_started(message)
-            before_start(delivery, task, message)
+    def finished(self, message: Message, outcome: Outcome) -> None:
+        """Stop tracking the task; task-succeeded, -failed, -retried or -rejected (requeued)."""
+        self.running.pop(message.id, None)
+        if not self.on:
+            return
+        events, status = self.events, outcome.status
+        if status == states.SUCCESS:
+            events.task_succeeded(message, outcome.value, outcome.runtime_s)
+        elif status == states.FAILURE:
+            events.task_failed(message, outcome.exc, outcome.traceback, outcome.runtime_s)
+        elif status == states.RETRY:
+            eta = outcome.retry.eta if outcome.retry is not None else None
+            exc = getattr(outcome.exc, "exc", None) or outcome.exc
+            events.task_retried(message, exc, eta, outcome.traceback)
+        elif status == states.REJECTED and outcome.requeue:
+            events.task_rejected(message.id, message.task,
+                                 str(getattr(outcome.exc, "reason", "") or "rejected"),
+                                 requeue=True)
+        # a rejection without requeue is reported by dead_lettered (with its reason)
 
-        def finish_(delivery: Delivery, task: Task, message: Message, outcome: Outcome) -> None:
-            running.pop(message.id, None)
-            if on:
-                status = outcome.status
-                if status == states.SUCCESS:
-                    events.task_succeeded(message, outcome.value, outcome.runtime_s)
-                elif status == states.FAILURE:
-                    events.task_failed(message, outcome.exc, outcome.traceback,
-                                       outcome.runtime_s)
-                elif status == states.RETRY:
-                    eta = outcome.retry.eta if outcome.retry is not None else None
-                    exc = getattr(outcome.exc, "exc", None) or outcome.exc
-                    events.task_retried(message, exc, eta, outcome.traceback)
-                elif status == states.REJECTED and outcome.requeue:
-                    events.task_rejected(message.id, message.task,
-                                         str(getattr(outcome.exc, "reason", "") or "rejected"),
-                                         requeue=True)
-                # a rejection without requeue is reported by dead_letter_ (with its reason)
-            finish(delivery, task, message, outcome)
+    def revoked(self, message: Message, why: str) -> None:
+        """Stop tracking the task; task-revoked."""
+        self.running.pop(message.id, None)
+        if self.on:
+            self.events.task_revoked(message.id, message.task, why,
+                                     terminated=why == "terminated")
 
-        def revoked_(delivery: Delivery, message: Message, why: str) -> None:
-            running.pop(message.id, None)
-            if on:
-                events.task_revoked(message.id, message.task, why,
-                                    terminated=why == "terminated")
-            revoked(delivery, message, why)
+    def dead_lettered(self, delivery: Delivery, reason: str) -> None:
+        """task-rejected, with the dead-lettering's reason."""
+        if self.on:
+            task_id, name = self._identify(delivery)
+            self.events.task_rejected(task_id, name, reason)
 
-        def dead_letter_(delivery: Delivery, reason: str) -> None:
-            if on:
-                task_id, name = self._identify(delivery)
-                events.task_rejected(task_id, name, reason)
-            dead_letter(delivery, reason)
+    def workflow_finished(self, workflow_id: str) -> None:
+        """workflow-finished, with the run's final status."""
+        if self.on:
+            status = self.app.workflows.status(workflow_id).get("status", "UNKNOWN")
+            self.events.workflow_finished(workflow_id, status)
 
-        def flush_(worker: str, claim: Any = None) -> Any:
-            claimed = flush(worker, claim=claim)
-            if len(events):
-                events.flush()
-            return claimed
+    def flushed(self) -> None:
+        """Write the events buffered since the last flush, right after the settle writes."""
+        if len(self.events):
+            self.events.flush()
 
-        def shutdown_() -> None:
-            try:
-                shutdown()
-            finally:
-                self.stop()
-
-        c.prepare = prepare_
-        c.before_start = before_start_
-        c.finish = finish_
-        c._revoked = revoked_
-        c.shutdown = shutdown_
-        settler.flush = flush_
-        settler.dead_letter = dead_letter_
+    def stopped(self) -> None:
+        """worker-offline; stop answering control commands."""
+        self.stop()
 
     def _identify(self, delivery: Delivery) -> tuple[str | None, str | None]:
         try:
@@ -253,11 +234,10 @@ class WorkerMonitor:
 
 def attach(consumer: Consumer, worker: Worker | None = None,
            index: int | None = None) -> WorkerMonitor:
-    """Instrument ``consumer`` and start its control listener (and events, if enabled)."""
-    existing: WorkerMonitor | None = getattr(consumer, ATTACHED, None)
-    if existing is not None:
-        return existing
+    """Install a monitor as ``consumer``'s hooks and start its control listener (and events,
+    if enabled); a consumer already monitored keeps its monitor."""
+    if isinstance(consumer.hooks, WorkerMonitor):
+        return consumer.hooks
     monitor = WorkerMonitor(consumer, worker, index)
-    monitor.instrument()
-    setattr(consumer, ATTACHED, monitor)
+    consumer.hooks = consumer.settler.hooks = monitor
     return monitor.start()

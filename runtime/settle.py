@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowc.runtime import scripts
 from flowc.runtime.broker import Delivery, Outgoing
+from flowc.runtime.hooks import NO_HOOKS, ConsumerHooks
 from flowc.runtime.workflow_join import JoinOp
 from redis.exceptions import NoScriptError
 
@@ -32,8 +33,8 @@ class Settler:
         self.dead: list[tuple[Delivery, str]] = []
         self.requeues: list[Delivery] = []
         self.joins: list[JoinOp] = []
-        self.events: Any = None
-        """An ``EventSender`` when task events are on (set by the worker's monitoring)."""
+        self.hooks: ConsumerHooks = NO_HOOKS
+        """Told of dead letters, flushes and finished workflows (set with the consumer's)."""
         self.since = 0.0
         self.ttl = app.conf.result_expires
         self.shared = app.backend_client is app.broker_client
@@ -68,6 +69,7 @@ class Settler:
 
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         """Queue a dead-lettering."""
+        self.hooks.dead_lettered(delivery, reason)
         self._touch()
         self.dead.append((delivery, reason))
 
@@ -106,10 +108,9 @@ class Settler:
             self.app.backend.store(follow, self.ttl)
 
     def _finished(self, op: JoinOp, reply: Any) -> None:
-        """Send workflow-finished when the join reports the run's last node settled."""
-        if self.events is not None and reply and len(reply) > 1 and reply[1] == 1:
-            status = self.app.workflows.status(op.workflow_id).get("status", "UNKNOWN")
-            self.events.workflow_finished(op.workflow_id, status)
+        """Tell the hooks when the join reports the run's last node settled."""
+        if reply and len(reply) > 1 and reply[1] == 1:
+            self.hooks.workflow_finished(op.workflow_id)
 
     def age_s(self) -> float:
         """Seconds since the oldest unflushed operation was queued."""
@@ -123,8 +124,12 @@ class Settler:
         batch (so a chain's next step, enqueued by this flush, costs no extra round trip);
         returns ``parse_claim``'s (deliveries, idle ids), or None when nothing was flushed.
         """
-        if not len(self):
-            return None
+        claimed = self._write(worker, claim) if len(self) else None
+        self.hooks.flushed()
+        return claimed
+
+    def _write(self, worker: str, claim: tuple[str, list[str], int] | None
+               ) -> tuple[list[Delivery], list[bytes]] | None:
         app = self.app
         backend, broker = app.backend, app.broker
         pipe: Any = app.broker_client.pipeline(transaction=False)

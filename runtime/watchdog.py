@@ -109,6 +109,8 @@ class PoolWatchdog:
         self.slots.reset(index)
         if running is None:
             return
+        # Settled through the pool's own code path; its hooks stay the no-op default (the
+        # supervisor runs no monitor), so these settlements send no task events.
         consumer = Consumer(self.app, self.queues, name)
         message = self._message(running)
         task = self.app.tasks.get(running.task)
