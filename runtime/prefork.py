@@ -46,10 +46,14 @@ class Supervisor:
     """Forks ``concurrency`` children running ``child_main(index)`` and keeps them alive."""
 
     def __init__(self, concurrency: int, child_main: Callable[[int], int],
-                 watchdog: Watchdog | None = None) -> None:
+                 watchdog: Watchdog | None = None,
+                 after_start: Callable[[], None] | None = None) -> None:
         self.concurrency = concurrency
         self.child_main = child_main
         self.watchdog = watchdog
+        self.after_start = after_start
+        """Run once the first children are forked (threads started before a fork can leave
+        the child holding a lock some thread had at that instant: ``worker -B``'s beat)."""
         self.children: dict[int, int] = {}
         """pid -> child index."""
         self.killed: dict[int, str] = {}
@@ -66,6 +70,8 @@ class Supervisor:
         signal.signal(signal.SIGQUIT, self._on_cold)
         for index in range(self.concurrency):
             self._spawn(index)
+        if self.after_start is not None:
+            self.after_start()
         while self.children or (self.respawn_at and not self.stopping):
             exited = self._reap()
             for pid, index, status in exited:

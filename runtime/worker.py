@@ -7,7 +7,7 @@ import os
 import secrets
 import signal
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -66,11 +66,19 @@ class Worker:
         """Run until a shutdown signal; return the exit code."""
         self.app.import_modules()
         self.app.broker.declare(self.queues)
-        beat = self._start_beat() if self.options.beat else None
+        beats: list[EmbeddedBeat] = []
+
+        def start_beat() -> None:
+            if self.options.beat:
+                beats.append(self._start_beat())
+
+        forks = self.options.pool == "prefork" and self.concurrency > 1
+        if not forks:
+            start_beat()
         try:
-            return self._run_pool()
+            return self._run_pool(start_beat if forks else None)
         finally:
-            if beat is not None:
+            for beat in beats:
                 beat.stop()
 
     def _start_beat(self) -> EmbeddedBeat:
@@ -80,7 +88,7 @@ class Worker:
 
         return EmbeddedBeat(self.app, entries_from_app(self.app)).start()
 
-    def _run_pool(self) -> int:
+    def _run_pool(self, after_start: Callable[[], None] | None = None) -> int:
         if self.options.pool == "prefork" and self.concurrency > 1:
             from flowc.runtime.prefork import Supervisor
             from flowc.runtime.watchdog import PoolWatchdog
@@ -88,7 +96,7 @@ class Worker:
             self.app.close()
             self.slots = RunningSlots(self.concurrency)
             watchdog = PoolWatchdog(self.app, self.queues, self.slots, self.consumer_name)
-            return Supervisor(self.concurrency, self._child, watchdog).run()
+            return Supervisor(self.concurrency, self._child, watchdog, after_start).run()
         return self._consume(self.options.pool, None)
 
     def _child(self, index: int) -> int:
