@@ -148,17 +148,20 @@ def _timestamp(name: str, value: Any) -> float:
     )
 
 
-def check_task_options(options: Mapping[str, Any]) -> None:
-    """Validate ``@app.task(...)`` keywords: unknown names and bad values fail here."""
+def _reject_unknown(options: Mapping[str, Any], known: frozenset[str], what: str) -> None:
+    """Fail on the first name not in ``known``, suggesting the closest one."""
     import difflib
 
     for key in options:
-        if key not in TASK_OPTIONS:
-            close = difflib.get_close_matches(key, TASK_OPTIONS, n=1)
-            raise InvalidTaskOptions(
-                f"unknown task option {key!r}",
-                hint=f"did you mean {close[0]!r}?" if close else None,
-            )
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            raise InvalidTaskOptions(f"unknown {what} {key!r}",
+                                     hint=f"did you mean {close[0]!r}?" if close else None)
+
+
+def check_task_options(options: Mapping[str, Any]) -> None:
+    """Validate ``@app.task(...)`` keywords: unknown names and bad values fail here."""
+    _reject_unknown(options, TASK_OPTIONS, "task option")
     check_priority(options.get("priority"))
     check_queue(options.get("queue"))
     parse_rate_limit(options.get("rate_limit"))
@@ -184,15 +187,7 @@ def check_task_options(options: Mapping[str, Any]) -> None:
 
 def check_call_options(options: Mapping[str, Any]) -> None:
     """Validate ``apply_async`` keywords that are not checked elsewhere."""
-    import difflib
-
-    for key in options:
-        if key not in CALL_OPTIONS:
-            close = difflib.get_close_matches(key, CALL_OPTIONS, n=1)
-            raise InvalidTaskOptions(
-                f"unknown apply_async option {key!r}",
-                hint=f"did you mean {close[0]!r}?" if close else None,
-            )
+    _reject_unknown(options, CALL_OPTIONS, "apply_async option")
     check_priority(options.get("priority"))
     check_queue(options.get("queue"))
     for name in ("time_limit", "soft_time_limit"):
