@@ -136,3 +136,30 @@ def test_producers_send_task_sent_and_workflow_submitted_when_asked(redis_url, r
     assert any(e.get("uuid") == result.id or e.get("id") == result.id or
                result.id in str(e) for e in events if e.get("type") == "task-sent")
     app.close()
+
+
+def test_a_monitored_consumer_still_claims_its_next_batch_with_each_flush(redis_url,
+                                                                           redis_client):
+    """The monitoring hooks must not swallow the flush's claim (a past regression)."""
+    from flowc.runtime.app import App
+    from flowc.runtime.consumer import Consumer
+    from flowc.runtime.monitor_worker import attach
+
+    app = App("claims", broker=redis_url, worker_send_task_events=True)
+
+    @app.task(name="claims.add")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    consumer = Consumer(app, ["celery"], "monitored")
+    attach(consumer)
+    app.broker.declare(["celery"])
+    first, second = add.delay(1, 1), add.delay(2, 2)
+    consumer.batch_size = 1
+    consumer.run_once()  # runs the first; its flush claims the second
+    assert first.get(timeout=1) == 2
+    assert [d.entry_id for d in consumer.pending] != []
+    consumer.run_once()
+    assert second.get(timeout=1) == 4
+    consumer.hooks.stopped()
+    app.close()
