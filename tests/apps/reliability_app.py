@@ -137,3 +137,18 @@ def retries_without_exc(self: Any) -> None:
 async def async_runaway() -> None:
     """An ``async def`` task that would sleep for 30 s; its hard limit cancels it."""
     await asyncio.sleep(30)
+
+
+@app.task
+def step(total: int, add: int, sleep_s: float = 0.0) -> int:
+    """A workflow step: logs its start, sleeps, returns ``total + add``."""
+    _log("steps", f"{add}:{os.getpid()}")
+    if sleep_s:
+        time.sleep(sleep_s)
+    return total + add
+
+
+@app.task
+def total(values: list[int]) -> int:
+    """A chord body: the sum of its header's results."""
+    return sum(values)
