@@ -1,8 +1,14 @@
 """The .flow parser: text -> ``ast.Module``, with syntax errors reported as Diagnostics.
 
-The LALR parser is built once (``lru_cache``). After a syntax error the parser resumes at the
-next top-level keyword (``flow``, ``schedule``, ``use``, ``defaults`` at the start of a line),
-so one run reports one error per broken item instead of only the first or a cascade.
+The LALR parser is built once (``lru_cache``) with ``ToAst`` as its transformer, so the AST is
+built during parsing, without a parse tree or a second pass. After a syntax error the parser
+resumes at the next top-level keyword (``flow``, ``schedule``, ``use``, ``defaults`` at the
+start of a line), so one run reports one error per broken item instead of only the first or a
+cascade.
+
+Source nested more than ``_MAX_INLINE_DEPTH`` brackets deep is built the old way instead: a
+parse tree and a recursive transform, which reports F120 when Python's recursion limit is hit
+(the inline build does not recurse, but the compiler's passes over the AST do).
 """
 
 from __future__ import annotations
@@ -12,17 +18,37 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic, render_all
 from flowc.dsl.errors import FlowcError
 from flowc.dsl.syntax_messages import describe_unexpected_token
-from flowc.dsl.transform import ToAst, token_span
-from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from flowc.dsl.transform import ToAst, collecting, token_span
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
-_COMMENTS: ContextVar[list[Token] | None] = ContextVar("flowc_dsl_comments", default=None)
 _RESUME_AT = re.compile(r"^(?:flow|schedule|use|defaults)\b", re.MULTILINE)
+# Deeper than this (in brackets), the AST is built by a recursive transform that turns
+# running out of stack into F120. Each bracket is at most 2-3 tree levels, well inside the
+# recursion limit at this depth.
+_MAX_INLINE_DEPTH = 100
+_OPENERS = ("_LPAR", "_LSQB", "_LBRACE")
+_CLOSERS = ("_RPAR", "_RSQB", "_RBRACE")
+
+
+class _LexState:
+    """What the lexer callbacks record during one parse: comments and bracket depth."""
+
+    __slots__ = ("comments", "depth", "max_depth")
+
+    def __init__(self) -> None:
+        self.comments: list[Token] = []
+        self.depth = 0
+        self.max_depth = 0
+
+
+_LEX_STATE: ContextVar[_LexState | None] = ContextVar("flowc_dsl_lex_state", default=None)
 
 
 class ParseError(FlowcError):
@@ -36,24 +62,59 @@ class ParseError(FlowcError):
 
 
 def _collect_comment(tok: Token) -> Token:
-    sink = _COMMENTS.get()
-    if sink is not None:
-        sink.append(tok)
+    state = _LEX_STATE.get()
+    if state is not None:
+        state.comments.append(tok)
     return tok
 
 
-@lru_cache(maxsize=1)
-def flow_parser() -> Lark:
-    """The LALR parser for flow.lark (start symbols ``module`` and ``value``), built once."""
+def _open_bracket(tok: Token) -> Token:
+    state = _LEX_STATE.get()
+    if state is not None:
+        state.depth += 1
+        if state.depth > state.max_depth:
+            state.max_depth = state.depth
+    return tok
+
+
+def _close_bracket(tok: Token) -> Token:
+    state = _LEX_STATE.get()
+    if state is not None:
+        state.depth -= 1
+    return tok
+
+
+def _build(transformer: ToAst | None) -> Lark:
     grammar = resources.files("flowc.dsl").joinpath("flow.lark").read_text(encoding="utf-8")
+    callbacks = {"COMMENT": _collect_comment}
+    callbacks.update(dict.fromkeys(_OPENERS, _open_bracket))
+    callbacks.update(dict.fromkeys(_CLOSERS, _close_bracket))
     return Lark(
         grammar,
         parser="lalr",
         start=["module", "value"],
-        propagate_positions=True,
+        keep_all_tokens=True,  # ToAst computes spans from each rule's first and last token
         maybe_placeholders=False,
-        lexer_callbacks={"COMMENT": _collect_comment},
+        transformer=transformer,
+        lexer_callbacks=callbacks,
     )
+
+
+@lru_cache(maxsize=1)
+def flow_parser() -> Lark:
+    """The LALR parser for flow.lark (start symbols ``module`` and ``value``), built once.
+
+    ``parse`` returns AST nodes (``ToAst`` runs inside the parser), not a tree. ToAst reports
+    its diagnostics into ``transform.collecting()``; the lexer records comments and bracket
+    depth into the current ``_LexState``.
+    """
+    return _build(ToAst())
+
+
+@lru_cache(maxsize=1)
+def _tree_parser() -> Lark:
+    """The same grammar building a parse tree, for ``ToAst().transform`` on deep nesting."""
+    return _build(None)
 
 
 def parse(text: str, filename: str = "<string>") -> ast.Module:
@@ -70,32 +131,25 @@ def parse_with_diagnostics(
 ) -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse without raising: the Module (None if the text does not parse) and diagnostics."""
     del filename  # spans are file-relative; the name only matters when rendering
-    comments: list[Token] = []
-    token = _COMMENTS.set(comments)
+    state = _LexState()
+    token = _LEX_STATE.set(state)
     try:
-        tree, diagnostics = _parse_tree(text, "module")
+        module, diagnostics = _parse(text, "module")
     finally:
-        _COMMENTS.reset(token)
-    if tree is None:
+        _LEX_STATE.reset(token)
+    if module is None:
         return None, diagnostics
-    builder = ToAst()
-    try:
-        module = builder.transform(tree)
-    except RecursionError:
-        return None, [_too_deep()]
-    module = _with_comments(module, comments)
-    return module, diagnostics + builder.diagnostics
+    assert isinstance(module, ast.Module)
+    return _with_comments(module, state.comments), diagnostics
 
 
 def parse_value(text: str) -> ast.Expr:
     """Parse one literal value (e.g. a ``--param`` given on the command line)."""
-    tree, diagnostics = _parse_tree(text, "value", recover=False)
-    builder = ToAst()
+    token = _LEX_STATE.set(_LexState())
     try:
-        expr = builder.transform(tree) if tree is not None else None
-    except RecursionError:
-        expr, diagnostics = None, [_too_deep()]
-    diagnostics += builder.diagnostics
+        expr, diagnostics = _parse(text, "value", recover=False)
+    finally:
+        _LEX_STATE.reset(token)
     if expr is None or diagnostics:
         raise ParseError(diagnostics, text, "<value>")
     assert isinstance(expr, ast.Literal | ast.Duration | ast.Ref | ast.Placeholder
@@ -118,17 +172,21 @@ def _with_comments(module: ast.Module, comments: list[Token]) -> ast.Module:
     )
 
 
-def _parse_tree(
+def _parse(
     text: str, start: str, recover: bool = True
-) -> tuple[Tree[Token] | None, list[Diagnostic]]:
-    """Parse ``text``; on errors, resume at later top-level items to find more of them."""
+) -> tuple[Any | None, list[Diagnostic]]:
+    """Parse ``text`` into AST nodes and the diagnostics found building them.
+
+    On syntax errors, resume at later top-level items to find more of them; the result is then
+    None with only the syntax errors (what later items build is discarded).
+    """
     diagnostics: list[Diagnostic] = []
     offset = 0
-    tree: Tree[Token] | None = None
     while True:
         masked = _blank_before(text, offset)
         try:
-            result = flow_parser().parse(masked, start=start)
+            with collecting() as found:
+                result = flow_parser().parse(masked, start=start)
         except UnexpectedInput as e:
             diagnostics.append(_syntax_diagnostic(e, masked))
             resume = _RESUME_AT.search(text, _error_offset(e, text) + 1)
@@ -136,9 +194,27 @@ def _parse_tree(
                 return None, diagnostics
             offset = resume.start()
             continue
-        if offset == 0:
-            tree = result
-        return tree, diagnostics
+        if offset != 0:
+            return None, diagnostics
+        state = _LEX_STATE.get()
+        if state is not None and state.max_depth > _MAX_INLINE_DEPTH:
+            return _transform_deep(text, start)
+        return result, found
+
+
+def _transform_deep(text: str, start: str) -> tuple[Any | None, list[Diagnostic]]:
+    """Build the AST of deeply nested (but syntactically valid) source recursively."""
+    tree = _tree_parser().parse(text, start=start)
+    with collecting() as found:
+        try:
+            return ToAst().transform(tree), found
+        except RecursionError:
+            pass
+        except VisitError as e:  # the recursion limit was hit inside a rule method
+            if not isinstance(e.orig_exc, RecursionError):
+                raise
+    # As before: a value keeps what was reported before the limit was hit, a module does not.
+    return None, [_too_deep(), *found] if start == "value" else [_too_deep()]
 
 
 def _blank_before(text: str, offset: int) -> str:
