@@ -127,7 +127,10 @@ def mask_url(url: str) -> str:
                 for key, value in _parse_pairs(query)
             ]
             query = urlencode(pairs, safe="*/")
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        masked = urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        if not netloc and url.startswith(f"{parts.scheme}://"):  # urlunsplit drops the //
+            masked = f"{parts.scheme}://" + masked[len(parts.scheme) + 1:]
+        return masked
     except ValueError:
         return re.sub(r"(//[^/@]*?)(:[^@/]*)?@", rf"\1:{_MASK}@", url)
 

@@ -125,3 +125,10 @@ def test_client_reconnects_with_backoff_while_redis_restarts(
         assert client.get("after") == b"2"
     finally:
         client.close()
+
+
+def test_mask_url_keeps_a_unix_socket_url_intact_while_masking_its_password() -> None:
+    from flowc.runtime.connection import mask_url
+
+    assert mask_url("unix:///tmp/x/redis.sock?db=9&password=hunter2") == \
+        "unix:///tmp/x/redis.sock?db=9&password=****"
