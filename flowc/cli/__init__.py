@@ -1,46 +1,53 @@
-"""The ``flowc`` command (also ``python -m flowc``): one click group, one module per command."""
+"""The ``flowc`` command (also ``python -m flowc``): one click group, one module per command.
+
+Commands load lazily: ``flowc worker`` imports neither the language front end (lark, YAML,
+Graphviz) nor the dashboard, so every pool process is smaller and the command starts sooner.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import click
 
-from flowc.cli.beat import beat
-from flowc.cli.check import check
-from flowc.cli.control import control
-from flowc.cli.convert import convert
-from flowc.cli.dashboard import dashboard
-from flowc.cli.dlq import dlq
-from flowc.cli.events import events
-from flowc.cli.fmt import fmt
-from flowc.cli.inspect import inspect
-from flowc.cli.plan import plan
-from flowc.cli.purge import purge
-from flowc.cli.render import render
-from flowc.cli.run import run
-from flowc.cli.schedule import schedule
-from flowc.cli.status import status
-from flowc.cli.worker import worker
+COMMANDS = {
+    "worker": "flowc.cli.worker:worker",
+    "beat": "flowc.cli.beat:beat",
+    "run": "flowc.cli.run:run",
+    "check": "flowc.cli.check:check",
+    "render": "flowc.cli.render:render",
+    "fmt": "flowc.cli.fmt:fmt",
+    "plan": "flowc.cli.plan:plan",
+    "convert": "flowc.cli.convert:convert",
+    "schedule": "flowc.cli.schedule:schedule",
+    "status": "flowc.cli.status:status",
+    "inspect": "flowc.cli.inspect:inspect",
+    "control": "flowc.cli.control:control",
+    "events": "flowc.cli.events:events",
+    "purge": "flowc.cli.purge:purge",
+    "dlq": "flowc.cli.dlq:dlq",
+    "dashboard": "flowc.cli.dashboard:dashboard",
+}
+"""Command name -> ``module:attribute`` of its click command."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        command: Any = getattr(importlib.import_module(module), attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="flowc")
 def main() -> None:
     """flowc: workflows as code, run on Redis with a Celery-compatible task API."""
-
-
-main.add_command(worker)
-main.add_command(dlq)
-main.add_command(check)
-main.add_command(render)
-main.add_command(fmt)
-main.add_command(plan)
-main.add_command(convert)
-main.add_command(run)
-main.add_command(beat)
-main.add_command(schedule)
-main.add_command(status)
-main.add_command(inspect)
-main.add_command(control)
-main.add_command(purge)
-main.add_command(events)
-main.add_command(dashboard)
