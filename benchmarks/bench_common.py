@@ -292,3 +292,34 @@ class Phase:
 
     system: str
     data: dict[str, object] = field(default_factory=dict)
+
+
+def flowc_tree() -> str:
+    """The commit flowc was measured at, and whether flowc's code had uncommitted changes."""
+    root = HERE.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                              capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "runtime", "compiler",
+                                "dsl", "flowc"], cwd=root, capture_output=True, text=True).stdout
+    except OSError:
+        return "?"
+    n = len([ln for ln in dirty.splitlines() if ln.strip()])
+    return f"commit {head}" + (f" + {n} uncommitted file(s) in flowc's code" if n else "")
+
+
+def command_line(script: str, argv: list[str] | None = None) -> str:
+    """How the running benchmark was invoked, as a copyable command."""
+    import shlex
+
+    args = argv if argv is not None else sys.argv[1:]
+    return f"python benchmarks/{script}" + "".join(f" {shlex.quote(a)}" for a in args)
+
+
+def loadavg() -> list[float]:
+    """The 1-, 5- and 15-minute load averages, rounded."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def fmt_load(values: list[float] | tuple[float, ...]) -> str:
+    return " / ".join(f"{v:.2f}" for v in values)

@@ -398,10 +398,11 @@ def write_report(data: dict[str, Any], out_dir: Path) -> None:
         f"{pk.get('celery')}, kombu {pk.get('kombu')}, huey {pk.get('huey')}, redis-py "
         f"{pk.get('redis')}, hiredis {pk.get('hiredis')}. Finished {data.get('finished')}.",
         "",
-        "Noise: other engineers' test suites and workers ran on the same 2 CPUs during the "
-        "runs (1-minute load averages below; above 2 means every process here waited for a "
-        "CPU). Celery suffers most from it; compare ratios within one run, not absolute "
-        "times across runs or machines.",
+        f"Noise: Redis, the client and the worker under test share {m['cpus']} CPUs; the "
+        "1-minute load averages below include the benchmark's own workers (it lags, so a "
+        "phase inherits some of the previous system's load) and anything else running; above "
+        f"{m['cpus']} means every process here waited for a CPU. Compare ratios within one "
+        "run, not absolute times across runs or machines.",
         "",
         "Times are from the client's submit call (`.delay()` / `huey.enqueue()`) to the final "
         "result in the client, in ms; \"x\" columns are the peer's time divided by flowc's "

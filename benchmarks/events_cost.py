@@ -1,24 +1,41 @@
 """What task events cost: drain 20,000 no-op tasks with one solo consume loop, events off and on.
 
-    python benchmarks/events_cost.py [--url redis://127.0.0.1:6379/6] [--tasks 20000] [--rounds 3]
+    python benchmarks/events_cost.py [--tasks 20000] [--rounds 3] [--url redis://HOST:PORT/DB]
 
 Each round publishes the tasks (pipelined), then times one in-process solo ``Consumer`` draining
 them: without monitoring attached (``bare``), attached with events off (``off``: the control
 listener and running-task bookkeeping only), and with events on (``on``: received, started and
 succeeded per task, one stream entry per settled batch). Rounds alternate the modes; the
 median of each is reported with the ratio. The issue's bar: ``on`` within 15% of ``off``.
-The database given by ``--url`` is flushed.
+Without ``--url`` a private ``redis-server`` (bench_common's ``RedisServer``) is started on a free
+port and stopped at the end; a database given by ``--url`` is flushed. Writes events_cost.md and
+events_cost.json next to this file (or ``--out``), with the load average at each round.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
-from flowc.runtime.app import App
-from flowc.runtime.consumer import Consumer
-from flowc.runtime.monitor_worker import attach
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_common import (  # noqa: E402
+    RedisServer,
+    command_line,
+    flowc_tree,
+    fmt_load,
+    loadavg,
+    machine_info,
+)
+from flowc.runtime.app import App  # noqa: E402
+from flowc.runtime.consumer import Consumer  # noqa: E402
+from flowc.runtime.monitor_worker import attach  # noqa: E402
 
 MODES = ("bare", "off", "on")
 
@@ -55,32 +72,109 @@ def drain(app: App, n: int, mode: str) -> float:
     return elapsed
 
 
-def main() -> None:
+BAR = 0.15
+"""The issue's bar: the drain with events on within 15% of events off."""
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="redis://127.0.0.1:6379/6")
+    parser.add_argument("--url", help="use this Redis database (flushed) instead of a private "
+                        "redis-server")
     parser.add_argument("--tasks", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=HERE, help="where events_cost.md/json go")
+    args = parser.parse_args(argv)
+    server = None
+    if args.url is None:
+        server = RedisServer()
+        server.start()
+        args.url = server.url
+    data: dict[str, Any] = {
+        "command": command_line("events_cost.py", argv),
+        "started": time.strftime("%F %T %Z"),
+        "machine": machine_info(server.version() if server else "external"),
+        "flowc_tree": flowc_tree(),
+        "config": {"tasks": args.tasks, "rounds": args.rounds,
+                   "redis": "private redis-server" if server else args.url},
+        "loadavg_before": loadavg(),
+        "rounds": [],
+    }
     times: dict[str, list[float]] = {m: [] for m in MODES}
     events_written = 0
-    for _ in range(args.rounds):
-        for mode in MODES:
-            app = make_app(args.url, events=mode == "on")
-            app.broker_client.flushdb()
-            publish(app, args.tasks)
-            times[mode].append(drain(app, args.tasks, mode))
-            if mode == "on":
-                events_written = int(app.broker_client.xlen(app.keys.events()))
-            app.close()
+    try:
+        for index in range(args.rounds):
+            round_: dict[str, Any] = {"round": index + 1, "loadavg_before": loadavg()}
+            for mode in MODES:
+                app = make_app(args.url, events=mode == "on")
+                app.broker_client.flushdb()
+                publish(app, args.tasks)
+                elapsed = drain(app, args.tasks, mode)
+                times[mode].append(elapsed)
+                round_[mode] = {"seconds": elapsed, "per_s": args.tasks / elapsed}
+                if mode == "on":
+                    events_written = int(app.broker_client.xlen(app.keys.events()))
+                app.close()
+            data["rounds"].append(round_)
+    finally:
+        if server is not None:
+            server.stop()
+    data["loadavg_after"] = loadavg()
+    data["finished"] = time.strftime("%F %T %Z")
     med = {m: statistics.median(v) for m, v in times.items()}
+    ratio = med["on"] / med["off"]
+    data["median_s"] = med
+    data["median_per_s"] = {m: args.tasks / med[m] for m in MODES}
+    data["on_over_off"] = ratio
+    data["met"] = ratio <= 1 + BAR
+    data["stream_entries"] = events_written
     print(f"drain of {args.tasks} no-op tasks, solo consume loop, median of {args.rounds}:")
     for mode in MODES:
         rate = args.tasks / med[mode]
         print(f"  {mode:>4}: {med[mode]:.3f} s  ({rate:,.0f} tasks/s)  rounds: "
               + ", ".join(f"{t:.3f}" for t in times[mode]))
-    print(f"  events on / off: {med['on'] / med['off']:.3f}x "
-          f"({(med['on'] / med['off'] - 1) * 100:+.1f}%); stream entries written: "
+    print(f"  events on / off: {ratio:.3f}x ({(ratio - 1) * 100:+.1f}%); stream entries written: "
           f"{events_written} for {3 * args.tasks} events")
+    write_report(data, args.out)
+    print(f"wrote {args.out / 'events_cost.md'} and events_cost.json")
+
+
+def write_report(data: dict[str, Any], out_dir: Path) -> None:
+    tasks, rounds = data["config"]["tasks"], data["config"]["rounds"]
+    lines = [
+        "# What task events cost (issue 8)",
+        "",
+        f"Command: `{data['command']}` ({tasks:,} no-op tasks per drain, {rounds} rounds, "
+        "modes alternating within a round; one in-process solo `Consumer`, tasks published "
+        f"pipelined beforehand). {data['machine'].get('cpu_model', '?')}, "
+        f"{data['machine']['cpus']} CPUs; {data['flowc_tree']}; {data['finished']}.",
+        "",
+        "| Mode | Median drain (s) | Tasks/s | Rounds (s) |",
+        "|---|---|---|---|",
+    ]
+    for mode, what in (("bare", "no monitoring attached"), ("off", "monitoring, events off"),
+                       ("on", "events on")):
+        per_round = ", ".join(f"{r[mode]['seconds']:.3f}" for r in data["rounds"])
+        lines.append(f"| `{mode}` ({what}) | {data['median_s'][mode]:.3f} | "
+                     f"{data['median_per_s'][mode]:,.0f} | {per_round} |")
+    ratio = data["on_over_off"]
+    lines += [
+        "",
+        f"**Events on / off: {ratio:.3f}x ({(ratio - 1) * 100:+.1f}%)**; target: on within "
+        f"{BAR:.0%} of off: **{'met' if data['met'] else 'not met'}**. Stream entries written "
+        f"by one `on` drain: {data['stream_entries']:,} for {3 * tasks:,} events.",
+        "",
+        "1-minute / 5-minute / 15-minute load average: before "
+        f"{fmt_load(data['loadavg_before'])}; at each round start "
+        + "; ".join(f"round {r['round']} {fmt_load(r['loadavg_before'])}"
+                    for r in data["rounds"])
+        + f"; after {fmt_load(data['loadavg_after'])}.",
+        "",
+        "Raw data: [events_cost.json](events_cost.json). What is measured: "
+        "[README.md](README.md#all-benchmarks).",
+        "",
+    ]
+    (out_dir / "events_cost.md").write_text("\n".join(lines))
+    (out_dir / "events_cost.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

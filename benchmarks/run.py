@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import shlex
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,7 @@ from bench_common import (  # noqa: E402
     RedisServer,
     WorkerProcess,
     drain_summary,
+    flowc_tree,
     latency_summary,
     machine_info,
     worker_env,
@@ -256,9 +258,17 @@ def fmt(value: float, unit: str) -> str:
     return f"{value:.1f}"
 
 
+def span(tables: list[list[dict[str, Any]]], key: str, side: str, unit: str) -> str:
+    """The range over the runs of one number of the report, e.g. "425-457"."""
+    values = [row[side] for table in tables for row in table if row["key"] == key]
+    low, high = fmt(min(values), unit), fmt(max(values), unit)
+    return low if low == high else f"{low}-{high}"
+
+
 def write_report(data: dict[str, Any], out_dir: Path) -> None:
     runs = data["runs"]
     tables = [metrics(r) for r in runs]
+    t = tables
     n = len(runs)
     lines = [
         "# flowc vs Celery 5: side-by-side benchmark",
@@ -273,7 +283,8 @@ def write_report(data: dict[str, Any], out_dir: Path) -> None:
         f"persistence); celery {data['machine']['packages'].get('celery')}, kombu "
         f"{data['machine']['packages'].get('kombu')}, redis-py "
         f"{data['machine']['packages'].get('redis')}, hiredis "
-        f"{data['machine']['packages'].get('hiredis')}. Date: {data['finished']}.",
+        f"{data['machine']['packages'].get('hiredis')}; flowc "
+        f"{data.get('flowc_tree', '?')}. Date: {data['finished']}.",
         "",
         "| Metric | flowc | Celery | flowc/Celery | Target | Met |",
         "|---|---|---|---|---|---|",
@@ -286,8 +297,8 @@ def write_report(data: dict[str, Any], out_dir: Path) -> None:
             f"| {row['metric']} | {' / '.join(fmt(c['flowc'], c['unit']) for c in cells)} | "
             f"{' / '.join(fmt(c['celery'], c['unit']) for c in cells)} | "
             f"{' / '.join(format(c['ratio'], '.2f') for c in cells)} | {row['target']} | {met} |")
-    lines += ["", "Per-run conditions (other engineers run test suites on this machine at the "
-              "same time, so every number is noisy):", ""]
+    lines += ["", "Per-run conditions (1-minute load average at each phase start; the 5- and "
+              "15-minute values are in results.json):", ""]
     for r in runs:
         loads = []
         for system in r["order"]:
@@ -306,7 +317,7 @@ def write_report(data: dict[str, Any], out_dir: Path) -> None:
                     lines.append(f"- {row['key']} {side}: {max(vals) / min(vals) - 1:.0%}")
     lines += [
         "",
-        f"flowc batched, encode + send only (messages built beforehand): "
+        "flowc batched, encode + send only (messages built beforehand): "
         + " / ".join(f"{r['flowc']['batched']['send_only_per_s']:,.0f}" for r in runs)
         + " tasks/s.",
         "",
@@ -318,13 +329,17 @@ def write_report(data: dict[str, Any], out_dir: Path) -> None:
             lines.append(f"- {system} {pool}: `{runs[0][system][pool]['worker_cmd']}`")
     lines += [
         "",
-        "Noise: the machine has 2 CPUs shared by Redis, the benchmark process, the worker and "
-        "other engineers' concurrent test runs (see the load averages above), and the worker "
-        "competes with Redis for those 2 CPUs. Treat differences under ~50% between runs of "
-        "the same flowc number as noise; the flowc/Celery ratios are far outside that band. "
-        "Celery on this machine is ~3x below the figures quoted in issue 3 (drain 1,650/s "
-        "default, 1,380/s solo, enqueue 2,850/s, p50 1.0-1.5 ms), so compare ratios within one "
-        "run rather than absolute numbers across machines.",
+        f"Noise: the machine has {data['machine']['cpus']} CPUs shared by Redis, the benchmark "
+        "process and the worker (anything else running shows in the load averages above), so "
+        "the worker competes with Redis for them. Compare the run-to-run spread above before "
+        "quoting a difference between runs; the flowc/Celery ratios are far outside it. "
+        "Celery on this machine is well below the figures quoted in issue 3 (drain 1,650/s "
+        "default, 1,380/s solo, enqueue 2,850/s, p50 1.0-1.5 ms; measured here: "
+        + span(t, "drain_default", "celery", "/s") + "/s default, "
+        + span(t, "drain_solo", "celery", "/s") + "/s solo, "
+        + span(t, "enqueue", "celery", "/s") + "/s enqueue, p50 "
+        + span(t, "rt_p50", "celery", "ms") + " ms), so compare ratios within one run rather "
+        "than absolute numbers across machines.",
         "",
         "Reference numbers from issue 3 (not measured in this run): Huey drains 7,100/s with 2 "
         "processes and answers a round trip in 0.38 ms p50; a bare redis-py loop batching 100 "
@@ -334,8 +349,73 @@ def write_report(data: dict[str, Any], out_dir: Path) -> None:
         "[results.json](results.json).",
         "",
     ]
+    lines += reliability_section(out_dir / "reliability_cost.json")
     (out_dir / "results.md").write_text("\n".join(lines))
     (out_dir / "results.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def reliability_section(path: Path) -> list[str]:
+    """results.md's "Reliability cost" section (issue 4), from reliability_cost.py's json."""
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    if isinstance(data, list):  # the first version of the file: the rows only
+        data = {"results": data}
+    results = data["results"]
+    samples: dict[tuple[str, str, str], list[float]] = {}
+    for r in results:
+        samples.setdefault((r["system"], r["pool"], r["acks"]), []).append(r["drain_per_s"])
+    rate = {k: statistics.median(v) for k, v in samples.items()}
+    pools = list(dict.fromkeys(r["pool"] for r in results))
+    tasks = data.get("config", {}).get("tasks")
+    rounds = data.get("config", {}).get("rounds", 1)
+    lines = [
+        "## Reliability cost: drain with `task_acks_late` off vs on (issue 4)",
+        "",
+        f"A separate run: `{data.get('command', 'python benchmarks/reliability_cost.py')}`"
+        + (f" ({tasks:,} no-op tasks per drain" if tasks else " (")
+        + (f", {rounds} drains per cell with the early/late order alternating, median shown"
+           if rounds > 1 else ", one drain per cell")
+        + (f", {data['finished']}" if data.get("finished") else "")
+        + (f", {data['flowc_tree']}" if data.get("flowc_tree") else "")
+        + "). The same drain as the table above (enqueue, start the worker, first -> last "
+        "`date_done`); the acks-late workers load the same app with `task_acks_late = True`, "
+        "nothing else differs. Regenerate with that command (it rewrites "
+        "[reliability_cost.json](reliability_cost.json) and re-renders this file from "
+        "results.json); `python benchmarks/run.py --report-only benchmarks/results.json` keeps "
+        "the section.",
+        "",
+        "| Worker | flowc acks early (tasks/s) | flowc acks late | flowc late/early | "
+        "Celery acks early | Celery acks late | Celery late/early | flowc/Celery, acks late |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def cell(system: str, pool: str, acks: str) -> str:
+        value = rate.get((system, pool, acks))
+        return f"{value:,.0f}" if value else "n/a"
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return f"{a / b:.2f}" if a and b else "n/a"
+
+    for pool in pools:
+        name = "solo (1 process)" if pool == "solo" else f"{pool} (prefork x{os.cpu_count()})"
+        lines.append(
+            f"| {name} | {cell('flowc', pool, 'early')} | {cell('flowc', pool, 'late')} | "
+            f"{ratio(rate.get(('flowc', pool, 'late')), rate.get(('flowc', pool, 'early')))} | "
+            f"{cell('celery', pool, 'early')} | {cell('celery', pool, 'late')} | "
+            f"{ratio(rate.get(('celery', pool, 'late')), rate.get(('celery', pool, 'early')))} "
+            f"| {ratio(rate.get(('flowc', pool, 'late')), rate.get(('celery', pool, 'late')))} |")
+    if rounds > 1:
+        lines += ["", "Each drain (tasks/s), in round order:", ""]
+        for (system, pool, acks), values in samples.items():
+            lines.append(f"- {system} {pool} acks {acks}: "
+                         + ", ".join(f"{v:,.0f}" for v in values))
+    loads = [r["loadavg_before"][0] for r in results if r.get("loadavg_before")]
+    if loads:
+        lines += ["", f"1-minute load average at the drains' starts: {min(loads):.2f}-"
+                  f"{max(loads):.2f} (each one in reliability_cost.json)."]
+    lines += ["", "No target in issue 4 beyond reporting the cost next to Celery's.", ""]
+    return lines
 
 
 def show(data: dict[str, Any]) -> None:
@@ -387,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     data: dict[str, Any] = {
         "command": command,
         "machine": machine_info(server.version()),
+        "flowc_tree": flowc_tree(),
         "config": {"tasks": args.tasks, "latency": args.latency, "warmup": args.warmup,
                    "chunk": args.chunk, "runs": args.runs, "poll_s": args.poll,
                    "mem_interval_s": args.mem_interval},
