@@ -111,12 +111,20 @@ class EventSender:
                   kwargs=short_repr(message.kwargs), **_workflow_fields(message))
 
     def task_received(self, message: Message) -> None:
-        """A worker claimed ``message`` and will run it."""
-        self.send("task-received", uuid=message.id, name=message.task, queue=message.queue,
-                  priority=message.priority, eta=message.eta, expires=message.expires,
-                  retries=message.retries, root_id=message.root_id,
-                  parent_id=message.parent_id, args=short_repr(message.args),
-                  kwargs=short_repr(message.kwargs), **_workflow_fields(message))
+        """A worker claimed ``message`` and will run it (fields that are unset are left out)."""
+        if not self.enabled:
+            return
+        fields: dict[str, Any] = {"uuid": message.id, "name": message.task,
+                                  "queue": message.queue, "priority": message.priority,
+                                  "retries": message.retries, "args": short_repr(message.args),
+                                  "kwargs": short_repr(message.kwargs)}
+        for name in ("eta", "expires", "root_id", "parent_id"):
+            value = getattr(message, name)
+            if value is not None:
+                fields[name] = value
+        if message.workflow:
+            fields.update(_workflow_fields(message))
+        self.send("task-received", **fields)
 
     def task_started(self, message: Message) -> None:
         """The task's function is about to be called."""

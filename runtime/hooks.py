@@ -12,7 +12,7 @@ insert, a buffered event) and never a round trip of its own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flowc.runtime.broker import Delivery
@@ -47,6 +47,9 @@ class ConsumerHooks:
 
     def dead_lettered(self, delivery: Delivery, reason: str) -> None:
         """A message is queued for the dead-letter stream (``Settler.dead_letter``)."""
+
+    def flushing(self, pipe: Any) -> None:
+        """``Settler.flush`` is about to send ``pipe``: queue writes to ride on it."""
 
     def flushed(self) -> None:
         """``Settler.flush`` returned (whether or not it had anything to write)."""

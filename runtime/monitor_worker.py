@@ -153,8 +153,13 @@ class WorkerMonitor(ConsumerHooks):
             status = self.app.workflows.status(workflow_id).get("status", "UNKNOWN")
             self.events.workflow_finished(workflow_id, status)
 
+    def flushing(self, pipe: Any) -> None:
+        """Queue the buffered events on the settle pipeline (no round trip of their own)."""
+        if len(self.events):
+            self.events.flush(pipe)
+
     def flushed(self) -> None:
-        """Write the events buffered since the last flush, right after the settle writes."""
+        """Write events still buffered (a flush that had nothing else to write)."""
         if len(self.events):
             self.events.flush()
 

@@ -152,6 +152,7 @@ class Settler:
         if claim is not None:
             claim_at = len(pipe)
             broker.queue_claim(pipe, *claim)
+        self.hooks.flushing(pipe)  # events ride on this round trip instead of their own
         replies = pipe.execute(raise_on_error=False) if len(pipe) else []
         if self.joins:
             self._settle_joins(join_at, replies)
