@@ -75,6 +75,18 @@ class _Composite(Canvas):
         return f"{self.subtask_type}({inner})"
 
 
+class _TaskList(_Composite):
+    """A composite whose children are the list in ``kwargs["tasks"]`` (chain, group)."""
+
+    @property
+    def tasks(self) -> list[Canvas]:
+        tasks: list[Canvas] = self.kwargs["tasks"]
+        return tasks
+
+    def children(self) -> list[Canvas]:
+        return self.tasks
+
+
 def _as_canvas(task: CanvasLike) -> Canvas:
     if isinstance(task, Canvas):
         return task
@@ -90,7 +102,7 @@ def _unpack(tasks: tuple[Any, ...]) -> list[Canvas]:
     return [_as_canvas(t) for t in tasks]
 
 
-class chain(_Composite):
+class chain(_TaskList):
     """Run tasks one after another; each result is prepended to the next task's arguments."""
 
     def __init__(self, *tasks: Any, app: Dispatcher | None = None, **options: Any) -> None:
@@ -98,14 +110,6 @@ class chain(_Composite):
         for task in _unpack(tasks):
             _append_step(steps, task)
         super().__init__("celery.chain", "chain", {"tasks": steps}, app, options)
-
-    @property
-    def tasks(self) -> list[Canvas]:
-        tasks: list[Canvas] = self.kwargs["tasks"]
-        return tasks
-
-    def children(self) -> list[Canvas]:
-        return self.tasks
 
     def clone(
         self, args: tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None, **opts: Any
@@ -120,21 +124,13 @@ class chain(_Composite):
         return new
 
 
-class group(_Composite):
+class group(_TaskList):
     """Run tasks in parallel; the result is the ordered list of their results."""
 
     def __init__(self, *tasks: Any, app: Dispatcher | None = None, **options: Any) -> None:
         if len(tasks) == 1 and isinstance(tasks[0], group):
             tasks = tuple(tasks[0].tasks)
         super().__init__("celery.group", "group", {"tasks": _unpack(tasks)}, app, options)
-
-    @property
-    def tasks(self) -> list[Canvas]:
-        tasks: list[Canvas] = self.kwargs["tasks"]
-        return tasks
-
-    def children(self) -> list[Canvas]:
-        return self.tasks
 
     def clone(
         self, args: tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None, **opts: Any
