@@ -8,7 +8,6 @@ Workers run ``tests/apps/reliability_app.py`` with a short redelivery window (``
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -27,18 +26,11 @@ APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
 sys.path.insert(0, str(APPS_DIR))
 import reliability_app  # noqa: E402
 
+from tests.runtime.conftest import WorkerProcess  # noqa: E402
 
-class Worker:
+
+class Worker(WorkerProcess):
     """One ``flowc worker -A reliability_app`` subprocess."""
-
-    def __init__(self, proc: subprocess.Popen[bytes], log_path: Path) -> None:
-        self.proc = proc
-        self.log_path = log_path
-
-    @property
-    def log(self) -> str:
-        """Everything it printed so far."""
-        return self.log_path.read_text(errors="replace")
 
     @property
     def alive(self) -> bool:
@@ -51,12 +43,6 @@ class Worker:
             return psutil.Process(self.proc.pid).children()
         except psutil.NoSuchProcess:
             return []
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
-        """Signal it and wait for it to exit; its exit code."""
-        if self.alive:
-            self.proc.send_signal(sig)
-        return self.proc.wait(timeout)
 
 
 class Cluster:
