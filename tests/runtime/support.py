@@ -6,6 +6,22 @@ from flowc.runtime.app import App
 from flowc.runtime.consumer import Consumer
 
 
+def add_arithmetic_tasks(app: App) -> None:
+    """Register the small tasks workflow tests compose: ``add``, ``tsum`` and ``upto``."""
+
+    @app.task(name="add")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    @app.task(name="tsum")
+    def tsum(values: list[int]) -> int:
+        return sum(values)
+
+    @app.task(name="upto")
+    def upto(n: int) -> list[int]:
+        return list(range(n))
+
+
 def drain(app: App, queues: list[str] | None = None, rounds: int = 1) -> Consumer:
     """Run the in-process solo consume loop for a few rounds without blocking."""
     consumer = Consumer(app, queues or [app.conf.task_default_queue], "test-consumer")

@@ -11,20 +11,13 @@ from flowc.compiler.primitives import chain, chord, fanout, group
 from flowc.runtime.app import App
 from flowc.runtime.group_result import GroupResult
 
-from tests.runtime.support import BackgroundConsumer
+from tests.runtime.support import BackgroundConsumer, add_arithmetic_tasks
 
 
 @pytest.fixture
 def wf_app(app: App) -> Iterator[App]:
     """The test App with a few tasks and a consumer running in the background."""
-
-    @app.task(name="add")
-    def add(x: int, y: int) -> int:
-        return x + y
-
-    @app.task(name="tsum")
-    def tsum(values: list[int]) -> int:
-        return sum(values)
+    add_arithmetic_tasks(app)
 
     @app.task(name="echo")
     def echo(*args: Any, **kwargs: Any) -> Any:
@@ -33,10 +26,6 @@ def wf_app(app: App) -> Iterator[App]:
     @app.task(name="square")
     def square(x: int) -> int:
         return x * x
-
-    @app.task(name="upto")
-    def upto(n: int) -> list[int]:
-        return list(range(n))
 
     worker = BackgroundConsumer(app)
     yield app

@@ -6,23 +6,14 @@ import pytest
 from flowc.compiler.primitives import chain, chord, fanout, group
 from flowc.runtime.app import App
 
+from tests.runtime.support import add_arithmetic_tasks
+
 
 @pytest.fixture
 def eager_app() -> App:
     app = App("eager")
     app.conf.task_always_eager = True
-
-    @app.task(name="add")
-    def add(x: int, y: int) -> int:
-        return x + y
-
-    @app.task(name="tsum")
-    def tsum(values: list[int]) -> int:
-        return sum(values)
-
-    @app.task(name="upto")
-    def upto(n: int) -> list[int]:
-        return list(range(n))
+    add_arithmetic_tasks(app)
 
     @app.task(name="boom")
     def boom(*args: object) -> None:

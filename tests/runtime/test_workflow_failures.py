@@ -13,7 +13,7 @@ import redis
 from flowc.compiler.primitives import chain, chord, group
 from flowc.runtime.app import App
 
-from tests.runtime.support import BackgroundConsumer
+from tests.runtime.support import BackgroundConsumer, add_arithmetic_tasks
 
 
 class StepFailed(Exception):
@@ -23,14 +23,7 @@ class StepFailed(Exception):
 @pytest.fixture
 def fapp(app: App, redis_client: redis.Redis) -> Iterator[App]:
     """Tasks that fail, record errback calls in Redis, and a background consumer."""
-
-    @app.task(name="add")
-    def add(x: int, y: int) -> int:
-        return x + y
-
-    @app.task(name="tsum")
-    def tsum(values: list[int]) -> int:
-        return sum(values)
+    add_arithmetic_tasks(app)
 
     @app.task(name="fail")
     def fail(*args: Any) -> None:
