@@ -11,14 +11,15 @@ from typing import Any
 import redis
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent / "apps"))
-import celery_app  # noqa: E402
+import celery_app
+from bench_common import DelaySide
 
 NAME = "celery"
 BATCHED_CAP = 5_000
 """Celery's group path is measured on at most this many tasks (a rate; keeps the run short)."""
 
 
-class CelerySide:
+class CelerySide(DelaySide):
     """One fresh Celery app on ``url`` (new connections) per benchmark phase."""
 
     name = NAME
@@ -29,20 +30,6 @@ class CelerySide:
         self.task = self.app.tasks[celery_app.TASK_NAME]
 
     # --- producing -----------------------------------------------------------------------------
-
-    def enqueue(self, n: int, tick: Callable[[int], None]) -> tuple[list[str], float]:
-        """``n`` calls of ``noop.delay(i)``, one at a time; returns (ids, seconds)."""
-        delay = self.task.delay
-        ids: list[str] = []
-        append = ids.append
-        started = time.perf_counter()
-        for i in range(n):
-            append(delay(i).id)
-            if i % 1000 == 999:
-                tick(1000)
-        elapsed = time.perf_counter() - started
-        tick(n % 1000)
-        return ids, elapsed
 
     def batched(self, n: int, chunk: int, tick: Callable[[int], None]) -> dict[str, Any]:
         """Celery's closest API: ``group(noop.s(i) for i in ...).apply_async()``, ``chunk`` per
@@ -64,11 +51,8 @@ class CelerySide:
 
     @staticmethod
     def worker_cmd(pool: str) -> list[str]:
-        cmd = [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "-l", "WARNING"]
-        if pool == "solo":
-            cmd += ["-P", "solo"]
-        return cmd  # default: prefork, concurrency = CPU count
-
+        return DelaySide.pool_cmd(
+            [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "-l", "WARNING"], pool)
     def worker_env(self) -> dict[str, str]:
         return {"BENCH_REDIS_URL": self.url}
 
@@ -103,19 +87,6 @@ class CelerySide:
                     bad += 1
                 times.append(iso_to_epoch(rec["date_done"]))
         return times, bad
-
-    def round_trips(self, n: int, warmup: int) -> list[float]:
-        """``n`` sequential ``noop.delay(i).get()``; seconds each (after ``warmup`` untimed)."""
-        delay = self.task.delay
-        for i in range(warmup):
-            assert delay(i).get(timeout=30) == i
-        out = []
-        for i in range(n):
-            t0 = time.perf_counter()
-            value = delay(i).get(timeout=30)
-            out.append(time.perf_counter() - t0)
-            assert value == i
-        return out
 
     def close(self) -> None:
         self.app.close()

@@ -12,9 +12,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -65,7 +67,8 @@ class RedisServer:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--databases", str(self.DATABASES), "--protected-mode", "yes",
+             "--appendonly", "no", "--daemonize", "no", "--databases", str(self.DATABASES),
+             "--protected-mode", "yes",
              "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import redis
@@ -223,7 +226,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
     """Nearest-rank percentile of an already sorted list (q in 0..100)."""
     if not sorted_values:
         return float("nan")
-    k = max(0, min(len(sorted_values) - 1, int(round(q / 100 * len(sorted_values) + 0.5)) - 1))
+    k = max(0, min(len(sorted_values) - 1, round(q / 100 * len(sorted_values) + 0.5) - 1))
     return sorted_values[k]
 
 
@@ -323,3 +326,41 @@ def loadavg() -> list[float]:
 
 def fmt_load(values: list[float] | tuple[float, ...]) -> str:
     return " / ".join(f"{v:.2f}" for v in values)
+
+
+class DelaySide:
+    """What both sides measure the same way, through ``self.task.delay`` and ``.get``."""
+
+    task: Any
+
+    def enqueue(self, n: int, tick: Callable[[int], None]) -> tuple[list[str], float]:
+        """``n`` calls of ``noop.delay(i)``, one at a time; returns (ids, seconds)."""
+        delay = self.task.delay
+        ids: list[str] = []
+        append = ids.append
+        started = time.perf_counter()
+        for i in range(n):
+            append(delay(i).id)
+            if i % 1000 == 999:
+                tick(1000)
+        elapsed = time.perf_counter() - started
+        tick(n % 1000)
+        return ids, elapsed
+
+    def round_trips(self, n: int, warmup: int) -> list[float]:
+        """``n`` sequential ``noop.delay(i).get()``; seconds each (after ``warmup`` untimed)."""
+        delay = self.task.delay
+        for i in range(warmup):
+            assert delay(i).get(timeout=30) == i
+        out = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            value = delay(i).get(timeout=30)
+            out.append(time.perf_counter() - t0)
+            assert value == i
+        return out
+
+    @staticmethod
+    def pool_cmd(cmd: list[str], pool: str) -> list[str]:
+        """``cmd`` with the solo pool when asked (default: prefork, concurrency = CPU count)."""
+        return [*cmd, "-P", "solo"] if pool == "solo" else cmd

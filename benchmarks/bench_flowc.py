@@ -11,12 +11,13 @@ import orjson
 import redis
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent / "apps"))
-import flowc_app  # noqa: E402
+import flowc_app
+from bench_common import DelaySide
 
 NAME = "flowc"
 
 
-class FlowcSide:
+class FlowcSide(DelaySide):
     """One fresh flowc App on ``url`` (new connections) per benchmark phase."""
 
     name = NAME
@@ -27,20 +28,6 @@ class FlowcSide:
         self.task = self.app.tasks[flowc_app.TASK_NAME]
 
     # --- producing -----------------------------------------------------------------------------
-
-    def enqueue(self, n: int, tick: Callable[[int], None]) -> tuple[list[str], float]:
-        """``n`` calls of ``noop.delay(i)``, one at a time; returns (ids, seconds)."""
-        delay = self.task.delay
-        ids: list[str] = []
-        append = ids.append
-        started = time.perf_counter()
-        for i in range(n):
-            append(delay(i).id)
-            if i % 1000 == 999:
-                tick(1000)
-        elapsed = time.perf_counter() - started
-        tick(n % 1000)
-        return ids, elapsed
 
     def batched(self, n: int, chunk: int, tick: Callable[[int], None]) -> dict[str, Any]:
         """``n`` messages built with ``App.build_message`` and sent by ``App.publish`` in
@@ -70,11 +57,8 @@ class FlowcSide:
 
     @staticmethod
     def worker_cmd(pool: str) -> list[str]:
-        cmd = [sys.executable, "-m", "flowc", "worker", "-A", "flowc_app", "-l", "WARNING"]
-        if pool == "solo":
-            cmd += ["-P", "solo"]
-        return cmd  # default: prefork, concurrency = CPU count
-
+        return DelaySide.pool_cmd(
+            [sys.executable, "-m", "flowc", "worker", "-A", "flowc_app", "-l", "WARNING"], pool)
     def worker_env(self) -> dict[str, str]:
         return {"FLOWC_BROKER_URL": self.url, "FLOWC_RESULT_BACKEND": self.url,
                 "BENCH_REDIS_URL": self.url}
@@ -115,19 +99,6 @@ class FlowcSide:
                     bad += 1
                 times.append(iso_to_epoch(rec["date_done"]))
         return times, bad
-
-    def round_trips(self, n: int, warmup: int) -> list[float]:
-        """``n`` sequential ``noop.delay(i).get()``; seconds each (after ``warmup`` untimed)."""
-        delay = self.task.delay
-        for i in range(warmup):
-            assert delay(i).get(timeout=30) == i
-        out = []
-        for i in range(n):
-            t0 = time.perf_counter()
-            value = delay(i).get(timeout=30)
-            out.append(time.perf_counter() - t0)
-            assert value == i
-        return out
 
     def close(self) -> None:
         self.app.close()
