@@ -9,7 +9,13 @@ from flowc.compiler.ir import Workflow
 
 
 def check_acyclic(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
-    """One problem per cycle found (networkx ``find_cycle``, repeated until none is left)."""
+    """One problem per cycle found (networkx ``find_cycle``, repeated until none is left).
+
+    Lowered workflows list parents first, which proves acyclicity in one pass; only other
+    orders (hand-written or deserialised IR) build the networkx graph.
+    """
+    if wf.parents_first():  # every edge points forward in node order: no cycle, no graph
+        return []
     graph = wf.graph()
     if nx.is_directed_acyclic_graph(graph):
         return []

@@ -14,6 +14,13 @@ def check_serialisable(wf: Workflow, registry: TaskRegistry | None = None) -> li
     """Flags the first non-JSON value of each field of each node and errback."""
     problems: list[Problem] = []
     calls: list[Node | Errback] = [*wf.nodes, *wf.errbacks]
+    try:  # the common case: the whole workflow at once (one encoder call, not one per node)
+        json.dumps([(n.args, n.kwargs, n.options, getattr(n, "items", None)) for n in calls],
+                   allow_nan=False)
+    except (TypeError, ValueError):
+        pass
+    else:
+        return problems
     for n in calls:
         try:  # the common case: everything at once
             json.dumps((n.args, n.kwargs, n.options, getattr(n, "items", None)), allow_nan=False)

@@ -150,6 +150,7 @@ class Workflow(BaseModel):
 
     _index: dict[str, Node] | None = PrivateAttr(default=None)
     _succ: dict[str, list[str]] | None = PrivateAttr(default=None)
+    _parents: dict[str, list[str]] | None = PrivateAttr(default=None)
 
     # -- lookups ----------------------------------------------------------------------------
     def node(self, node_id: str) -> Node:
@@ -165,21 +166,42 @@ class Workflow(BaseModel):
         return self._index
 
     def parents(self, node_id: str) -> list[str]:
-        return self.node(node_id).parents()
+        return self.parents_map()[node_id]
+
+    def parents_map(self) -> dict[str, list[str]]:
+        """``{node id: Node.parents()}`` for every node, in node order (computed once: the
+        checks, the plan and the result handles all walk it). Do not mutate the lists."""
+        if self._parents is None:
+            self._parents = {n.id: n.parents() for n in self.nodes}
+        return self._parents
 
     def successors(self, node_id: str) -> list[str]:
         """Ids of the nodes that wait for ``node_id``, in node order."""
         if self._succ is None:
             succ: dict[str, list[str]] = {n.id: [] for n in self.nodes}
-            for n in self.nodes:
-                for parent in n.parents():
-                    succ.setdefault(parent, []).append(n.id)
+            for nid, parents in self.parents_map().items():
+                for parent in parents:
+                    succ.setdefault(parent, []).append(nid)
             self._succ = succ
         return self._succ.get(node_id, [])
 
     def roots(self) -> list[str]:
         """Ids of the nodes with no parents (ready at submit), in node order."""
-        return [n.id for n in self.nodes if not n.parents()]
+        return [nid for nid, parents in self.parents_map().items() if not parents]
+
+    def parents_first(self) -> bool:
+        """Whether every node comes after all its parents in ``nodes`` (lowering's order).
+
+        Then ``nodes`` is a topological order and the graph is acyclic, with no graph built.
+        A parent id that is not a node (a malformed workflow) also makes this False.
+        """
+        seen: set[str] = set()
+        for nid, parents in self.parents_map().items():
+            for parent in parents:
+                if parent not in seen:
+                    return False
+            seen.add(nid)
+        return True
 
     def pending_count(self, node_id: str) -> int:
         """How many distinct parents ``node_id`` waits for before it is ready."""
@@ -212,6 +234,8 @@ class Workflow(BaseModel):
 
     def topological_order(self) -> list[str]:
         """Node ids, parents before children, ties broken by node order (deterministic)."""
+        if self.parents_first():  # the lexicographic order is then the node order itself
+            return [n.id for n in self.nodes]
         position = {n.id: i for i, n in enumerate(self.nodes)}
         try:
             return list(nx.lexicographical_topological_sort(self.graph(), key=position.__getitem__))

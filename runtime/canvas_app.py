@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowc.compiler.ir import Workflow, shape_leaves
 from flowc.compiler.signature import Canvas, Signature
-from flowc.compiler.validate import compile_canvas
+from flowc.compiler.validate import compile_canvas, gc_paused
 from flowc.runtime.group_result import GroupResult, ResultLike, handle_for
 from flowc.runtime.result import AsyncResult
 
@@ -28,12 +28,18 @@ def apply_canvas(app: App, canvas: Canvas, args: tuple[Any, ...], kwargs: dict[s
             and not options.get("link_error"):
         call_args, call_kwargs, call_options = canvas._merge(args, kwargs, options)
         return app.send_task(canvas.task, call_args, call_kwargs, **call_options)
-    wf = compile_canvas(canvas, app.tasks, args, kwargs, options)
-    return submit_workflow(app, wf)
+    with gc_paused():  # see gc_paused: a large workflow's compile and submit make no cycles
+        wf = compile_canvas(canvas, app.tasks, args, kwargs, options)
+        return submit_workflow(app, wf)
 
 
 def submit_workflow(app: App, wf: Workflow, workflow_id: str | None = None) -> ResultLike:
     """Submit a validated workflow; return handles shaped like its result."""
+    with gc_paused():
+        return _submit_workflow(app, wf, workflow_id)
+
+
+def _submit_workflow(app: App, wf: Workflow, workflow_id: str | None) -> ResultLike:
     run = app.workflows.submit(wf, workflow_id)
     shape = wf.result if wf.result is not None else (wf.nodes[-1].id if wf.nodes else [])
     handles: dict[str, AsyncResult] = {}
@@ -43,16 +49,12 @@ def submit_workflow(app: App, wf: Workflow, workflow_id: str | None = None) -> R
             return handles[node_shape]
         return GroupResult(None, [build(s) for s in node_shape], app)
 
-    order = [n.id for n in wf.nodes]
-    seen: set[str] = set()
-    for node in wf.nodes:  # lowering emits parents first; fall back to sorting if not
-        if any(p not in seen for p in node.parents()):
-            order = wf.topological_order()
-            break
-        seen.add(node.id)
-    for node_id in order:  # parents first, so links need no recursion
-        node = wf.node(node_id)
-        result = handles[node_id] = AsyncResult(run.task_ids[node_id], app, node.task)
+    task_ids = run.task_ids
+    # parents first, so links need no recursion (lowering emits that order; else sort)
+    nodes = wf.nodes if wf.parents_first() else [wf.node(n) for n in wf.topological_order()]
+    for node in nodes:
+        node_id = node.id
+        result = handles[node_id] = AsyncResult(task_ids[node_id], app, node.task)
         if node.prepend is not None:
             result.parent = handles[node.prepend]
         elif node.collect is not None:

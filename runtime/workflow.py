@@ -38,6 +38,11 @@ class WorkflowStore:
     def submit(self, wf: Workflow, workflow_id: str | None = None) -> RunPlan:
         """Store the run and enqueue its ready roots, atomically; returns the plan."""
         run = plan(self.app, wf, workflow_id)
+        self.store(wf, run)
+        return run
+
+    def store(self, wf: Workflow, run: RunPlan) -> None:
+        """The ``workflow.lua submit`` call (and bookkeeping) for an already computed plan."""
         extra = {"result_ids": orjson.dumps(_result_ids(wf, run)),
                  "task_ids": orjson.dumps(run.task_ids)}
         if wf.name:
@@ -53,7 +58,10 @@ class WorkflowStore:
         for node_id, count in run.pending.items():
             args += [node_id, count]
         args.append(len(run.roots))
-        args += run.roots
+        ready = run.ready
+        for root in run.roots:
+            stream, body = ready.get(root, ("", b""))
+            args += [root, stream, body]
         args.append(len(run.errbacks))
         for eb_id, rec in run.errbacks.items():
             args += [eb_id, rec]
@@ -63,7 +71,6 @@ class WorkflowStore:
         if self.app.conf.task_send_sent_event:
             self.app.events.workflow_submitted(run.workflow_id, wf.name, len(wf.nodes))
             self.app.events.flush()
-        return run
 
     # --- operations queued by workers (see Settler) ------------------------------------------
 

@@ -9,6 +9,7 @@ never decoded and re-encoded in Redis (no float or big-integer drift).
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -27,7 +28,11 @@ PASSED_OPTIONS = ("acks_late", "ignore_result", "time_limit", "soft_time_limit")
 
 @dataclass
 class RunPlan:
-    """Everything ``workflow.lua submit`` needs, plus the task id of every node."""
+    """Everything ``workflow.lua submit`` needs, plus the task id of every node.
+
+    ``ready`` holds, for each root that can be enqueued at once (no countdown/eta), its stream
+    key and finished message body, so the submit script XADDs it without decoding its record.
+    """
 
     workflow_id: str
     records: dict[str, bytes] = field(default_factory=dict)
@@ -37,6 +42,25 @@ class RunPlan:
     task_ids: dict[str, str] = field(default_factory=dict)
     on_error: list[str] = field(default_factory=list)
     queues: set[str] = field(default_factory=set)
+    ready: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+
+
+def uuid4_strings(n: int) -> list[str]:
+    """``n`` random version-4 UUIDs as ``str(uuid.uuid4())`` spells them, from one urandom call.
+
+    A 10,000-node workflow needs 10,000 task ids; one ``uuid.uuid4()`` each is a syscall and a
+    ``UUID`` object apiece, a tenth of the whole plan.
+    """
+    text = os.urandom(16 * n).hex()
+    out = []
+    for i in range(0, 32 * n, 32):
+        h = text[i:i + 32]
+        out.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}")
+    return out
+
+
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+"""The RFC 4122 variant nibble (``10xx``) for each random hex digit."""
 
 
 def _inner(value: Any, opener: bytes, closer: bytes) -> str:
@@ -46,46 +70,75 @@ def _inner(value: Any, opener: bytes, closer: bytes) -> str:
     return text[1:-1].decode()
 
 
-def _head(app: App, task_id: str, task: str, options: dict[str, Any], queue: str,
-          priority: int, workflow: dict[str, Any] | None) -> str:
-    env: dict[str, Any] = {"v": 1, "id": task_id, "task": task, "queue": queue,
-                           "priority": priority}
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """What every node with the same task and options shares: route, delays, envelope pieces.
+
+    A node's envelope head is ``'{"v":1,"id":"<task id>",' + middle + ',"workflow":' +
+    <marker> + tail``: byte for byte ``orjson.dumps(envelope)`` without its closing brace.
+    """
+
+    queue: str
+    priority: int
+    stream: str
+    delayed: str
+    countdown: float
+    eta: float
+    middle: str
+    tail: str
+
+    def head(self, task_id: str, marker: str) -> str:
+        return '{"v":1,"id":"' + task_id + '",' + self.middle + ',"workflow":' + marker + \
+            self.tail
+
+
+def _step(app: App, task: str, options: dict[str, Any], now: float) -> _Step:
+    """Route, delays and envelope pieces of a step (same rules as ``send_task``)."""
+    message = app.build_message(task, [], {}, app.tasks.get(task),
+                                {k: v for k in ("queue", "priority")
+                                 if (v := options.get(k)) is not None})
+    env: dict[str, Any] = {"task": task, "queue": message.queue, "priority": message.priority}
     if options.get("expires") is not None:
         from flowc.runtime.options import resolve_expires
 
-        env["expires"] = resolve_expires(options["expires"], time.time())
+        env["expires"] = resolve_expires(options["expires"], now)
     for name in PASSED_OPTIONS:
         if options.get(name) is not None:
             env[name] = options[name]
-    if workflow is not None:
-        env["workflow"] = workflow
     step = {k: options[k] for k in (*STEP_OPTIONS, "rate_limit") if options.get(k) is not None}
-    if step:
-        env["headers"] = {"options": step}
-    text = orjson.dumps(env)
-    return text[:-1].decode()  # drop the closing brace: Lua appends kwargs and args
+    countdown, eta = _delays(options, now)
+    return _Step(message.queue, message.priority,
+                 app.keys.stream(message.queue, message.priority),
+                 app.keys.delayed(message.queue), countdown, eta,
+                 _inner(env, b"{", b"}"),
+                 "," + _inner({"headers": {"options": step}}, b"{", b"}") if step else "")
 
 
-Route = tuple[str, int, str, str]
-"""Queue, priority, stream key, delayed-set key."""
+class _Steps:
+    """``_step`` per distinct (task, options), computed once: a 10k chord has one."""
+
+    def __init__(self, app: App, now: float) -> None:
+        self.app = app
+        self.now = now
+        self.cache: dict[tuple[str, bytes], _Step] = {}
+        self.queues: set[str] = set()
+        self.dynamic = callable(app.conf.task_routes)  # routing functions may differ per call
+
+    def get(self, task: str, options: dict[str, Any]) -> _Step:
+        try:
+            key = (task, orjson.dumps(options, option=orjson.OPT_SORT_KEYS))
+        except TypeError:
+            key = None
+        found = None if key is None or self.dynamic else self.cache.get(key)
+        if found is None:
+            found = _step(self.app, task, options, self.now)
+            if key is not None:
+                self.cache[key] = found
+            self.queues.add(found.queue)
+        return found
 
 
-def _route(app: App, task: str, options: dict[str, Any],
-           cache: dict[tuple[str, Any, Any], Route]) -> Route:
-    """Queue, priority, stream key and delayed key of one step (same rules as send_task)."""
-    key = (task, options.get("queue"), options.get("priority"))
-    found = cache.get(key)
-    if found is None or callable(app.conf.task_routes):  # routing functions may look at args
-        message = app.build_message(task, [], {}, app.tasks.get(task),
-                                    {k: v for k in ("queue", "priority")
-                                     if (v := options.get(k)) is not None})
-        found = cache[key] = (message.queue, message.priority,
-                              app.keys.stream(message.queue, message.priority),
-                              app.keys.delayed(message.queue))
-    return found
-
-
-def _delays(options: dict[str, Any]) -> tuple[float, float]:
+def _delays(options: dict[str, Any], now: float) -> tuple[float, float]:
     from flowc.runtime.options import resolve_eta
 
     countdown = options.get("countdown")
@@ -93,7 +146,7 @@ def _delays(options: dict[str, Any]) -> tuple[float, float]:
     if countdown is not None:
         return float(countdown), 0.0
     if eta is not None:
-        return 0.0, resolve_eta(None, eta, time.time()) or 0.0
+        return 0.0, resolve_eta(None, eta, now) or 0.0
     return 0.0, 0.0
 
 
@@ -110,21 +163,22 @@ def _collect_tokens(shape: Any) -> list[str]:
     return tokens
 
 
-def _node_record(app: App, successors: list[str], node: Node, workflow_id: str, task_id: str,
-                 routes: dict[Any, tuple[str, int, str, str]]) -> dict[str, Any]:
-    queue, priority, stream, delayed = _route(app, node.task, node.options, routes)
-    countdown, eta = _delays(node.options)
-    marker: dict[str, Any] = {"id": workflow_id, "node": node.id}
+def _node_record(step: _Step, successors: list[str], node: Node, wid_json: str,
+                 task_id: str) -> dict[str, Any]:
+    marker = '{"id":' + wid_json + ',"node":' + orjson.dumps(node.id).decode()
     if node.kind == "map":
-        marker["expand"] = True
-        marker["max"] = node.max_width
-    kwargs = {k: v for k, v in node.kwargs.items() if k not in node.kwarg_inputs}
+        marker += ',"expand":true,"max":' + orjson.dumps(node.max_width).decode()
+    kwarg_inputs = node.kwarg_inputs
+    kwargs = node.kwargs
+    if kwarg_inputs:
+        kwargs = {k: v for k, v in kwargs.items() if k not in kwarg_inputs}
     rec: dict[str, Any] = {
-        "t": task_id, "s": stream, "dk": delayed, "p": priority, "cd": countdown, "eta": eta,
-        "h": _head(app, task_id, node.task, node.options, queue, priority, marker),
-        "kw": _inner(kwargs, b"{", b"}"), "ra": _inner(node.args, b"[", b"]"),
-        "ki": [[name, parent] for name, parent in sorted(node.kwarg_inputs.items())],
-        "succ": successors, "le": list(node.link_error), "in": "none",
+        "t": task_id, "s": step.stream, "dk": step.delayed, "p": step.priority,
+        "cd": step.countdown, "eta": step.eta, "h": step.head(task_id, marker + "}"),
+        "kw": _inner(kwargs, b"{", b"}") if kwargs else "",
+        "ra": _inner(node.args, b"[", b"]") if node.args else "",
+        "ki": [[name, parent] for name, parent in sorted(kwarg_inputs.items())],
+        "succ": successors, "le": node.link_error, "in": "none",
     }
     if node.prepend is not None:
         rec["in"], rec["pp"] = "prepend", node.prepend
@@ -135,37 +189,60 @@ def _node_record(app: App, successors: list[str], node: Node, workflow_id: str, 
     return rec
 
 
+def _root_body(rec: dict[str, Any]) -> bytes | None:
+    """The message a parentless node is enqueued with (what workflow.lua's envelope builds);
+    None when it waits for a countdown/eta (the script decides those against Redis' clock)."""
+    if rec["cd"] > 0 or rec["eta"] > 0:
+        return None
+    args = rec["ra"]
+    incoming = None
+    if rec["in"] == "collect":
+        incoming = "".join(rec["co"])  # a root's shape has no parents: only brackets and commas
+    elif rec["in"] == "items":
+        incoming = rec["it"]
+    if incoming is not None:
+        args = incoming + "," + args if args else incoming
+    return (rec["h"] + ',"kwargs":{' + rec["kw"] + '},"args":[' + args + "]}").encode()
+
+
 def plan(app: App, wf: Workflow, workflow_id: str | None = None) -> RunPlan:
     """Assign task ids and build the run records of every node and errback."""
     wid = workflow_id or wf.id or str(uuid.uuid4())
     out = RunPlan(wid, on_error=list(wf.on_error))
-    for node in wf.nodes:
-        out.task_ids[node.id] = str(uuid.uuid4())
-    routes: dict[Any, tuple[str, int, str, str]] = {}
     nodes = wf.nodes  # pydantic attribute access is slow: read the list once
-    parents = {node.id: node.parents() for node in nodes}
+    task_ids = out.task_ids = dict(zip([n.id for n in nodes],
+                                       uuid4_strings(len(nodes)), strict=True))
+    steps = _Steps(app, time.time())
+    wid_json = orjson.dumps(wid).decode()
+    parents = wf.parents_map()
     successors: dict[str, list[str]] = {node.id: [] for node in nodes}
+    for node_id, node_parents in parents.items():
+        for parent in node_parents:
+            successors[parent].append(node_id)
+    records, pending, roots, ready = out.records, out.pending, out.roots, out.ready
     for node in nodes:
-        for parent in parents[node.id]:
-            successors[parent].append(node.id)
-    for node in nodes:
-        rec = _node_record(app, successors[node.id], node, wid, out.task_ids[node.id], routes)
-        out.records[node.id] = orjson.dumps(rec)
-        count = len(parents[node.id])
+        nid = node.id
+        step = steps.get(node.task, node.options)
+        rec = _node_record(step, successors[nid], node, wid_json, task_ids[nid])
+        records[nid] = orjson.dumps(rec)
+        count = len(parents[nid])
         if count:
-            out.pending[node.id] = count
+            pending[nid] = count
         else:
-            out.roots.append(node.id)
+            roots.append(nid)
+            body = _root_body(rec)
+            if body is not None:
+                ready[nid] = (step.stream, body)
     for eb in wf.errbacks:
         tid = str(uuid.uuid4())
         out.task_ids[eb.id] = tid
-        queue, priority, stream, delayed = _route(app, eb.task, eb.options, routes)
-        rec = {"t": tid, "s": stream, "dk": delayed, "p": priority, "cd": 0, "eta": 0,
-               "h": _head(app, tid, eb.task, eb.options, queue, priority, None),
-               "kw": _inner(eb.kwargs, b"{", b"}"), "ra": _inner(eb.args, b"[", b"]"),
-               "ki": [], "in": "none", "imm": eb.immutable}
-        out.errbacks[eb.id] = orjson.dumps(rec)
-    out.queues = {route[0] for route in routes.values()}
+        step = steps.get(eb.task, eb.options)
+        erec = {"t": tid, "s": step.stream, "dk": step.delayed, "p": step.priority, "cd": 0,
+                "eta": 0, "h": '{"v":1,"id":"' + tid + '",' + step.middle + step.tail,
+                "kw": _inner(eb.kwargs, b"{", b"}"), "ra": _inner(eb.args, b"[", b"]"),
+                "ki": [], "in": "none", "imm": eb.immutable}
+        out.errbacks[eb.id] = orjson.dumps(erec)
+    out.queues = steps.queues
     return out
 
 

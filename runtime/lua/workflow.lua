@@ -10,7 +10,11 @@
 --
 -- ARGV[1] is the operation:
 --   submit  ARGV: ttl, on_error_json, x, (meta field, value)*x, n, (node id, record)*n,
---                 m, (node id, pending)*m, r, (root id)*r, e, (errback id, record)*e
+--                 m, (node id, pending)*m, r, (root id, stream key, body)*r,
+--                 e, (errback id, record)*e
+--           (a root's stream key and body are "" when it waits for a countdown/eta: its record
+--           is enqueued as on any other path; else the body, built by the caller exactly as
+--           envelope() would, is XADDed as is)
 --           -> 1 if stored and roots enqueued, 0 if the workflow id already exists
 --   done    ARGV: node id, instance index or "", result JSON
 --           -> {applied 0|1, finished 0|1, map task id or "", map result JSON or ""}
@@ -124,37 +128,66 @@ end
 
 local op = ARGV[1]
 
+-- HSET key with ARGV[first .. first + 2 * pairs - 1] as field/value pairs, a bounded number of
+-- pairs per call (unpack() is limited by Lua's C stack).
+local function hset_pairs(key, first, pairs)
+  local last = first + 2 * pairs - 1
+  local i = first
+  while i <= last do
+    local upto = math.min(last, i + 3999)
+    redis.call('HSET', key, unpack(ARGV, i, upto))
+    i = upto + 1
+  end
+end
+
+-- HSET key field value for each field in the list, a bounded number per call.
+local function hset_all(key, fields, value)
+  local args = {}
+  for _, f in ipairs(fields) do
+    args[#args + 1] = f
+    args[#args + 1] = value
+    if #args >= 4000 then redis.call('HSET', key, unpack(args)); args = {} end
+  end
+  if #args > 0 then redis.call('HSET', key, unpack(args)) end
+end
+
 if op == 'submit' then
   if redis.call('EXISTS', K_META) == 1 then return 0 end
   local i = 4
   local x = tonumber(ARGV[i]); i = i + 1
-  for _ = 1, x do
-    redis.call('HSET', K_META, ARGV[i], ARGV[i + 1]); i = i + 2
-  end
+  if x > 0 then hset_pairs(K_META, i, x) end
+  i = i + 2 * x
   local n = tonumber(ARGV[i]); i = i + 1
-  for _ = 1, n do
-    redis.call('HSET', K_NODES, ARGV[i], ARGV[i + 1])
-    redis.call('HSET', K_STATE, ARGV[i], 'PENDING')
-    i = i + 2
+  if n > 0 then
+    hset_pairs(K_NODES, i, n)
+    local ids = {}
+    for j = 0, n - 1 do ids[j + 1] = ARGV[i + 2 * j] end
+    hset_all(K_STATE, ids, 'PENDING')
   end
+  i = i + 2 * n
   local m = tonumber(ARGV[i]); i = i + 1
-  for _ = 1, m do
-    redis.call('HSET', K_PENDING, ARGV[i], ARGV[i + 1]); i = i + 2
-  end
+  if m > 0 then hset_pairs(K_PENDING, i, m) end
+  i = i + 2 * m
   redis.call('HSET', K_META, 'status', 'RUNNING', 'left', n, 'ttl', ARGV[2],
              'on_error', ARGV[3], 'created', tostring(now()))
   local r = tonumber(ARGV[i]); i = i + 1
   local roots = {}
-  for _ = 1, r do roots[#roots + 1] = ARGV[i]; i = i + 1 end
+  for _ = 1, r do
+    roots[#roots + 1] = {ARGV[i], ARGV[i + 1], ARGV[i + 2]}; i = i + 3
+  end
   local e = tonumber(ARGV[i]); i = i + 1
-  for _ = 1, e do
-    redis.call('HSET', K_ERRBACKS, ARGV[i], ARGV[i + 1]); i = i + 2
-  end
+  if e > 0 then hset_pairs(K_ERRBACKS, i, e) end
+  local queued = {}
   for _, root in ipairs(roots) do
-    local rec = record(root)
-    enqueue(rec, envelope(rec))
-    redis.call('HSET', K_STATE, root, 'QUEUED')
+    if root[2] == '' then
+      local rec = record(root[1])
+      enqueue(rec, envelope(rec))
+    else
+      redis.call('XADD', root[2], '*', 'b', root[3], 'c', 'j')
+    end
+    queued[#queued + 1] = root[1]
   end
+  hset_all(K_STATE, queued, 'QUEUED')
   if n == 0 then finish_if_done(0) end
   return 1
 end
