@@ -30,6 +30,7 @@ from flowc.compiler.problems_to_diagnostics import problems_to_diagnostics
 from flowc.compiler.resolve import TaskCatalog
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic, did_you_mean_hint, sort_diagnostics
+from flowc.dsl.gc_pause import gc_paused
 
 IR_PASSES = (check_acyclic, check_serialisable, check_arguments)
 """The IR passes run on lowered flows (task names and options are checked while lowering)."""
@@ -72,6 +73,13 @@ def check_module(
     module: ast.Module, catalog: TaskCatalog, filename: str | None = None
 ) -> list[Diagnostic]:
     """Every problem of ``module`` against the tasks in ``catalog``."""
+    with gc_paused():  # ends after the lowered workflows are gone: nothing left to walk
+        return _check_module(module, catalog, filename)
+
+
+def _check_module(
+    module: ast.Module, catalog: TaskCatalog, filename: str | None
+) -> list[Diagnostic]:
     diags = static_checks(module)
     lowerer = FlowLowerer(module, catalog, filename)
     for flow in lowerer.flows.values():
@@ -116,33 +124,35 @@ def compile_flow(
     The workflow is ``None`` when the flow does not exist; otherwise it is returned even with
     errors (for pictures), so callers must check :func:`has_errors` before running it.
     """
-    flow = pick_flow(module, flow_name, filename)
-    schedule = next((s for s in module.schedules if s.name == flow_name), None)
-    if flow is None and schedule is not None:
+    with gc_paused():
+        flow = pick_flow(module, flow_name, filename)
+        schedule = next((s for s in module.schedules if s.name == flow_name), None)
+        if flow is None and schedule is not None:
+            lowerer = FlowLowerer(module, catalog, filename)
+            wf = lowerer.lower_stage(schedule.name, schedule.target)
+            diags = static_checks(module) + _ir_diagnostics(wf, catalog, lowerer)
+            return wf, unique(diags + lowerer.diagnostics)
+        if flow is None:
+            return None, [unknown_flow(module, flow_name)]
+        values, diags = resolve_params(flow, params or {}, from_text=from_text)
+        diags += static_checks(module)
         lowerer = FlowLowerer(module, catalog, filename)
-        wf = lowerer.lower_stage(schedule.name, schedule.target)
-        diags = static_checks(module) + _ir_diagnostics(wf, catalog, lowerer)
+        wf = lowerer.lower_flow(flow, values)
+        diags += _ir_diagnostics(wf, catalog, lowerer)
         return wf, unique(diags + lowerer.diagnostics)
-    if flow is None:
-        return None, [unknown_flow(module, flow_name)]
-    values, diags = resolve_params(flow, params or {}, from_text=from_text)
-    diags += static_checks(module)
-    lowerer = FlowLowerer(module, catalog, filename)
-    wf = lowerer.lower_flow(flow, values)
-    diags += _ir_diagnostics(wf, catalog, lowerer)
-    return wf, unique(diags + lowerer.diagnostics)
 
 
 def compile_schedules(
     module: ast.Module, catalog: TaskCatalog, filename: str | None = None
 ) -> tuple[list[ScheduleEntry], list[Diagnostic]]:
     """A :class:`ScheduleEntry` per schedule (beat's input), and every problem found."""
-    diags = static_checks(module)
-    lowerer = FlowLowerer(module, catalog, filename)
-    entries = []
-    for s in module.schedules:
-        wf = lowerer.lower_stage(s.name, s.target)
-        diags += _ir_diagnostics(wf, catalog, lowerer)
-        expr: str | float = s.expr if isinstance(s.expr, str) else s.expr.seconds
-        entries.append(ScheduleEntry(s.name, s.kind, expr, s.tz or None, wf, s.span.line))
-    return entries, unique(diags + lowerer.diagnostics)
+    with gc_paused():
+        diags = static_checks(module)
+        lowerer = FlowLowerer(module, catalog, filename)
+        entries = []
+        for s in module.schedules:
+            wf = lowerer.lower_stage(s.name, s.target)
+            diags += _ir_diagnostics(wf, catalog, lowerer)
+            expr: str | float = s.expr if isinstance(s.expr, str) else s.expr.seconds
+            entries.append(ScheduleEntry(s.name, s.kind, expr, s.tz or None, wf, s.span.line))
+        return entries, unique(diags + lowerer.diagnostics)

@@ -60,7 +60,7 @@ class FlowLowerer:
         self.diagnostics: list[Diagnostic] = []
         self.defaults = translate(module.defaults.options, {}) if module.defaults else Options()
         self.diagnostics += self.defaults.diagnostics
-        self.binder = ArgumentBinder(self.error)
+        self.binder = ArgumentBinder(self.diagnostics)
         self._reset()
 
     def _reset(self) -> None:

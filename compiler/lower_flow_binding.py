@@ -8,27 +8,29 @@ by the parameter's name from the task's signature (``kwargs``/``kwarg_inputs``).
 from __future__ import annotations
 
 import inspect
-from typing import Any, Protocol
+from typing import Any
 
 from flowc.compiler.flow_types import annotation_accepts, annotation_text, describe_value
 from flowc.compiler.flow_values import has_name
 from flowc.compiler.lower_flow_scope import BIND, Item
 from flowc.dsl import ast
-
-
-class Report(Protocol):
-    """Where diagnostics go (``FlowLowerer.error``)."""
-
-    def __call__(self, code: str, message: str, span: ast.Span, hint: str | None = None) -> None:
-        ...
+from flowc.dsl.diagnostics import Diagnostic
 
 
 class ArgumentBinder:
-    """Binds arguments for one lowerer; caches whether a call shape fits a signature."""
+    """Binds arguments for one lowerer; caches whether a call shape fits a signature.
 
-    def __init__(self, error: Report) -> None:
-        self.error = error
+    Reports into the lowerer's list of diagnostics, not through a method of the lowerer: that
+    would be a reference cycle, and a cycle keeps the whole lowered IR alive until the garbage
+    collector's next full pass (which then has to walk it).
+    """
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
         self._binds: dict[tuple[str, int, frozenset[str]], bool] = {}
+
+    def error(self, code: str, message: str, span: ast.Span, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, message, span, hint))
 
     def bind(self, call: ast.Call, task: str, sig: inspect.Signature | None,
              items: list[Item], keywords: dict[str, Item]) -> dict[str, Any]:

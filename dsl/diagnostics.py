@@ -31,12 +31,16 @@ class Diagnostic:
 
 def render(diag: Diagnostic, source: str, filename: str) -> str:
     """Render ``diag`` against ``source``: header, the source line with carets, and the hint."""
+    return _render(diag, source.split("\n"), filename)
+
+
+def _render(diag: Diagnostic, source_lines: list[str], filename: str) -> str:
+    """``render`` with the source already split into lines (split once for many diagnostics)."""
     span = diag.span
     header = f"{filename}:{span.line}:{span.col}: {diag.severity} {diag.code}: {diag.message}"
     if not span.known:
         header = f"{filename}: {diag.severity} {diag.code}: {diag.message}"
     lines = [header]
-    source_lines = source.split("\n")
     if span.known and 0 < span.line <= len(source_lines) + 1:
         text = source_lines[span.line - 1] if span.line <= len(source_lines) else ""
         text = text.rstrip().replace("\r", "")
@@ -65,7 +69,8 @@ def render_all(
 ) -> str:
     """Render diagnostics in source order, at most ``limit``, then "… and N more"."""
     ordered = sort_diagnostics(diags)
-    shown = [render(d, source, filename) for d in ordered[:limit]]
+    source_lines = source.split("\n")
+    shown = [_render(d, source_lines, filename) for d in ordered[:limit]]
     if len(ordered) > limit:
         shown.append(f"… and {len(ordered) - limit} more")
     return "\n\n".join(shown)

@@ -23,6 +23,7 @@ from typing import Any
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic, render_all
 from flowc.dsl.errors import FlowcError
+from flowc.dsl.gc_pause import gc_paused
 from flowc.dsl.syntax_messages import describe_unexpected_token
 from flowc.dsl.transform import ToAst, collecting, token_span
 from lark import Lark, Token
@@ -134,7 +135,8 @@ def parse_with_diagnostics(
     state = _LexState()
     token = _LEX_STATE.set(state)
     try:
-        module, diagnostics = _parse(text, "module")
+        with gc_paused():
+            module, diagnostics = _parse(text, "module")
     finally:
         _LEX_STATE.reset(token)
     if module is None:
