@@ -23,6 +23,7 @@ from typing import Any
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic, render_all
 from flowc.dsl.errors import FlowcError
+from flowc.dsl.fast_parse import FastTables, fast_parse, fast_tables
 from flowc.dsl.gc_pause import gc_paused
 from flowc.dsl.syntax_messages import describe_unexpected_token
 from flowc.dsl.transform import ToAst, collecting, token_span
@@ -113,6 +114,12 @@ def flow_parser() -> Lark:
 
 
 @lru_cache(maxsize=1)
+def _fast_tables() -> FastTables | None:
+    """The tables of ``flow_parser()`` for :func:`fast_parse` (None: lark's path only)."""
+    return fast_tables(flow_parser())
+
+
+@lru_cache(maxsize=1)
 def _tree_parser() -> Lark:
     """The same grammar building a parse tree, for ``ToAst().transform`` on deep nesting."""
     return _build(None)
@@ -179,9 +186,21 @@ def _parse(
 ) -> tuple[Any | None, list[Diagnostic]]:
     """Parse ``text`` into AST nodes and the diagnostics found building them.
 
-    On syntax errors, resume at later top-level items to find more of them; the result is then
-    None with only the syntax errors (what later items build is discarded).
+    :func:`fast_parse` runs first; where it gives up (a syntax error, deep nesting, anything
+    it cannot be sure of) lark parses the text itself. On syntax errors, resume at later
+    top-level items to find more of them; the result is then None with only the syntax errors
+    (what later items build is discarded).
     """
+    fast = _fast_tables()
+    if fast is not None:
+        with collecting() as found:
+            done = fast_parse(fast, text, start, _MAX_INLINE_DEPTH)
+        if done is not None:
+            state = _LEX_STATE.get()
+            if state is not None:
+                state.comments = done.comments
+                state.max_depth = done.max_depth
+            return done.value, found
     diagnostics: list[Diagnostic] = []
     offset = 0
     while True:
