@@ -6,6 +6,14 @@ with ``flush()``: **one stream entry per flush**, its field ``e`` holding a JSON
 so a worker draining thousands of tasks a second adds one XADD per settled batch, not three per
 task. ``flush(pipe)`` queues that XADD on a pipeline the caller is about to execute anyway.
 
+The common case, a task received, started and succeeded between two flushes, is written as one
+**compact task record** instead of three event objects (see ``task_done``): a JSON list tagged
+``"t"`` holding the three events' fields without their keys, the hostname once per entry (field
+``h``). Building and encoding one list per task instead of three dicts is what keeps events
+cheap on the worker's hot path (``benchmarks/events_cost.py``). Readers never see it:
+``decode_entry`` expands each record back into the ``task-received``, ``task-started`` and
+``task-succeeded`` events it stands for, and orders an entry's events by time.
+
 The stream is capped with ``XADD MAXLEN ~ flowc_events_maxlen`` (entries, i.e. batches). Every
 event is a flat dict with ``type``, ``ts`` (unix seconds), ``hostname`` and, for task events,
 ``uuid`` (the task id). Argument and result reprs are cut at ``REPR_MAX`` characters.
@@ -20,7 +28,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 
@@ -31,11 +39,16 @@ if TYPE_CHECKING:
 
 EVENT_FIELD = b"e"
 """The stream entry field holding the JSON list of events."""
+HOST_FIELD = b"h"
+"""The stream entry field naming the sender, for the compact task records of the entry."""
+COMPACT_TASK = "t"
+"""First item of a compact task record (``EventSender.task_done``)."""
 REPR_MAX = 1024
 """Longest ``args``/``kwargs``/``result`` repr carried by an event (Celery cuts them too)."""
 TRACEBACK_MAX = 16_384
 AUTO_FLUSH_EVENTS = 1024
-"""A buffer this long is written at once, even if nobody called ``flush``."""
+"""A buffer this long (events, or compact task records) is written at once, even if nobody
+called ``flush``."""
 
 TASK_EVENTS = ("task-sent", "task-received", "task-started", "task-succeeded", "task-failed",
                "task-retried", "task-revoked", "task-rejected")
@@ -58,6 +71,18 @@ def events_enabled(app: App) -> bool:
     return bool(app.conf.worker_send_task_events)
 
 
+Received: TypeAlias = tuple["Message", float, str, str]
+"""What a worker notes when a task is received: the message, when, and its argument reprs
+(taken then, so a task that mutates its arguments does not change what the event says)."""
+
+
+def received_note(message: Message) -> Received:
+    """The note ``task_received`` and ``task_done`` turn into a task-received event."""
+    args, kwargs = message.args, message.kwargs
+    return (message, time.time(), short_repr(args) if args else repr(args),
+            short_repr(kwargs) if kwargs else repr(kwargs))
+
+
 class EventSender:
     """Buffers events and writes them as one capped-stream entry per ``flush``.
 
@@ -71,8 +96,10 @@ class EventSender:
         self.enabled = enabled
         self.key = app.keys.events()
         self.maxlen = max(1, int(app.conf.flowc_events_maxlen))
-        self.buffer: deque[dict[str, Any]] = deque()
-        """Appends and pops of a deque are thread-safe: no lock on the per-task path."""
+        self.host = hostname.encode()
+        self.buffer: deque[dict[str, Any] | list[Any]] = deque()
+        """Events, and compact task records (lists, see ``task_done``). Appends and pops of a
+        deque are thread-safe: no lock on the per-task path."""
 
     def __len__(self) -> int:
         return len(self.buffer)
@@ -80,11 +107,12 @@ class EventSender:
     # --- the two primitives -------------------------------------------------------------------
 
     def send(self, type_: str, **fields: Any) -> None:
-        """Buffer one event (a no-op when disabled)."""
+        """Buffer one event (a no-op when disabled); ``ts`` defaults to now."""
         if not self.enabled:
             return
         fields["type"] = type_
-        fields["ts"] = time.time()
+        if "ts" not in fields:
+            fields["ts"] = time.time()
         fields.setdefault("hostname", self.hostname)
         self.buffer.append(fields)
         if len(self.buffer) >= AUTO_FLUSH_EVENTS:
@@ -97,8 +125,8 @@ class EventSender:
             return
         batch = [buffer.popleft() for _ in range(len(buffer))]
         target = pipe if pipe is not None else self.app.broker_client
-        target.xadd(self.key, {EVENT_FIELD: orjson.dumps(batch, default=str)},
-                    maxlen=self.maxlen, approximate=True)
+        target.xadd(self.key, {EVENT_FIELD: orjson.dumps(batch, default=str),
+                               HOST_FIELD: self.host}, maxlen=self.maxlen, approximate=True)
 
     # --- task events --------------------------------------------------------------------------
 
@@ -110,25 +138,27 @@ class EventSender:
                   parent_id=message.parent_id, args=short_repr(message.args),
                   kwargs=short_repr(message.kwargs), **_workflow_fields(message))
 
-    def task_received(self, message: Message) -> None:
-        """A worker claimed ``message`` and will run it (fields that are unset are left out)."""
-        if not self.enabled:
-            return
-        fields: dict[str, Any] = {"uuid": message.id, "name": message.task,
-                                  "queue": message.queue, "priority": message.priority,
-                                  "retries": message.retries, "args": short_repr(message.args),
-                                  "kwargs": short_repr(message.kwargs)}
-        for name in ("eta", "expires", "root_id", "parent_id"):
-            value = getattr(message, name)
-            if value is not None:
-                fields[name] = value
-        if message.workflow:
-            fields.update(_workflow_fields(message))
-        self.send("task-received", **fields)
+    def task_received(self, note: Received) -> None:
+        """A worker claimed a message and will run it, as ``received_note`` noted it (fields
+        that are unset are left out)."""
+        if self.enabled:
+            fields = _received_fields(note[0], note[2], note[3])
+            self.send("task-received", ts=note[1], **fields)
 
-    def task_started(self, message: Message) -> None:
-        """The task's function is about to be called."""
-        self.send("task-started", uuid=message.id, pid=_PID.value)
+    def task_started(self, task_id: str, ts: float | None = None) -> None:
+        """The task's function is about to be called (or was, at ``ts``)."""
+        self.send("task-started", uuid=task_id, pid=_PID.value, ts=ts or time.time())
+
+    def task_done(self, note: Received, started_at: float, result: Any,
+                  runtime_s: float) -> None:
+        """The task returned ``result``: its received, started and succeeded events, buffered
+        as one compact record (``decode_entry`` expands it). Packed now, not at the flush, so
+        the message and its result are not kept alive until then."""
+        if self.enabled:
+            buffer = self.buffer
+            buffer.append(_pack(note, started_at, time.time(), result, runtime_s))
+            if len(buffer) >= AUTO_FLUSH_EVENTS:
+                self.flush()
 
     def task_succeeded(self, message: Message, result: Any, runtime_s: float) -> None:
         """The task returned ``result``."""
@@ -216,6 +246,64 @@ def _workflow_fields(message: Message) -> dict[str, Any]:
     return {"workflow_id": wf.get("id"), "node": wf.get("node")}
 
 
+def _received_fields(message: Message, args: str, kwargs: str) -> dict[str, Any]:
+    """The fields of a task-received event that come from the message."""
+    fields: dict[str, Any] = {"uuid": message.id, "name": message.task, "queue": message.queue,
+                              "priority": message.priority, "retries": message.retries,
+                              "args": args, "kwargs": kwargs}
+    fields.update(_optional_fields(message))
+    return fields
+
+
+def _optional_fields(message: Message) -> dict[str, Any]:
+    """eta, expires, root and parent ids and the workflow node, those that are set."""
+    out: dict[str, Any] = {}
+    for name in ("eta", "expires", "root_id", "parent_id"):
+        value = getattr(message, name)
+        if value is not None:
+            out[name] = value
+    if message.workflow:
+        out.update(_workflow_fields(message))
+    return out
+
+
+def _pack(note: Received, started_at: float, done_at: float, result: Any,
+          runtime_s: float) -> list[Any]:
+    """A compact task record: ``["t", uuid, name, queue, priority, retries, args, kwargs, eta,
+    expires, root_id, parent_id, workflow_id, node, received at, started at, pid, succeeded
+    at, result, runtime]``, unset optional fields as null (positions, not keys: cheap to build
+    and to encode)."""
+    message, received_at, args, kwargs = note
+    wf = message.workflow
+    return [COMPACT_TASK, message.id, message.task, message.queue, message.priority,
+            message.retries, args, kwargs, message.eta, message.expires, message.root_id,
+            message.parent_id, wf.get("id") if wf else None, wf.get("node") if wf else None,
+            received_at, started_at, _PID.value, done_at,
+            "None" if result is None else short_repr(result), runtime_s]
+
+
+_OPTIONAL_AT = (("eta", 8), ("expires", 9), ("root_id", 10), ("parent_id", 11))
+
+
+def _expand(record: list[Any], hostname: str) -> list[dict[str, Any]]:
+    """The three events a compact task record stands for (``_pack``'s inverse)."""
+    (_, uuid, name, queue, priority, retries, args, kwargs, _eta, _expires, _root, _parent,
+     workflow_id, node, received_at, started_at, pid, done_at, result, runtime_s) = record
+    received = {"uuid": uuid, "name": name, "queue": queue, "priority": priority,
+                "retries": retries, "args": args, "kwargs": kwargs}
+    for key, at in _OPTIONAL_AT:
+        if record[at] is not None:
+            received[key] = record[at]
+    if workflow_id is not None or node is not None:
+        received.update(workflow_id=workflow_id, node=node)
+    received.update(type="task-received", ts=received_at, hostname=hostname)
+    return [received,
+            {"uuid": uuid, "pid": pid, "type": "task-started", "ts": started_at,
+             "hostname": hostname},
+            {"uuid": uuid, "result": result, "runtime": runtime_s, "type": "task-succeeded",
+             "ts": done_at, "hostname": hostname}]
+
+
 def producer_sender(app: App) -> EventSender:
     """A sender for a producer process (``task-sent``, ``workflow-submitted``)."""
     import socket
@@ -251,7 +339,8 @@ def _short_field(value: Any, limit: int = 120) -> str:
 
 
 def decode_entry(fields: dict[bytes, bytes]) -> list[dict[str, Any]]:
-    """The events of one stream entry (an entry written by another tool yields nothing)."""
+    """The events of one stream entry in time order, compact task records expanded (an entry
+    written by another tool yields nothing)."""
     raw = fields.get(EVENT_FIELD)
     if raw is None:
         return []
@@ -261,7 +350,28 @@ def decode_entry(fields: dict[bytes, bytes]) -> list[dict[str, Any]]:
         return []
     if isinstance(value, dict):
         return [value]
-    return [e for e in value if isinstance(e, dict)] if isinstance(value, list) else []
+    if not isinstance(value, list):
+        return []
+    events: list[dict[str, Any]] = []
+    host = fields.get(HOST_FIELD, b"")
+    hostname = host.decode(errors="replace") if isinstance(host, bytes) else str(host)
+    for item in value:
+        if isinstance(item, dict):
+            events.append(item)
+        elif isinstance(item, list) and item and item[0] == COMPACT_TASK:
+            try:
+                events += _expand(item, hostname)
+            except (TypeError, ValueError):  # a record of another length: not ours to read
+                continue
+    # a compact record sits where its task finished, and a flush writes the received and
+    # started events of tasks still running with the times they happened: sort by time
+    events.sort(key=_event_time)
+    return events
+
+
+def _event_time(event: dict[str, Any]) -> float:
+    ts = event.get("ts")
+    return float(ts) if isinstance(ts, int | float) else 0.0
 
 
 def read_since(client: redis.Redis, key: str, last_id: str, block_ms: int | None = None,

@@ -6,7 +6,8 @@ loop. It installs a ``WorkerMonitor`` as the consumer's and its settler's ``hook
 
 * with events on (``worker_send_task_events`` / ``flowc worker -E``) each task sends
   received, started, then succeeded/failed/retried/rejected/revoked events, written as one
-  stream entry after each settled batch, and the process sends worker-online, a
+  stream entry after each settled batch (a task that succeeded within the batch as one
+  compact record, see ``TaskEventHooks``), and the process sends worker-online, a
   worker-heartbeat every ``flowc_heartbeat_interval`` and worker-offline;
 * the tasks it runs are known by id (``inspect active``) whether events are on or not;
 * a ``ControlListener`` thread answers ``flowc inspect`` / ``flowc control`` commands.
@@ -21,13 +22,20 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime import states
 from flowc.runtime.control_channel import ControlListener
-from flowc.runtime.events import EventSender, events_enabled, short_repr
+from flowc.runtime.events import (
+    EventSender,
+    Received,
+    events_enabled,
+    received_note,
+    short_repr,
+)
 from flowc.runtime.hooks import ConsumerHooks
 from flowc.runtime.message import Message
 from flowc.runtime.serialization import decode
@@ -42,84 +50,61 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flowc.worker")
 
 
-class WorkerMonitor(ConsumerHooks):
-    """One consumer process's ``ConsumerHooks`` and ``control_channel.ControlTarget``."""
+class TaskEventHooks(ConsumerHooks):
+    """Task events of one consume loop, and the tasks it runs by id (events on or off).
 
-    def __init__(self, consumer: Consumer, worker: Worker | None = None,
-                 index: int | None = None) -> None:
+    A task received, started and succeeded between two flushes costs the hot path one note
+    per hook: ``received_note`` at received, the start time (kept for ``inspect active``
+    anyway) at started, and one ``EventSender.task_done`` tuple at finished, which the flush
+    packs into a compact record (readers expand it into the three events). Whatever spans a
+    flush is written as it stands at the flush (``_announce``): a task still running has
+    its task-received and task-started events written then, and its outcome event later.
+
+    Used alone by the prefork supervisor to report the tasks it settles for pool processes
+    it killed (time limit, terminate); ``WorkerMonitor`` adds worker events and control.
+    """
+
+    def __init__(self, consumer: Consumer) -> None:
         self.consumer = consumer
-        self.worker = worker
-        self.index = index
         self.app = consumer.app
         self.name = consumer.name
-        self.queues = list(consumer.queues)
         self.events = EventSender(self.app, consumer.name, enabled=events_enabled(self.app))
         self.on = self.events.enabled
         """Whether task events are sent (tasks are tracked by id either way)."""
         self.running: dict[str, tuple[str, Message, float]] = {}
         """Task id -> (task name, message, started at) of the tasks running now."""
-        self.listener = ControlListener(self, tick=self._tick)
-        self.interval_s = float(self.app.conf.flowc_heartbeat_interval)
-        self._next_beat = 0.0
-        self._started = False
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> WorkerMonitor:
-        """Send worker-online and start answering control commands."""
-        if self._started:
-            return self
-        self._started = True
-        self.events.worker_online(**self._info())
-        self.events.flush()
-        self._next_beat = time.monotonic() + self.interval_s
-        self.listener.start()
-        return self
-
-    def stop(self) -> None:
-        """Send worker-offline and stop the listener."""
-        self.listener.stop()
-        self.events.worker_offline(processed=self.consumer.processed, **self._info())
-        try:
-            self.events.flush()
-        except Exception:
-            logger.warning("could not send the worker-offline event")
-
-    def _info(self) -> dict[str, Any]:
-        pool = self.worker.options.pool if self.worker is not None else "solo"
-        return {"pid": os.getpid(), "host": socket.gethostname(), "pool": pool,
-                "queues": self.queues, "sw_ident": "flowc"}
-
-    def _tick(self) -> None:
-        """From the listener thread: heartbeat events and a flush of lingering events."""
-        now = time.monotonic()
-        if self.events.enabled and now >= self._next_beat:
-            self._next_beat = now + self.interval_s
-            self.events.worker_heartbeat(active=len(self.running),
-                                         processed=self.consumer.processed,
-                                         freq=self.interval_s)
-        if len(self.events):
-            self.events.flush()
+        self.pending: dict[str, Received] = {}
+        """Received tasks whose task-received event is not buffered yet."""
+        self.announced: set[str] = set()
+        """Tasks whose task-received event a flush wrote, their outcome not yet."""
+        self.unstarted: set[str] = set()
+        """Announced tasks whose task-started event is not written yet."""
+        self.lock = threading.Lock()
+        """Taken by ``_announce`` and the finishes that follow one, never by the fast path."""
 
     # --- ConsumerHooks: called by the consumer and its settler ---------------------------------
 
     def received(self, message: Message) -> None:
-        """task-received."""
+        """Note the task for its task-received event."""
         if self.on:
-            self.events.task_received(message)
+            self.pending[message.id] = received_note(message)
 
     def started(self, task: Task, message: Message) -> None:
-        """Track the task for ``inspect active``; task-started."""
+        """Track the task for ``inspect active`` (the start time is its task-started's)."""
         self.running[message.id] = (task.name, message, time.time())
-        if self.on:
-            self.events.task_started(message)
 
     def finished(self, message: Message, outcome: Outcome) -> None:
         """Stop tracking the task; task-succeeded, -failed, -retried or -rejected (requeued)."""
-        self.running.pop(message.id, None)
+        run = self.running.pop(message.id, None)
         if not self.on:
             return
-        events, status = self.events, outcome.status
+        note = self.pending.pop(message.id, None)
+        status = outcome.status
+        if note is not None and run is not None and status == states.SUCCESS:
+            self.events.task_done(note, run[2], outcome.value, outcome.runtime_s)
+            return
+        self._catch_up(message.id, note, run)
+        events = self.events
         if status == states.SUCCESS:
             events.task_succeeded(message, outcome.value, outcome.runtime_s)
         elif status == states.FAILURE:
@@ -133,6 +118,39 @@ class WorkerMonitor(ConsumerHooks):
                                  str(getattr(outcome.exc, "reason", "") or "rejected"),
                                  requeue=True)
         # a rejection without requeue is reported by dead_lettered (with its reason)
+
+    def _catch_up(self, task_id: str, note: Received | None,
+                  run: tuple[str, Message, float] | None) -> None:
+        """Before an outcome event: the task's received and started events not written yet."""
+        with self.lock:  # an _announce that took the note has marked the task when we get it
+            if note is not None:
+                self.events.task_received(note)
+                started_sent = False
+            elif task_id in self.announced:
+                self.announced.discard(task_id)
+                started_sent = task_id not in self.unstarted
+                self.unstarted.discard(task_id)
+            else:  # not received here: settled for a pool process that was lost
+                started_sent = True
+            if not started_sent and run is not None:
+                self.events.task_started(task_id, run[2])
+
+    def _announce(self) -> None:
+        """At a flush: the received and started events of tasks that have not finished."""
+        if not (self.pending or self.unstarted):
+            return
+        with self.lock:
+            for task_id in list(self.pending):
+                note = self.pending.pop(task_id, None)
+                if note is not None:  # else it finished meanwhile (a compact record)
+                    self.events.task_received(note)
+                    self.announced.add(task_id)
+                    self.unstarted.add(task_id)
+            for task_id in list(self.unstarted):
+                run = self.running.get(task_id)
+                if run is not None:
+                    self.events.task_started(task_id, run[2])
+                    self.unstarted.discard(task_id)
 
     def revoked(self, message: Message, why: str) -> None:
         """Stop tracking the task; task-revoked."""
@@ -155,17 +173,15 @@ class WorkerMonitor(ConsumerHooks):
 
     def flushing(self, pipe: Any) -> None:
         """Queue the buffered events on the settle pipeline (no round trip of their own)."""
+        self._announce()
         if len(self.events):
             self.events.flush(pipe)
 
     def flushed(self) -> None:
         """Write events still buffered (a flush that had nothing else to write)."""
+        self._announce()
         if len(self.events):
             self.events.flush()
-
-    def stopped(self) -> None:
-        """worker-offline; stop answering control commands."""
-        self.stop()
 
     def _identify(self, delivery: Delivery) -> tuple[str | None, str | None]:
         try:
@@ -173,6 +189,65 @@ class WorkerMonitor(ConsumerHooks):
             return str(env.get("id")), str(env.get("task"))
         except Exception:
             return None, None
+
+
+class WorkerMonitor(TaskEventHooks):
+    """One consumer process's ``ConsumerHooks`` and ``control_channel.ControlTarget``."""
+
+    def __init__(self, consumer: Consumer, worker: Worker | None = None,
+                 index: int | None = None) -> None:
+        super().__init__(consumer)
+        self.worker = worker
+        self.index = index
+        self.queues = list(consumer.queues)
+        self.listener = ControlListener(self, tick=self._tick)
+        self.interval_s = float(self.app.conf.flowc_heartbeat_interval)
+        self._next_beat = 0.0
+        self._started = False
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> WorkerMonitor:
+        """Send worker-online and start answering control commands."""
+        if self._started:
+            return self
+        self._started = True
+        self.events.worker_online(**self._info())
+        self.events.flush()
+        self._next_beat = time.monotonic() + self.interval_s
+        self.listener.start()
+        return self
+
+    def stop(self) -> None:
+        """Send worker-offline and stop the listener."""
+        self.listener.stop()
+        self._announce()
+        self.events.worker_offline(processed=self.consumer.processed, **self._info())
+        try:
+            self.events.flush()
+        except Exception:
+            logger.warning("could not send the worker-offline event")
+
+    def stopped(self) -> None:
+        """worker-offline; stop answering control commands."""
+        self.stop()
+
+    def _info(self) -> dict[str, Any]:
+        pool = self.worker.options.pool if self.worker is not None else "solo"
+        return {"pid": os.getpid(), "host": socket.gethostname(), "pool": pool,
+                "queues": self.queues, "sw_ident": "flowc"}
+
+    def _tick(self) -> None:
+        """From the listener thread: heartbeat events and a flush of lingering events."""
+        now = time.monotonic()
+        if self.events.enabled and now >= self._next_beat:
+            self._next_beat = now + self.interval_s
+            self.events.worker_heartbeat(active=len(self.running),
+                                         processed=self.consumer.processed,
+                                         freq=self.interval_s)
+        self._announce()
+        if len(self.events):
+            self.events.flush()
 
     # --- ControlTarget ------------------------------------------------------------------------
 

@@ -163,3 +163,100 @@ def test_a_monitored_consumer_still_claims_its_next_batch_with_each_flush(redis_
     assert second.get(timeout=1) == 4
     consumer.hooks.stopped()
     app.close()
+
+
+def _message(app: App, **options):
+    """A message of ``ev.add`` with every optional field a task-received event carries set."""
+    from flowc.runtime.message import Message
+
+    return Message(id=options.pop("id"), task="ev.add", args=[1, [2, 3]],
+                   kwargs={"label": "x" * 2000}, queue="media", priority=7, eta=1.5e9,
+                   expires=2.5e9, retries=2, root_id="root-1", parent_id="parent-1",
+                   workflow={"id": "wf-1", "node": "step_a"}, **options)
+
+
+def _without_times(event: dict) -> dict:
+    return {k: v for k, v in event.items() if k not in ("uuid", "ts")}
+
+
+def test_a_task_that_succeeds_between_flushes_is_read_back_as_its_three_full_events(events_app):
+    """Written as one compact record; readers get the same events as the per-event path."""
+    from flowc.runtime.execute import Outcome
+    from flowc.runtime.monitor_worker import TaskEventHooks
+
+    hooks = TaskEventHooks(Consumer(events_app, ["celery"], "w1@host.1.abc"))
+    task = events_app.tasks["ev.add"]
+    # Given one task finished before the flush (compact) and one that spans a flush
+    fast, slow = _message(events_app, id="fast"), _message(events_app, id="slow")
+    hooks.received(slow)
+    hooks.started(task, slow)
+    hooks.flushed()  # the slow one is still running: its received and started are written
+    hooks.received(fast)
+    hooks.started(task, fast)
+    for m in (fast, slow):
+        hooks.finished(m, Outcome("SUCCESS", {"total": 6}, runtime_s=0.25))
+    hooks.flushed()
+    import orjson
+
+    raw = orjson.loads(events_app.broker_client.xrange(events_app.keys.events())[-1][1][b"e"])
+    assert raw[0][:2] == ["t", "fast"]  # one compact record for the fast task
+    assert [(e["type"], e["uuid"]) for e in raw[1:]] == [("task-succeeded", "slow")]
+    # Then both read back as received, started, succeeded, in time order, with equal content
+    events = _all_events(events_app)
+    by_task = {tid: [e for e in events if e["uuid"] == tid] for tid in ("fast", "slow")}
+    for seq in by_task.values():
+        assert [e["type"] for e in seq] == ["task-received", "task-started", "task-succeeded"]
+        assert [e["ts"] for e in seq] == sorted(e["ts"] for e in seq)
+    assert [_without_times(e) for e in by_task["fast"]] == \
+        [_without_times(e) for e in by_task["slow"]]
+    received = by_task["fast"][0]
+    assert received == {**received, "name": "ev.add", "queue": "media", "priority": 7,
+                        "retries": 2, "args": "[1, [2, 3]]", "eta": 1.5e9, "expires": 2.5e9,
+                        "root_id": "root-1", "parent_id": "parent-1", "workflow_id": "wf-1",
+                        "node": "step_a", "hostname": "w1@host.1.abc"}
+    assert received["kwargs"].startswith("{'label': 'xxx") and len(received["kwargs"]) == 1024
+    started, succeeded = by_task["fast"][1:]
+    assert started["pid"] > 0 and succeeded["result"] == "{'total': 6}"
+    assert succeeded["runtime"] == 0.25
+    assert hooks.pending == {} and hooks.announced == set() and hooks.running == {}
+
+
+def test_arguments_are_shown_as_they_were_received(events_app):
+    """A task that mutates its arguments does not change what its task-received event says."""
+    from flowc.runtime.execute import Outcome
+    from flowc.runtime.monitor_worker import TaskEventHooks
+
+    hooks = TaskEventHooks(Consumer(events_app, ["celery"], "w1@host.1.abc"))
+    message = _message(events_app, id="mutated")
+    hooks.received(message)
+    hooks.started(events_app.tasks["ev.add"], message)
+    message.args[1].append(4)
+    hooks.finished(message, Outcome("SUCCESS", None))
+    hooks.flushed()
+    received = next(e for e in _all_events(events_app) if e["type"] == "task-received")
+    assert received["args"] == "[1, [2, 3]]"
+
+
+def test_a_failure_after_a_batch_flush_still_reports_received_and_started_once(events_app):
+    from flowc.runtime.execute import Outcome
+    from flowc.runtime.monitor_worker import TaskEventHooks
+
+    hooks = TaskEventHooks(Consumer(events_app, ["celery"], "w1@host.1.abc"))
+    message = _message(events_app, id="late")
+    hooks.received(message)
+    hooks.flushed()  # received, not started yet (a pool between its two hooks)
+    hooks.started(events_app.tasks["ev.add"], message)
+    hooks.finished(message, Outcome("FAILURE", exc=KeyError("k"), traceback="Traceback: k"))
+    hooks.flushed()
+    kinds = [e["type"] for e in _all_events(events_app)]
+    assert kinds == ["task-received", "task-started", "task-failed"]
+
+
+def test_entries_from_before_compact_records_still_read(events_app):
+    """An entry of plain event objects (older workers, other tools) reads as it always did."""
+    import orjson
+
+    batch = [{"type": "task-received", "uuid": "a", "ts": 1.0, "hostname": "w"},
+             {"type": "task-succeeded", "uuid": "a", "ts": 2.0, "hostname": "w"}]
+    assert decode_entry({b"e": orjson.dumps(batch)}) == batch
+    assert decode_entry({b"e": b'[["t", "too short"]]', b"h": b"w"}) == []
