@@ -14,10 +14,8 @@ ranges, steps and lists.
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Iterator
 
-from croniter import croniter
 from flowc.compiler.flow_params import declared_type, default_value
 from flowc.compiler.flow_types import BASES, describe_value, matches, parse_type
 from flowc.compiler.flow_values import child_nodes
@@ -159,6 +157,8 @@ def check_trigger(s: ast.Schedule) -> list[Diagnostic]:
                                 "five fields: minute hour day-of-month month day-of-week, "
                                 "e.g. \"30 2 * * *\""))
     if s.tz is not None and not valid_zone(s.tz):
+        import zoneinfo
+
         hint = did_you_mean_hint(s.tz, sorted(zoneinfo.available_timezones()))
         diags.append(Diagnostic("F405", f"unknown time zone \"{s.tz}\"", s.span,
                                 hint or "use an IANA name such as \"Europe/Berlin\" or \"UTC\""))
@@ -170,6 +170,8 @@ def cron_error(expr: str) -> str | None:
     fields = expr.split()
     if len(fields) != CRON_FIELDS:
         return f"it has {len(fields)} field{'s' if len(fields) != 1 else ''}, not {CRON_FIELDS}"
+    from croniter import croniter  # here: most flows have no schedule (8 ms of start-up)
+
     try:
         ok = croniter.is_valid(expr)
     except Exception:  # croniter raises assorted errors on odd input
@@ -178,6 +180,8 @@ def cron_error(expr: str) -> str | None:
 
 
 def valid_zone(name: str) -> bool:
+    import zoneinfo
+
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):

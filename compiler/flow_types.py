@@ -119,6 +119,21 @@ _SIMPLE: dict[str, type | tuple[type, ...]] = {
 }
 
 
+_ACCEPTS: dict[tuple[Any, type], bool] = {}
+
+
+def accepts_type_of(annotation: Any, value: Any) -> bool:
+    """``annotation_accepts``, cached: it only looks at ``type(value)``, never inside it."""
+    try:
+        key = (annotation, type(value))
+        found = _ACCEPTS.get(key)
+    except TypeError:  # an unhashable annotation
+        return annotation_accepts(annotation, value)
+    if found is None:
+        found = _ACCEPTS[key] = annotation_accepts(annotation, value)
+    return found
+
+
 def annotation_accepts(annotation: Any, value: Any) -> bool:
     """Whether ``value`` can be passed to a parameter annotated ``annotation``.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from flowc.compiler.flow_types import annotation_accepts, annotation_text, describe_value
+from flowc.compiler.flow_types import accepts_type_of, annotation_text, describe_value
 from flowc.compiler.flow_values import has_name
 from flowc.compiler.lower_flow_scope import BIND, Item
 from flowc.dsl import ast
@@ -27,7 +27,7 @@ class ArgumentBinder:
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
-        self._binds: dict[tuple[str, int, frozenset[str]], bool] = {}
+        self._plans: dict[tuple[str, int, frozenset[str]], _Plan | None] = {}
 
     def error(self, code: str, message: str, span: ast.Span, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, span, hint))
@@ -92,33 +92,50 @@ class ArgumentBinder:
     def check_types(self, call: ast.Call, task: str, sig: inspect.Signature,
                     items: list[Item], keywords: dict[str, Item]) -> None:
         """Literal arguments (as written, no names) against simple annotations (F305)."""
-        if not any(item.kind == "lit" and _pure_literal(item.expr)
-                   for item in (*items, *keywords.values())):
-            return
         key = (task, len(items), frozenset(keywords))
-        if key not in self._binds:
-            try:
-                sig.bind(*items, **keywords)
-                self._binds[key] = True
-            except TypeError:
-                self._binds[key] = False
-        if not self._binds[key]:
+        if key not in self._plans:
+            self._plans[key] = _plan(sig, items, keywords)
+        plan = self._plans[key]
+        if plan is None:
             return  # the arity check reports it; types of misplaced arguments would only confuse
-        params = list(sig.parameters.values())
-        pairs: list[tuple[inspect.Parameter | None, Item]] = []
-        for i, item in enumerate(items):
-            ok = i < len(params) and params[i].kind in (
-                params[i].POSITIONAL_ONLY, params[i].POSITIONAL_OR_KEYWORD)
-            pairs.append((params[i] if ok else None, item))
-        pairs += [(sig.parameters.get(name), item) for name, item in keywords.items()]
-        for p, item in pairs:
-            if p is None or item.kind != "lit" or not _pure_literal(item.expr):
-                continue
-            if not annotation_accepts(p.annotation, item.value):
-                assert item.expr is not None
-                self.error("F305", f"{call.name}() parameter '{p.name}' expects "
-                           f"{annotation_text(p.annotation)}, got {describe_value(item.value)}",
-                           item.expr.span)
+        positional, named = plan
+        for p, item in zip(positional, items, strict=True):
+            if p is not None:
+                self._check_type(call, p, item)
+        for name, item in keywords.items():
+            p = named[name]
+            if p is not None:
+                self._check_type(call, p, item)
+
+    def _check_type(self, call: ast.Call, p: inspect.Parameter, item: Item) -> None:
+        if item.kind != "lit" or p.annotation is p.empty or not _pure_literal(item.expr):
+            return
+        if not accepts_type_of(p.annotation, item.value):
+            assert item.expr is not None
+            self.error("F305", f"{call.name}() parameter '{p.name}' expects "
+                       f"{annotation_text(p.annotation)}, got {describe_value(item.value)}",
+                       item.expr.span)
+
+
+_Plan = tuple[tuple[inspect.Parameter | None, ...], dict[str, inspect.Parameter | None]]
+
+
+def _plan(sig: inspect.Signature, items: list[Item], keywords: dict[str, Item]) -> _Plan | None:
+    """The parameter each argument of a call of this shape fills, or None if it does not bind.
+
+    One plan serves every call of a task with the same number of positional arguments and the
+    same keyword names (cached by :class:`ArgumentBinder`).
+    """
+    try:
+        sig.bind(*items, **keywords)
+    except TypeError:
+        return None
+    params = list(sig.parameters.values())
+    positional = tuple(
+        p if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) else None
+        for p in params[:len(items)]
+    ) + (None,) * max(0, len(items) - len(params))
+    return positional, {name: sig.parameters.get(name) for name in keywords}
 
 
 def _by_name_ok(sig: inspect.Signature | None) -> bool:

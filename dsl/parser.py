@@ -25,7 +25,7 @@ from flowc.dsl.diagnostics import Diagnostic, render_all
 from flowc.dsl.errors import FlowcError
 from flowc.dsl.fast_parse import FastTables, fast_parse, fast_tables
 from flowc.dsl.gc_pause import gc_paused
-from flowc.dsl.syntax_messages import describe_unexpected_token
+from flowc.dsl.grammar_cache import grammar_cache
 from flowc.dsl.transform import ToAst, collecting, token_span
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
@@ -87,6 +87,8 @@ def _close_bracket(tok: Token) -> Token:
 
 
 def _build(transformer: ToAst | None) -> Lark:
+    """The LALR parser: with ``ToAst`` (AST built while parsing; tables cached between runs),
+    or without (a parse tree, for deeply nested source: rare, so not cached)."""
     grammar = resources.files("flowc.dsl").joinpath("flow.lark").read_text(encoding="utf-8")
     callbacks = {"COMMENT": _collect_comment}
     callbacks.update(dict.fromkeys(_OPENERS, _open_bracket))
@@ -99,6 +101,7 @@ def _build(transformer: ToAst | None) -> Lark:
         maybe_placeholders=False,
         transformer=transformer,
         lexer_callbacks=callbacks,
+        cache=grammar_cache("flow-grammar") if transformer is not None else False,
     )
 
 
@@ -255,6 +258,8 @@ def _error_offset(e: UnexpectedInput, text: str) -> int:
 
 def _syntax_diagnostic(e: UnexpectedInput, text: str) -> Diagnostic:
     """Turn a lark error into a Diagnostic that says what was expected, in words."""
+    from flowc.dsl.syntax_messages import describe_unexpected_token  # only source with errors
+
     if isinstance(e, UnexpectedCharacters):
         return _bad_character(e, text)
     assert isinstance(e, UnexpectedToken)

@@ -24,7 +24,6 @@ from flowc.compiler.resolve import TaskCatalog, catalog_from_tasks
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic
 from flowc.dsl.parser import parse_with_diagnostics
-from flowc.dsl.yaml_loader import load_yaml_with_diagnostics
 from flowc.runtime.app import App
 from flowc.runtime.task import Task
 
@@ -58,7 +57,9 @@ def is_yaml(path: Path) -> bool:
 def parse_text(text: str, name: str, yaml: bool) -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse ``.flow`` or YAML text; only diagnostics come out, whatever the input."""
     try:
-        if yaml:
+        if yaml:  # imported here: PyYAML is not needed for .flow files
+            from flowc.dsl.yaml_loader import load_yaml_with_diagnostics
+
             return load_yaml_with_diagnostics(text, name)
         return parse_with_diagnostics(text, name)
     except Exception as e:  # the front ends promise diagnostics; never show a traceback

@@ -126,3 +126,27 @@ def test_mutated_sources_build_what_lark_builds_or_give_up(text: str) -> None:
 @given(st.lists(PIECES, max_size=30).map("".join))
 def test_random_values_build_what_lark_builds_or_give_up(text: str) -> None:
     _same_or_gave_up(text, "value")
+
+
+def test_the_parser_loaded_from_the_grammar_cache_parses_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a parser built from flow.lark without a cache, and one built then loaded from it
+    monkeypatch.setenv("FLOWC_CACHE_DIR", "")
+    built = parser._build(parser.ToAst())
+    monkeypatch.setenv("FLOWC_CACHE_DIR", str(tmp_path))
+    parser._build(parser.ToAst())
+    assert list(tmp_path.iterdir()), "the first build writes the cache"
+    loaded = parser._build(parser.ToAst())
+    # Then both give the fast loop its tables, and both parse every valid file alike
+    built_tables, loaded_tables = fast_tables(built), fast_tables(loaded)
+    assert built_tables is not None and loaded_tables is not None
+    for path in VALID:
+        text = path.read_text(encoding="utf-8")
+        with collecting():
+            a = fast_parse(built_tables, text, "module", max_depth=100)
+            b = fast_parse(loaded_tables, text, "module", max_depth=100)
+            assert a is not None and b is not None
+            assert dataclasses.astuple(a.value) == dataclasses.astuple(b.value)
+            assert dataclasses.astuple(loaded.parse(text, start="module")) == dataclasses.astuple(
+                a.value)
