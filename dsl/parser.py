@@ -26,7 +26,9 @@ from flowc.dsl.errors import FlowcError
 from flowc.dsl.fast_parse import FastTables, fast_parse, fast_tables
 from flowc.dsl.gc_pause import gc_paused
 from flowc.dsl.grammar_cache import grammar_cache
-from flowc.dsl.transform import ToAst, collecting, token_span
+from flowc.dsl.spans import token_span
+from flowc.dsl.transform import ToAst
+from flowc.dsl.transform_base import collecting
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
@@ -110,7 +112,7 @@ def flow_parser() -> Lark:
     """The LALR parser for flow.lark (start symbols ``module`` and ``value``), built once.
 
     ``parse`` returns AST nodes (``ToAst`` runs inside the parser), not a tree. ToAst reports
-    its diagnostics into ``transform.collecting()``; the lexer records comments and bracket
+    its diagnostics into ``transform_base.collecting()``; the lexer records comments and bracket
     depth into the current ``_LexState``.
     """
     return _build(ToAst())

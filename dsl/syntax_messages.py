@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic
-from flowc.dsl.transform import token_span
+from flowc.dsl.spans import token_span
 from lark import Token
 
 TERMINAL_WORDS: dict[str, str] = {

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flowc.dsl import parser
 from flowc.dsl.fast_parse import FastTables, fast_parse, fast_tables
-from flowc.dsl.transform import collecting
+from flowc.dsl.transform_base import collecting
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lark.exceptions import UnexpectedInput
