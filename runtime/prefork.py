@@ -28,6 +28,7 @@ RESTART_BACKOFF_S = 1.0
 TICK_S = 0.05
 """How often the supervisor checks for dead children, deadlines and control commands."""
 _PR_SET_PDEATHSIG = 1
+_SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
 
 class Watchdog(Protocol):
@@ -132,20 +133,27 @@ class Supervisor:
 
     def _spawn(self, index: int) -> None:
         parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                signal.signal(signal.SIGQUIT, signal.SIG_DFL)
-                _die_with_parent(parent)
-                code = self.child_main(index)
-            except BaseException:
-                logger.exception("pool process %d crashed", index)
-            finally:
-                os._exit(code)
-        self.children[pid] = index
+        # Shutdown signals are held while forking: one that arrives meanwhile is handled once
+        # the child is registered (so it is signalled too), and the child, which starts with
+        # the signals blocked, never runs the supervisor's handler in its place.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _SHUTDOWN_SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    for signum in _SHUTDOWN_SIGNALS:
+                        signal.signal(signum, signal.SIG_DFL)
+                    signal.pthread_sigmask(signal.SIG_SETMASK, held)
+                    _die_with_parent(parent)
+                    code = self.child_main(index)
+                except BaseException:
+                    logger.exception("pool process %d crashed", index)
+                finally:
+                    os._exit(code)
+            self.children[pid] = index
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         if self.stopping:

@@ -5,6 +5,8 @@ A task past its hard ``time_limit``, or named by a terminate command on the cont
 gets its process killed; once the process is reaped the watchdog settles its task through the
 same ``Consumer.finish`` path a pool process uses (FAILURE ``TimeLimitExceeded``, acknowledged
 per ``task_acks_on_failure_or_timeout``) or as REVOKED, and the supervisor starts a replacement.
+With events on, that settlement sends the task-failed (``TimeLimitExceeded``) or task-revoked
+(``terminated``) event the killed process could not.
 
 A child that died on its own (OOM killer, a crash, SIGKILL) has its heartbeat removed at once,
 so the reaper returns its acks-late messages within ``flowc_reap_interval``; a task it had
@@ -21,9 +23,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from flowc.runtime import states
 from flowc.runtime.consumer import Consumer
+from flowc.runtime.events import events_enabled
 from flowc.runtime.exceptions import TimeLimitExceeded, WorkerLostError
 from flowc.runtime.execute import Outcome
 from flowc.runtime.message import Message
+from flowc.runtime.monitor_worker import TaskEventHooks
 from flowc.runtime.serialization import decode
 from flowc.runtime.timelimits import Running, RunningSlots
 
@@ -109,9 +113,11 @@ class PoolWatchdog:
         self.slots.reset(index)
         if running is None:
             return
-        # Settled through the pool's own code path; its hooks stay the no-op default (the
-        # supervisor runs no monitor), so these settlements send no task events.
+        # Settled through the pool's own code path, reported as the pool process would have
+        # (task-failed / task-revoked under its name) when events are on.
         consumer = Consumer(self.app, self.queues, name)
+        if events_enabled(self.app):
+            consumer.hooks = consumer.settler.hooks = TaskEventHooks(consumer)
         message = self._message(running)
         task = self.app.tasks.get(running.task)
         delivery = running.delivery()
