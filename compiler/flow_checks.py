@@ -14,7 +14,7 @@ ranges, steps and lists.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from flowc.compiler.flow_params import declared_type, default_value
 from flowc.compiler.flow_types import BASES, describe_value, matches, parse_type
@@ -35,7 +35,7 @@ def check_module(module: ast.Module) -> list[Diagnostic]:
         diags += _names(flow)
     for schedule in module.schedules:
         diags += check_trigger(schedule)
-        diags += _names_in(schedule.target, set(), [], set())
+        diags += _names_in(schedule.target, set(), {}, set())
     return diags
 
 
@@ -81,7 +81,7 @@ def _names(flow: ast.Flow) -> list[Diagnostic]:
     used: set[str] = set()
     for stmt in flow.body:
         stage = stmt.value if isinstance(stmt, ast.Assign) else stmt
-        diags += _names_in(stage, params, list(assigned), later, used)
+        diags += _names_in(stage, params, assigned, later, used)
         if isinstance(stmt, ast.Assign):
             if stmt.name in params:
                 diags.append(Diagnostic("F204", f"'{stmt.name}' is already a parameter",
@@ -93,7 +93,7 @@ def _names(flow: ast.Flow) -> list[Diagnostic]:
             else:
                 assigned[stmt.name] = stmt
     if flow.on_error is not None:
-        diags += _names_in(flow.on_error, params, [], set())
+        diags += _names_in(flow.on_error, params, {}, set())
     last = flow.body[-1] if flow.body else None
     for name, stmt in assigned.items():
         if name not in used and stmt is not last:
@@ -108,8 +108,10 @@ def _assign_span(stmt: ast.Assign) -> ast.Span:
     return ast.Span(s.line, s.col, s.line, s.col + len(stmt.name)) if s.known else s
 
 
-def _names_in(stage: ast.Node, params: set[str], assigned: list[str],
+def _names_in(stage: ast.Node, params: set[str], assigned: Mapping[str, object],
               later: set[str], used: set[str] | None = None) -> list[Diagnostic]:
+    """Unknown and too-early names in ``stage``; ``assigned`` are the results named so far
+    (looked up, never copied: a flow with n statements costs O(n), not O(n^2))."""
     diags = []
     for ref, bound in _refs(stage, frozenset()):
         name = ref.name
