@@ -28,6 +28,8 @@ def cache_dir() -> Path | None:
     else:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         directory = Path(base) / "flowc"
+        if not directory.is_absolute():  # no home directory to speak of: no cache
+            return None
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError:
