@@ -4,6 +4,12 @@ Design (docs/architecture.md): producers XADD to ``{q:<queue>}:p<priority>``; wo
 with XREADGROUP (so claimed messages sit in the pending list until acked: nothing is lost when
 a worker dies), most urgent stream first, in batches; acks are XACK+XDEL pipelined per batch.
 Countdown/eta messages wait in a per-queue sorted set and are moved by ``promote.lua``.
+
+Idle workers wait in ``XREADGROUP BLOCK`` on a second group of every stream, the *wake* group,
+read with NOACK: it claims nothing in the consumer group (claims stay in priority order, by
+``fetch.lua``), wakes one waiter per new entry instead of all of them, and skips what a worker
+claimed in the same step that added it (``workflow.lua`` hands a chain's next step straight
+to the worker that finished the previous one and moves the wake group past it).
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ PROMOTE_BATCH = 1000
 """The most delayed messages one promote call moves (it loops while more are due)."""
 RECLAIM_BATCH = 500
 """The most entries one reclaim call returns (it loops while the consumer has more)."""
+WAKE_GROUP = "wake"
+"""The group idle workers block on (NOACK; never claims a message, see the module docstring)."""
+WAITER = "waiter"
+"""The one consumer name every waiter uses in the wake group (NOACK leaves it nothing pending)."""
 
 
 class RedisBroker:
@@ -81,6 +91,7 @@ class RedisBroker:
         for queue in todo:
             for key in self.keys.streams(queue):
                 pipe.xgroup_create(key, CONSUMER_GROUP, id="0", mkstream=True)
+                pipe.xgroup_create(key, WAKE_GROUP, id="$", mkstream=True)
             pipe.sadd(self.keys.queues(), queue)
         for result in pipe.execute(raise_on_error=False):
             if isinstance(result, Exception) and "BUSYGROUP" not in str(result):
@@ -93,34 +104,74 @@ class RedisBroker:
 
     def fetch(self, consumer: str, queues: Sequence[str], count: int,
               block_s: float, idle_ids: list[bytes] | None = None) -> list[Delivery]:
-        """Claim a batch with fetch.lua; when everything is empty, wait in XREAD and retry.
+        """Claim a batch with fetch.lua; when everything is empty, wait and claim again.
 
-        The wait claims nothing (unlike XREADGROUP BLOCK, which would hand this worker the
-        first message to arrive whatever its priority), so claims stay in priority order.
+        The wait (XREADGROUP BLOCK on the wake group, NOACK) claims nothing: a plain
+        XREADGROUP BLOCK would hand this worker the first message to arrive whatever its
+        priority; waiting first and claiming with fetch.lua keeps claims in priority order.
         """
         keys = self.stream_keys(queues)
-        found: list[Delivery]
-        if idle_ids and len(idle_ids) == len(keys):  # a piggybacked claim just found nothing
-            found, last_ids = [], idle_ids
-        else:
-            found, last_ids = self._claim(keys, consumer, count)
-        if found or block_s <= 0:
-            return found
-        reply: Any = self.client.xread(dict(zip(keys, last_ids, strict=True)), count=1,
-                                       block=max(1, int(block_s * 1000)))
-        if not reply:
+        if not (idle_ids and len(idle_ids) == len(keys)):  # else a piggybacked claim was idle
+            found = self._claim(keys, consumer, count)[0]
+            if found or block_s <= 0:
+                return found
+        elif block_s <= 0:
             return []
-        return self._claim(keys, consumer, count)[0]
+        streams: Any = dict.fromkeys(keys, ">")
+        deadline = time.monotonic() + block_s
+        while True:
+            try:
+                reply: Any = self.client.xreadgroup(WAKE_GROUP, WAITER, streams, count=1,
+                                                    block=max(1, int(block_s * 1000)),
+                                                    noack=True)
+            except redis.ResponseError as e:
+                if "NOGROUP" not in str(e):
+                    raise
+                reply = True  # a stream or its groups vanished: fetch.lua re-creates them
+            if not reply:
+                return []
+            if reply is True or self._any_undelivered(reply):
+                found = self._claim(keys, consumer, count)[0]
+                if found:
+                    return found
+            block_s = deadline - time.monotonic()  # claimed by others: wait for the next one
+            if block_s <= 0:
+                return []
+
+    def _any_undelivered(self, reply: Any) -> bool:
+        """Whether an entry a wait returned is still unclaimed in the consumer group.
+
+        A message another worker claimed right after it was added (a flush's piggybacked
+        claim) still wakes a waiter; telling that from the group's last-delivered id costs one
+        O(1) command instead of a ``fetch.lua`` over every priority stream that finds nothing.
+        """
+        pipe = self.client.pipeline(transaction=False)
+        for key, _ in reply:
+            pipe.xinfo_groups(key)
+        for (_, entries), groups in zip(reply, pipe.execute(raise_on_error=False),
+                                        strict=True):
+            if isinstance(groups, Exception):
+                return True  # no group yet: let the claim create it
+            delivered = next((g["last-delivered-id"] for g in groups
+                              if g["name"] in (CONSUMER_GROUP, CONSUMER_GROUP.encode())), None)
+            if delivered is None or _stream_id(entries[-1][0]) > _stream_id(delivered):
+                return True
+        return False
 
     def queue_claim(self, pipe: redis.client.Pipeline, consumer: str, queues: Sequence[str],
                     count: int) -> None:
         """Queue a fetch.lua claim on a pipeline (a worker's flush claims its next batch)."""
         scripts.queue_eval(pipe, "fetch", self.stream_keys(queues),
-                           [CONSUMER_GROUP, consumer, count])
+                           [CONSUMER_GROUP, consumer, count, WAKE_GROUP])
+
+    def claim_args(self, consumer: str, queues: Sequence[str], count: int) -> list[Any]:
+        """The arguments of a claim folded into ``workflow.lua done`` (see ``JoinOp.claim``)."""
+        return [CONSUMER_GROUP, consumer, count, WAKE_GROUP, *self.stream_keys(queues)]
 
     def _claim(self, keys: list[str], consumer: str,
                count: int) -> tuple[list[Delivery], list[bytes]]:
-        return self.parse_claim(self._fetch(keys=keys, args=[CONSUMER_GROUP, consumer, count]))
+        return self.parse_claim(self._fetch(keys=keys, args=[CONSUMER_GROUP, consumer, count,
+                                                             WAKE_GROUP]))
 
     def parse_claim(self, flat: Any) -> tuple[list[Delivery], list[bytes]]:
         """fetch.lua's reply as deliveries, or ([], the streams' last ids) when all were idle."""
@@ -255,6 +306,13 @@ class RedisBroker:
         pipe.zcard(self.keys.delayed(queue))
         counts = pipe.execute()
         return {"ready": int(sum(counts[:-1])), "delayed": int(counts[-1])}
+
+
+def _stream_id(entry_id: bytes | str) -> tuple[int, int]:
+    """A stream entry id as a comparable (milliseconds, sequence) pair."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _delayed_member(item: Outgoing) -> bytes:

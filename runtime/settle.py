@@ -38,6 +38,7 @@ class Settler:
         self.since = 0.0
         self.ttl = app.conf.result_expires
         self.shared = app.backend_client is app.broker_client
+        self._folded_claim: Any = None
 
     def __len__(self) -> int:
         return (len(self.records) + len(self.states) + len(self.acks) + len(self.publishes)
@@ -96,6 +97,7 @@ class Settler:
             elif not isinstance(reply, Exception):
                 follow += op.follow_up(store, reply)
                 self._finished(op, reply)
+                self._keep_claim(op, reply)
         if retry:
             scripts.ensure_loaded(self.app.broker_client, store.script)
             pipe = self.app.broker_client.pipeline(transaction=False)
@@ -104,8 +106,14 @@ class Settler:
             for op, reply in zip(retry, pipe.execute(), strict=True):
                 follow += op.follow_up(store, reply)
                 self._finished(op, reply)
+                self._keep_claim(op, reply)
         if follow:
             self.app.backend.store(follow, self.ttl)
+
+    def _keep_claim(self, op: JoinOp, reply: Any) -> None:
+        """Keep the messages a join with a folded claim claimed (its reply's fifth item)."""
+        if op.claim is not None and len(reply) > 4:
+            self._folded_claim = reply[4]
 
     def _finished(self, op: JoinOp, reply: Any) -> None:
         """Tell the hooks when the join reports the run's last node settled."""
@@ -140,6 +148,11 @@ class Settler:
             backend.set_state(self.states, self.ttl, pipe=bpipe)
         if not self.shared and (self.records or self.states):
             bpipe.execute()
+        folded = None
+        if claim is not None and self.joins and self.joins[-1].op == "done" \
+                and not self.publishes:
+            folded = self.joins[-1]  # the claim rides in the last join (see JoinOp.claim)
+            folded.claim = broker.claim_args(*claim)
         join_at = []
         for op in self.joins:
             join_at.append(len(pipe))
@@ -149,7 +162,7 @@ class Settler:
         if self.acks:
             broker.ack(self.acks, pipe)
         claim_at = -1
-        if claim is not None:
+        if claim is not None and folded is None:
             claim_at = len(pipe)
             broker.queue_claim(pipe, *claim)
         self.hooks.flushing(pipe)  # events ride on this round trip instead of their own
@@ -159,6 +172,8 @@ class Settler:
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
+        claimed = self._folded_claim
+        self._folded_claim = None
         for delivery, reason in self.dead:
             broker.dead_letter(delivery, reason, worker)
         if self.requeues:
@@ -166,6 +181,8 @@ class Settler:
         self.records, self.states, self.acks = [], [], []
         self.publishes, self.dead, self.requeues, self.joins = [], [], [], []
         self.since = 0.0
+        if folded is not None:  # no reply (a failed join) claims nothing: the next fetch does
+            return broker.parse_claim(claimed or [])
         if claim_at < 0:
             return None
         return broker.parse_claim(replies[claim_at])

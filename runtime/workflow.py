@@ -75,10 +75,12 @@ class WorkflowStore:
     # --- operations queued by workers (see Settler) ------------------------------------------
 
     def queue_done(self, pipe: redis.client.Pipeline, workflow_id: str, node_id: str,
-                   index: int | None, result_json: bytes) -> None:
-        """Record a node's (or map instance's) result and enqueue what became ready."""
+                   index: int | None, result_json: bytes, claim: list[Any] | None = None) -> None:
+        """Record a node's (or map instance's) result and enqueue what became ready; with
+        ``claim`` (see ``JoinOp.claim``) also claim the worker's next messages."""
         scripts.queue_call(pipe, self.script, self.keys(workflow_id),
-                           ["done", node_id, "" if index is None else index, result_json])
+                           ["done", node_id, "" if index is None else index, result_json,
+                            *(claim or ())])
 
     def queue_fail(self, pipe: redis.client.Pipeline, workflow_id: str, node_id: str,
                    index: int | None, exc: dict[str, Any], traceback: str | None,

@@ -23,11 +23,16 @@ class JoinOp:
     traceback: str | None = None
     task_id: str = ""
     bodies: list[bytes] = field(default_factory=list)
+    claim: list[Any] | None = None
+    """For ``done``: the finishing worker's next fetch folded into the step (group, consumer,
+    count, wake group, stream keys...; see workflow.lua), so a chain's next step is claimed by
+    this worker in the step that enqueues it. The reply's fifth item is then the claim."""
 
     def queue(self, store: WorkflowStore, pipe: redis.client.Pipeline) -> None:
         """Add this operation's EVALSHA to a pipeline."""
         if self.op == "done":
-            store.queue_done(pipe, self.workflow_id, self.node_id, self.index, self.result_json)
+            store.queue_done(pipe, self.workflow_id, self.node_id, self.index, self.result_json,
+                             self.claim)
         elif self.op == "fail":
             store.queue_fail(pipe, self.workflow_id, self.node_id, self.index, self.exc or {},
                              self.traceback, self.task_id)

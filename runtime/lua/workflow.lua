@@ -17,7 +17,17 @@
 --           envelope() would, is XADDed as is)
 --           -> 1 if stored and roots enqueued, 0 if the workflow id already exists
 --   done    ARGV: node id, instance index or "", result JSON
---           -> {applied 0|1, finished 0|1, map task id or "", map result JSON or ""}
+--                 [, group, consumer, count, wake group, (stream key)*]
+--           -> {applied 0|1, finished 0|1, map task id or "", map result JSON or ""
+--               [, claimed]}
+--           With the claim arguments (the finishing worker's next fetch, folded into this
+--           step), up to count ready messages are then claimed for consumer from the streams,
+--           in the given (priority) order, exactly as fetch.lua claims: claimed is its flat
+--           key, id, fields list ({} when nothing). A chain's next step, enqueued above, is
+--           so claimed by the worker that finished the previous one, in the same atomic step:
+--           it sits in that worker's pending list like any claimed message (crash recovery is
+--           unchanged), and the wake group of its stream is moved past it so that no idle
+--           worker wakes up for it.
 --   fail    ARGV: node id, instance index or "", exception JSON, traceback JSON string,
 --                 failed task id
 --           -> {applied 0|1, finished 0|1, task ids to record as failed...} (the map's own
@@ -82,6 +92,8 @@ local function envelope(rec, extra)
   return rec.h .. (extra or '') .. ',"kwargs":{' .. kw .. '},"args":[' .. args .. ']}'
 end
 
+local xadded = {}  -- stream key -> id of the last entry this call added to it
+
 local function enqueue(rec, body)
   local due = 0
   if rec.eta and rec.eta > 0 then due = rec.eta end
@@ -89,8 +101,47 @@ local function enqueue(rec, body)
   if due > 0 and due > now() then
     redis.call('ZADD', rec.dk, due, tostring(rec.p) .. 'j' .. body)
   else
-    redis.call('XADD', rec.s, '*', 'b', body, 'c', 'j')
+    xadded[rec.s] = redis.call('XADD', rec.s, '*', 'b', body, 'c', 'j')
   end
+end
+
+-- fetch.lua's claim: up to want ready entries for consumer, streams in the given order.
+local function claim(group, consumer, want, keys)
+  local out = {}
+  for _, key in ipairs(keys) do
+    if want <= 0 then break end
+    local res = redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', want,
+                            'STREAMS', key, '>')
+    if type(res) == 'table' and res.err then
+      if not string.find(res.err, 'NOGROUP') then error(res.err) end
+      redis.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM')
+      res = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', want,
+                       'STREAMS', key, '>')
+    end
+    if res then
+      for _, entry in ipairs(res[1][2]) do
+        out[#out + 1] = key
+        out[#out + 1] = entry[1]
+        out[#out + 1] = entry[2]
+        want = want - 1
+      end
+    end
+  end
+  return out
+end
+
+-- The claim folded into a done step (see the header), with the wake group moved past every
+-- stream whose newest entry, added by this call, was claimed (so all before it were, too).
+local function claim_after(first)
+  local keys = {}
+  for j = first + 4, #ARGV do keys[#keys + 1] = ARGV[j] end
+  local out = claim(ARGV[first], ARGV[first + 1], tonumber(ARGV[first + 2]), keys)
+  local wake = ARGV[first + 3]
+  for j = 2, #out, 3 do
+    local key = out[j - 1]
+    if xadded[key] == out[j] then redis.pcall('XGROUP', 'SETID', key, wake, out[j]) end
+  end
+  return out
 end
 
 local function finish_if_done(left)
@@ -219,7 +270,7 @@ end
 
 local node_id = ARGV[2]
 
-if op == 'done' then
+local function done()
   if is_terminal(node_id) then return {0, 0, '', ''} end
   local index = ARGV[3]
   if index == '' then
@@ -235,6 +286,12 @@ if op == 'done' then
   local values = redis.call('HMGET', K_RESULTS, unpack(fields))
   local result = '[' .. table.concat(values, ',') .. ']'
   return {1, complete(node_id, result), record(node_id).t, result}
+end
+
+if op == 'done' then
+  local reply = done()
+  if #ARGV > 4 then reply[5] = claim_after(5) end
+  return reply
 end
 
 if op == 'expand' then

@@ -1,0 +1,110 @@
+"""A chain's next step is claimed by the worker that finished the previous one, in one step.
+
+The consumer's flush folds its next claim into ``workflow.lua done``: the successor is enqueued
+and claimed atomically, sits in that worker's pending list (so crash recovery is unchanged),
+priorities still decide what is claimed first, and the wake group idle workers block on is
+moved past it, so no idle worker is woken for a message it could not have.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import redis
+from flowc.compiler.primitives import chain
+from flowc.runtime.app import App
+from flowc.runtime.consumer import Consumer
+from flowc.runtime.keys import CONSUMER_GROUP
+from flowc.runtime.message import Message
+from flowc.runtime.redis_broker import WAKE_GROUP
+from flowc.runtime.serialization import decode
+
+from tests.runtime.support import add_arithmetic_tasks
+
+
+def _consumer(app: App, name: str) -> Consumer:
+    consumer = Consumer(app, [app.conf.task_default_queue], name)
+    app.broker.declare(consumer.queues)
+    return consumer
+
+
+def _node(consumer: Consumer, at: int = 0) -> Any:
+    delivery = consumer.pending[at]
+    message = Message.from_envelope(decode(delivery.tag, delivery.body, consumer.accept))
+    return message.workflow["node"] if message.workflow else message.task
+
+
+def _group(client: redis.Redis, stream: bytes, name: str) -> dict[str, Any]:
+    groups: Any = client.xinfo_groups(stream)
+    return next(g for g in groups if g["name"].decode() == name)
+
+
+def test_the_next_step_is_claimed_by_the_finishing_worker(app: App,
+                                                           redis_client: redis.Redis) -> None:
+    add_arithmetic_tasks(app)
+    add = app.tasks["add"]
+    result = chain(add.s(1, 1), add.s(10), add.s(100)).delay()
+    worker = _consumer(app, "w1@host")
+    worker.run_once()  # runs n0; its flush enqueues n1 and claims it for w1 in the same step
+    assert [_node(worker)] == ["n1"]
+    handed = worker.pending[0]
+    owners: Any = redis_client.xpending_range(handed.source, CONSUMER_GROUP, "-", "+", 10)
+    assert [(e["message_id"], e["consumer"]) for e in owners] == [(handed.entry_id, b"w1@host")]
+    # nothing is left for an idle worker to wake up for
+    assert _group(redis_client, handed.source, WAKE_GROUP)["last-delivered-id"] == \
+        handed.entry_id
+    assert _group(redis_client, handed.source, CONSUMER_GROUP)["lag"] == 0
+    worker.run_once()
+    worker.run_once()
+    assert result.get(timeout=5) == 112
+    assert worker.pending == []
+
+
+def test_a_more_urgent_message_is_still_claimed_first(app: App,
+                                                      redis_client: redis.Redis) -> None:
+    add_arithmetic_tasks(app)
+    add = app.tasks["add"]
+    sent: list[Any] = []
+
+    @app.task(name="send_urgent")
+    def send_urgent(x: int) -> int:
+        sent.append(add.apply_async((5, 5), priority=9))  # arrives while this step runs
+        return x
+
+    result = chain(app.tasks["send_urgent"].s(1), add.s(10)).delay()
+    worker = _consumer(app, "w1@host")
+    worker.run_once()  # runs n0; the folded claim takes the urgent message first, then n1
+    assert [_node(worker, 0), _node(worker, 1)] == ["add", "n1"]
+    assert worker.pending[0].source.endswith(b":p9")
+    worker.run_once()
+    assert sent[0].get(timeout=5) == 10
+    assert result.get(timeout=5) == 11
+
+
+def test_an_idle_waiter_still_gets_new_work_and_never_a_claimed_message(
+        app: App, redis_client: redis.Redis) -> None:
+    add_arithmetic_tasks(app)
+    add = app.tasks["add"]
+    waiter = _consumer(app, "idle@host")
+    assert app.broker.fetch(waiter.name, waiter.queues, 4, 0.0) == []  # goes idle (wake group)
+    got: list[Any] = []
+    ready = threading.Event()
+
+    def wait() -> None:
+        ready.set()
+        got.extend(app.broker.fetch(waiter.name, waiter.queues, 4, 30.0, idle_ids=[b"-"] * 10))
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    ready.wait(5)
+    sent = add.delay(2, 3)  # a new message wakes the waiter, which claims it
+    thread.join(30)
+    assert [d.body for d in got] and b'"id":"' + sent.id.encode() in got[0].body
+    worker = _consumer(app, "busy@host")
+    worker.batch_size = 1
+    chain(add.s(1, 1), add.s(10)).delay()
+    worker.run_once()
+    assert [_node(worker)] == ["n1"]  # handed over; the waiter below finds nothing to claim
+    assert app.broker.fetch(waiter.name, waiter.queues, 4, 0.2, idle_ids=[b"-"] * 10) == []
+    worker.run_once()
