@@ -152,13 +152,26 @@ class EventSender:
     def task_done(self, note: Received, started_at: float, result: Any,
                   runtime_s: float) -> None:
         """The task returned ``result``: its received, started and succeeded events, buffered
-        as one compact record (``decode_entry`` expands it). Packed now, not at the flush, so
-        the message and its result are not kept alive until then."""
-        if self.enabled:
-            buffer = self.buffer
-            buffer.append(_pack(note, started_at, time.time(), result, runtime_s))
-            if len(buffer) >= AUTO_FLUSH_EVENTS:
-                self.flush()
+        as one compact record, packed now so the message and result are not kept alive:
+
+        ``["t", uuid, name, queue, priority, retries, args, kwargs, eta, expires, root_id,
+        parent_id, workflow_id, node, received at, started at, pid, succeeded at, result,
+        runtime]``, unset optional fields as null (positions, not keys: cheap to build and to
+        encode; ``decode_entry`` expands it with ``_expand``). Built inline: this runs once per
+        task on the worker's hot path."""
+        if not self.enabled:
+            return
+        message, received_at, args, kwargs = note
+        wf = message.workflow
+        buffer = self.buffer
+        buffer.append([
+            COMPACT_TASK, message.id, message.task, message.queue, message.priority,
+            message.retries, args, kwargs, message.eta, message.expires, message.root_id,
+            message.parent_id, wf.get("id") if wf else None, wf.get("node") if wf else None,
+            received_at, started_at, _PID.value, time.time(),
+            "None" if result is None else short_repr(result), runtime_s])
+        if len(buffer) >= AUTO_FLUSH_EVENTS:
+            self.flush()
 
     def task_succeeded(self, message: Message, result: Any, runtime_s: float) -> None:
         """The task returned ``result``."""
@@ -267,26 +280,11 @@ def _optional_fields(message: Message) -> dict[str, Any]:
     return out
 
 
-def _pack(note: Received, started_at: float, done_at: float, result: Any,
-          runtime_s: float) -> list[Any]:
-    """A compact task record: ``["t", uuid, name, queue, priority, retries, args, kwargs, eta,
-    expires, root_id, parent_id, workflow_id, node, received at, started at, pid, succeeded
-    at, result, runtime]``, unset optional fields as null (positions, not keys: cheap to build
-    and to encode)."""
-    message, received_at, args, kwargs = note
-    wf = message.workflow
-    return [COMPACT_TASK, message.id, message.task, message.queue, message.priority,
-            message.retries, args, kwargs, message.eta, message.expires, message.root_id,
-            message.parent_id, wf.get("id") if wf else None, wf.get("node") if wf else None,
-            received_at, started_at, _PID.value, done_at,
-            "None" if result is None else short_repr(result), runtime_s]
-
-
 _OPTIONAL_AT = (("eta", 8), ("expires", 9), ("root_id", 10), ("parent_id", 11))
 
 
 def _expand(record: list[Any], hostname: str) -> list[dict[str, Any]]:
-    """The three events a compact task record stands for (``_pack``'s inverse)."""
+    """The three events a compact task record stands for (``EventSender.task_done``)."""
     (_, uuid, name, queue, priority, retries, args, kwargs, _eta, _expires, _root, _parent,
      workflow_id, node, received_at, started_at, pid, done_at, result, runtime_s) = record
     received = {"uuid": uuid, "name": name, "queue": queue, "priority": priority,
