@@ -367,6 +367,27 @@ def decode_entry(fields: dict[bytes, bytes]) -> list[dict[str, Any]]:
     return events
 
 
+def count_types(fields: dict[bytes, bytes], counts: dict[str, int]) -> None:
+    """Add the events of one stream entry to ``counts`` by type, without expanding compact
+    records (each is one task-received, task-started and task-succeeded): for rates."""
+    raw = fields.get(EVENT_FIELD)
+    try:
+        value = orjson.loads(raw) if raw is not None else None
+    except orjson.JSONDecodeError:
+        return
+    items = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
+    for item in items:
+        if isinstance(item, dict):
+            kind = str(item.get("type", ""))
+            counts[kind] = counts.get(kind, 0) + 1
+        elif isinstance(item, list) and item and item[0] == COMPACT_TASK:
+            for kind in _COMPACT_TYPES:
+                counts[kind] = counts.get(kind, 0) + 1
+
+
+_COMPACT_TYPES = ("task-received", "task-started", "task-succeeded")
+
+
 def _event_time(event: dict[str, Any]) -> float:
     ts = event.get("ts")
     return float(ts) if isinstance(ts, int | float) else 0.0

@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowc.runtime.events import decode_entry
+from flowc.runtime.events import count_types
 from flowc.runtime.keys import CONSUMER_GROUP, PRIORITY_LEVELS
 from flowc.runtime.message import Message
 from flowc.runtime.serialization import decode
@@ -290,9 +290,7 @@ class Monitor:
                                           count=RATE_MAX_ENTRIES)
         counts: dict[str, int] = {}
         for _, fields in rows:
-            for event in decode_entry(fields):
-                t = str(event.get("type", ""))
-                counts[t] = counts.get(t, 0) + 1
+            count_types(fields, counts)
         per_min = 60.0 / window_s
         done = counts.get("task-succeeded", 0) + counts.get("task-failed", 0)
         return {"events": bool(rows), "window_s": window_s,

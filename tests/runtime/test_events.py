@@ -260,3 +260,28 @@ def test_entries_from_before_compact_records_still_read(events_app):
              {"type": "task-succeeded", "uuid": "a", "ts": 2.0, "hostname": "w"}]
     assert decode_entry({b"e": orjson.dumps(batch)}) == batch
     assert decode_entry({b"e": b'[["t", "too short"]]', b"h": b"w"}) == []
+
+
+def test_rates_count_compact_records_as_their_three_events(events_app):
+    from collections import Counter
+
+    from flowc.runtime.events import count_types
+    from flowc.runtime.monitor import Monitor
+
+    consumer = Consumer(events_app, ["celery"], "w1@host.1.abc")
+    attach(consumer)
+    for i in range(5):
+        events_app.tasks["ev.add"].delay(i, i)
+    events_app.tasks["ev.boom"].delay()
+    while consumer.processed < 6:
+        consumer.run_once()
+    consumer.shutdown()
+    counts: dict[str, int] = {}
+    expanded: Counter[str] = Counter()
+    for _, fields in events_app.broker_client.xrange(events_app.keys.events()):
+        count_types(fields, counts)
+        expanded.update(e["type"] for e in decode_entry(fields))
+    assert counts == dict(expanded)
+    assert counts["task-succeeded"] == 5 and counts["task-failed"] == 1
+    rates = Monitor(events_app).rates()
+    assert rates["events"] and rates["succeeded_per_min"] == 5 and rates["failed_per_min"] == 1
