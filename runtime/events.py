@@ -155,10 +155,12 @@ class EventSender:
         as one compact record, packed now so the message and result are not kept alive:
 
         ``["t", uuid, name, queue, priority, retries, args, kwargs, eta, expires, root_id,
-        parent_id, workflow_id, node, received at, started at, pid, succeeded at, result,
-        runtime]``, unset optional fields as null (positions, not keys: cheap to build and to
-        encode; ``decode_entry`` expands it with ``_expand``). Built inline: this runs once per
-        task on the worker's hot path."""
+        parent_id, workflow_id, node, received at, started at, pid, result, runtime]``, unset
+        optional fields as null (positions, not keys: cheap to build and to encode;
+        ``decode_entry`` expands it with ``_expand``). The task-succeeded time is started at +
+        runtime: no flush came in between (it would have written the received and started
+        events on their own), and a clock read costs as much as a fifth of the rest. Built
+        inline: this runs once per task on the worker's hot path."""
         if not self.enabled:
             return
         message, received_at, args, kwargs = note
@@ -168,7 +170,7 @@ class EventSender:
             COMPACT_TASK, message.id, message.task, message.queue, message.priority,
             message.retries, args, kwargs, message.eta, message.expires, message.root_id,
             message.parent_id, wf.get("id") if wf else None, wf.get("node") if wf else None,
-            received_at, started_at, _PID.value, time.time(),
+            received_at, started_at, _PID.value,
             "None" if result is None else short_repr(result), runtime_s])
         if len(buffer) >= AUTO_FLUSH_EVENTS:
             self.flush()
@@ -286,7 +288,7 @@ _OPTIONAL_AT = (("eta", 8), ("expires", 9), ("root_id", 10), ("parent_id", 11))
 def _expand(record: list[Any], hostname: str) -> list[dict[str, Any]]:
     """The three events a compact task record stands for (``EventSender.task_done``)."""
     (_, uuid, name, queue, priority, retries, args, kwargs, _eta, _expires, _root, _parent,
-     workflow_id, node, received_at, started_at, pid, done_at, result, runtime_s) = record
+     workflow_id, node, received_at, started_at, pid, result, runtime_s) = record
     received = {"uuid": uuid, "name": name, "queue": queue, "priority": priority,
                 "retries": retries, "args": args, "kwargs": kwargs}
     for key, at in _OPTIONAL_AT:
@@ -299,7 +301,7 @@ def _expand(record: list[Any], hostname: str) -> list[dict[str, Any]]:
             {"uuid": uuid, "pid": pid, "type": "task-started", "ts": started_at,
              "hostname": hostname},
             {"uuid": uuid, "result": result, "runtime": runtime_s, "type": "task-succeeded",
-             "ts": done_at, "hostname": hostname}]
+             "ts": started_at + runtime_s, "hostname": hostname}]
 
 
 def producer_sender(app: App) -> EventSender:
