@@ -55,10 +55,11 @@ class TaskEventHooks(ConsumerHooks):
 
     A task received, started and succeeded between two flushes costs the hot path one note
     per hook: ``received_note`` at received, the start time (kept for ``inspect active``
-    anyway) at started, and one ``EventSender.task_done`` tuple at finished, which the flush
-    packs into a compact record (readers expand it into the three events). Whatever spans a
-    flush is written as it stands at the flush (``_announce``): a task still running has
-    its task-received and task-started events written then, and its outcome event later.
+    anyway) at started, and at finished one compact record (``EventSender.task_done``) that
+    readers expand into the three events. Whatever spans a flush is written as it stands at
+    the flush (``_announce``): a task still running has its task-received and task-started
+    events written then, and its outcome event later (``_catch_up`` sorts out a finish that
+    races a flush from another thread).
 
     Used alone by the prefork supervisor to report the tasks it settles for pool processes
     it killed (time limit, terminate); ``WorkerMonitor`` adds worker events and control.

@@ -285,3 +285,31 @@ def test_rates_count_compact_records_as_their_three_events(events_app):
     assert counts["task-succeeded"] == 5 and counts["task-failed"] == 1
     rates = Monitor(events_app).rates()
     assert rates["events"] and rates["succeeded_per_min"] == 5 and rates["failed_per_min"] == 1
+
+
+def test_a_thread_pool_reports_each_task_once_in_order(events_app):
+    """Tasks finish on several threads while flushes write what is unfinished: every task
+    still gets exactly one received, one started and one outcome event, in that order."""
+    import time as time_mod
+
+    from flowc.runtime.pools import ThreadConsumer
+
+    @events_app.task(name="ev.nap")
+    def nap(i: int) -> int:
+        time_mod.sleep(0.001 * (i % 7))
+        if i % 10 == 3:
+            raise ValueError(i)
+        return i
+
+    consumer = ThreadConsumer(events_app, ["celery"], "w1@host.1.abc", concurrency=4)
+    attach(consumer)
+    ids = [nap.delay(i).id for i in range(120)]
+    while consumer.processed < len(ids):
+        consumer.run_once()
+    consumer.shutdown()
+    events = _all_events(events_app)
+    for i, task_id in enumerate(ids):
+        kinds = [e["type"] for e in events if e.get("uuid") == task_id]
+        outcome = "task-failed" if i % 10 == 3 else "task-succeeded"
+        assert kinds == ["task-received", "task-started", outcome], (i, kinds)
+    assert consumer.hooks.pending == {} and consumer.hooks.announced == set()
