@@ -80,6 +80,7 @@ def check_module(
 def _check_module(
     module: ast.Module, catalog: TaskCatalog, filename: str | None
 ) -> list[Diagnostic]:
+    """``check_module`` without the pause: the lowered workflows die with this frame."""
     diags = static_checks(module)
     lowerer = FlowLowerer(module, catalog, filename)
     for flow in lowerer.flows.values():

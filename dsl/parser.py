@@ -1,7 +1,10 @@
 """The .flow parser: text -> ``ast.Module``, with syntax errors reported as Diagnostics.
 
-The LALR parser is built once (``lru_cache``) with ``ToAst`` as its transformer, so the AST is
-built during parsing, without a parse tree or a second pass. After a syntax error the parser
+The LALR parser is built once (``lru_cache``; its tables cached between runs by lark, see
+``grammar_cache``) with ``ToAst`` as its transformer, so the AST is built during parsing,
+without a parse tree or a second pass. Source first goes through ``fast_parse``, the same
+tables and callbacks in one tight loop; whatever it gives up on (every syntax error among
+other things) is parsed by lark itself, which reports it. After a syntax error the parser
 resumes at the next top-level keyword (``flow``, ``schedule``, ``use``, ``defaults`` at the
 start of a line), so one run reports one error per broken item instead of only the first or a
 cascade.
