@@ -57,6 +57,8 @@ def known_names() -> list[str]:
 def translate(options: tuple[ast.Option, ...], values: Mapping[str, Any]) -> Options:
     """Translate and check ``options``; ``values`` are the parameters and loop variables."""
     out = Options()
+    if not options:  # most steps have none
+        return out
     for opt in options:
         if opt.key == ERRBACK:
             _errback(opt, out)

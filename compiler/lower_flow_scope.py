@@ -34,9 +34,13 @@ class Inbound:
 NOTHING = Inbound()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Item:
-    """One argument being bound: a literal value, or a node id/shape from a run-time result."""
+    """One argument being bound: a literal value, or a node id/shape from a run-time result.
+
+    Not frozen (though never changed): two are made per call, and a frozen dataclass's
+    ``__init__`` sets each field through ``object.__setattr__``.
+    """
 
     kind: Literal["lit", "node"]
     value: Any
