@@ -148,18 +148,20 @@ class Settler:
             backend.set_state(self.states, self.ttl, pipe=bpipe)
         if not self.shared and (self.records or self.states):
             bpipe.execute()
-        folded = None
+        folded, self._folded_claim = None, None
+        for op in self.joins:  # a join kept from a failed flush must not claim again
+            op.claim = None
         if claim is not None and self.joins and self.joins[-1].op == "done" \
                 and not self.publishes:
-            folded = self.joins[-1]  # the claim rides in the last join (see JoinOp.claim)
-            folded.claim = broker.claim_args(*claim)
+            folded = self.joins[-1]  # acks and claim ride in the last join (JoinOp.claim)
+            folded.claim = broker.claim_args(*claim, acks=self.acks)
         join_at = []
         for op in self.joins:
             join_at.append(len(pipe))
             op.queue(app.workflows, pipe)
         for item in self.publishes:
             broker._publish_one(pipe, item)
-        if self.acks:
+        if self.acks and folded is None:
             broker.ack(self.acks, pipe)
         claim_at = -1
         if claim is not None and folded is None:

@@ -17,11 +17,13 @@
 --           envelope() would, is XADDed as is)
 --           -> 1 if stored and roots enqueued, 0 if the workflow id already exists
 --   done    ARGV: node id, instance index or "", result JSON
---                 [, group, consumer, count, wake group, (stream key)*]
+--                 [, group, consumer, count, wake group, a, (stream key, entry id)*a,
+--                  (stream key)*]
 --           -> {applied 0|1, finished 0|1, map task id or "", map result JSON or ""
 --               [, claimed]}
---           With the claim arguments (the finishing worker's next fetch, folded into this
---           step), up to count ready messages are then claimed for consumer from the streams,
+--           With the claim arguments (the finishing worker's acks and next fetch, folded into
+--           this step), the a entries are acknowledged (XACK + XDEL, as the worker's pipeline
+--           would) and up to count ready messages are then claimed for consumer from the streams,
 --           in the given (priority) order, exactly as fetch.lua claims: claimed is its flat
 --           key, id, fields list ({} when nothing). A chain's next step, enqueued above, is
 --           so claimed by the worker that finished the previous one, in the same atomic step:
@@ -133,9 +135,15 @@ end
 -- The claim folded into a done step (see the header), with the wake group moved past every
 -- stream whose newest entry, added by this call, was claimed (so all before it were, too).
 local function claim_after(first)
+  local group = ARGV[first]
+  local acks = tonumber(ARGV[first + 4])
+  for j = first + 5, first + 4 + 2 * acks, 2 do
+    redis.call('XACK', ARGV[j], group, ARGV[j + 1])
+    redis.call('XDEL', ARGV[j], ARGV[j + 1])
+  end
   local keys = {}
-  for j = first + 4, #ARGV do keys[#keys + 1] = ARGV[j] end
-  local out = claim(ARGV[first], ARGV[first + 1], tonumber(ARGV[first + 2]), keys)
+  for j = first + 5 + 2 * acks, #ARGV do keys[#keys + 1] = ARGV[j] end
+  local out = claim(group, ARGV[first + 1], tonumber(ARGV[first + 2]), keys)
   local wake = ARGV[first + 3]
   for j = 2, #out, 3 do
     local key = out[j - 1]

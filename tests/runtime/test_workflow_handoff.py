@@ -1,9 +1,9 @@
 """A chain's next step is claimed by the worker that finished the previous one, in one step.
 
-The consumer's flush folds its next claim into ``workflow.lua done``: the successor is enqueued
-and claimed atomically, sits in that worker's pending list (so crash recovery is unchanged),
-priorities still decide what is claimed first, and the wake group idle workers block on is
-moved past it, so no idle worker is woken for a message it could not have.
+The consumer's flush folds its acks and next claim into ``workflow.lua done``: the successor is
+enqueued and claimed atomically, sits in that worker's pending list (so crash recovery is
+unchanged), priorities still decide what is claimed first, and the wake group idle workers
+block on is moved past it, so no idle worker is woken for a message it could not have.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def test_the_next_step_is_claimed_by_the_finishing_worker(app: App,
     handed = worker.pending[0]
     owners: Any = redis_client.xpending_range(handed.source, CONSUMER_GROUP, "-", "+", 10)
     assert [(e["message_id"], e["consumer"]) for e in owners] == [(handed.entry_id, b"w1@host")]
+    assert redis_client.xlen(handed.source) == 1  # n0's entry was acknowledged and deleted
     # nothing is left for an idle worker to wake up for
     assert _group(redis_client, handed.source, WAKE_GROUP)["last-delivered-id"] == \
         handed.entry_id
