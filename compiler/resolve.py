@@ -70,6 +70,7 @@ class TaskCatalog:
     aliases: Mapping[str, str] = field(default_factory=dict)
     modules: tuple[str, ...] = ()
     _by_short: dict[str, list[str]] | None = field(default=None, repr=False)
+    _resolved: dict[str, Resolution] = field(default_factory=dict, repr=False, compare=False)
 
     def names(self) -> list[str]:
         return sorted(self.registry.names())
@@ -87,7 +88,16 @@ class TaskCatalog:
         return self._by_short
 
     def resolve(self, short: str) -> Resolution:
-        """The registered name ``short`` means, or the ambiguous candidates (none: unknown)."""
+        """The registered name ``short`` means, or the ambiguous candidates (none: unknown).
+
+        Cached per name, like ``_shorts``: a flow calls the same few tasks thousands of times.
+        """
+        found = self._resolved.get(short)
+        if found is None:
+            found = self._resolved[short] = self._resolve(short)
+        return found
+
+    def _resolve(self, short: str) -> Resolution:
         if short in self.aliases:
             return Resolution(self.aliases[short])
         known = set(self.registry.names())
