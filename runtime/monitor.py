@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowc.runtime.events import count_types
+from flowc.runtime.events_read import count_types
 from flowc.runtime.keys import CONSUMER_GROUP, PRIORITY_LEVELS
 from flowc.runtime.message import Message
 from flowc.runtime.serialization import decode

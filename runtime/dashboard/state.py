@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowc.runtime.events import format_event, read_since
+from flowc.runtime.events import format_event
+from flowc.runtime.events_read import read_since
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -326,7 +327,7 @@ class Feed:
 
     def _replay(self) -> None:
         """Rebuild from the newest part of the stream: enough entries for ``max_tasks``."""
-        from flowc.runtime.events import iter_range
+        from flowc.runtime.events_read import iter_range
 
         try:
             for entry_id, events in iter_range(self.app.broker_client, self.app.keys.events()):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from flowc.runtime.app import App
 from flowc.runtime.consumer import Consumer
-from flowc.runtime.events import EventSender, decode_entry, format_event, iter_range, read_since
+from flowc.runtime.events import EventSender, format_event
+from flowc.runtime.events_read import decode_entry, iter_range, read_since
 from flowc.runtime.monitor_worker import attach
 
 
@@ -119,7 +120,7 @@ def test_reading_follows_the_stream_and_formats_lines(events_app):
 def test_producers_send_task_sent_and_workflow_submitted_when_asked(redis_url, redis_client):
     from flowc.compiler.primitives import chain
     from flowc.runtime.app import App
-    from flowc.runtime.events import decode_entry
+    from flowc.runtime.events_read import decode_entry
 
     app = App("sent", broker=redis_url, task_send_sent_event=True)
 
@@ -265,7 +266,7 @@ def test_entries_from_before_compact_records_still_read(events_app):
 def test_rates_count_compact_records_as_their_three_events(events_app):
     from collections import Counter
 
-    from flowc.runtime.events import count_types
+    from flowc.runtime.events_read import count_types
     from flowc.runtime.monitor import Monitor
 
     consumer = Consumer(events_app, ["celery"], "w1@host.1.abc")
