@@ -125,7 +125,7 @@ class RedisBroker:
                                                     block=max(1, int(block_s * 1000)),
                                                     noack=True)
             except redis.ResponseError as e:
-                if "NOGROUP" not in str(e):
+                if "NOGROUP" not in str(e) and "UNBLOCKED" not in str(e):
                     raise
                 reply = True  # a stream or its groups vanished: fetch.lua re-creates them
             if not reply:

@@ -109,3 +109,28 @@ def test_an_idle_waiter_still_gets_new_work_and_never_a_claimed_message(
     assert [_node(worker)] == ["n1"]  # handed over; the waiter below finds nothing to claim
     assert app.broker.fetch(waiter.name, waiter.queues, 4, 0.2, idle_ids=[b"-"] * 10) == []
     worker.run_once()
+
+
+def test_a_waiter_survives_its_streams_being_deleted(app: App,
+                                                     redis_client: redis.Redis) -> None:
+    add_arithmetic_tasks(app)
+    waiter = _consumer(app, "idle@host")
+    got: list[Any] = []
+    ready = threading.Event()
+
+    def wait() -> None:
+        ready.set()
+        got.extend(app.broker.fetch(waiter.name, waiter.queues, 4, 30.0, idle_ids=[b"-"] * 10))
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    ready.wait(5)
+    for _ in range(50):  # until the waiter blocks on the wake group
+        clients: Any = redis_client.client_list()
+        if any(c.get("cmd") == "xreadgroup" for c in clients):
+            break
+        threading.Event().wait(0.05)
+    redis_client.delete(*app.broker.stream_keys(waiter.queues))  # a purge, a FLUSHDB...
+    sent = app.tasks["add"].delay(2, 3)  # re-creates the stream without its groups
+    thread.join(30)
+    assert [d.body for d in got] and b'"id":"' + sent.id.encode() in got[0].body
