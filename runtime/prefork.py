@@ -61,6 +61,8 @@ class Supervisor:
         """pid -> why the supervisor killed it (time limit, terminate)."""
         self.respawn_at: dict[int, float] = {}
         """index -> when to replace a child that died on its own (after a short backoff)."""
+        self.warned: dict[int, object] = {}
+        """pid -> marker, for children sent the warm-shutdown SIGTERM (a second is a cold one)."""
         self.stopping = False
         self.cold = False
 
@@ -105,6 +107,7 @@ class Supervisor:
             if pid == 0:
                 break
             if pid in self.children:
+                self.warned.pop(pid, None)
                 out.append((pid, self.children.pop(pid), status))
         return out
 
@@ -154,6 +157,8 @@ class Supervisor:
             self.children[pid] = index
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if self.stopping:  # a handler ran anyway (a signal taken by another thread, -B's beat)
+            self._signal(pid, signal.SIGKILL if self.cold else signal.SIGTERM)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         if self.stopping:
@@ -170,8 +175,18 @@ class Supervisor:
 
     def _signal_children(self, signum: int) -> None:
         for pid in list(self.children):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
+            self._signal(pid, signum)
+
+    def _signal(self, pid: int, signum: int) -> None:
+        """Send ``signum`` to child ``pid``; SIGTERM at most once (a second would make the
+        child's warm shutdown a cold one). The check and the mark are one ``setdefault``, so a
+        signal handler that interrupts ``_spawn`` between two bytecodes cannot double it."""
+        if signum == signal.SIGTERM:
+            marker = object()
+            if self.warned.setdefault(pid, marker) is not marker:
+                return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
 
 
 def _die_with_parent(parent: int) -> None:
