@@ -139,22 +139,27 @@ class RedisBroker:
                 return []
 
     def _any_undelivered(self, reply: Any) -> bool:
-        """Whether an entry a wait returned is still unclaimed in the consumer group.
+        """Whether a stream a wait returned from holds a message the group has not delivered.
 
-        A message another worker claimed right after it was added (a flush's piggybacked
-        claim) still wakes a waiter; telling that from the group's last-delivered id costs one
-        O(1) command instead of a ``fetch.lua`` over every priority stream that finds nothing.
+        A message another worker claimed right after it was added (a chain step handed over,
+        a flush's piggybacked claim, part of a fan-out the finishing worker took a batch of)
+        still wakes a waiter; comparing the stream's newest entry with the group's
+        last-delivered id costs two O(1) commands instead of a ``fetch.lua`` over every
+        priority stream that finds nothing. (Entries past the last-delivered id are never
+        deleted: acknowledging deletes, and only delivered entries are acknowledged.)
         """
         pipe = self.client.pipeline(transaction=False)
         for key, _ in reply:
             pipe.xinfo_groups(key)
-        for (_, entries), groups in zip(reply, pipe.execute(raise_on_error=False),
-                                        strict=True):
-            if isinstance(groups, Exception):
+            pipe.xrevrange(key, count=1)
+        found = pipe.execute(raise_on_error=False)
+        for groups, newest in zip(found[::2], found[1::2], strict=True):
+            if isinstance(groups, Exception) or isinstance(newest, Exception):
                 return True  # no group yet: let the claim create it
             delivered = next((g["last-delivered-id"] for g in groups
                               if g["name"] in (CONSUMER_GROUP, CONSUMER_GROUP.encode())), None)
-            if delivered is None or _stream_id(entries[-1][0]) > _stream_id(delivered):
+            if delivered is None or (newest and _stream_id(newest[0][0]) >
+                                     _stream_id(delivered)):
                 return True
         return False
 

@@ -134,3 +134,44 @@ def test_a_waiter_survives_its_streams_being_deleted(app: App,
     sent = app.tasks["add"].delay(2, 3)  # re-creates the stream without its groups
     thread.join(30)
     assert [d.body for d in got] and b'"id":"' + sent.id.encode() in got[0].body
+
+
+def test_a_waiter_takes_what_a_fan_out_left_after_the_finishing_worker_took_a_batch(
+        app: App, redis_client: redis.Redis) -> None:
+    from flowc.compiler.primitives import group
+
+    add_arithmetic_tasks(app)
+    add = app.tasks["add"]
+    result = chain(add.s(1, 1), group(add.s(i) for i in range(10))).delay()
+    worker = _consumer(app, "busy@host")
+    worker.pending = app.broker.fetch(worker.name, worker.queues, 1, 0.0)  # n0, not run yet
+    waiter = _consumer(app, "idle@host")
+    assert app.broker.fetch(waiter.name, waiter.queues, 4, 0.0) == []
+    got: list[Any] = []
+    ready = threading.Event()
+
+    def wait() -> None:
+        ready.set()
+        got.extend(app.broker.fetch(waiter.name, waiter.queues, 10, 30.0, idle_ids=[b"-"] * 10))
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    ready.wait(5)
+    for _ in range(50):  # until the waiter blocks on the wake group
+        clients: Any = redis_client.client_list()
+        if any(c.get("cmd") == "xreadgroup" for c in clients):
+            break
+        threading.Event().wait(0.05)
+    worker.batch_size = 1
+    worker.run_once()  # runs n0; its done step fans out 10 members and claims a batch of 2
+    thread.join(30)
+    assert len(worker.pending) == 2 and len(got) == 8  # the waiter took the rest at once
+    nodes = {_node(worker, 0), _node(worker, 1)}
+    for d in got:
+        nodes.add(Message.from_envelope(decode(d.tag, d.body, worker.accept)).workflow["node"])
+        worker.handle(d)
+    assert nodes == {f"n{i}" for i in range(1, 11)}  # every member claimed exactly once
+    while worker.pending:
+        worker.run_once()
+    worker.settler.flush(worker.name)
+    assert result.get(timeout=5) == [2 + i for i in range(10)]
