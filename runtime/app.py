@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis
 from flowc.runtime.config import Settings
 from flowc.runtime.keys import Keys
 from flowc.runtime.message import Message
@@ -20,6 +19,9 @@ from flowc.runtime.registry import TaskRegistry
 from flowc.runtime.result import AsyncResult as AsyncResultType
 from flowc.runtime.serialization import get_serializer, tag_of
 from flowc.runtime.task import Task
+
+if TYPE_CHECKING:  # annotations only: redis-py takes ~70 ms to import
+    import redis
 
 BROKER_URL_ENV = "FLOWC_BROKER_URL"
 RESULT_BACKEND_ENV = "FLOWC_RESULT_BACKEND"
