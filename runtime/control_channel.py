@@ -107,6 +107,12 @@ def _matches(name: str, destination: Sequence[str] | None) -> bool:
     return any(name == d or name.startswith(d + ".") for d in destination)
 
 
+def channel_of(app: App) -> str:
+    """The app's control channel on the database its broker connection uses."""
+    db = app.broker_client.connection_pool.connection_kwargs.get("db", 0)
+    return app.keys.control_channel(int(db or 0))
+
+
 class ControlListener:
     """A daemon thread that answers control commands for one worker process.
 
@@ -117,7 +123,7 @@ class ControlListener:
     def __init__(self, target: ControlTarget, tick: Callable[[], None] | None = None) -> None:
         self.target = target
         self.tick = tick
-        self.channel = target.app.keys.control_channel()
+        self.channel = channel_of(target.app)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self.loop, name="flowc-control", daemon=True)
@@ -208,7 +214,7 @@ class ControlClient:
                    "destination": list(destination) if destination else None,
                    "reply_to": reply_to}
         client = self.app.broker_client
-        heard = int(client.publish(keys.control_channel(), orjson.dumps(command)))
+        heard = int(client.publish(channel_of(self.app), orjson.dumps(command)))
         if reply_to is None or heard == 0:
             return []
         replies: list[dict[str, Any]] = []

@@ -121,9 +121,12 @@ class Keys:
         the target queue's slot, with a TTL."""
         return f"{self.prefix}:{{q:{queue}}}:beat:{entry}:{due_us}"
 
-    def control_channel(self) -> str:
-        """Pub/sub channel of broadcast control commands to every worker process (inspect...)."""
-        return f"{self.prefix}:ctl"
+    def control_channel(self, db: int = 0) -> str:
+        """Pub/sub channel of broadcast control commands to every worker process (inspect...).
+
+        Pub/sub ignores the database number, so the channel names it (as kombu's ``/{db}.``
+        prefix does): apps on different databases of one server never hear each other."""
+        return f"/{db}.{self.prefix}:ctl"
 
     def control_reply(self, request_id: str) -> str:
         """List collecting the workers' replies to one control command (short TTL)."""

@@ -82,3 +82,31 @@ def test_no_worker_means_no_reply_and_unknown_commands_are_refused(redis_url, re
     with pytest.raises(UnknownCommand, match="known: ping"):
         ControlClient(app).broadcast("reboot")
     app.close()
+
+
+def _on_db(url: str, db: int) -> str:
+    """``url`` pointing at database ``db`` of the same server (tcp ``/N`` or unix ``?db=N``)."""
+    if "?db=" in url:
+        return url.split("?db=")[0] + f"?db={db}"
+    return url.rsplit("/", 1)[0] + f"/{db}"
+
+
+def test_apps_on_different_databases_of_one_server_never_hear_each_others_commands(
+        redis_url, redis_client):
+    import uuid
+
+    db = int(redis_client.connection_pool.connection_kwargs.get("db", 0))
+    prefix = f"ctl-{uuid.uuid4().hex[:8]}"  # same prefix on both sides: only the db differs
+    here = App("here", broker=redis_url, flowc_key_prefix=prefix)
+    there = App("there", broker=_on_db(redis_url, (db + 1) % 16), flowc_key_prefix=prefix)
+    listener = Consumer(here, ["celery"], "listener@here")
+    attach(listener)
+    try:
+        ControlClient(there).broadcast("revoke", {"ids": ["from-there"]}, timeout_s=1)
+        ControlClient(here).broadcast("revoke", {"ids": ["from-here"]}, timeout_s=5)
+        assert "from-here" in listener.revoked.ids
+        assert "from-there" not in listener.revoked.ids
+    finally:
+        listener.shutdown()
+        here.close()
+        there.close()
