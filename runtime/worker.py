@@ -72,7 +72,7 @@ class Worker:
             if self.options.beat:
                 beats.append(self._start_beat())
 
-        forks = self.options.pool == "prefork" and self.concurrency > 1
+        forks = self.options.pool == "prefork"
         if not forks:
             start_beat()
         try:
@@ -89,7 +89,7 @@ class Worker:
         return EmbeddedBeat(self.app, entries_from_app(self.app)).start()
 
     def _run_pool(self, after_start: Callable[[], None] | None = None) -> int:
-        if self.options.pool == "prefork" and self.concurrency > 1:
+        if self.options.pool == "prefork":  # -c 1 too: hard limits and terminate need a child
             from flowc.runtime.prefork import Supervisor
             from flowc.runtime.watchdog import PoolWatchdog
 

@@ -21,16 +21,17 @@ def test_a_soft_time_limit_raises_inside_the_task(cluster: Cluster, rel_app: App
     assert time.monotonic() - started < 3.0
 
 
-def test_a_hard_time_limit_kills_and_replaces_the_pool_process(cluster: Cluster,
-                                                               rel_app: App) -> None:
-    # Given a prefork worker and a task that never ends, with time_limit=1
-    worker = cluster.start("-P", "prefork", "-c", "2", expect=2)
+@pytest.mark.parametrize("concurrency", [2, 1])
+def test_a_hard_time_limit_kills_and_replaces_the_pool_process(cluster: Cluster, rel_app: App,
+                                                               concurrency: int) -> None:
+    # Given a prefork worker (one pool process is still a pool) and a task that never ends
+    worker = cluster.start("-P", "prefork", "-c", str(concurrency), expect=concurrency)
     before = {c.pid for c in worker.children()}
     # Then it fails with TimeLimitExceeded after about a second
     with pytest.raises(TimeLimitExceeded):
         ra.runaway.delay().get(timeout=10)
     # And its process was replaced, the message settled (not redelivered), work goes on
-    wait_for(lambda: len(worker.children()) == 2, 10, "a replacement pool process")
+    wait_for(lambda: len(worker.children()) == concurrency, 10, "a replacement pool process")
     assert {c.pid for c in worker.children()} != before
     assert ra.record.delay(1).get(timeout=10) == 1
     time.sleep(1.0)
