@@ -9,7 +9,9 @@ Idle workers wait in ``XREADGROUP BLOCK`` on a second group of every stream, the
 read with NOACK: it claims nothing in the consumer group (claims stay in priority order, by
 ``fetch.lua``), wakes one waiter per new entry instead of all of them, and skips what a worker
 claimed in the same step that added it (``workflow.lua`` hands a chain's next step straight
-to the worker that finished the previous one and moves the wake group past it).
+to the worker that finished the previous one and moves the wake group past it). A waiter
+claims with ``fetch.lua`` as soon as it wakes; if someone else claimed the message meanwhile,
+it waits again (``fetch.lua``'s idle path moves the wake group to the streams' ends).
 """
 
 from __future__ import annotations
@@ -130,38 +132,14 @@ class RedisBroker:
                 reply = True  # a stream or its groups vanished: fetch.lua re-creates them
             if not reply:
                 return []
-            if reply is True or self._any_undelivered(reply):
-                found = self._claim(keys, consumer, count)[0]
-                if found:
-                    return found
-            block_s = deadline - time.monotonic()  # claimed by others: wait for the next one
+            # Claim at once: a new message is the common reason to wake (checking first would
+            # cost every wake a round trip). Claimed by someone else meanwhile: wait again.
+            found = self._claim(keys, consumer, count)[0]
+            if found:
+                return found
+            block_s = deadline - time.monotonic()
             if block_s <= 0:
                 return []
-
-    def _any_undelivered(self, reply: Any) -> bool:
-        """Whether a stream a wait returned from holds a message the group has not delivered.
-
-        A message another worker claimed right after it was added (a chain step handed over,
-        a flush's piggybacked claim, part of a fan-out the finishing worker took a batch of)
-        still wakes a waiter; comparing the stream's newest entry with the group's
-        last-delivered id costs two O(1) commands instead of a ``fetch.lua`` over every
-        priority stream that finds nothing. (Entries past the last-delivered id are never
-        deleted: acknowledging deletes, and only delivered entries are acknowledged.)
-        """
-        pipe = self.client.pipeline(transaction=False)
-        for key, _ in reply:
-            pipe.xinfo_groups(key)
-            pipe.xrevrange(key, count=1)
-        found = pipe.execute(raise_on_error=False)
-        for groups, newest in zip(found[::2], found[1::2], strict=True):
-            if isinstance(groups, Exception) or isinstance(newest, Exception):
-                return True  # no group yet: let the claim create it
-            delivered = next((g["last-delivered-id"] for g in groups
-                              if g["name"] in (CONSUMER_GROUP, CONSUMER_GROUP.encode())), None)
-            if delivered is None or (newest and _stream_id(newest[0][0]) >
-                                     _stream_id(delivered)):
-                return True
-        return False
 
     def queue_claim(self, pipe: redis.client.Pipeline, consumer: str, queues: Sequence[str],
                     count: int) -> None:
@@ -318,13 +296,6 @@ class RedisBroker:
         pipe.zcard(self.keys.delayed(queue))
         counts = pipe.execute()
         return {"ready": int(sum(counts[:-1])), "delayed": int(counts[-1])}
-
-
-def _stream_id(entry_id: bytes | str) -> tuple[int, int]:
-    """A stream entry id as a comparable (milliseconds, sequence) pair."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
 
 
 def _delayed_member(item: Outgoing) -> bytes:
