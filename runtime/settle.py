@@ -82,7 +82,8 @@ class Settler:
     def join(self, op: JoinOp) -> None:
         """Queue a workflow join operation (node done/failed, map expanded)."""
         self._touch()
-        self.joins.append(op)
+        if not (self.joins and self.joins[-1].absorb(op)):
+            self.joins.append(op)
 
     def _settle_joins(self, join_at: list[int], replies: list[Any]) -> None:
         """Store the records join replies ask for; re-run joins that hit an empty script cache."""

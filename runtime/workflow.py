@@ -82,6 +82,14 @@ class WorkflowStore:
                            ["done", node_id, "" if index is None else index, result_json,
                             *(claim or ())])
 
+    def queue_dones(self, pipe: redis.client.Pipeline, workflow_id: str,
+                    results: list[tuple[str, bytes]], claim: list[Any] | None = None) -> None:
+        """``queue_done`` for several plain nodes of one run, in one script call."""
+        args: list[Any] = ["dones", len(results)]
+        for node_id, result_json in results:
+            args += [node_id, result_json]
+        scripts.queue_call(pipe, self.script, self.keys(workflow_id), [*args, *(claim or ())])
+
     def queue_fail(self, pipe: redis.client.Pipeline, workflow_id: str, node_id: str,
                    index: int | None, exc: dict[str, Any], traceback: str | None,
                    task_id: str) -> None:

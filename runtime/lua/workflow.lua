@@ -30,6 +30,9 @@
 --           it sits in that worker's pending list like any claimed message (crash recovery is
 --           unchanged), and the wake group of its stream is moved past it so that no idle
 --           worker wakes up for it.
+--   dones   ARGV: n, (node id, result JSON)*n [, the claim arguments of done]
+--           -> {applied 0|1 (any), finished 0|1, "", "" [, claimed]}: done for n nodes (not map
+--              instances) of one run in one call, as a worker settles a batch of them
 --   fail    ARGV: node id, instance index or "", exception JSON, traceback JSON string,
 --                 failed task id
 --           -> {applied 0|1, finished 0|1, task ids to record as failed...} (the map's own
@@ -299,6 +302,19 @@ end
 if op == 'done' then
   local reply = done()
   if #ARGV > 4 then reply[5] = claim_after(5) end
+  return reply
+end
+
+if op == 'dones' then
+  local n = tonumber(ARGV[2])
+  local reply = {0, 0, '', ''}
+  for j = 3, 2 + 2 * n, 2 do
+    if not is_terminal(ARGV[j]) then
+      reply[1] = 1
+      if complete(ARGV[j], ARGV[j + 1]) == 1 then reply[2] = 1 end
+    end
+  end
+  if #ARGV > 2 + 2 * n then reply[5] = claim_after(3 + 2 * n) end
   return reply
 end
 

@@ -175,3 +175,28 @@ def test_a_waiter_takes_what_a_fan_out_left_after_the_finishing_worker_took_a_ba
         worker.run_once()
     worker.settler.flush(worker.name)
     assert result.get(timeout=5) == [2 + i for i in range(10)]
+
+
+def test_a_batch_of_members_settles_in_one_call_and_a_repeat_is_a_no_op(
+        app: App, redis_client: redis.Redis) -> None:
+    from flowc.compiler.primitives import group
+    from flowc.runtime.settle import Settler
+    from flowc.runtime.workflow_join import JoinOp
+
+    add_arithmetic_tasks(app)
+    add = app.tasks["add"]
+    result = group(add.s(i, i) for i in range(3)).delay()
+    wid = result.workflow_id
+    settler = Settler(app)
+    for node, value in (("n0", b"0"), ("n1", b"2"), ("n1", b"99"), ("n2", b"4")):
+        settler.join(JoinOp("done", wid, node, result_json=value))
+    settler.join(JoinOp("done", "another-run", "n0"))  # another run: a call of its own
+    assert len(settler.joins) == 2
+    assert [n for n, _ in settler.joins[0].more] == ["n1", "n1", "n2"]
+    settler.joins.pop()
+    settler.flush("w@host")
+    keys = app.keys.workflow(wid)
+    results: Any = redis_client.hgetall(keys[2])
+    assert results == {b"n0": b"0", b"n1": b"2", b"n2": b"4"}  # the repeat changed nothing
+    assert app.workflow(wid).meta()["status"] == "SUCCESS"
+    assert redis_client.hget(keys[4], "left") == b"0"
