@@ -37,6 +37,13 @@ def monitor_app(redis_url: str, redis_client: redis.Redis,
     app.close()
 
 
+def control_channel(client: redis.Redis) -> str:
+    """The control channel workers on ``client``'s database subscribe to."""
+    from flowc.runtime.keys import Keys
+
+    return Keys().control_channel(int(client.connection_pool.connection_kwargs.get("db", 0)))
+
+
 @pytest.fixture
 def start_monitored_worker(redis_url: str, redis_client: redis.Redis, process_reaper: Any,
                            tmp_path: Path) -> Callable[..., subprocess.Popen[bytes]]:
@@ -54,7 +61,7 @@ def start_monitored_worker(redis_url: str, redis_client: redis.Redis, process_re
                 cwd=str(APPS_DIR), env=env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while redis_client.zcard("flowc:workers") <= before or \
-                redis_client.pubsub_numsub("flowc:ctl")[0][1] < 1:
+                redis_client.pubsub_numsub(control_channel(redis_client))[0][1] < 1:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"worker did not start:\n{log_path.read_text()}")
             time.sleep(0.05)

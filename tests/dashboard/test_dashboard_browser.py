@@ -21,7 +21,7 @@ from flowc.runtime.dashboard.security import AuthConfig
 from flowc.runtime.monitor import Monitor
 
 from tests.conftest import ProcessReaper
-from tests.dashboard.conftest import APPS_DIR, Server, wait_for
+from tests.dashboard.conftest import APPS_DIR, Server, control_channel, wait_for
 
 CHROMIUM = os.environ.get("FLOWC_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -58,7 +58,7 @@ def cluster(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                       "-P", "threads", "-c", "4"], cwd=str(APPS_DIR),
                      env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=out,
                      stderr=subprocess.STDOUT)
-    wait_for(lambda: client.pubsub_numsub("flowc:ctl")[0][1] >= 1, 20, "the worker")
+    wait_for(lambda: client.pubsub_numsub(control_channel(client))[0][1] >= 1, 20, "the worker")
     auth = AuthConfig.build("127.0.0.1", token="browser-test-token")
     from flowc.cli.dashboard import flow_compiler
     from tests.dashboard.conftest import _free_port
