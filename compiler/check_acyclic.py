@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import networkx as nx
 from flowc.compiler.diagnostics import CYCLE, Problem
 from flowc.compiler.dispatch import TaskRegistry
 from flowc.compiler.ir import Workflow
@@ -16,6 +15,8 @@ def check_acyclic(wf: Workflow, registry: TaskRegistry | None = None) -> list[Pr
     """
     if wf.parents_first():  # every edge points forward in node order: no cycle, no graph
         return []
+    import networkx as nx  # here: ~90 ms to import, and lowered workflows never need it
+
     graph = wf.graph()
     if nx.is_directed_acyclic_graph(graph):
         return []

@@ -52,12 +52,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-import networkx as nx
 from flowc.compiler.diagnostics import CYCLE, CompileError, Problem
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from typing_extensions import TypeAliasType
+
+if TYPE_CHECKING:  # networkx costs ~90 ms to import; only graph() and cyclic IR need it
+    import networkx as nx
 
 IR_VERSION = 1
 
@@ -227,6 +229,8 @@ class Workflow(BaseModel):
     # -- graph algorithms -------------------------------------------------------------------
     def graph(self) -> nx.DiGraph:
         """The DAG as a networkx ``DiGraph`` (edge attribute ``binding``)."""
+        import networkx as nx
+
         g: nx.DiGraph = nx.DiGraph()
         g.add_nodes_from(n.id for n in self.nodes)
         g.add_edges_from((e.source, e.target, {"binding": e.binding}) for e in self.edges())
@@ -236,6 +240,8 @@ class Workflow(BaseModel):
         """Node ids, parents before children, ties broken by node order (deterministic)."""
         if self.parents_first():  # the lexicographic order is then the node order itself
             return [n.id for n in self.nodes]
+        import networkx as nx
+
         position = {n.id: i for i, n in enumerate(self.nodes)}
         try:
             return list(nx.lexicographical_topological_sort(self.graph(), key=position.__getitem__))

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import gc
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from flowc.compiler.diagnostics import CompileError, Problem
@@ -14,6 +11,7 @@ from flowc.compiler.ir import Workflow
 from flowc.compiler.lower_canvas import lower
 from flowc.compiler.passes import PASSES, STRUCTURE
 from flowc.compiler.signature import Canvas
+from flowc.dsl.gc_pause import gc_paused
 
 RegistryLike: TypeAlias = TaskRegistry | Mapping[str, Callable[..., Any]]
 
@@ -50,33 +48,3 @@ def compile_canvas(
     with gc_paused():
         wf = lower(canvas, args, kwargs, options, on_error=on_error)
         return check(wf, registry)
-
-
-_gc_lock = threading.Lock()
-_gc_depth = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Hold off Python's cyclic garbage collector while a workflow is compiled and submitted.
-
-    Lowering, checking and planning a 10,000-node workflow allocate a few hundred thousand
-    small containers that form no reference cycles; each allocation burst triggers collections
-    that walk every live object (the caller's canvas included), which cost a quarter of a large
-    submit. Reference counting still frees everything as usual. Re-entrant and thread-safe: the
-    collector is re-enabled when the last holder leaves, and only if it was enabled before.
-    """
-    global _gc_depth, _gc_was_enabled
-    with _gc_lock:
-        if _gc_depth == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_depth += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_depth -= 1
-            if _gc_depth == 0 and _gc_was_enabled:
-                gc.enable()

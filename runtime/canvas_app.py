@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from flowc.compiler.ir import Workflow, shape_leaves
 from flowc.compiler.signature import Canvas, Signature
-from flowc.compiler.validate import compile_canvas, gc_paused
+from flowc.compiler.validate import compile_canvas
+from flowc.dsl.gc_pause import gc_paused
 from flowc.runtime.group_result import GroupResult, ResultLike, handle_for
 from flowc.runtime.result import AsyncResult
 
