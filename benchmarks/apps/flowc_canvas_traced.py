@@ -5,17 +5,16 @@ touching runtime/, the steps a chain step goes through, and appends ``event t_ns
 (``time.perf_counter_ns``: CLOCK_MONOTONIC, comparable across processes) to
 ``$BENCH_TRACE_DIR/trace-<pid>.log``:
 
-- ``xrg0``/``xrg1``: a blocking ``XREAD``/``XREADGROUP`` of the broker (entered / returned,
-  detail 1 if it returned entries);
-- ``claim0``/``claim1``: ``fetch.lua`` (``RedisBroker._claim``), detail = messages claimed;
+- ``xrg0``/``xrg1``: a blocking ``XREADGROUP`` of the broker, i.e. an idle wait on the
+  ``wake`` group (entered / returned, detail 1 if it returned an entry);
+- ``claim0``/``claim1``: ``fetch.lua`` called alone (``RedisBroker._claim``: the first claim of
+  a fetch, or the claim right after a wake), detail = messages claimed;
 - ``handle``: ``Consumer.handle`` entered (decode, vet, run, queue the settle writes);
-- ``flush0``/``flush1``: ``Settler.flush`` (records + ``workflow.lua done`` + XACK/XDEL).
-
-``BENCH_FETCH`` also changes behaviour (what-ifs for the experiment, no runtime change):
-unset = the runtime's own ``RedisBroker.fetch`` (since f334761: wait in a non-claiming ``XREAD
-BLOCK``, then claim with ``fetch.lua``); ``xreadgroup`` = the fetch before f334761 (claim the
-first arrival with ``XREADGROUP BLOCK COUNT 1``, then top the batch up with ``fetch.lua``);
-``xreadgroup-no-topup`` = the same without the top-up round trip.
+- ``flush0``/``flush1``: ``Settler.flush``. ``flush0``'s detail is the number of workflow joins
+  in it; ``flush1``'s is ``<messages claimed> <how>``, ``how`` being ``folded`` (the acks and
+  the claim rode in the last ``workflow.lua done``/``dones`` call: a chain's next step is
+  claimed in the step that enqueues it), ``fetch`` (``fetch.lua`` at the end of the flush
+  pipeline) or ``-`` (a flush that claims nothing, e.g. before a slow task starts).
 """
 
 import os
@@ -28,7 +27,6 @@ from flowc.runtime.settle import Settler
 from flowc_canvas_app import URL, make_app
 
 TRACE_DIR = os.environ.get("BENCH_TRACE_DIR")
-FETCH = os.environ.get("BENCH_FETCH", "")
 _ns = time.perf_counter_ns
 _files: dict[int, object] = {}
 
@@ -49,24 +47,26 @@ def _mark(event: str, detail: object = "") -> None:
 _orig_claim = RedisBroker._claim
 _orig_flush = Settler.flush
 _orig_handle = Consumer.handle
-_orig_xread = redis.Redis.xread
 _orig_xreadgroup = redis.Redis.xreadgroup
 
 
 def _claim(self, keys, consumer, count):
     _mark("claim0")
     out = _orig_claim(self, keys, consumer, count)
-    found = out[0] if isinstance(out, tuple) else out
-    _mark("claim1", len(found))
+    _mark("claim1", len(out[0]))
     return out
 
 
-def _flush(self, worker):
+def _flush(self, worker, claim=None):
     if not len(self):
-        return _orig_flush(self, worker)
+        return _orig_flush(self, worker, claim)
+    # the same test Settler._write makes before folding the claim into the last join
+    folded = claim is not None and bool(self.joins) and self.joins[-1].op == "done" \
+        and not self.publishes
+    how = "folded" if folded else "fetch" if claim is not None else "-"
     _mark("flush0", len(self.joins))
-    out = _orig_flush(self, worker)
-    _mark("flush1")
+    out = _orig_flush(self, worker, claim)
+    _mark("flush1", f"{len(out[0]) if out else 0} {how}")
     if TRACE_DIR:
         _out().flush()
     return out
@@ -75,15 +75,6 @@ def _flush(self, worker):
 def _handle(self, delivery):
     _mark("handle")
     return _orig_handle(self, delivery)
-
-
-def _xread(self, *args, **kwargs):
-    if kwargs.get("block") is None:
-        return _orig_xread(self, *args, **kwargs)
-    _mark("xrg0")
-    reply = _orig_xread(self, *args, **kwargs)
-    _mark("xrg1", 1 if reply else 0)
-    return reply
 
 
 def _xreadgroup(self, *args, **kwargs):
@@ -95,36 +86,9 @@ def _xreadgroup(self, *args, **kwargs):
     return reply
 
 
-def _claimed(out):
-    return out[0] if isinstance(out, tuple) else out
-
-
-def _fetch_xreadgroup(self, consumer, queues, count, block_s):
-    """RedisBroker.fetch as of 05f9503 (claim the first arrival in XREADGROUP BLOCK)."""
-    from flowc.runtime.broker import Delivery
-    from flowc.runtime.keys import CONSUMER_GROUP
-
-    keys = self.stream_keys(queues)
-    found = _claimed(self._claim(keys, consumer, count))
-    if found or block_s <= 0:
-        return found
-    reply = self.client.xreadgroup(CONSUMER_GROUP, consumer, dict.fromkeys(keys, ">"), count=1,
-                                   block=max(1, int(block_s * 1000)))
-    if not reply:
-        return []
-    out = [Delivery(key, eid, fields[b"b"], fields[b"c"], int(fields.get(b"d", 0)) + 1)
-           for key, entries in reply for eid, fields in entries]
-    if len(out) < count and FETCH != "xreadgroup-no-topup":
-        out.extend(_claimed(self._claim(keys, consumer, count - len(out))))
-    return out
-
-
 RedisBroker._claim = _claim
 Settler.flush = _flush
 Consumer.handle = _handle
-redis.Redis.xread = _xread
 redis.Redis.xreadgroup = _xreadgroup
-if FETCH.startswith("xreadgroup"):
-    RedisBroker.fetch = _fetch_xreadgroup
 
 app = make_app(URL)

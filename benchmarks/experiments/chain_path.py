@@ -1,34 +1,35 @@
 #!/usr/bin/env python
-"""Where the time between two chain steps goes in flowc, and what a few what-ifs save.
+"""Where the time between two chain steps goes in flowc.
 
-    python benchmarks/experiments/chain_path.py [--chains 5] [--variants ...]
+    python benchmarks/experiments/chain_path.py [--chains 5] [--variants prefork,prefork-c1,solo]
 
 A private redis-server; per variant a fresh database and a worker loading
 ``apps/flowc_canvas_traced.py`` (flowc_canvas_app plus timestamps written by the worker
 processes, see that file). The client runs 100-step chains of ``stamp`` (each step appends its
 start/end time, system-wide monotonic clock) and, separately, 100-step chains of ``inc`` timed
 submit -> result. Redis' SLOWLOG with a 0 us threshold records how long Redis itself spends in
-each command (EVALSHA of ``workflow.lua`` vs ``fetch.lua`` told apart by their SHA).
+each command (EVALSHA of ``workflow.lua`` vs ``fetch.lua`` told apart by their SHA; the
+``fetch.lua`` at the end of a flush pipeline is sent as ``EVAL`` with its text).
 
 For each handoff (step k returns -> step k+1 starts) the worker traces give the segments:
 
   finish      step k returned -> its process starts the flush (settle bookkeeping)
-  flush       the flush pipeline's round trip: result record + ``workflow.lua done`` (which
-              XADDs step k+1) + XACK/XDEL
-  to wake     flush start -> the process that runs k+1 returns from its blocking read
-              (XREAD or XREADGROUP), or gets the message from a ``fetch.lua`` claim
-  top-up      that process' ``fetch.lua`` after the blocking read returned (the claim itself
-              after an XREAD wait; the extra top-up after an XREADGROUP claim)
+  flush       the flush pipeline's round trip: result record + ``workflow.lua done``, which
+              XADDs step k+1 and, with the claim folded in, also acks the batch and claims the
+              worker's next messages (step k+1 itself when nothing more urgent is ready)
+  to wake     flush start -> the process that runs k+1 has it: its own flush returned it
+              (``folded``, or ``fetch`` when ``fetch.lua`` ended the pipeline), or it woke
+              from its ``wake``-group wait (XREADGROUP BLOCK, NOACK), or a ``fetch.lua``
+              claim returned it
+  top-up      after a wake, that process' ``fetch.lua`` claim (the wake claims nothing)
   to handle   -> ``Consumer.handle`` entered
   to start    handle -> the task function starts (decode, vet, before_start)
 
-Variants: ``prefork`` (the default: 2 processes here, the runtime's own fetch: idle processes
-wait in a non-claiming ``XREAD BLOCK``, every one of them wakes on an XADD and races to claim with
-``fetch.lua``), ``prefork-xreadgroup`` (the fetch before commit f334761: the first blocked
-process claims the message in ``XREADGROUP BLOCK``, then tops the batch up with ``fetch.lua``),
-``prefork-xreadgroup-no-topup`` (the same without the top-up), ``prefork-c1`` (one child),
-``solo``. The two ``xreadgroup`` variants are monkeypatches in the traced app, not runtime
-changes.
+Variants: ``prefork`` (the default: one pool process per CPU), ``prefork-c1`` (one pool
+process), ``solo``. Since the chain handoff (f96835d, 026055b) the finishing worker claims the
+next step inside ``workflow.lua done``, so every variant should show the successor in the same
+process, found by its own flush, with no wake-up; the earlier what-if variants that replaced
+the idle wait (``prefork-xreadgroup*``) no longer bear on the chain path and were removed.
 """
 
 from __future__ import annotations
@@ -51,8 +52,6 @@ from bench_common import RedisServer, WorkerProcess, worker_env  # noqa: E402
 
 VARIANTS = {
     "prefork": ([], {}),
-    "prefork-xreadgroup": ([], {"BENCH_FETCH": "xreadgroup"}),
-    "prefork-xreadgroup-no-topup": ([], {"BENCH_FETCH": "xreadgroup-no-topup"}),
     "prefork-c1": (["-c", "1"], {}),
     "solo": (["-P", "solo"], {}),
 }
@@ -77,6 +76,15 @@ def read_traces(trace_dir: Path) -> list[tuple[int, str, int, str]]:
     return out
 
 
+def _found_next(e: tuple[int, str, int, str]) -> bool:
+    """Whether this trace event is a process getting a message: its own flush claimed some
+    (folded into ``workflow.lua done``, or ``fetch.lua`` ending the pipeline), its wake-group
+    read returned an entry, or a ``fetch.lua`` claim returned messages."""
+    if e[1] == "flush1":
+        return e[3].split(" ")[0] not in ("", "0")
+    return (e[1] == "xrg1" and e[3] == "1") or (e[1] == "claim1" and e[3] not in ("", "0"))
+
+
 def segments(marks: list[list[float]], events: list[tuple[int, str, int, str]]) -> list[dict]:
     """Per handoff: the named segments (seconds) and whether the same process ran both steps."""
     import bisect
@@ -94,9 +102,9 @@ def segments(marks: list[list[float]], events: list[tuple[int, str, int, str]]) 
         if flush0 is None or not handle:
             continue
         runner = handle[-1][2]
-        wake = next((e for e in window if e[2] == runner and e[0] >= flush0[0] and (
-            (e[1] == "xrg1" and e[3] == "1") or (e[1] == "claim1" and e[3] not in ("", "0")))),
-            None)
+
+        wake = next((e for e in window if e[2] == runner and e[0] >= flush0[0]
+                     and _found_next(e)), None)
         flush1 = next((e for e in window if e[1] == "flush1" and e[2] == flush0[2]
                        and e[0] >= flush0[0]), None)
         if wake is None or flush1 is None:
@@ -104,9 +112,13 @@ def segments(marks: list[list[float]], events: list[tuple[int, str, int, str]]) 
         topup_end = next((e for e in window if e[2] == runner and e[1] == "claim1"
                           and e[0] >= wake[0] and wake[1] == "xrg1"), None)
         t_ready = topup_end[0] if topup_end else wake[0]
+        if wake[1] == "flush1":
+            woke_by = "own flush (" + wake[3].split(" ")[1] + ")"
+        else:
+            woke_by = "wake-group read" if wake[1] == "xrg1" else "fetch.lua claim"
         rows.append({
             "same_process": runner == flush0[2],
-            "woke_by": "blocking read" if wake[1] == "xrg1" else "fetch.lua claim",
+            "woke_by": woke_by,
             "woken": sum(1 for e in window if e[1] == "xrg1" and e[3] == "1"),
             "empty_claims": sum(1 for e in window if e[1] == "claim1" and e[3] == "0"),
             "finish": (flush0[0] - end_k) / 1e9,
@@ -128,10 +140,14 @@ def slowlog_summary(client: redis.Redis, shas: dict[str, str]) -> dict[str, dict
         cmd = cmd.decode(errors="replace") if isinstance(cmd, bytes) else str(cmd)
         parts = cmd.split()
         name = parts[0].upper() if parts else "?"
+        if name in ("SLOWLOG", "CONFIG"):
+            continue  # this script's own bookkeeping
         if name == "EVALSHA" and len(parts) > 1:
             name = f"EVALSHA {shas.get(parts[1], parts[1][:8])}"
             if shas.get(parts[1]) == "workflow.lua" and len(parts) > 9:
                 name += f" {parts[9]}"  # the operation (done, submit, ...) after 6 keys
+        elif name == "EVAL" and len(parts) > 2 and parts[1] == "--":
+            name = f"EVAL {parts[2].rstrip(':')}"  # scripts sent as text: "-- fetch.lua: ..."
         by[name].append(int(entry["duration"]))
     return {k: {"n": len(v), "median_us": statistics.median(v), "mean_us": statistics.fmean(v)}
             for k, v in sorted(by.items(), key=lambda kv: -sum(kv[1]))}

@@ -148,7 +148,7 @@ def fetch(client: redis.Redis) -> None:
                        ("fetch.lua + XLEN guard", FETCH_GUARDED)):
         script = client.register_script(src)
         pipe = client.pipeline(transaction=False)
-        for i in range(ROUNDS * BATCH):
+        for _ in range(ROUNDS * BATCH):
             pipe.xadd(keys[-1], {b"b": b"x", b"c": b"j"})
         pipe.execute()
         client.config_resetstat()
