@@ -134,7 +134,11 @@ class RedisBroker:
                 return []
             # Claim at once: a new message is the common reason to wake (checking first would
             # cost every wake a round trip). Claimed by someone else meanwhile: wait again.
-            found = self._claim(keys, consumer, count)[0]
+            # A wait that found entries in several streams took one wake from each: if that is
+            # more than this batch may claim, fetch.lua hands the wakes it could not use back.
+            woken = [] if reply is True or sum(len(e) for _, e in reply) <= count else \
+                [keys.index(k.decode() if isinstance(k, bytes) else k) + 1 for k, _ in reply]
+            found = self._claim(keys, consumer, count, woken)[0]
             if found:
                 return found
             block_s = deadline - time.monotonic()
@@ -158,10 +162,10 @@ class RedisBroker:
         return [CONSUMER_GROUP, consumer, count, WAKE_GROUP, len(acks), *pairs,
                 *self.stream_keys(queues)]
 
-    def _claim(self, keys: list[str], consumer: str,
-               count: int) -> tuple[list[Delivery], list[bytes]]:
+    def _claim(self, keys: list[str], consumer: str, count: int,
+               woken: Sequence[int] = ()) -> tuple[list[Delivery], list[bytes]]:
         return self.parse_claim(self._fetch(keys=keys, args=[CONSUMER_GROUP, consumer, count,
-                                                             WAKE_GROUP]))
+                                                             WAKE_GROUP, *woken]))
 
     def parse_claim(self, flat: Any) -> tuple[list[Delivery], list[bytes]]:
         """fetch.lua's reply as deliveries, or ([], the streams' last ids) when all were idle."""

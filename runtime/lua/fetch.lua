@@ -16,6 +16,12 @@
 -- group if needed) and returns {"idle", "-", "-", ...}: the caller then blocks in XREADGROUP
 -- on the wake group (NOACK: it claims nothing in the consumer group), which returns only
 -- entries added after this point, and only to one waiter per entry (see redis_broker.py).
+-- ARGV[5..]   optional (a woken waiter's claim): indexes into KEYS of the streams whose wake
+--             group the waiter just read. A wait that finds new entries in several streams
+--             takes one wake from each, more than a batch of COUNT may claim: when the batch
+--             is full, each such stream whose wake group is now past entries the consumer
+--             group has not delivered gets its wake group moved back to the consumer group's
+--             last-delivered id, so the next waiter is woken for what this one left.
 local want = tonumber(ARGV[3])
 local wake = ARGV[4]
 local out = {}
@@ -38,6 +44,34 @@ for _, key in ipairs(KEYS) do
       out[#out + 1] = entry[1]
       out[#out + 1] = entry[2]
       want = want - 1
+    end
+  end
+end
+local function id_before(a, b)  -- whether stream id a < stream id b
+  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
+  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
+  ams, bms = tonumber(ams), tonumber(bms)
+  if ams ~= bms then return ams < bms end
+  return tonumber(aseq) < tonumber(bseq)
+end
+if want <= 0 and wake and #ARGV > 4 then
+  for i = 5, #ARGV do
+    local key = KEYS[tonumber(ARGV[i])]
+    local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', key)
+    if ok then
+      local delivered, woken
+      for _, g in ipairs(groups) do
+        local name, last
+        for j = 1, #g, 2 do
+          if g[j] == 'name' then name = g[j + 1] elseif g[j] == 'last-delivered-id' then
+            last = g[j + 1]
+          end
+        end
+        if name == ARGV[1] then delivered = last elseif name == wake then woken = last end
+      end
+      if delivered and woken and id_before(delivered, woken) then
+        redis.call('XGROUP', 'SETID', key, wake, delivered)
+      end
     end
   end
 end
