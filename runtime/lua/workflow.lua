@@ -281,8 +281,14 @@ end
 
 local node_id = ARGV[2]
 
+-- A run whose keys are gone (its result TTL passed after it finished) takes no more joins: a
+-- late duplicate of one of its steps is a no-op, and must not re-create keys without a TTL.
+local function gone()
+  return redis.call('EXISTS', K_META) == 0
+end
+
 local function done()
-  if is_terminal(node_id) then return {0, 0, '', ''} end
+  if is_terminal(node_id) or gone() then return {0, 0, '', ''} end
   local index = ARGV[3]
   if index == '' then
     return {1, complete(node_id, ARGV[4]), '', ''}
@@ -308,18 +314,20 @@ end
 if op == 'dones' then
   local n = tonumber(ARGV[2])
   local reply = {0, 0, '', ''}
+  if gone() then n = 0 end
   for j = 3, 2 + 2 * n, 2 do
     if not is_terminal(ARGV[j]) then
       reply[1] = 1
       if complete(ARGV[j], ARGV[j + 1]) == 1 then reply[2] = 1 end
     end
   end
+  n = tonumber(ARGV[2])
   if #ARGV > 2 + 2 * n then reply[5] = claim_after(3 + 2 * n) end
   return reply
 end
 
 if op == 'expand' then
-  if is_terminal(node_id) then return {0, 0, '', ''} end
+  if is_terminal(node_id) or gone() then return {0, 0, '', ''} end
   local count = tonumber(ARGV[3])
   if redis.call('HSETNX', K_PENDING, node_id .. '#n', count) == 0 then return {0, 0, '', ''} end
   redis.call('HSET', K_PENDING, node_id .. '#left', count)
@@ -335,7 +343,7 @@ if op == 'expand' then
 end
 
 if op == 'fail' then
-  if is_terminal(node_id) then return {0, 0} end
+  if is_terminal(node_id) or gone() then return {0, 0} end
   local exc_json, tb_json, failed_task = ARGV[4], ARGV[5], ARGV[6]
   redis.call('HSET', K_STATE, node_id, 'FAILURE')
   if redis.call('HGET', K_META, 'status') == 'RUNNING' then
