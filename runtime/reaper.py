@@ -17,6 +17,11 @@ After Redis itself restarts, every heartbeat key may look expired at once. A pro
 only reaps after it has reached Redis without interruption for ``flowc_worker_lost_after``
 seconds: by then every live worker has beaten again.
 
+The scan finds streams through the queue registry (``Keys.queues``), which a restart without
+persistence or a FLUSHDB empties while workers keep running (they declared their queues once,
+at start): each process therefore re-adds its own queues to it every ``flowc_worker_lost_after``
+seconds, so a worker lost after such a restart still has its messages returned.
+
 Each process also checks its own claims now and then: an entry pending under its name that it
 does not hold (a reply lost with a dropped connection after the server had claimed it) would
 otherwise never run, so it goes back too.
@@ -52,12 +57,17 @@ class Reaper:
         self.lost_after_s = app.conf.flowc_worker_lost_after
         self.next_reap = 0.0
         self.next_orphan_check = time.monotonic() + ORPHAN_CHECK_EVERY_S
+        self.next_register = 0.0
+        self._queues: list[str] | None = None
         self.returned = 0
         """Messages this process gave back (for logs and tests)."""
 
     def tick(self, healthy_s: float) -> None:
         """Reap if due; ``healthy_s`` is how long Redis has answered without interruption."""
         now = time.monotonic()
+        if now >= self.next_register:
+            self.next_register = now + self.lost_after_s
+            self.register_queues()
         if now >= self.next_reap:
             self.next_reap = now + self.interval_s
             if healthy_s >= self.lost_after_s and self._elected():
@@ -65,6 +75,18 @@ class Reaper:
         if self.held is not None and now >= self.next_orphan_check:
             self.next_orphan_check = now + ORPHAN_CHECK_EVERY_S
             self.reclaim_orphans()
+
+    def register_queues(self) -> None:
+        """Re-add this process's queues (from its heartbeat hash) to the queue registry."""
+        client = self.app.broker_client
+        if self._queues is None:
+            raw = client.hget(self.app.keys.worker(self.consumer), "queues")
+            if not raw:
+                return  # no heartbeat yet (or not a worker process): try next time
+            text = raw.decode() if isinstance(raw, bytes) else str(raw)
+            self._queues = [q for q in text.split(",") if q]
+        if self._queues:
+            client.sadd(self.app.keys.queues(), *self._queues)
 
     def _elected(self) -> bool:
         ttl_ms = max(1, int(self.interval_s * 1000))
