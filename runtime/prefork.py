@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -65,6 +66,7 @@ class Supervisor:
         """pid -> marker, for children sent the warm-shutdown SIGTERM (a second is a cold one)."""
         self.stopping = False
         self.cold = False
+        self._prctl = _load_prctl()
 
     def run(self) -> int:
         """Start the children and supervise until a shutdown signal; return an exit code."""
@@ -141,6 +143,15 @@ class Supervisor:
         # the signals blocked, never runs the supervisor's handler in its place.
         held = signal.pthread_sigmask(signal.SIG_BLOCK, _SHUTDOWN_SIGNALS)
         try:
+            # Everything allocated so far moves to the collector's permanent generation, so
+            # no collection (in a child or here) walks the inherited objects and copies
+            # their pages: the pool processes keep sharing them with this one. Before a
+            # replacement, collect first (only what is younger than the last freeze: cheap)
+            # so garbage cycles, such as the settling of a killed child's task leaves, are
+            # freed rather than frozen for good.
+            if gc.get_freeze_count():
+                gc.collect()
+            gc.freeze()
             pid = os.fork()
             if pid == 0:
                 code = 1
@@ -148,7 +159,7 @@ class Supervisor:
                     for signum in _SHUTDOWN_SIGNALS:
                         signal.signal(signum, signal.SIG_DFL)
                     signal.pthread_sigmask(signal.SIG_SETMASK, held)
-                    _die_with_parent(parent)
+                    _die_with_parent(parent, self._prctl)
                     code = self.child_main(index)
                 except BaseException:
                     logger.exception("pool process %d crashed", index)
@@ -189,14 +200,22 @@ class Supervisor:
             os.kill(pid, signum)
 
 
-def _die_with_parent(parent: int) -> None:
+def _load_prctl() -> Callable[..., int] | None:
+    """libc's ``prctl``, resolved in the supervisor (before forking) so a new child only makes
+    the one foreign call instead of loading ctypes' library wrapper (and copying its pages)."""
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+def _die_with_parent(parent: int, prctl: Callable[..., int] | None) -> None:
     """Linux: the child gets SIGKILL if the supervisor dies (even by SIGKILL), so no orphan
     keeps consuming; its claimed messages are then redelivered like any lost worker's."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
+    if prctl is None:
         return
+    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the supervisor died before prctl took effect
         os._exit(1)
 

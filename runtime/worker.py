@@ -90,6 +90,10 @@ class Worker:
 
     def _run_pool(self, after_start: Callable[[], None] | None = None) -> int:
         if self.options.pool == "prefork":  # -c 1 too: hard limits and terminate need a child
+            # Imported before forking (children name themselves with it for the log lines):
+            # its pages are then shared, where an import in each child copies them per child.
+            import multiprocessing  # noqa: F401
+
             from flowc.runtime.prefork import Supervisor
             from flowc.runtime.watchdog import PoolWatchdog
 
