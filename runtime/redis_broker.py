@@ -11,7 +11,11 @@ read with NOACK: it claims nothing in the consumer group (claims stay in priorit
 claimed in the same step that added it (``workflow.lua`` hands a chain's next step straight
 to the worker that finished the previous one and moves the wake group past it). A waiter
 claims with ``fetch.lua`` as soon as it wakes; if someone else claimed the message meanwhile,
-it waits again (``fetch.lua``'s idle path moves the wake group to the streams' ends).
+it waits again (``fetch.lua``'s idle path moves the wake group to the streams' ends). A wait
+that finds entries in several streams takes a wake from each; wakes its batch could not use are
+handed back by ``fetch.lua`` (the wake group moved back to the consumer group's last-delivered
+id). Moving a group wakes nobody already blocked: a waiter that blocked in the one round trip
+between such a wait and its claim waits for the next entry or its timeout (under a second).
 """
 
 from __future__ import annotations

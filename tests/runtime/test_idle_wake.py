@@ -41,3 +41,52 @@ def test_wakes_taken_from_several_streams_are_not_lost(app: App,
     # b, idle, must be woken for the message a could not take (not wait out its timeout)
     assert len(got_b) == 1 and low.id.encode() in got_b[0].body, time.monotonic() - start
 
+
+
+def _waiting(app: App, client: redis.Redis, name: str, count: int = 4
+             ) -> tuple[threading.Thread, list[Any]]:
+    """A consumer that found nothing and now blocks on the wake group (like an idle worker)."""
+    queues = [app.conf.task_default_queue]
+    assert app.broker.fetch(name, queues, count, 0.0) == []
+    got: list[Any] = []
+    before = _blocked_waiters(client)
+    thread = threading.Thread(target=lambda: got.extend(
+        app.broker.fetch(name, queues, count, 4.0, idle_ids=[b"-"] * 10)))
+    thread.start()
+    deadline = time.monotonic() + 5
+    while _blocked_waiters(client) == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return thread, got
+
+
+def test_a_promoted_delayed_message_wakes_an_idle_waiter(app: App,
+                                                         redis_client: redis.Redis) -> None:
+    add_arithmetic_tasks(app)
+    queues = [app.conf.task_default_queue]
+    app.broker.declare(queues)
+    later = app.tasks["add"].apply_async((1, 2), countdown=30)
+    thread, got = _waiting(app, redis_client, "idle@host")
+    assert app.broker.promote_due(queues, time.time() + 60) is None  # another worker promotes
+    thread.join(10)
+    assert len(got) == 1 and later.id.encode() in got[0].body
+
+
+def test_a_lost_workers_message_wakes_an_idle_waiter_and_no_wake_is_pending(
+        app: App, redis_client: redis.Redis) -> None:
+    from flowc.runtime.redis_broker import WAKE_GROUP
+
+    add_arithmetic_tasks(app)
+    queues = [app.conf.task_default_queue]
+    app.broker.declare(queues)
+    sent = app.tasks["add"].delay(2, 2)
+    lost = app.broker.fetch("lost@host", queues, 4, 0.0)  # claimed, then its worker dies
+    assert len(lost) == 1
+    thread, got = _waiting(app, redis_client, "idle@host")
+    assert app.broker.reclaim("lost@host", [lost[0].source]) == 1  # the reaper returns it
+    thread.join(10)
+    assert len(got) == 1 and sent.id.encode() in got[0].body and got[0].deliveries == 2
+    app.broker.ack(got)
+    for key in app.broker.stream_keys(queues):  # NOACK: the wake group never holds anything
+        groups: Any = redis_client.xinfo_groups(key)
+        assert {g["name"]: g["pending"] for g in groups}[WAKE_GROUP.encode()] == 0
+        assert redis_client.xlen(key) == 0
