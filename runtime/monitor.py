@@ -309,7 +309,7 @@ class Monitor:
         return [(_s(wid), float(score)) for wid, score in rows]
 
     def workflow_count(self) -> int:
-        """Workflow runs listed (including expired ones not pruned yet)."""
+        """Workflow runs listed (the reaper prunes expired ones: ``workflow_index``)."""
         return int(self.client.zcard(self.keys.workflows()))
 
     def workflow_summaries(self, ids: list[str]) -> list[dict[str, Any]]:

@@ -22,6 +22,9 @@ persistence or a FLUSHDB empties while workers keep running (they declared their
 at start): each process therefore re-adds its own queues to it every ``flowc_worker_lost_after``
 seconds, so a worker lost after such a restart still has its messages returned.
 
+The elected process also prunes the index of workflow runs (``workflow_index``), which would
+otherwise keep one entry per run ever submitted.
+
 Each process also checks its own claims now and then: an entry pending under its name that it
 does not hold (a reply lost with a dropped connection after the server had claimed it) would
 otherwise never run, so it goes back too.
@@ -33,6 +36,8 @@ import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from flowc.runtime.workflow_index import IndexPruner
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -59,6 +64,7 @@ class Reaper:
         self.next_orphan_check = time.monotonic() + ORPHAN_CHECK_EVERY_S
         self.next_register = 0.0
         self._queues: list[str] | None = None
+        self.pruner = IndexPruner(app)
         self.returned = 0
         """Messages this process gave back (for logs and tests)."""
 
@@ -72,6 +78,7 @@ class Reaper:
             self.next_reap = now + self.interval_s
             if healthy_s >= self.lost_after_s and self._elected():
                 self.reap_lost()
+                self.pruner.prune()  # the same elected process keeps the run index bounded
         if self.held is not None and now >= self.next_orphan_check:
             self.next_orphan_check = now + ORPHAN_CHECK_EVERY_S
             self.reclaim_orphans()
