@@ -160,8 +160,9 @@ class Settler:
         for op in self.joins:
             join_at.append(len(pipe))
             op.queue(app.workflows, pipe)
+        publish_at = len(pipe)
         for item in self.publishes:
-            broker._publish_one(pipe, item)
+            broker._publish_one(pipe, item)  # one command each
         if self.acks and folded is None:
             broker.ack(self.acks, pipe)
         claim_at = -1
@@ -174,6 +175,11 @@ class Settler:
             self._settle_joins(join_at, replies)
         for reply in replies:
             if isinstance(reply, Exception):
+                # Keep for the next flush only the publishes that failed: one that succeeded
+                # (an XADD) would run its task twice if sent again. The rest is idempotent.
+                sent = replies[publish_at:publish_at + len(self.publishes)]
+                self.publishes = [item for item, r in zip(self.publishes, sent, strict=True)
+                                  if isinstance(r, Exception)]
                 raise reply
         claimed = self._folded_claim
         self._folded_claim = None
