@@ -40,6 +40,26 @@ def _group(client: redis.Redis, stream: bytes, name: str) -> dict[str, Any]:
     return next(g for g in groups if g["name"].decode() == name)
 
 
+def _wait_in_background(app: App, client: redis.Redis, waiter: Consumer,
+                        count: int) -> tuple[threading.Thread, list[Any]]:
+    """Start ``waiter`` fetching up to ``count`` messages (30 s at most) on a thread; return
+    once it blocks on the wake group, with the thread and the list its deliveries go to."""
+    got: list[Any] = []
+
+    def wait() -> None:
+        got.extend(app.broker.fetch(waiter.name, waiter.queues, count, 30.0,
+                                    idle_ids=[b"-"] * 10))
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    for _ in range(50):
+        clients: Any = client.client_list()
+        if any(c.get("cmd") == "xreadgroup" for c in clients):
+            break
+        threading.Event().wait(0.05)
+    return thread, got
+
+
 def test_the_next_step_is_claimed_by_the_finishing_worker(app: App,
                                                            redis_client: redis.Redis) -> None:
     add_arithmetic_tasks(app)
@@ -89,16 +109,7 @@ def test_an_idle_waiter_still_gets_new_work_and_never_a_claimed_message(
     add = app.tasks["add"]
     waiter = _consumer(app, "idle@host")
     assert app.broker.fetch(waiter.name, waiter.queues, 4, 0.0) == []  # goes idle (wake group)
-    got: list[Any] = []
-    ready = threading.Event()
-
-    def wait() -> None:
-        ready.set()
-        got.extend(app.broker.fetch(waiter.name, waiter.queues, 4, 30.0, idle_ids=[b"-"] * 10))
-
-    thread = threading.Thread(target=wait)
-    thread.start()
-    ready.wait(5)
+    thread, got = _wait_in_background(app, redis_client, waiter, 4)
     sent = add.delay(2, 3)  # a new message wakes the waiter, which claims it
     thread.join(30)
     assert [d.body for d in got] and b'"id":"' + sent.id.encode() in got[0].body
@@ -115,21 +126,7 @@ def test_a_waiter_survives_its_streams_being_deleted(app: App,
                                                      redis_client: redis.Redis) -> None:
     add_arithmetic_tasks(app)
     waiter = _consumer(app, "idle@host")
-    got: list[Any] = []
-    ready = threading.Event()
-
-    def wait() -> None:
-        ready.set()
-        got.extend(app.broker.fetch(waiter.name, waiter.queues, 4, 30.0, idle_ids=[b"-"] * 10))
-
-    thread = threading.Thread(target=wait)
-    thread.start()
-    ready.wait(5)
-    for _ in range(50):  # until the waiter blocks on the wake group
-        clients: Any = redis_client.client_list()
-        if any(c.get("cmd") == "xreadgroup" for c in clients):
-            break
-        threading.Event().wait(0.05)
+    thread, got = _wait_in_background(app, redis_client, waiter, 4)
     redis_client.delete(*app.broker.stream_keys(waiter.queues))  # a purge, a FLUSHDB...
     sent = app.tasks["add"].delay(2, 3)  # re-creates the stream without its groups
     thread.join(30)
@@ -147,21 +144,7 @@ def test_a_waiter_takes_what_a_fan_out_left_after_the_finishing_worker_took_a_ba
     worker.pending = app.broker.fetch(worker.name, worker.queues, 1, 0.0)  # n0, not run yet
     waiter = _consumer(app, "idle@host")
     assert app.broker.fetch(waiter.name, waiter.queues, 4, 0.0) == []
-    got: list[Any] = []
-    ready = threading.Event()
-
-    def wait() -> None:
-        ready.set()
-        got.extend(app.broker.fetch(waiter.name, waiter.queues, 10, 30.0, idle_ids=[b"-"] * 10))
-
-    thread = threading.Thread(target=wait)
-    thread.start()
-    ready.wait(5)
-    for _ in range(50):  # until the waiter blocks on the wake group
-        clients: Any = redis_client.client_list()
-        if any(c.get("cmd") == "xreadgroup" for c in clients):
-            break
-        threading.Event().wait(0.05)
+    thread, got = _wait_in_background(app, redis_client, waiter, 10)
     worker.batch_size = 1
     worker.run_once()  # runs n0; its done step fans out 10 members and claims a batch of 2
     thread.join(30)
