@@ -3,7 +3,8 @@
 With no broker configured (no ``--broker``, no ``$FLOWC_BROKER_URL``, none in the App) the
 App's embedded server starts, and so do the workers the flow needs (``flowc worker`` processes
 on exactly the queues its steps use); both stop when the command ends. With a broker, the run
-uses the workers already there unless ``--workers N`` asks for some. Ctrl-C asks whether to
+uses the workers already there, and starts one for the run only when some queue of the flow has
+no live worker (``--workers N`` decides instead). Ctrl-C asks whether to
 revoke the run. Exit status: 0 success, 1 the workflow failed (or did not compile), 2 usage,
 3 timed out, 130 interrupted.
 """
@@ -97,6 +98,28 @@ def queues_of(app: App, wf: Workflow) -> list[str]:
     return sorted(queues)
 
 
+def _default_workers(app: App, wf: Workflow, configured: bool, detach: bool,
+                     console: Console) -> int:
+    """Workers to start when ``--workers`` is not given: 1 with the embedded server; with a
+    broker, 1 only if some queue of the flow has no live worker (else the run would wait)."""
+    if not configured:
+        return 1
+    from flowc.runtime.monitor import Monitor
+
+    served = {q for w in Monitor(app).workers(include_lost=False) for q in w.queues}
+    missing = [q for q in queues_of(app, wf) if q not in served]
+    if not missing:
+        return 0
+    names = ", ".join(missing)
+    if detach:  # a worker started here would stop when this command returns
+        console.print(f"[yellow]warning:[/] no live worker consumes {escape(names)}: the run "
+                      "waits until one does (flowc worker -Q ...)", soft_wrap=True)
+        return 0
+    console.print(f"no live worker consumes {escape(names)}: starting one for this run "
+                  "(--workers 0 to wait for your own)", soft_wrap=True)
+    return 1
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=repr))
 
@@ -168,7 +191,7 @@ def _interrupted(app: App, workflow_id: str) -> None:
               "embedded server).")
 @click.option("--workers", "worker_count", type=click.IntRange(0), default=None,
               help="Start N worker processes for this run (default: 1 with the embedded "
-              "server, 0 with a broker).")
+              "server; with a broker, 1 only if a queue of the flow has no live worker).")
 @click.option("--timeout", type=float, default=None, help="Give up waiting after this many "
               "seconds (the run goes on).")
 def run(file: Path, flow: str | None, params: tuple[str, ...], params_json: str | None,
@@ -187,8 +210,9 @@ def run(file: Path, flow: str | None, params: tuple[str, ...], params_json: str 
     if detach and not configured:
         raise click.UsageError("--detach needs a broker that outlives this command: pass "
                                f"--broker or set ${BROKER_URL_ENV}")
-    count = worker_count if worker_count is not None else (0 if configured else 1)
     console = Console(stderr=True)
+    count = worker_count if worker_count is not None else \
+        _default_workers(app, wf, configured, detach, console)
     workers = _start_workers(loaded, app, wf, count) if count else None
     try:
         handle = app.submit_workflow(wf)

@@ -157,7 +157,8 @@ def test_ctrl_c_revokes_the_run(redis_url: str, redis_client: Any, process_reape
     path.write_text('use "examples.tasks"\n\nflow stuck {\n'
                     '    execute_db_maintenance() with queue = "nobody_listens"\n}\n')
     proc = process_reaper.spawn(
-        [sys.executable, "-m", "flowc", "run", str(path), "--broker", redis_url, "--json"],
+        [sys.executable, "-m", "flowc", "run", str(path), "--broker", redis_url, "--json",
+         "--workers", "0"],  # wait for a worker of our own: none comes
         cwd=ROOT, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
