@@ -72,3 +72,17 @@ def start_worker(redis_url: str, redis_client: redis.Redis, process_reaper: Any,
         return worker
 
     return start
+
+
+@pytest.fixture
+def client_app(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> App:
+    """``tests/apps/sample_app``'s App, pointed at the test database, as the producer side."""
+    if str(APPS_DIR) not in sys.path:
+        sys.path.insert(0, str(APPS_DIR))
+    import sample_app
+
+    monkeypatch.setenv("FLOWC_BROKER_URL", redis_url)
+    sample_app.app.close()
+    for name in ("broker_url", "backend_url"):
+        sample_app.app.__dict__.pop(name, None)
+    return sample_app.app

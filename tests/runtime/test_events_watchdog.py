@@ -27,16 +27,6 @@ import sample_app
 Start = Callable[..., WorkerProcess]
 
 
-@pytest.fixture
-def client_app(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> App:
-    """The sample app, pointed at the test database, as the producer side."""
-    monkeypatch.setenv("FLOWC_BROKER_URL", redis_url)
-    sample_app.app.close()
-    for name in ("broker_url", "backend_url"):
-        sample_app.app.__dict__.pop(name, None)
-    return sample_app.app
-
-
 def _events_of(client: redis.Redis, task_id: str) -> list[dict[str, Any]]:
     return [e for _, batch in iter_range(client, "flowc:events") for e in batch
             if e.get("uuid") == task_id]

@@ -21,16 +21,6 @@ from tests.runtime.conftest import WorkerProcess
 Start = Callable[..., WorkerProcess]
 
 
-@pytest.fixture
-def client_app(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> App:
-    """The sample app, pointed at the test database, as the producer side."""
-    monkeypatch.setenv("FLOWC_BROKER_URL", redis_url)
-    sample_app.app.close()
-    for name in ("broker_url", "backend_url"):
-        sample_app.app.__dict__.pop(name, None)
-    return sample_app.app
-
-
 @pytest.mark.parametrize("pool", ["solo", "prefork", "threads", "asyncio"])
 def test_every_pool_runs_sync_and_async_tasks(start_worker: Start, client_app: App,
                                               pool: str) -> None:
