@@ -26,7 +26,6 @@ import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,14 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "apps"))
 
 import redis  # noqa: E402
-from bench_common import RedisServer, WorkerProcess, machine_info, percentile, worker_env  # noqa: E402
+from bench_common import (  # noqa: E402
+    RedisServer,
+    WorkerProcess,
+    flowc_tree,
+    machine_info,
+    percentile,
+    worker_env,
+)
 
 SYSTEMS = ("flowc", "celery", "huey")
 WORKLOADS = ("chord", "chain", "group")
@@ -473,21 +479,6 @@ def write_report(data: dict[str, Any], out_dir: Path) -> None:
               "[canvas_results.json](canvas_results.json).", ""]
     (out_dir / "canvas_results.md").write_text("\n".join(lines))
     (out_dir / "canvas_results.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
-
-
-def flowc_tree() -> str:
-    """The commit flowc was measured at, and whether its runtime had uncommitted changes."""
-    root = HERE.parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                              capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "runtime", "compiler",
-                                "flowc"], cwd=root, capture_output=True, text=True).stdout
-    except OSError:
-        return "?"
-    n = len([ln for ln in dirty.splitlines() if ln.strip()])
-    return f"commit {head}" + (f" + {n} uncommitted file(s) in runtime/compiler/flowc by "
-                               "concurrent work" if n else "")
 
 
 def main(argv: list[str] | None = None) -> int:
