@@ -33,7 +33,7 @@ import httpx
 import orjson
 from flowc.runtime.app import App
 from flowc.runtime.dashboard.security import AuthConfig
-from flowc.runtime.events import COMPACT_TASK, EVENT_FIELD, HOST_FIELD
+from flowc.runtime.monitoring.events import COMPACT_TASK, EVENT_FIELD, HOST_FIELD
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -82,7 +82,7 @@ def drain(consumer, app) -> int:
 
 
 def profile_consumer(url: str, n: int, out: Path, ntop: int) -> None:
-    from flowc.runtime.consumer import Consumer
+    from flowc.runtime.worker.consumer import Consumer
 
     results = {}
     for label in ("plain", "profiled"):
@@ -110,7 +110,7 @@ def profile_consumer(url: str, n: int, out: Path, ntop: int) -> None:
 
 
 def profile_round_trip(url: str, n: int, out: Path, ntop: int) -> None:
-    from flowc.runtime.consumer import Consumer
+    from flowc.runtime.worker.consumer import Consumer
 
     app, task = fresh_app(url)
     app.broker_client.flushdb()

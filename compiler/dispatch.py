@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from flowc.compiler.signature import Canvas
+    from flowc.compiler.canvas.signature import Canvas
 
 
 @runtime_checkable

@@ -1,6 +1,6 @@
 """The IR: a ``Workflow`` is a DAG of task ``Node``s; the contract between compiler and runtime.
 
-Both front ends (Python canvases via :mod:`flowc.compiler.lower_canvas`, ``.flow`` files) produce
+Both front ends (Python canvases via :mod:`flowc.compiler.canvas.lower`, ``.flow`` files) produce
 it; the runtime never sees a canvas or syntax. It is pydantic, serialised to stable JSON
 (:meth:`Workflow.to_json`: sorted keys, no whitespace; same input, same bytes).
 

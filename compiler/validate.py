@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
+from flowc.compiler.canvas.lower import lower
+from flowc.compiler.canvas.signature import Canvas
+from flowc.compiler.checks.passes import PASSES, STRUCTURE
 from flowc.compiler.diagnostics import CompileError, Problem
 from flowc.compiler.dispatch import TaskRegistry, as_registry
 from flowc.compiler.ir import Workflow
-from flowc.compiler.lower_canvas import lower
-from flowc.compiler.passes import PASSES, STRUCTURE
-from flowc.compiler.signature import Canvas
 from flowc.dsl.gc_pause import gc_paused
 
 RegistryLike: TypeAlias = TaskRegistry | Mapping[str, Callable[..., Any]]

@@ -3,8 +3,8 @@
 Port a Celery app by changing ``from celery import Celery`` to ``from flowc import App``.
 """
 
-from flowc.compiler.primitives import chain, chord, fanout, group, signature
-from flowc.compiler.signature import Signature
+from flowc.compiler.canvas.primitives import chain, chord, fanout, group, signature
+from flowc.compiler.canvas.signature import Signature
 from flowc.runtime import states
 from flowc.runtime.app import App
 from flowc.runtime.group_result import GroupResult

@@ -8,13 +8,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime.config import Settings
-from flowc.runtime.keys import Keys
 from flowc.runtime.message import Message
 from flowc.runtime.options import (
     check_call_options,
     check_task_options,
 )
 from flowc.runtime.producer import build_message, check_arguments, send_plain
+from flowc.runtime.redis.keys import Keys
 from flowc.runtime.registry import TaskRegistry
 from flowc.runtime.result import AsyncResult as AsyncResultType
 from flowc.runtime.serialization import get_serializer, tag_of
@@ -81,7 +81,7 @@ class App:
     @cached_property
     def broker_url(self) -> str:
         """The resolved broker URL (explicit, then ``$FLOWC_BROKER_URL``, then embedded)."""
-        from flowc.runtime.connection import resolve_broker_url
+        from flowc.runtime.redis.connection import resolve_broker_url
 
         # Celery's rule: the environment variable wins over the configured value.
         url, embedded = resolve_broker_url(os.environ.get(BROKER_URL_ENV) or self.conf.broker_url)
@@ -96,14 +96,14 @@ class App:
     @cached_property
     def broker_client(self) -> redis.Redis:
         """The redis-py client of the broker (a connection pool; thread-safe)."""
-        from flowc.runtime.connection import connect
+        from flowc.runtime.redis.connection import connect
 
         return connect(self.broker_url)
 
     @cached_property
     def backend_client(self) -> redis.Redis:
         """The redis-py client of the result backend (shared with the broker when equal)."""
-        from flowc.runtime.connection import connect
+        from flowc.runtime.redis.connection import connect
 
         if self.backend_url == self.broker_url:
             return self.broker_client
@@ -112,28 +112,28 @@ class App:
     @cached_property
     def broker(self) -> Any:
         """The broker (``RedisBroker``)."""
-        from flowc.runtime.redis_broker import RedisBroker
+        from flowc.runtime.redis.broker import RedisBroker
 
         return RedisBroker(self.broker_client, self.keys)
 
     @cached_property
     def backend(self) -> Any:
         """The result backend (``RedisResultBackend``)."""
-        from flowc.runtime.redis_backend import RedisResultBackend
+        from flowc.runtime.redis.backend import RedisResultBackend
 
         return RedisResultBackend(self.backend_client, self.keys)
 
     @cached_property
     def control(self) -> Any:
         """Remote control of workers and tasks (``revoke``...)."""
-        from flowc.runtime.control import Control
+        from flowc.runtime.monitoring.control import Control
 
         return Control(self)
 
     @cached_property
     def workflows(self) -> Any:
         """The Redis store of workflow runs (``WorkflowStore``)."""
-        from flowc.runtime.workflow import WorkflowStore
+        from flowc.runtime.workflows.runs import WorkflowStore
 
         return WorkflowStore(self)
 
@@ -142,14 +142,14 @@ class App:
     def apply_canvas(self, canvas: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
                      options: dict[str, Any]) -> Any:
         """Send a canvas: a plain signature as one task, anything else as a workflow run."""
-        from flowc.runtime.canvas_app import apply_canvas
+        from flowc.runtime.workflows.canvas_app import apply_canvas
 
         return apply_canvas(self, canvas, args, kwargs, options)
 
     def apply_canvas_eager(self, canvas: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
                            options: dict[str, Any]) -> Any:
         """Run a canvas inline in this process."""
-        from flowc.runtime.canvas_app import apply_canvas_eager
+        from flowc.runtime.workflows.canvas_app import apply_canvas_eager
 
         return apply_canvas_eager(self, canvas, args, kwargs, options)
 
@@ -159,28 +159,28 @@ class App:
 
     def submit_workflow(self, workflow: Any, workflow_id: str | None = None) -> Any:
         """Submit a compiled IR ``Workflow``; returns result handles shaped like its result."""
-        from flowc.runtime.canvas_app import submit_workflow
+        from flowc.runtime.workflows.canvas_app import submit_workflow
 
         if self.conf.task_always_eager:
-            from flowc.runtime.eager_workflow import run_eagerly
+            from flowc.runtime.workflows.eager import run_eagerly
 
             return run_eagerly(self, workflow)
         return submit_workflow(self, workflow, workflow_id)
 
     def workflow(self, workflow_id: str) -> Any:
         """A handle on a workflow run: status, node states, revoke, retry."""
-        from flowc.runtime.workflow_handle import WorkflowRun
+        from flowc.runtime.workflows.handle import WorkflowRun
 
         return WorkflowRun(self, workflow_id)
 
-    # --- beat (Celery's periodic-task API; see runtime/beat_entries.py) ----------------------
+    # --- beat (Celery's periodic-task API; see runtime/beat/entries.py) ----------------------
 
     @cached_property
     def on_after_configure(self) -> Any:
         """Signal sent once before beat reads ``beat_schedule``:
         ``@app.on_after_configure.connect def setup(sender, **kw): sender.add_periodic_task(...)``.
         """
-        from flowc.runtime.beat_entries import Signal
+        from flowc.runtime.beat.entries import Signal
 
         return Signal("on_after_configure")
 
@@ -188,7 +188,7 @@ class App:
                           kwargs: Mapping[str, Any] | None = None, name: str | None = None,
                           **opts: Any) -> str:
         """Add ``sig`` to ``beat_schedule`` (Celery's API); returns the entry name."""
-        from flowc.runtime.beat_entries import add_periodic_task
+        from flowc.runtime.beat.entries import add_periodic_task
 
         return add_periodic_task(self, schedule, sig, args, kwargs, name, **opts)
 
@@ -262,7 +262,7 @@ class App:
         args_list = list(args) if args is not None else []
         kwargs_dict = dict(kwargs) if kwargs is not None else {}
         if options.get("link") or options.get("link_error"):
-            from flowc.compiler.signature import Signature
+            from flowc.compiler.canvas.signature import Signature
 
             for key in ("link", "link_error"):
                 value = options.get(key)
@@ -304,7 +304,7 @@ class App:
     @cached_property
     def held(self) -> Any:
         """Per-thread held broker connection for single-command hot paths."""
-        from flowc.runtime.held import HeldConnection
+        from flowc.runtime.redis.held import HeldConnection
 
         return HeldConnection(self.broker_client)
 
@@ -345,6 +345,6 @@ class App:
     @cached_property
     def events(self) -> Any:
         """This process's producer-side event sender (``task_send_sent_event``)."""
-        from flowc.runtime.events import producer_sender
+        from flowc.runtime.monitoring.events import producer_sender
 
         return producer_sender(self)

@@ -12,7 +12,7 @@ from flowc.runtime import states
 from flowc.runtime.exceptions import Ignore, Reject, Retry, TimeLimitExceeded
 from flowc.runtime.outcome import format_traceback
 from flowc.runtime.request import Request, current_request
-from flowc.runtime.timelimits import limits_for
+from flowc.runtime.worker.timelimits import limits_for
 
 if TYPE_CHECKING:
     from flowc.runtime.message import Message

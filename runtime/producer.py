@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime.config import route_for
-from flowc.runtime.keys import DEFAULT_PRIORITY
 from flowc.runtime.message import Message
 from flowc.runtime.options import check_priority, check_queue, resolve_eta, resolve_expires
+from flowc.runtime.redis.keys import DEFAULT_PRIORITY
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App

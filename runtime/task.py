@@ -11,7 +11,7 @@ from flowc.runtime.exceptions import MaxRetriesExceededError, Retry
 from flowc.runtime.request import Request, current_request
 
 if TYPE_CHECKING:
-    from flowc.compiler.signature import Signature
+    from flowc.compiler.canvas.signature import Signature
     from flowc.runtime.app import App
     from flowc.runtime.result import AsyncResult, EagerResult
 
@@ -92,7 +92,7 @@ class Task:
 
     def signature(self, args: Any = None, kwargs: Any = None, **options: Any) -> Signature:
         """A ``Signature`` of this task with partial arguments and options."""
-        from flowc.compiler.signature import Signature
+        from flowc.compiler.canvas.signature import Signature
 
         immutable = bool(options.pop("immutable", False))
         return Signature(self.name, tuple(args or ()), dict(kwargs or {}), options,

@@ -19,8 +19,8 @@ from typing import Any
 import psutil
 import pytest
 import redis
-from flowc.runtime.connection import connect
-from flowc.runtime.embedded import EmbeddedServer
+from flowc.runtime.redis.connection import connect
+from flowc.runtime.redis.embedded import EmbeddedServer
 
 LOCAL_REDIS = "redis://127.0.0.1:6379"
 TEST_DBS = range(9, 16)

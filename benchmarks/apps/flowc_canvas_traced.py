@@ -21,9 +21,9 @@ import os
 import time
 
 import redis
-from flowc.runtime.consumer import Consumer
-from flowc.runtime.redis_broker import RedisBroker
-from flowc.runtime.settle import Settler
+from flowc.runtime.worker.consumer import Consumer
+from flowc.runtime.redis.broker import RedisBroker
+from flowc.runtime.worker.settle import Settler
 from flowc_canvas_app import URL, make_app
 
 TRACE_DIR = os.environ.get("BENCH_TRACE_DIR")

@@ -7,7 +7,7 @@ pre-packed commands would save.
 Every variant sends the same XADD (a flowc-sized envelope) to a private redis-server, one call
 and one round trip at a time, so the differences are client-side CPU:
 
-  redis-py, flowc's client   client.xadd() on the client ``flowc.runtime.connection.connect``
+  redis-py, flowc's client   client.xadd() on the client ``flowc.runtime.redis.connection.connect``
                              builds (Retry with backoff, health checks, keepalive)
   redis-py, plain client     client.xadd() on ``redis.Redis(port=...)`` (redis-py defaults)
   held conn, send_command    one Connection taken from the pool once: send_command + read_response
@@ -71,7 +71,7 @@ def main() -> int:
     server = RedisServer()
     server.start()
     try:
-        from flowc.runtime.connection import connect
+        from flowc.runtime.redis.connection import connect
 
         bodies = [body(i) for i in range(n + 200)]
         flowc_client = connect(server.url)

@@ -138,7 +138,7 @@ def settle(client: redis.Redis) -> None:
 
 
 def fetch(client: redis.Redis) -> None:
-    from flowc.runtime.scripts import lua_source
+    from flowc.runtime.redis.scripts import lua_source
 
     keys = [f"flowc:{{q:celery}}:p{p}" for p in range(9, -1, -1)]
     client.delete(*keys)

@@ -36,8 +36,8 @@ def main() -> int:
     try:
         import flowc_canvas_app
         from flowc.compiler.validate import check, lower
-        from flowc.runtime import canvas_app
-        from flowc.runtime.workflow_plan import plan
+        from flowc.runtime.workflows import canvas_app
+        from flowc.runtime.workflows.plan import plan
 
         from flowc import chord
 

@@ -15,19 +15,19 @@ import click
 
 from flowc.cli.loading import load_app
 from flowc.runtime.app import App
-from flowc.runtime.beat import Beat
-from flowc.runtime.beat_entries import (
+from flowc.runtime.beat.entries import (
     ScheduleEntry,
     app_zone,
     entries_from_app,
     entries_from_compiled,
 )
-from flowc.runtime.connection import mask_url
+from flowc.runtime.beat.service import Beat
 from flowc.runtime.exceptions import ImproperlyConfigured
-from flowc.runtime.worker import configure_logging
+from flowc.runtime.redis.connection import mask_url
+from flowc.runtime.worker.main import configure_logging
 
 if TYPE_CHECKING:
-    from flowc.compiler.compile_flow import ScheduleEntry as CompiledSchedule
+    from flowc.compiler.flow.compile import ScheduleEntry as CompiledSchedule
 
 FLOW_SUFFIXES = (".flow", ".yaml", ".yml")
 NO_FLOW_SCHEDULES = "compile support for .flow schedules not available yet"
@@ -39,7 +39,7 @@ def flow_entries(app: App, path: Path) -> list[ScheduleEntry]:
     """The ``schedule`` items of a ``.flow``/YAML file as beat entries (exit 1 on errors)."""
     try:
         from flowc.cli.project import load
-        from flowc.compiler.compile_flow import compile_schedules
+        from flowc.compiler.flow.compile import compile_schedules
         from flowc.dsl.diagnostics import render_all
     except ImportError as e:  # the compiler's part may be missing in a partial install
         raise click.UsageError(f"{NO_FLOW_SCHEDULES} ({e})") from None

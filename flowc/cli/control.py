@@ -26,7 +26,7 @@ def _common(fn: Any) -> Any:
 def _send(app_spec: str | None, broker_url: str | None, op: str, args: dict[str, Any],
           destination: tuple[str, ...], timeout_s: float, as_json: bool,
           quiet_if_none: bool = False) -> None:
-    from flowc.runtime.control_channel import ControlClient
+    from flowc.runtime.monitoring.control_channel import ControlClient
 
     app = open_app(app_spec, broker_url)
     replies = ControlClient(app).broadcast(op, args, destination=destination or None,

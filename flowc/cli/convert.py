@@ -15,8 +15,8 @@ from pathlib import Path
 import click
 
 from flowc.cli.project import load
-from flowc.compiler.export_flow import ExportError, export_flow
-from flowc.compiler.signature import Canvas
+from flowc.compiler.canvas.export import ExportError, export_flow
+from flowc.compiler.canvas.signature import Canvas
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import render_all
 from flowc.dsl.formatter import format_module

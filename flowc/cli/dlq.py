@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flowc.runtime.app import App
-from flowc.runtime.dlq import DeadLetter, DeadLetters
+from flowc.runtime.monitoring.dlq import DeadLetter, DeadLetters
 
 REASON_WIDTH = 60
 

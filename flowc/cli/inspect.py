@@ -24,8 +24,8 @@ def inspect(what: str, app_spec: str | None, broker_url: str | None,
     ``scheduled`` lists countdown/eta tasks: they wait in Redis, not in worker memory, so it
     is read from Redis and needs no worker.
     """
-    from flowc.runtime.control_channel import ControlClient
-    from flowc.runtime.monitor import Monitor
+    from flowc.runtime.monitoring.control_channel import ControlClient
+    from flowc.runtime.monitoring.views import Monitor
 
     app = open_app(app_spec, broker_url)
     if what == "scheduled":

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.compile_flow import check_module, compile_flow
+from flowc.compiler.flow.compile import check_module, compile_flow
+from flowc.compiler.flow.resolve import TaskCatalog, catalog_from_tasks
 from flowc.compiler.ir import Workflow
-from flowc.compiler.resolve import TaskCatalog, catalog_from_tasks
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic
 from flowc.dsl.parser import parse_with_diagnostics

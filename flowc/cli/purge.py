@@ -13,8 +13,8 @@ from flowc.cli.status import app_options, open_app
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
 def purge(app_spec: str | None, broker_url: str | None, queues: str, force: bool) -> None:
     """Delete waiting messages. Tasks already claimed by a worker are not touched."""
-    from flowc.runtime.monitor import Monitor
-    from flowc.runtime.worker import queues_from
+    from flowc.runtime.monitoring.views import Monitor
+    from flowc.runtime.worker.main import queues_from
 
     app = open_app(app_spec, broker_url)
     monitor = Monitor(app)

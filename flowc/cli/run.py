@@ -104,7 +104,7 @@ def _default_workers(app: App, wf: Workflow, configured: bool, detach: bool,
     broker, 1 only if some queue of the flow has no live worker (else the run would wait)."""
     if not configured:
         return 1
-    from flowc.runtime.monitor import Monitor
+    from flowc.runtime.monitoring.views import Monitor
 
     served = {q for w in Monitor(app).workers(include_lost=False) for q in w.queues}
     missing = [q for q in queues_of(app, wf) if q not in served]

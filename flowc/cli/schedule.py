@@ -11,7 +11,7 @@ from rich.table import Table
 
 from flowc.cli.beat import load_entries
 from flowc.cli.loading import load_app
-from flowc.runtime.beat_entries import ScheduleEntry
+from flowc.runtime.beat.entries import ScheduleEntry
 from flowc.runtime.schedules import every
 
 NEXT_COUNT = 5

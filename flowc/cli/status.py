@@ -68,8 +68,8 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(app_spec: str | None, broker_url: str | None, as_json: bool) -> None:
     """Show workers, queue depths, dead letters and task rates."""
-    from flowc.runtime.connection import mask_url
-    from flowc.runtime.monitor import Monitor
+    from flowc.runtime.monitoring.views import Monitor
+    from flowc.runtime.redis.connection import mask_url
 
     app = open_app(app_spec, broker_url)
     report = Monitor(app).status()

@@ -7,8 +7,8 @@ import sys
 import click
 
 from flowc.cli.loading import load_app
-from flowc.runtime.connection import mask_url
-from flowc.runtime.worker import POOLS, Worker, WorkerOptions, configure_logging, queues_from
+from flowc.runtime.redis.connection import mask_url
+from flowc.runtime.worker.main import POOLS, Worker, WorkerOptions, configure_logging, queues_from
 
 
 @click.command()

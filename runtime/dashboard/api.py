@@ -141,7 +141,7 @@ def routes(dash: Dashboard) -> list[Route]:
         return {"deleted": entry}
 
     def control(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-        from flowc.runtime.control_channel import ControlClient
+        from flowc.runtime.monitoring.control_channel import ControlClient
 
         op = request.path_params["op"]
         if op not in ("shutdown", "pool_grow", "pool_shrink", "rate_limit", "ping"):
@@ -211,7 +211,7 @@ def routes(dash: Dashboard) -> list[Route]:
 
 
 def _tell_workers(dash: Dashboard, op: str, args: dict[str, Any]) -> None:
-    from flowc.runtime.control_channel import ControlClient
+    from flowc.runtime.monitoring.control_channel import ControlClient
 
     # the revocation is in Redis already; telling the workers only makes it take effect sooner
     with contextlib.suppress(Exception):
@@ -231,8 +231,8 @@ def _task_name(dash: Dashboard, name: str) -> str:
 def build_canvas(dash: Dashboard, spec: Any) -> Any:
     """A canvas from JSON: ``{"task", "args", "kwargs", "options"}``, ``{"chain": [...]}``,
     ``{"group": [...]}`` or ``{"chord": [...], "body": {...}}``."""
-    from flowc.compiler.primitives import chain, chord, group
-    from flowc.compiler.signature import Signature
+    from flowc.compiler.canvas.primitives import chain, chord, group
+    from flowc.compiler.canvas.signature import Signature
 
     if not isinstance(spec, dict):
         raise ActionError("a canvas is a JSON object: {task}, {chain: []}, {group: []} or "

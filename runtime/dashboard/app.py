@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from flowc.runtime.dashboard.security import CSRF_COOKIE, AuthConfig, new_csrf
 from flowc.runtime.dashboard.state import Feed, TaskIndex
-from flowc.runtime.events import EventSender
-from flowc.runtime.monitor import Monitor
+from flowc.runtime.monitoring.events import EventSender
+from flowc.runtime.monitoring.views import Monitor
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -53,7 +53,7 @@ class Dashboard:
     def render(self, request: Request, name: str, context: dict[str, Any],
                status_code: int = 200) -> Response:
         """A page with the shared context (auth state, CSRF cookie)."""
-        from flowc.runtime.connection import mask_url
+        from flowc.runtime.redis.connection import mask_url
 
         context.update(
             request=request, broker=mask_url(self.app.broker_url),

@@ -1,6 +1,6 @@
 """A workflow run's DAG as SVG: read the run records from Redis, lay out with Graphviz ``dot``.
 
-The run records (``runtime/workflow_plan.py``) hold each node's task, arguments, successors
+The run records (``runtime/workflows/plan.py``) hold each node's task, arguments, successors
 and errbacks, so the picture needs nothing but the run's keys. Each node is an SVG group with
 ``id="wf_<node id>"`` linking to its task's page; the page colours groups by node state
 (``state-SUCCESS``...) as states change. The layout of a run never changes, so it is cached.

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowc.runtime.events import format_event
-from flowc.runtime.events_read import read_since
+from flowc.runtime.monitoring.events import format_event
+from flowc.runtime.monitoring.events_read import read_since
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -327,7 +327,7 @@ class Feed:
 
     def _replay(self) -> None:
         """Rebuild from the newest part of the stream: enough entries for ``max_tasks``."""
-        from flowc.runtime.events_read import iter_range
+        from flowc.runtime.monitoring.events_read import iter_range
 
         try:
             for entry_id, events in iter_range(self.app.broker_client, self.app.keys.events()):
@@ -351,7 +351,7 @@ class Feed:
 
     def sample(self) -> None:
         """Record every queue's depth (ready + delayed) for the chart."""
-        from flowc.runtime.monitor import Monitor
+        from flowc.runtime.monitoring.views import Monitor
 
         depths = {q.name: q.ready + q.delayed for q in Monitor(self.app).queues()}
         self.depths.append((time.time(), depths))

@@ -6,9 +6,9 @@ import orjson
 import pytest
 from click.testing import CliRunner
 from flowc.runtime.app import App
-from flowc.runtime.consumer import Consumer
-from flowc.runtime.events import EventSender
-from flowc.runtime.monitor_worker import attach
+from flowc.runtime.monitoring.events import EventSender
+from flowc.runtime.monitoring.worker_side import attach
+from flowc.runtime.worker.consumer import Consumer
 
 from flowc.cli import main
 

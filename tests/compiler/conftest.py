@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from flowc.compiler.canvas import Canvas
+from flowc.compiler.canvas.lower import lower
 from flowc.compiler.ir import Workflow
-from flowc.compiler.lower_canvas import lower
 
 
 def add(x: int, y: int) -> int:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flowc.compiler.canvas.lower import lower
 from flowc.compiler.ir import Node, Workflow
-from flowc.compiler.lower_canvas import lower
 
 from examples import canvases
 from flowc.cli.project import compile_one, load

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from flowc.compiler.canvas import chord, fanout, group, s, si
+from flowc.compiler.canvas.lower import lower
 from flowc.compiler.diagnostics import CompileError
 from flowc.compiler.ir import Node, Workflow
-from flowc.compiler.lower_canvas import lower
 
 
 def sample() -> Workflow:

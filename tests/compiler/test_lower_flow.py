@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 from flowc.compiler.canvas import fanout
-from flowc.compiler.compile_flow import check_module, compile_flow, compile_schedules
-from flowc.compiler.export_flow import ExportError, export_flow
+from flowc.compiler.canvas.export import ExportError, export_flow
+from flowc.compiler.canvas.lower import lower
+from flowc.compiler.canvas.signature import s, si
+from flowc.compiler.flow.compile import check_module, compile_flow, compile_schedules
+from flowc.compiler.flow.resolve import catalog_from_tasks
 from flowc.compiler.ir import Workflow
-from flowc.compiler.lower_canvas import lower
-from flowc.compiler.resolve import catalog_from_tasks
-from flowc.compiler.signature import s, si
 from flowc.dsl.formatter import format_module
 from flowc.dsl.parser import parse
 

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 from flowc.compiler.canvas import chain, chord, fanout, group, s, si
+from flowc.compiler.canvas.lower import lower
 from flowc.compiler.diagnostics import CanvasError
 from flowc.compiler.ir import Workflow
-from flowc.compiler.lower_canvas import lower
 
 
 def tasks(wf: Workflow) -> list[str]:

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 from flowc.compiler.canvas import chord, fanout, s, si
+from flowc.compiler.canvas.lower import lower
 from flowc.compiler.ir import Workflow
-from flowc.compiler.lower_canvas import lower
 from flowc.compiler.render import render, to_dot, to_mermaid
 
 

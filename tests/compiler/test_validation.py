@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from flowc.compiler.canvas import chord, fanout, s, si
+from flowc.compiler.canvas.lower import lower
 from flowc.compiler.diagnostics import CompileError, Problem
 from flowc.compiler.ir import Node, Workflow
-from flowc.compiler.lower_canvas import lower
 from flowc.compiler.validate import check, compile_canvas, validate
 
 

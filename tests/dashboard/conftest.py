@@ -39,7 +39,7 @@ def monitor_app(redis_url: str, redis_client: redis.Redis,
 
 def control_channel(client: redis.Redis) -> str:
     """The control channel workers on ``client``'s database subscribe to."""
-    from flowc.runtime.keys import Keys
+    from flowc.runtime.redis.keys import Keys
 
     return Keys().control_channel(int(client.connection_pool.connection_kwargs.get("db", 0)))
 

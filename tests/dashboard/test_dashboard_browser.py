@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flowc.runtime.connection import connect
 from flowc.runtime.dashboard.security import AuthConfig
-from flowc.runtime.monitor import Monitor
+from flowc.runtime.monitoring.views import Monitor
+from flowc.runtime.redis.connection import connect
 
 from tests.conftest import ProcessReaper
 from tests.dashboard.conftest import APPS_DIR, Server, control_channel, wait_for

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from flowc.runtime.dashboard.security import AuthConfig, InsecureBind
-from flowc.runtime.monitor import Monitor
+from flowc.runtime.monitoring.views import Monitor
 
 from flowc.cli import main
 from tests.dashboard.conftest import TOKEN, wait_for

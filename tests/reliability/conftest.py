@@ -19,8 +19,8 @@ import psutil
 import pytest
 import redis
 from flowc.runtime.app import App
-from flowc.runtime.connection import connect
-from flowc.runtime.embedded import EmbeddedServer
+from flowc.runtime.redis.connection import connect
+from flowc.runtime.redis.embedded import EmbeddedServer
 
 APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
 sys.path.insert(0, str(APPS_DIR))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import reliability_app as ra
 from flowc.runtime.app import App
-from flowc.runtime.embedded import EmbeddedServer
+from flowc.runtime.redis.embedded import EmbeddedServer
 
 from tests.reliability.conftest import Cluster, wait_for
 

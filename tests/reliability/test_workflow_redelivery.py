@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import reliability_app as ra
-from flowc.compiler.primitives import chain, chord
+from flowc.compiler.canvas.primitives import chain, chord
 from flowc.runtime.app import App
 
 from tests.reliability.conftest import Cluster, wait_for

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import redis
-from flowc.runtime.keys import Keys
+from flowc.runtime.redis.keys import Keys
 
 
 @dataclass(frozen=True)

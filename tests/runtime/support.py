@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flowc.runtime.app import App
-from flowc.runtime.consumer import Consumer
+from flowc.runtime.worker.consumer import Consumer
 
 
 def add_arithmetic_tasks(app: App) -> None:

@@ -18,7 +18,7 @@ import pytest
 import redis
 from click.testing import CliRunner
 from flowc.runtime.app import App
-from flowc.runtime.beat import Beat
+from flowc.runtime.beat.service import Beat
 
 from flowc.cli import main
 from flowc.cli.beat import NO_FLOW_SCHEDULES, flow_entries
@@ -81,7 +81,7 @@ def test_a_celery_schedule_state_file_is_refused_with_the_reason(
 
 
 def test_schedule_files_need_the_compiler_support(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "flowc.compiler.compile_flow", None)
+    monkeypatch.setitem(sys.modules, "flowc.compiler.flow.compile", None)
     with pytest.raises(click.UsageError, match=NO_FLOW_SCHEDULES):
         flow_entries(App("t"), FLOW_FILE)
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import redis
 from flowc.runtime.app import App
-from flowc.runtime.beat import Beat
-from flowc.runtime.beat_entries import entries_from_app
-from flowc.runtime.keys import Keys
+from flowc.runtime.beat.entries import entries_from_app
+from flowc.runtime.beat.service import Beat
+from flowc.runtime.redis.keys import Keys
 
 from tests.runtime.beat_support import Sent, sent
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 import redis
 from flowc.dsl.errors import FlowcError
-from flowc.runtime import embedded
-from flowc.runtime.connection import (
+from flowc.runtime.redis import embedded
+from flowc.runtime.redis.connection import (
     BROKER_URL_ENV,
     BrokerURLError,
     RedisSettings,
@@ -18,7 +18,7 @@ from flowc.runtime.connection import (
     mask_url,
     resolve_broker_url,
 )
-from flowc.runtime.embedded import EMBEDDED_URL_ENV, EmbeddedServer
+from flowc.runtime.redis.embedded import EMBEDDED_URL_ENV, EmbeddedServer
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -128,7 +128,7 @@ def test_client_reconnects_with_backoff_while_redis_restarts(
 
 
 def test_mask_url_keeps_a_unix_socket_url_intact_while_masking_its_password() -> None:
-    from flowc.runtime.connection import mask_url
+    from flowc.runtime.redis.connection import mask_url
 
     assert mask_url("unix:///tmp/x/redis.sock?db=9&password=hunter2") == \
         "unix:///tmp/x/redis.sock?db=9&password=****"

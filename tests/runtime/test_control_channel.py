@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from flowc.runtime.app import App
-from flowc.runtime.consumer import Consumer
-from flowc.runtime.control_channel import ControlClient, UnknownCommand
-from flowc.runtime.monitor_worker import attach
+from flowc.runtime.monitoring.control_channel import ControlClient, UnknownCommand
+from flowc.runtime.monitoring.worker_side import attach
+from flowc.runtime.worker.consumer import Consumer
 
 
 @pytest.fixture

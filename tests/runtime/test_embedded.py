@@ -16,8 +16,8 @@ from typing import Any
 
 import psutil
 import pytest
-from flowc.runtime.connection import connect
-from flowc.runtime.embedded import (
+from flowc.runtime.redis.connection import connect
+from flowc.runtime.redis.embedded import (
     EMBEDDED_URL_ENV,
     EmbeddedServer,
     EmbeddedServerError,
@@ -135,7 +135,7 @@ def test_the_server_dies_when_the_process_that_started_it_is_sigkilled(
     script = textwrap.dedent(
         """
         import time
-        from flowc.runtime.embedded import EmbeddedServer
+        from flowc.runtime.redis.embedded import EmbeddedServer
         server = EmbeddedServer().start()
         print(server.pid, server.socket_path, flush=True)
         time.sleep(60)
@@ -157,7 +157,7 @@ def test_the_server_dies_when_the_process_that_started_it_is_sigkilled(
 PARENT = """
 import os, subprocess, sys
 import redis
-from flowc.runtime import embedded
+from flowc.runtime.redis import embedded
 url = embedded.ensure_embedded_url()
 assert embedded.ensure_embedded_url() == url
 assert os.environ[embedded.EMBEDDED_URL_ENV] == url
@@ -175,7 +175,7 @@ with redis.Redis.from_url(url) as client:
 
 CHILD = """
 import redis
-from flowc.runtime import embedded
+from flowc.runtime.redis import embedded
 url = embedded.ensure_embedded_url()
 assert embedded._shared is None, "the child started its own server"
 with redis.Redis.from_url(url) as client:

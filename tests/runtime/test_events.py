@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from flowc.runtime.app import App
-from flowc.runtime.consumer import Consumer
-from flowc.runtime.events import EventSender, format_event
-from flowc.runtime.events_read import decode_entry, iter_range, read_since
-from flowc.runtime.monitor_worker import attach
+from flowc.runtime.monitoring.events import EventSender, format_event
+from flowc.runtime.monitoring.events_read import decode_entry, iter_range, read_since
+from flowc.runtime.monitoring.worker_side import attach
+from flowc.runtime.worker.consumer import Consumer
 
 
 @pytest.fixture
@@ -118,9 +118,9 @@ def test_reading_follows_the_stream_and_formats_lines(events_app):
 
 
 def test_producers_send_task_sent_and_workflow_submitted_when_asked(redis_url, redis_client):
-    from flowc.compiler.primitives import chain
+    from flowc.compiler.canvas.primitives import chain
     from flowc.runtime.app import App
-    from flowc.runtime.events_read import decode_entry
+    from flowc.runtime.monitoring.events_read import decode_entry
 
     app = App("sent", broker=redis_url, task_send_sent_event=True)
 
@@ -143,8 +143,8 @@ def test_a_monitored_consumer_still_claims_its_next_batch_with_each_flush(redis_
                                                                            redis_client):
     """The monitoring hooks must not swallow the flush's claim (a past regression)."""
     from flowc.runtime.app import App
-    from flowc.runtime.consumer import Consumer
-    from flowc.runtime.monitor_worker import attach
+    from flowc.runtime.monitoring.worker_side import attach
+    from flowc.runtime.worker.consumer import Consumer
 
     app = App("claims", broker=redis_url, worker_send_task_events=True)
 
@@ -183,7 +183,7 @@ def _without_times(event: dict) -> dict:
 def test_a_task_that_succeeds_between_flushes_is_read_back_as_its_three_full_events(events_app):
     """Written as one compact record; readers get the same events as the per-event path."""
     from flowc.runtime.execute import Outcome
-    from flowc.runtime.monitor_worker import TaskEventHooks
+    from flowc.runtime.monitoring.worker_side import TaskEventHooks
 
     hooks = TaskEventHooks(Consumer(events_app, ["celery"], "w1@host.1.abc"))
     task = events_app.tasks["ev.add"]
@@ -225,7 +225,7 @@ def test_a_task_that_succeeds_between_flushes_is_read_back_as_its_three_full_eve
 def test_arguments_are_shown_as_they_were_received(events_app):
     """A task that mutates its arguments does not change what its task-received event says."""
     from flowc.runtime.execute import Outcome
-    from flowc.runtime.monitor_worker import TaskEventHooks
+    from flowc.runtime.monitoring.worker_side import TaskEventHooks
 
     hooks = TaskEventHooks(Consumer(events_app, ["celery"], "w1@host.1.abc"))
     message = _message(events_app, id="mutated")
@@ -240,7 +240,7 @@ def test_arguments_are_shown_as_they_were_received(events_app):
 
 def test_a_failure_after_a_batch_flush_still_reports_received_and_started_once(events_app):
     from flowc.runtime.execute import Outcome
-    from flowc.runtime.monitor_worker import TaskEventHooks
+    from flowc.runtime.monitoring.worker_side import TaskEventHooks
 
     hooks = TaskEventHooks(Consumer(events_app, ["celery"], "w1@host.1.abc"))
     message = _message(events_app, id="late")
@@ -266,8 +266,8 @@ def test_entries_from_before_compact_records_still_read(events_app):
 def test_rates_count_compact_records_as_their_three_events(events_app):
     from collections import Counter
 
-    from flowc.runtime.events_read import count_types
-    from flowc.runtime.monitor import Monitor
+    from flowc.runtime.monitoring.events_read import count_types
+    from flowc.runtime.monitoring.views import Monitor
 
     consumer = Consumer(events_app, ["celery"], "w1@host.1.abc")
     attach(consumer)
@@ -293,7 +293,7 @@ def test_a_thread_pool_reports_each_task_once_in_order(events_app):
     still gets exactly one received, one started and one outcome event, in that order."""
     import time as time_mod
 
-    from flowc.runtime.pools import ThreadConsumer
+    from flowc.runtime.worker.pools import ThreadConsumer
 
     @events_app.task(name="ev.nap")
     def nap(i: int) -> int:

@@ -73,7 +73,7 @@ def test_a_promoted_delayed_message_wakes_an_idle_waiter(app: App,
 
 def test_a_lost_workers_message_wakes_an_idle_waiter_and_no_wake_is_pending(
         app: App, redis_client: redis.Redis) -> None:
-    from flowc.runtime.redis_broker import WAKE_GROUP
+    from flowc.runtime.redis.broker import WAKE_GROUP
 
     add_arithmetic_tasks(app)
     queues = [app.conf.task_default_queue]

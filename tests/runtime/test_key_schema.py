@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 from flowc.runtime.app import App
-from flowc.runtime.keys import Keys
+from flowc.runtime.redis.keys import Keys
 
 from tests.runtime.support import drain
 

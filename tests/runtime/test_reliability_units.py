@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 import pytest
 import redis
 from flowc.runtime.app import App
-from flowc.runtime.consumer import Consumer
 from flowc.runtime.exceptions import InvalidTaskOptions, SerializationError
-from flowc.runtime.heartbeat import Heartbeat
 from flowc.runtime.options import RateLimit
-from flowc.runtime.ratelimit import RateLimiter, interval_ms, limit_key_value
-from flowc.runtime.reaper import Reaper
+from flowc.runtime.worker.consumer import Consumer
+from flowc.runtime.worker.heartbeat import Heartbeat
+from flowc.runtime.worker.ratelimit import RateLimiter, interval_ms, limit_key_value
+from flowc.runtime.worker.reaper import Reaper
 
 STREAM = "flowc:{q:celery}:p0"
 

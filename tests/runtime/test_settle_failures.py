@@ -6,7 +6,7 @@ import pytest
 import redis
 from flowc.runtime.app import App
 from flowc.runtime.broker import Delivery, Outgoing
-from flowc.runtime.settle import Settler
+from flowc.runtime.worker.settle import Settler
 
 
 def test_a_publish_that_reached_redis_is_not_sent_again_after_another_command_failed(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import redis
-from flowc.compiler.primitives import chain, chord, fanout, group
+from flowc.compiler.canvas.primitives import chain, chord, fanout, group
 from flowc.runtime.app import App
 from flowc.runtime.group_result import GroupResult
 

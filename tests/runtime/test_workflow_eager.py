@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from flowc.compiler.primitives import chain, chord, fanout, group
+from flowc.compiler.canvas.primitives import chain, chord, fanout, group
 from flowc.runtime.app import App
 
 from tests.runtime.support import add_arithmetic_tasks

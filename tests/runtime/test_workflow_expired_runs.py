@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import redis
-from flowc.compiler.primitives import chain
+from flowc.compiler.canvas.primitives import chain
 from flowc.runtime.app import App
-from flowc.runtime.consumer import Consumer
-from flowc.runtime.keys import CONSUMER_GROUP
+from flowc.runtime.redis.keys import CONSUMER_GROUP
+from flowc.runtime.worker.consumer import Consumer
 
 from tests.runtime.support import add_arithmetic_tasks
 

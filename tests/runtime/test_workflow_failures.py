@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 import redis
-from flowc.compiler.primitives import chain, chord, group
+from flowc.compiler.canvas.primitives import chain, chord, group
 from flowc.runtime.app import App
 
 from tests.runtime.support import BackgroundConsumer, add_arithmetic_tasks

@@ -12,13 +12,13 @@ import threading
 from typing import Any
 
 import redis
-from flowc.compiler.primitives import chain
+from flowc.compiler.canvas.primitives import chain
 from flowc.runtime.app import App
-from flowc.runtime.consumer import Consumer
-from flowc.runtime.keys import CONSUMER_GROUP
 from flowc.runtime.message import Message
-from flowc.runtime.redis_broker import WAKE_GROUP
+from flowc.runtime.redis.broker import WAKE_GROUP
+from flowc.runtime.redis.keys import CONSUMER_GROUP
 from flowc.runtime.serialization import decode
+from flowc.runtime.worker.consumer import Consumer
 
 from tests.runtime.support import add_arithmetic_tasks
 
@@ -135,7 +135,7 @@ def test_a_waiter_survives_its_streams_being_deleted(app: App,
 
 def test_a_waiter_takes_what_a_fan_out_left_after_the_finishing_worker_took_a_batch(
         app: App, redis_client: redis.Redis) -> None:
-    from flowc.compiler.primitives import group
+    from flowc.compiler.canvas.primitives import group
 
     add_arithmetic_tasks(app)
     add = app.tasks["add"]
@@ -162,9 +162,9 @@ def test_a_waiter_takes_what_a_fan_out_left_after_the_finishing_worker_took_a_ba
 
 def test_a_batch_of_members_settles_in_one_call_and_a_repeat_is_a_no_op(
         app: App, redis_client: redis.Redis) -> None:
-    from flowc.compiler.primitives import group
-    from flowc.runtime.settle import Settler
-    from flowc.runtime.workflow_join import JoinOp
+    from flowc.compiler.canvas.primitives import group
+    from flowc.runtime.worker.settle import Settler
+    from flowc.runtime.workflows.join import JoinOp
 
     add_arithmetic_tasks(app)
     add = app.tasks["add"]

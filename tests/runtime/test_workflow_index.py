@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import redis
-from flowc.compiler.primitives import chain
+from flowc.compiler.canvas.primitives import chain
 from flowc.runtime.app import App
-from flowc.runtime.workflow_index import IndexPruner
+from flowc.runtime.workflows.index import IndexPruner
 
 from tests.runtime.support import BackgroundConsumer, add_arithmetic_tasks
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from flowc.compiler.primitives import chain, chord
+from flowc.compiler.canvas.primitives import chain, chord
 from flowc.runtime.app import App
 
 from tests.runtime.support import BackgroundConsumer

@@ -13,10 +13,10 @@ import uuid
 from typing import Any
 
 import redis
-from flowc.compiler.primitives import chord, fanout, group
+from flowc.compiler.canvas.primitives import chord, fanout, group
 from flowc.compiler.validate import compile_canvas
 from flowc.runtime.app import App
-from flowc.runtime.workflow_plan import plan, uuid4_strings
+from flowc.runtime.workflows.plan import plan, uuid4_strings
 
 
 def _register(app: App) -> None:

@@ -1,0 +1,278 @@
+"""``Canvas`` (the base of every canvas object) and ``Signature`` (one task call), Celery-style.
+
+A canvas is a ``dict`` like Celery's, so ``sig["task"]``, ``json.dumps(sig)`` and
+``dict(sig)`` work and a signature can travel as a task argument. The keys are Celery's:
+``task``, ``args``, ``kwargs``, ``options``, ``subtask_type``, ``immutable``.
+
+Celery's argument rules, which this module follows exactly:
+
+* partial arguments are *prepended*: ``s("add", 2).clone((1,))`` is ``add(1, 2)``; partial
+  keyword arguments are merged over the stored ones;
+* an immutable signature (``si``) ignores partial arguments but still merges options;
+* ``set(**options)`` mutates and returns the signature itself; ``clone`` returns a copy.
+
+Execution (``delay``, ``apply_async``, ``apply``, ``sig()``) is delegated to the signature's
+``app``, an object implementing :class:`flowc.compiler.dispatch.Dispatcher`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from flowc.compiler.diagnostics import CanvasError
+
+if TYPE_CHECKING:
+    from flowc.compiler.dispatch import Dispatcher
+
+LINK = "link"
+LINK_ERROR = "link_error"
+
+
+class Canvas(dict[str, Any]):
+    """Base of ``Signature``, ``chain``, ``group``, ``chord`` and ``fanout``: shared behaviour."""
+
+    _app: Dispatcher | None
+
+    # -- Celery's dict fields as attributes -------------------------------------------------
+    @property
+    def task(self) -> str:
+        return str(self["task"])
+
+    @property
+    def name(self) -> str:
+        return self.task
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        return tuple(self["args"])
+
+    @args.setter
+    def args(self, value: tuple[Any, ...]) -> None:
+        self["args"] = tuple(value)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = self["kwargs"]
+        return kwargs
+
+    @kwargs.setter
+    def kwargs(self, value: dict[str, Any]) -> None:
+        self["kwargs"] = value
+
+    @property
+    def options(self) -> dict[str, Any]:
+        options: dict[str, Any] = self["options"]
+        return options
+
+    @options.setter
+    def options(self, value: dict[str, Any]) -> None:
+        self["options"] = value
+
+    @property
+    def immutable(self) -> bool:
+        return bool(self["immutable"])
+
+    @immutable.setter
+    def immutable(self, value: bool) -> None:
+        self["immutable"] = bool(value)
+
+    @property
+    def subtask_type(self) -> str | None:
+        kind: str | None = self.get("subtask_type")
+        return kind
+
+    @property
+    def app(self) -> Dispatcher | None:
+        """The dispatcher this canvas runs on (for composites: the first one found inside)."""
+        return self._app
+
+    # -- options and callbacks ---------------------------------------------------------------
+    def set(self, immutable: bool | None = None, **options: Any) -> Canvas:
+        """Update execution options in place (``queue=``, ``priority=``, ...); returns ``self``."""
+        if immutable is not None:
+            self.immutable = immutable
+        self.options.update(options)
+        return self
+
+    def set_immutable(self, immutable: bool) -> None:
+        self.immutable = immutable
+
+    def link(self, callback: Canvas) -> Canvas:
+        """Run ``callback`` with this canvas's result when it succeeds; returns ``callback``."""
+        self.options.setdefault(LINK, []).append(callback)
+        return callback
+
+    def link_error(self, errback: Canvas) -> Canvas:
+        """Run ``errback`` (once) if a task of this canvas fails; returns ``errback``."""
+        self.options.setdefault(LINK_ERROR, []).append(errback)
+        return errback
+
+    def on_error(self, errback: Canvas) -> Canvas:
+        """Like ``link_error`` but returns ``self``, for chaining."""
+        self.link_error(errback)
+        return self
+
+    # -- composition ---------------------------------------------------------------------------
+    def __or__(self, other: Any) -> Canvas:  # type: ignore[override]
+        """``a | b``: Celery's chaining operator (see ``canvas.primitives.compose``)."""
+        if not isinstance(other, Canvas):
+            return NotImplemented
+        from flowc.compiler.canvas.primitives import compose  # primitives builds on this module
+
+        return compose(self, other)
+
+    def __ior__(self, other: Any) -> Canvas:  # type: ignore[override]
+        return self.__or__(other)
+
+    def clone(
+        self, args: tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None, **opts: Any
+    ) -> Canvas:
+        """A copy with partial ``args`` prepended, ``kwargs`` and ``opts`` merged (Celery)."""
+        raise NotImplementedError
+
+    partial = clone
+
+    def _merge(
+        self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None, options: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any], dict[str, Any]]:
+        """Celery's merge: prepend ``args``, merge ``kwargs`` unless immutable; merge options."""
+        new_options = {**self.options, **options} if options else dict(self.options)
+        if self.immutable:
+            return self.args, dict(self.kwargs), new_options
+        new_args = tuple(args) + self.args if args else self.args
+        new_kwargs = {**self.kwargs, **kwargs} if kwargs else dict(self.kwargs)
+        return new_args, new_kwargs, new_options
+
+    # -- execution, delegated to the app ---------------------------------------------------------
+    def _require_app(self, action: str) -> Dispatcher:
+        app = self.app
+        if app is None:
+            raise CanvasError(
+                f"cannot {action} {self!r}: it is not bound to an app; create it with "
+                "app-bound tasks (my_task.s(...)) or pass app=your_app to the signature"
+            )
+        return app
+
+    def delay(self, *args: Any, **kwargs: Any) -> Any:
+        """Shortcut for ``apply_async(args, kwargs)``."""
+        return self.apply_async(args, kwargs)
+
+    def apply_async(
+        self,
+        args: tuple[Any, ...] | list[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """Send to the broker with partial ``args``/``kwargs``; options set to None are dropped."""
+        app = self._require_app("apply_async")
+        opts = {k: v for k, v in options.items() if v is not None}
+        return app.apply_canvas(self, tuple(args or ()), dict(kwargs or {}), opts)
+
+    def apply(
+        self,
+        args: tuple[Any, ...] | list[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        """Run inline in this process (eager), returning a resolved result."""
+        app = self._require_app("apply")
+        opts = {k: v for k, v in options.items() if v is not None}
+        return app.apply_canvas_eager(self, tuple(args or ()), dict(kwargs or {}), opts)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Composites: ``apply_async`` (Celery). ``Signature`` overrides: call the task inline."""
+        return self.apply_async(args, kwargs)
+
+    # -- copying -----------------------------------------------------------------------------------
+    def __deepcopy__(self, memo: dict[int, Any]) -> Canvas:
+        """Deep-copy the data; the app is shared, never copied."""
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        for key, value in self.items():
+            dict.__setitem__(clone, key, copy.deepcopy(value, memo))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
+    def __copy__(self) -> Canvas:
+        clone = type(self).__new__(type(self))
+        dict.update(clone, self)
+        clone.__dict__.update(self.__dict__)
+        return clone
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        from flowc.compiler.canvas.primitives import signature
+
+        return signature, (dict(self),)
+
+    def __repr__(self) -> str:
+        parts = [repr(a) for a in self.args]
+        parts += [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        bang = "!" if self.immutable else ""
+        return f"{bang}{self.task}({', '.join(parts)})"
+
+
+class Signature(Canvas):
+    """One task call: name, partial arguments and execution options.
+
+    ``task`` may be a name or an object with a ``.name`` (a task); ``app`` is the dispatcher that
+    runs it (taken from the task object when it has an ``app``). Extra keyword arguments are
+    options, as in Celery: ``Signature("add", (2, 2), queue="math")``.
+    """
+
+    def __init__(
+        self,
+        task: str | Any,
+        args: tuple[Any, ...] | list[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        immutable: bool = False,
+        app: Dispatcher | None = None,
+        subtask_type: str | None = None,
+        **ex: Any,
+    ) -> None:
+        name = task if isinstance(task, str) else getattr(task, "name", None)
+        if not isinstance(name, str) or not name:
+            raise CanvasError(f"a signature needs a task name, got {task!r}")
+        self._app = app if app is not None else getattr(task, "app", None)
+        super().__init__(
+            task=name,
+            args=tuple(args or ()),
+            kwargs=dict(kwargs or {}),
+            options={**(options or {}), **ex},
+            subtask_type=subtask_type,
+            immutable=bool(immutable),
+        )
+
+    def clone(
+        self, args: tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None, **opts: Any
+    ) -> Signature:
+        new_args, new_kwargs, new_opts = self._merge(args, kwargs, opts)
+        return Signature(
+            self.task,
+            new_args,
+            new_kwargs,
+            copy.deepcopy(new_opts),
+            immutable=self.immutable,
+            app=self._app,
+            subtask_type=self.subtask_type,
+        )
+
+    partial = clone
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the task's function inline in this process, as Celery's ``sig()`` does."""
+        app = self._require_app("call")
+        merged_args, merged_kwargs, _ = self._merge(args, kwargs, {})
+        return app.call_task_inline(self.task, merged_args, merged_kwargs)
+
+
+def s(task: str | Any, *args: Any, **kwargs: Any) -> Signature:
+    """``s("add", 2, 2)``: a signature with partial arguments, like Celery's ``task.s(2, 2)``."""
+    return Signature(task, args, kwargs)
+
+
+def si(task: str | Any, *args: Any, **kwargs: Any) -> Signature:
+    """``si("notify", 7)``: an immutable signature, which ignores its parent's result."""
+    return Signature(task, args, kwargs, immutable=True)

@@ -1,0 +1,1 @@
+"""The IR's validation passes, one concept a module."""

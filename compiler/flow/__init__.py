@@ -1,0 +1,1 @@
+"""Compiling ``.flow`` modules: checks, values, types, options and lowering to the IR."""

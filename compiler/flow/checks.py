@@ -1,0 +1,191 @@
+"""Checks of a ``.flow`` module that need no task registry: names, parameters, schedules.
+
+* F203 duplicate flow or schedule name;
+* F202 unknown name, F204 a result name assigned twice (or shadowing a parameter), F205 used
+  before it is assigned, F208 (warning) a named result never used;
+* F306 unknown parameter type, F305 a default that does not fit its type;
+* F404 invalid cron expression (five fields, checked with ``croniter``), F405 unknown time zone
+  (``zoneinfo``), F409 a non-positive ``every`` interval.
+
+Cron strings are validated here rather than with the runtime's beat (the compiler does not import
+the runtime); croniter is the reference for the syntax: five fields, names (``mon``, ``jan``),
+ranges, steps and lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from flowc.compiler.flow.params import declared_type, default_value
+from flowc.compiler.flow.types import BASES, describe_value, matches, parse_type
+from flowc.compiler.flow.values import child_nodes
+from flowc.dsl import ast
+from flowc.dsl.diagnostics import Diagnostic, did_you_mean_hint
+
+CRON_FIELDS = 5
+
+
+def check_module(module: ast.Module) -> list[Diagnostic]:
+    """Every registry-free problem of ``module``, in no particular order."""
+    diags: list[Diagnostic] = []
+    diags += _duplicates([(f.name, f.name_span or f.span) for f in module.flows], "flow")
+    diags += _duplicates([(s.name, s.span) for s in module.schedules], "schedule")
+    for flow in module.flows:
+        diags += _params(flow)
+        diags += _names(flow)
+    for schedule in module.schedules:
+        diags += check_trigger(schedule)
+        diags += _names_in(schedule.target, set(), {}, set())
+    return diags
+
+
+def _duplicates(named: list[tuple[str, ast.Span]], what: str) -> list[Diagnostic]:
+    seen: dict[str, ast.Span] = {}
+    diags = []
+    for name, span in named:
+        if name in seen:
+            diags.append(Diagnostic("F203", f"{what} '{name}' is defined twice", span,
+                                    f"the first is on line {seen[name].line}; rename one"))
+        else:
+            seen[name] = span
+    return diags
+
+
+def _params(flow: ast.Flow) -> list[Diagnostic]:
+    diags = []
+    for p in flow.params:
+        if p.type and parse_type(p.type) is None:
+            word = p.type.split("[", 1)[0].strip()
+            hint = did_you_mean_hint(word, BASES) or f"types: {', '.join(BASES)}"
+            diags.append(Diagnostic("F306", f"unknown type '{p.type}' for parameter '{p.name}'",
+                                    p.span, hint))
+            continue
+        t = declared_type(p)
+        ok, value = default_value(p)
+        if p.default is not None and not ok:
+            diags.append(Diagnostic("F202", f"the default of '{p.name}' must be a literal",
+                                    p.default.span))
+        elif t is not None and ok and not matches(value, t):
+            assert p.default is not None
+            diags.append(Diagnostic("F305", f"default of '{p.name}' should be {t}, got "
+                                    f"{describe_value(value)}", p.default.span))
+    return diags
+
+
+def _names(flow: ast.Flow) -> list[Diagnostic]:
+    """Named results: assigned once, used after, used at all."""
+    diags: list[Diagnostic] = []
+    params = {p.name for p in flow.params}
+    assigned: dict[str, ast.Assign] = {}
+    later = {s.name for s in flow.body if isinstance(s, ast.Assign)}
+    used: set[str] = set()
+    for stmt in flow.body:
+        stage = stmt.value if isinstance(stmt, ast.Assign) else stmt
+        diags += _names_in(stage, params, assigned, later, used)
+        if isinstance(stmt, ast.Assign):
+            if stmt.name in params:
+                diags.append(Diagnostic("F204", f"'{stmt.name}' is already a parameter",
+                                        _assign_span(stmt), "choose another name for the result"))
+            elif stmt.name in assigned:
+                first = assigned[stmt.name].span.line
+                diags.append(Diagnostic("F204", f"'{stmt.name}' is assigned twice",
+                                        _assign_span(stmt), f"first assigned on line {first}"))
+            else:
+                assigned[stmt.name] = stmt
+    if flow.on_error is not None:
+        diags += _names_in(flow.on_error, params, {}, set())
+    last = flow.body[-1] if flow.body else None
+    for name, stmt in assigned.items():
+        if name not in used and stmt is not last:
+            diags.append(Diagnostic("F208", f"the result '{name}' is never used",
+                                    _assign_span(stmt), "use it, or drop the name",
+                                    severity="warning"))
+    return diags
+
+
+def _assign_span(stmt: ast.Assign) -> ast.Span:
+    s = stmt.span
+    return ast.Span(s.line, s.col, s.line, s.col + len(stmt.name)) if s.known else s
+
+
+def _names_in(stage: ast.Node, params: set[str], assigned: Mapping[str, object],
+              later: set[str], used: set[str] | None = None) -> list[Diagnostic]:
+    """Unknown and too-early names in ``stage``; ``assigned`` are the results named so far
+    (looked up, never copied: a flow with n statements costs O(n), not O(n^2))."""
+    diags = []
+    for ref, bound in _refs(stage, frozenset()):
+        name = ref.name
+        if name in bound or name in params:
+            continue
+        if name in assigned:
+            if used is not None:
+                used.add(name)
+        elif name in later:
+            diags.append(Diagnostic("F205", f"'{name}' is used before it is assigned", ref.span,
+                                    "move the statement that assigns it above this one"))
+        else:
+            candidates = [*params, *assigned, *bound]
+            hint = did_you_mean_hint(name, candidates) or (
+                "a name is a flow parameter, a loop variable or a named result")
+            diags.append(Diagnostic("F202", f"unknown name '{name}'", ref.span, hint))
+    return diags
+
+
+def _refs(node: ast.Node, bound: frozenset[str]) -> Iterator[tuple[ast.Ref, frozenset[str]]]:
+    """Every ``Ref`` under ``node`` with the loop variables bound where it stands."""
+    if isinstance(node, ast.Ref):
+        yield node, bound
+        return
+    if isinstance(node, ast.Comprehension):
+        yield from _refs(node.iterable, bound)
+        yield from _refs(node.item, bound | {node.var})
+        return
+    for child in child_nodes(node):
+        yield from _refs(child, bound)
+
+
+def check_trigger(s: ast.Schedule) -> list[Diagnostic]:
+    """F404/F405 for ``cron``, F409 for ``every``."""
+    diags = []
+    if s.kind == "every":
+        assert isinstance(s.expr, ast.Duration)
+        if s.expr.seconds <= 0:
+            diags.append(Diagnostic("F409", "'every' needs an interval above zero", s.expr.span))
+        return diags
+    assert isinstance(s.expr, str)
+    error = cron_error(s.expr)
+    if error:
+        diags.append(Diagnostic("F404", f"invalid cron expression \"{s.expr}\": {error}", s.span,
+                                "five fields: minute hour day-of-month month day-of-week, "
+                                "e.g. \"30 2 * * *\""))
+    if s.tz is not None and not valid_zone(s.tz):
+        import zoneinfo
+
+        hint = did_you_mean_hint(s.tz, sorted(zoneinfo.available_timezones()))
+        diags.append(Diagnostic("F405", f"unknown time zone \"{s.tz}\"", s.span,
+                                hint or "use an IANA name such as \"Europe/Berlin\" or \"UTC\""))
+    return diags
+
+
+def cron_error(expr: str) -> str | None:
+    """Why ``expr`` is not a five-field cron expression, or ``None`` when it is one."""
+    fields = expr.split()
+    if len(fields) != CRON_FIELDS:
+        return f"it has {len(fields)} field{'s' if len(fields) != 1 else ''}, not {CRON_FIELDS}"
+    from croniter import croniter  # here: most flows have no schedule (8 ms of start-up)
+
+    try:
+        ok = croniter.is_valid(expr)
+    except Exception:  # croniter raises assorted errors on odd input
+        ok = False
+    return None if ok else "a field is out of range or malformed"
+
+
+def valid_zone(name: str) -> bool:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True

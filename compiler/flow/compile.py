@@ -1,0 +1,159 @@
+"""Compiling ``.flow`` modules: check everything, compile one flow, compile the schedules.
+
+* :func:`check_module` reports every problem of a module at once: names and schedules
+  (:mod:`flow_checks`), lowering (unknown tasks, ``_``, options, sub-flow calls, recursion,
+  literal types) and the IR passes that need the task signatures (arity, keywords, JSON).
+  Each flow is lowered with its defaults, or a sample of each parameter's type.
+* :func:`compile_flow` lowers one flow with parameter values (``--param`` text by default).
+* :func:`compile_schedules` lowers every schedule's target into a :class:`ScheduleEntry` for beat.
+
+Nothing raises on a user mistake: every function returns its diagnostics, sorted and without
+duplicates (a sub-flow inlined twice reports its mistakes once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any, Literal
+
+from flowc.compiler.checks.acyclic import check_acyclic
+from flowc.compiler.checks.arguments import check_arguments
+from flowc.compiler.checks.serialisable import check_serialisable
+from flowc.compiler.checks.structure import check_structure
+from flowc.compiler.flow.checks import check_module as static_checks
+from flowc.compiler.flow.lower import FlowLowerer
+from flowc.compiler.flow.params import resolve_params, sample_params
+from flowc.compiler.flow.problems import problems_to_diagnostics
+from flowc.compiler.flow.resolve import TaskCatalog
+from flowc.compiler.ir import Workflow
+from flowc.dsl import ast
+from flowc.dsl.diagnostics import Diagnostic, did_you_mean_hint, sort_diagnostics
+from flowc.dsl.gc_pause import gc_paused
+
+IR_PASSES = (check_acyclic, check_serialisable, check_arguments)
+"""The IR passes run on lowered flows (task names and options are checked while lowering)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleEntry:
+    """One ``schedule``: ``expr`` is the cron string or the interval in seconds."""
+
+    name: str
+    kind: Literal["cron", "every"]
+    expr: str | float
+    tz: str | None
+    workflow: Workflow
+    line: int = 0
+
+
+def unique(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Diagnostics sorted by position, each reported once."""
+    seen: dict[tuple[str, ast.Span, str], Diagnostic] = {}
+    for d in diags:
+        seen.setdefault((d.code, d.span, d.message), d)
+    return sort_diagnostics(seen.values())
+
+
+def has_errors(diags: Iterable[Diagnostic]) -> bool:
+    return any(d.severity == "error" for d in diags)
+
+
+def _ir_diagnostics(wf: Workflow, catalog: TaskCatalog, lowerer: FlowLowerer) -> list[Diagnostic]:
+    reg = catalog.registry
+    problems = check_structure(wf, reg)
+    if not problems:
+        for run in IR_PASSES:
+            problems += run(wf, reg)
+    return problems_to_diagnostics(problems, lowerer.name_spans)
+
+
+def check_module(
+    module: ast.Module, catalog: TaskCatalog, filename: str | None = None
+) -> list[Diagnostic]:
+    """Every problem of ``module`` against the tasks in ``catalog``."""
+    with gc_paused():  # ends after the lowered workflows are gone: nothing left to walk
+        return _check_module(module, catalog, filename)
+
+
+def _check_module(
+    module: ast.Module, catalog: TaskCatalog, filename: str | None
+) -> list[Diagnostic]:
+    """``check_module`` without the pause: the lowered workflows die with this frame."""
+    diags = static_checks(module)
+    lowerer = FlowLowerer(module, catalog, filename)
+    for flow in lowerer.flows.values():
+        wf = lowerer.lower_flow(flow, sample_params(flow))
+        diags += _ir_diagnostics(wf, catalog, lowerer)
+    for schedule in module.schedules:
+        wf = lowerer.lower_stage(schedule.name, schedule.target)
+        diags += _ir_diagnostics(wf, catalog, lowerer)
+    return unique(diags + lowerer.diagnostics)
+
+
+def pick_flow(module: ast.Module, name: str | None, filename: str | None = None) -> ast.Flow | None:
+    """The flow called ``name``; without a name the one named like the file, else the first."""
+    if name is not None:
+        return module.flow(name)
+    stem = PurePath(filename).stem if filename else None
+    return (module.flow(stem) if stem else None) or (module.flows[0] if module.flows else None)
+
+
+def unknown_flow(module: ast.Module, name: str | None) -> Diagnostic:
+    names = [f.name for f in module.flows]
+    if name is None:
+        return Diagnostic("F202", "the file defines no flow", ast.NO_SPAN,
+                          "add 'flow name { ... }'")
+    hint = did_you_mean_hint(name, names) or f"flows here: {', '.join(names) or 'none'}"
+    return Diagnostic("F202", f"unknown flow '{name}'", ast.NO_SPAN, hint)
+
+
+def compile_flow(
+    module: ast.Module,
+    catalog: TaskCatalog,
+    flow_name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    *,
+    filename: str | None = None,
+    from_text: bool = True,
+) -> tuple[Workflow | None, list[Diagnostic]]:
+    """The workflow of one flow with ``params`` bound, and every problem found on the way.
+
+    ``flow_name`` may also name a schedule: its target is compiled (it takes no parameters).
+
+    The workflow is ``None`` when the flow does not exist; otherwise it is returned even with
+    errors (for pictures), so callers must check :func:`has_errors` before running it.
+    """
+    with gc_paused():
+        flow = pick_flow(module, flow_name, filename)
+        schedule = next((s for s in module.schedules if s.name == flow_name), None)
+        if flow is None and schedule is not None:
+            lowerer = FlowLowerer(module, catalog, filename)
+            wf = lowerer.lower_stage(schedule.name, schedule.target)
+            diags = static_checks(module) + _ir_diagnostics(wf, catalog, lowerer)
+            return wf, unique(diags + lowerer.diagnostics)
+        if flow is None:
+            return None, [unknown_flow(module, flow_name)]
+        values, diags = resolve_params(flow, params or {}, from_text=from_text)
+        diags += static_checks(module)
+        lowerer = FlowLowerer(module, catalog, filename)
+        wf = lowerer.lower_flow(flow, values)
+        diags += _ir_diagnostics(wf, catalog, lowerer)
+        return wf, unique(diags + lowerer.diagnostics)
+
+
+def compile_schedules(
+    module: ast.Module, catalog: TaskCatalog, filename: str | None = None
+) -> tuple[list[ScheduleEntry], list[Diagnostic]]:
+    """A :class:`ScheduleEntry` per schedule (beat's input), and every problem found."""
+    with gc_paused():
+        diags = static_checks(module)
+        lowerer = FlowLowerer(module, catalog, filename)
+        entries = []
+        for s in module.schedules:
+            wf = lowerer.lower_stage(s.name, s.target)
+            diags += _ir_diagnostics(wf, catalog, lowerer)
+            expr: str | float = s.expr if isinstance(s.expr, str) else s.expr.seconds
+            entries.append(ScheduleEntry(s.name, s.kind, expr, s.tz or None, wf, s.span.line))
+        return entries, unique(diags + lowerer.diagnostics)

@@ -1,0 +1,1 @@
+"""Beat: the periodic publisher, its entries, leader lease and store."""

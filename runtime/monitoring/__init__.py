@@ -1,0 +1,1 @@
+"""Monitoring: events, cluster views, remote control and the dead-letter stream."""

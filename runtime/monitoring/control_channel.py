@@ -1,0 +1,235 @@
+"""Remote control of workers through Redis: broadcast a command, gather each worker's reply.
+
+A command is published on the app's control channel (Redis pub/sub, ``Keys.control_channel``)
+as JSON ``{id, op, args, destination, reply_to}``. Every worker process runs a
+``ControlListener`` thread subscribed to it; a process the command is meant for runs the
+handler and RPUSHes ``{worker, ok | error}`` to the reply list ``reply_to`` (it expires after
+``REPLY_TTL_S``). The caller (``ControlClient.broadcast``) knows from PUBLISH's reply how many
+processes heard the command, so it stops waiting as soon as all of them answered, or at the
+timeout.
+
+Pub/sub is fire-and-forget: a worker that is disconnected at that moment misses the command
+(Celery's broadcast has the same property). State that must survive that, such as revocations,
+lives in Redis (``app.control.revoke`` writes the revoked set first).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+if TYPE_CHECKING:
+    from flowc.runtime.app import App
+
+logger = logging.getLogger("flowc.control")
+
+REPLY_TTL_S = 60
+"""Seconds a reply list is kept for a caller that gave up early."""
+POLL_S = 0.5
+"""How long the listener waits for a command before doing its periodic work."""
+OPS = ("ping", "inspect_active", "inspect_reserved", "inspect_scheduled", "inspect_registered",
+       "rate_limit", "shutdown", "pool_grow", "pool_shrink", "revoke")
+
+
+class ControlTarget(Protocol):
+    """What a worker process exposes to control commands (``monitor_worker.WorkerMonitor``)."""
+
+    app: App
+    name: str
+    queues: list[str]
+
+    def active(self) -> list[dict[str, Any]]:
+        """Tasks running now: id, name, args, kwargs, started."""
+        ...
+
+    def reserved(self) -> list[dict[str, Any]]:
+        """Messages claimed by this process and not started yet."""
+        ...
+
+    def set_rate_limit(self, task: str, rate: str | None) -> str:
+        """Change a task's rate limit in this process; return a description."""
+        ...
+
+    def shutdown(self) -> str:
+        """Begin a warm shutdown of this worker."""
+        ...
+
+    def pool_resize(self, delta: int) -> int:
+        """Grow (delta > 0) or shrink the pool; return the new concurrency."""
+        ...
+
+    def revoke(self, ids: Sequence[str], terminate: bool) -> list[str]:
+        """Forget revoked ids in this process at once; return the ids it was running."""
+        ...
+
+
+class UnknownCommand(Exception):
+    """Raised when a control command names an operation this worker does not know."""
+
+
+def handle(target: ControlTarget, op: str, args: dict[str, Any]) -> Any:
+    """Run one command against ``target`` and return its reply value."""
+    if op == "ping":
+        return "pong"
+    if op == "inspect_active":
+        return target.active()
+    if op == "inspect_reserved":
+        return target.reserved()
+    if op == "inspect_scheduled":
+        from flowc.runtime.monitoring.views import Monitor
+
+        return Monitor(target.app).scheduled(target.queues)
+    if op == "inspect_registered":
+        return sorted(target.app.tasks)
+    if op == "rate_limit":
+        return target.set_rate_limit(str(args["task"]), args.get("rate"))
+    if op == "shutdown":
+        return target.shutdown()
+    if op in ("pool_grow", "pool_shrink"):
+        n = int(args.get("n", 1))
+        return target.pool_resize(n if op == "pool_grow" else -n)
+    if op == "revoke":
+        return target.revoke([str(i) for i in args.get("ids", [])],
+                             bool(args.get("terminate")))
+    raise UnknownCommand(f"unknown control command {op!r}; known: {', '.join(OPS)}")
+
+
+def _matches(name: str, destination: Sequence[str] | None) -> bool:
+    """A destination names a process (``name@host.pid.token``) or a node (``name@host``)."""
+    if not destination:
+        return True
+    return any(name == d or name.startswith(d + ".") for d in destination)
+
+
+def channel_of(app: App) -> str:
+    """The app's control channel on the database its broker connection uses."""
+    db = app.broker_client.connection_pool.connection_kwargs.get("db", 0)
+    return app.keys.control_channel(int(db or 0))
+
+
+class ControlListener:
+    """A daemon thread that answers control commands for one worker process.
+
+    ``tick`` (if given) is called about every ``POLL_S`` seconds from the same thread (the
+    worker uses it for heartbeat events); a failing iteration is logged and backed off.
+    """
+
+    def __init__(self, target: ControlTarget, tick: Callable[[], None] | None = None) -> None:
+        self.target = target
+        self.tick = tick
+        self.channel = channel_of(target.app)
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self.loop, name="flowc-control", daemon=True)
+
+    def start(self, wait_s: float = 5.0) -> None:
+        """Start the thread and wait (up to ``wait_s``) until it is subscribed."""
+        self._thread.start()
+        self._ready.wait(wait_s)
+
+    def stop(self) -> None:
+        """Stop listening (returns at once; the thread ends within ``POLL_S``)."""
+        self._stop.set()
+
+    def loop(self) -> None:
+        """Subscribe, answer commands, reconnect with backoff after failures."""
+        backoff = 0.5
+        while not self._stop.is_set():
+            pubsub = None
+            try:
+                pubsub = self.target.app.broker_client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.channel)
+                self._ready.set()
+                backoff = 0.5
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=POLL_S)
+                    if message is not None and message.get("type") == "message":
+                        self.answer(message["data"])
+                    if self.tick is not None:
+                        self.tick()
+            except Exception:
+                if self._stop.is_set():
+                    break
+                logger.exception("control listener failed; reconnecting in %.1fs", backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except Exception:
+                        logger.debug("closing the control subscription failed", exc_info=True)
+
+    def answer(self, data: bytes) -> None:
+        """Decode one command, run it if it is for us, and reply."""
+        try:
+            command = orjson.loads(data)
+            op = str(command["op"])
+            reply_to = command.get("reply_to")
+        except Exception:
+            logger.warning("ignored a malformed control command: %r", data[:200])
+            return
+        reply: dict[str, Any] = {"worker": self.target.name}
+        if not _matches(self.target.name, command.get("destination")):
+            reply["skip"] = True  # so the caller need not wait for us to time out
+        else:
+            try:
+                reply["ok"] = handle(self.target, op, dict(command.get("args") or {}))
+            except Exception as e:
+                logger.warning("control command %s failed: %s", op, e)
+                reply["error"] = f"{type(e).__name__}: {e}"
+        if reply_to:
+            client = self.target.app.broker_client
+            pipe = client.pipeline(transaction=False)
+            pipe.rpush(reply_to, orjson.dumps(reply, default=str))
+            pipe.expire(reply_to, REPLY_TTL_S)
+            pipe.execute()
+
+
+class ControlClient:
+    """Sends commands to workers and gathers their replies (the CLI's and dashboard's side)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def broadcast(self, op: str, args: dict[str, Any] | None = None,
+                  destination: Sequence[str] | None = None, timeout_s: float = 1.0,
+                  reply: bool = True, limit: int | None = None) -> list[dict[str, Any]]:
+        """Publish ``op`` and return the replies received within ``timeout_s``.
+
+        Stops early once every subscribed process (or ``limit`` of them) answered.
+        """
+        if op not in OPS:
+            raise UnknownCommand(f"unknown control command {op!r}; known: {', '.join(OPS)}")
+        keys = self.app.keys
+        request_id = uuid.uuid4().hex
+        reply_to = keys.control_reply(request_id) if reply else None
+        command = {"id": request_id, "op": op, "args": args or {},
+                   "destination": list(destination) if destination else None,
+                   "reply_to": reply_to}
+        client = self.app.broker_client
+        heard = int(client.publish(channel_of(self.app), orjson.dumps(command)))
+        if reply_to is None or heard == 0:
+            return []
+        replies: list[dict[str, Any]] = []
+        answered = 0
+        deadline = time.monotonic() + timeout_s
+        while answered < heard and (limit is None or len(replies) < limit):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            found: Any = client.blpop([reply_to], timeout=max(0.01, left))
+            if found is None:
+                break
+            answered += 1
+            item = orjson.loads(found[1])
+            if not item.get("skip"):
+                replies.append(item)
+        client.delete(reply_to)
+        return sorted(replies, key=lambda r: str(r.get("worker")))

@@ -1,0 +1,338 @@
+"""Read-only views of a cluster for ``flowc status``, ``flowc inspect`` and the dashboard.
+
+Everything here reads Redis directly, in as few pipelined round trips as possible: workers from
+the heartbeat hashes, queue depths from the priority streams and delayed sets, in-flight counts
+from each stream's pending list (XPENDING), dead letters from the dead-letter stream, and
+rates from the events stream. Writes that operators ask for (purge, dead-letter requeue) live
+here too, next to the reads they mirror.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flowc.runtime.message import Message
+from flowc.runtime.monitoring.events_read import count_types
+from flowc.runtime.redis.keys import CONSUMER_GROUP, PRIORITY_LEVELS
+from flowc.runtime.serialization import decode
+
+if TYPE_CHECKING:
+    from flowc.runtime.app import App
+
+RATE_WINDOW_S = 60.0
+RATE_MAX_ENTRIES = 5000
+"""Most event-stream entries read to compute rates (each entry is a batch of events)."""
+LOST_SHOWN_S = 300.0
+"""A worker that stopped beating this long ago is no longer listed (its entry is pruned)."""
+
+
+def _s(value: Any) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+@dataclass
+class WorkerInfo:
+    """One worker process as its heartbeat hash describes it."""
+
+    name: str
+    alive: bool
+    last_seen: float
+    hostname: str = ""
+    pid: int = 0
+    pool: str = ""
+    queues: list[str] = field(default_factory=list)
+    processed: int = 0
+
+    @property
+    def node(self) -> str:
+        """``name@host`` without the per-process suffix."""
+        return self.name.split(".", 1)[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {**asdict(self), "node": self.node}
+
+
+@dataclass
+class QueueInfo:
+    """Depth of one queue: ready by priority, delayed, claimed-not-acked (in flight)."""
+
+    name: str
+    ready: int
+    delayed: int
+    in_flight: int
+    by_priority: dict[int, int] = field(default_factory=dict)
+    consumers: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass
+class DeadLetter:
+    """One dead-letter entry, its message decoded when possible."""
+
+    entry_id: str
+    source: str
+    reason: str
+    worker: str
+    ts: float
+    task_id: str | None
+    task: str | None
+    args: Any = None
+    kwargs: Any = None
+    queue: str | None = None
+    size: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+class Monitor:
+    """Queries over one App's keys."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.keys = app.keys
+        self.client = app.broker_client
+
+    # --- workers ------------------------------------------------------------------------------
+
+    def workers(self, include_lost: bool = True) -> list[WorkerInfo]:
+        """Worker processes that beat recently; ``alive`` is False once their hash expired."""
+        now = time.time()
+        self.client.zremrangebyscore(self.keys.workers(), "-inf", now - LOST_SHOWN_S)
+        members: Any = self.client.zrange(self.keys.workers(), 0, -1, withscores=True)
+        pipe = self.client.pipeline(transaction=False)
+        for name, _ in members:
+            pipe.hgetall(self.keys.worker(_s(name)))
+        out = []
+        for (name, score), info in zip(members, pipe.execute(), strict=True):
+            data = {_s(k): _s(v) for k, v in info.items()}
+            if not data and not include_lost:
+                continue
+            out.append(WorkerInfo(
+                name=_s(name), alive=bool(data), last_seen=float(data.get("ts", score)),
+                hostname=data.get("hostname", ""), pid=int(data.get("pid", 0) or 0),
+                pool=data.get("pool", ""),
+                queues=[q for q in data.get("queues", "").split(",") if q],
+                processed=int(data.get("processed", 0) or 0)))
+        return out
+
+    # --- queues -------------------------------------------------------------------------------
+
+    def queue_names(self) -> list[str]:
+        """Every queue a producer or worker declared."""
+        members: Any = self.client.smembers(self.keys.queues())
+        return sorted(_s(m) for m in members)
+
+    def queues(self, names: list[str] | None = None) -> list[QueueInfo]:
+        """Depth of each queue (one pipelined round trip for all of them)."""
+        names = self.queue_names() if names is None else names
+        pipe = self.client.pipeline(transaction=False)
+        for q in names:
+            for p in range(PRIORITY_LEVELS):
+                key = self.keys.stream(q, p)
+                pipe.xlen(key)
+                pipe.xpending(key, CONSUMER_GROUP)
+            pipe.zcard(self.keys.delayed(q))
+        replies = pipe.execute(raise_on_error=False)
+        out = []
+        per_queue = 2 * PRIORITY_LEVELS + 1
+        for i, q in enumerate(names):
+            part = replies[i * per_queue:(i + 1) * per_queue]
+            by_priority: dict[int, int] = {}
+            in_flight = 0
+            consumers: set[str] = set()
+            for p in range(PRIORITY_LEVELS):
+                length, pending = part[2 * p], part[2 * p + 1]
+                n = 0 if isinstance(length, Exception) else int(length)
+                claimed = 0
+                if isinstance(pending, dict):
+                    claimed = int(pending.get("pending") or 0)
+                    for c in pending.get("consumers") or []:
+                        consumers.add(_s(c.get("name", "")))
+                in_flight += claimed
+                if n - claimed:
+                    by_priority[p] = n - claimed
+            delayed = part[-1]
+            out.append(QueueInfo(
+                name=q, ready=sum(by_priority.values()), in_flight=in_flight,
+                delayed=0 if isinstance(delayed, Exception) else int(delayed),
+                by_priority=by_priority, consumers=len(consumers)))
+        return out
+
+    def scheduled(self, queues: list[str] | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Countdown/eta messages waiting in the delayed sets, soonest first."""
+        names = self.queue_names() if queues is None else queues
+        pipe = self.client.pipeline(transaction=False)
+        for q in names:
+            pipe.zrange(self.keys.delayed(q), 0, limit - 1, withscores=True)
+        out = []
+        for q, members in zip(names, pipe.execute(), strict=True):
+            for member, due in members:
+                info = self._describe(member[1:2], member[2:])
+                info.update(queue=q, eta=float(due), priority=member[0] - 48)
+                out.append(info)
+        out.sort(key=lambda i: i["eta"])
+        return out[:limit]
+
+    def _describe(self, tag: bytes, body: bytes) -> dict[str, Any]:
+        try:
+            m = Message.from_envelope(decode(tag, body, self.app.conf.accepted()))
+        except Exception as e:
+            return {"id": None, "name": None, "error": f"undecodable: {e}"}
+        return {"id": m.id, "name": m.task, "args": m.args, "kwargs": m.kwargs,
+                "retries": m.retries, "queue": m.queue, "priority": m.priority}
+
+    def purge(self, queues: list[str]) -> int:
+        """Delete every ready and delayed message of ``queues`` (claimed ones are kept);
+        returns how many were removed."""
+        removed = 0
+        for q in queues:
+            pipe = self.client.pipeline(transaction=False)
+            for p in range(PRIORITY_LEVELS):
+                pipe.xlen(self.keys.stream(q, p))
+                pipe.xpending(self.keys.stream(q, p), CONSUMER_GROUP)
+            pipe.zcard(self.keys.delayed(q))
+            counts = pipe.execute(raise_on_error=False)
+            pipe = self.client.pipeline(transaction=False)
+            for p in range(PRIORITY_LEVELS):
+                key = self.keys.stream(q, p)
+                length, pending = counts[2 * p], counts[2 * p + 1]
+                if isinstance(length, Exception) or not length:
+                    continue
+                claimed = int(pending.get("pending") or 0) if isinstance(pending, dict) else 0
+                removed += self._purge_stream(key, claimed)
+            delayed = counts[-1]
+            if not isinstance(delayed, Exception) and delayed:
+                removed += int(delayed)
+                pipe.delete(self.keys.delayed(q))
+            pipe.execute()
+        return removed
+
+    def _purge_stream(self, key: str, claimed: int) -> int:
+        """XDEL the entries of ``key`` no consumer holds (keeping claimed ones to be acked)."""
+        held: set[bytes] = set()
+        if claimed:
+            rows: Any = self.client.xpending_range(key, CONSUMER_GROUP, "-", "+", claimed + 1000)
+            held = {r["message_id"] for r in rows}
+        removed = 0
+        start = "-"
+        while True:
+            entries: Any = self.client.xrange(key, start, "+", count=1000)
+            ids = [eid for eid, _ in entries if eid not in held]
+            if ids:
+                removed += int(self.client.xdel(key, *ids))
+            if len(entries) < 1000:
+                return removed
+            start = "(" + _s(entries[-1][0])
+
+    # --- dead letters -------------------------------------------------------------------------
+
+    def dead_letter_count(self) -> int:
+        """Entries in the dead-letter stream."""
+        return int(self.client.xlen(self.keys.dead_letters()))
+
+    def dead_letters(self, count: int = 100, before: str = "+") -> list[DeadLetter]:
+        """The newest dead letters first (``before`` an entry id, for paging)."""
+        rows: Any = self.client.xrevrange(self.keys.dead_letters(), before, "-", count=count)
+        return [self._dead_letter(eid, fields) for eid, fields in rows]
+
+    def dead_letter(self, entry_id: str) -> DeadLetter | None:
+        """One dead letter by entry id."""
+        rows: Any = self.client.xrange(self.keys.dead_letters(), entry_id, entry_id)
+        return self._dead_letter(*rows[0]) if rows else None
+
+    def _dead_letter(self, eid: Any, fields: dict[bytes, bytes]) -> DeadLetter:
+        body, tag = fields.get(b"b", b""), fields.get(b"c", b"j")
+        info = self._describe(tag, body)
+        return DeadLetter(
+            entry_id=_s(eid), source=_s(fields.get(b"source", b"")),
+            reason=_s(fields.get(b"reason", b"")), worker=_s(fields.get(b"worker", b"")),
+            ts=float(_s(fields.get(b"ts", b"0")) or 0), task_id=info.get("id"),
+            task=info.get("name"), args=info.get("args"), kwargs=info.get("kwargs"),
+            queue=info.get("queue"), size=len(body))
+
+    def requeue_dead_letter(self, entry_id: str) -> str | None:
+        """Put a dead letter back on the stream it came from (as a fresh delivery) and remove
+        it from the dead-letter stream; returns the new entry id, None if it was not there."""
+        key = self.keys.dead_letters()
+        rows: Any = self.client.xrange(key, entry_id, entry_id)
+        if not rows:
+            return None
+        fields = rows[0][1]
+        source = _s(fields.get(b"source", b""))
+        if not source:
+            raise ValueError(f"dead letter {entry_id} does not say which stream it came from")
+        # XADD first: a crash in between leaves a duplicate to inspect, never a lost message
+        new_id: Any = self.client.xadd(source, {b"b": fields[b"b"], b"c": fields.get(b"c", b"j")})
+        self.client.xdel(key, entry_id)
+        return _s(new_id)
+
+    def delete_dead_letter(self, entry_id: str) -> bool:
+        """Drop a dead letter for good."""
+        return bool(self.client.xdel(self.keys.dead_letters(), entry_id))
+
+    # --- rates --------------------------------------------------------------------------------
+
+    def rates(self, window_s: float = RATE_WINDOW_S) -> dict[str, Any]:
+        """Tasks finished per minute over the last ``window_s`` from the events stream.
+
+        ``{"events": False}`` when no events were sent in the window (events are off).
+        """
+        now_ms = int(time.time() * 1000)
+        rows: Any = self.client.xrevrange(self.keys.events(), "+", now_ms - int(window_s * 1000),
+                                          count=RATE_MAX_ENTRIES)
+        counts: dict[str, int] = {}
+        for _, fields in rows:
+            count_types(fields, counts)
+        per_min = 60.0 / window_s
+        done = counts.get("task-succeeded", 0) + counts.get("task-failed", 0)
+        return {"events": bool(rows), "window_s": window_s,
+                "succeeded_per_min": counts.get("task-succeeded", 0) * per_min,
+                "failed_per_min": counts.get("task-failed", 0) * per_min,
+                "finished_per_min": done * per_min,
+                "retried_per_min": counts.get("task-retried", 0) * per_min,
+                "truncated": len(rows) >= RATE_MAX_ENTRIES}
+
+    # --- workflows ----------------------------------------------------------------------------
+
+    def workflow_ids(self, count: int = 100, offset: int = 0) -> list[tuple[str, float]]:
+        """The newest workflow runs first: ``(id, submitted at)``."""
+        rows: Any = self.client.zrevrange(self.keys.workflows(), offset, offset + count - 1,
+                                          withscores=True)
+        return [(_s(wid), float(score)) for wid, score in rows]
+
+    def workflow_count(self) -> int:
+        """Workflow runs listed (the reaper prunes expired ones: ``workflow_index``)."""
+        return int(self.client.zcard(self.keys.workflows()))
+
+    def workflow_summaries(self, ids: list[str]) -> list[dict[str, Any]]:
+        """Status, name and node counts of several runs in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for wid in ids:
+            keys = self.keys.workflow(wid)
+            pipe.hmget(keys[4], "status", "name", "left", "failed_node")
+            pipe.hlen(keys[0])
+        replies = pipe.execute()
+        out = []
+        for i, wid in enumerate(ids):
+            status, name, left, failed = replies[2 * i]
+            out.append({"id": wid, "status": _s(status) if status else "EXPIRED",
+                        "name": _s(name) if name else None,
+                        "left": int(left) if left else 0, "nodes": int(replies[2 * i + 1]),
+                        "failed_node": _s(failed) if failed else None})
+        return out
+
+    # --- all at once --------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """What ``flowc status`` prints."""
+        return {"workers": [w.to_dict() for w in self.workers()],
+                "queues": [q.to_dict() for q in self.queues()],
+                "dead_letters": self.dead_letter_count(), "rates": self.rates()}

@@ -1,0 +1,1 @@
+"""Redis adapter: broker, result backend, keys, Lua scripts, connections, embedded server."""

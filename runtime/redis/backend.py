@@ -1,0 +1,79 @@
+"""Results in Redis: a one-element list per task, so a waiter can block on it with BLMOVE.
+
+``BLMOVE k k RIGHT LEFT`` on a one-element list returns the element and leaves it in place,
+so any number of waiters wake the moment the worker's RPUSH lands, with no polling and no
+pub/sub subscription, and a waiter that starts after the result exists returns at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+from flowc.runtime.redis import scripts
+from flowc.runtime.redis.held import HeldConnection
+from flowc.runtime.redis.keys import Keys
+
+WAIT_SLICE_S = 5.0
+"""Longest single blocking call; waits are cut in slices so a dropped connection recovers."""
+
+
+class RedisResultBackend:
+    """Stores records under ``<prefix>:result:<id>`` and states under ``<prefix>:state:<id>``."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+        self.held = HeldConnection(client)
+
+    def store(self, items: Sequence[tuple[str, bytes]], ttl_s: float | None,
+              pipe: redis.client.Pipeline | None = None) -> None:
+        """Replace each record (store.lua: one call per batch; idempotent).
+
+        The in-flight state key is left to expire: readers look at the record first.
+        """
+        if not items:
+            return
+        target = self.client.pipeline(transaction=False) if pipe is None else pipe
+        scripts.queue_eval(target, "store", [self.keys.result(tid) for tid, _ in items],
+                           [max(1, int(ttl_s)) if ttl_s else 0, *(rec for _, rec in items)])
+        if pipe is None:
+            target.execute()
+
+    def set_state(self, items: Sequence[tuple[str, bytes]], ttl_s: float | None,
+                  pipe: redis.client.Pipeline | None = None) -> None:
+        """SET each state record with the result TTL."""
+        target = self.client.pipeline(transaction=False) if pipe is None else pipe
+        for task_id, record in items:
+            target.set(self.keys.state(task_id), record, ex=max(1, int(ttl_s)) if ttl_s else None)
+        if pipe is None:
+            target.execute()
+
+    def get(self, task_id: str) -> tuple[bytes | None, bytes | None]:
+        """One round trip for both the terminal record and the in-flight state."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.lindex(self.keys.result(task_id), 0)
+        pipe.get(self.keys.state(task_id))
+        record, state = pipe.execute()
+        return record, state
+
+    def wait(self, task_id: str, timeout_s: float | None) -> bytes | None:
+        """Block on BLMOVE in slices until the record exists or ``timeout_s`` passes."""
+        key = self.keys.result(task_id)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            slice_s = WAIT_SLICE_S
+            if deadline is not None:
+                slice_s = min(slice_s, deadline - time.monotonic())
+                if slice_s <= 0:
+                    return None
+            got: Any = self.held.execute("BLMOVE", key, key, "RIGHT", "LEFT",
+                                         f"{max(slice_s, 0.001):.3f}")
+            if got is not None:
+                return bytes(got)
+
+    def forget(self, task_id: str) -> None:
+        """Delete the record and the state."""
+        self.client.delete(self.keys.result(task_id), self.keys.state(task_id))

@@ -1,0 +1,311 @@
+"""The Redis broker: one stream per (queue, priority), a consumer group, Lua for atomic steps.
+
+Design (docs/architecture.md): producers XADD to ``{q:<queue>}:p<priority>``; workers claim
+with XREADGROUP (so claimed messages sit in the pending list until acked: nothing is lost when
+a worker dies), most urgent stream first, in batches; acks are XACK+XDEL pipelined per batch.
+Countdown/eta messages wait in a per-queue sorted set and are moved by ``promote.lua``.
+
+Idle workers wait in ``XREADGROUP BLOCK`` on a second group of every stream, the *wake* group,
+read with NOACK: it claims nothing in the consumer group (claims stay in priority order, by
+``fetch.lua``), wakes one waiter per new entry instead of all of them, and skips what a worker
+claimed in the same step that added it (``workflow.lua`` hands a chain's next step straight
+to the worker that finished the previous one and moves the wake group past it). A waiter
+claims with ``fetch.lua`` as soon as it wakes; if someone else claimed the message meanwhile,
+it waits again (``fetch.lua``'s idle path moves the wake group to the streams' ends). A wait
+that finds entries in several streams takes a wake from each; wakes its batch could not use are
+handed back by ``fetch.lua`` (the wake group moved back to the consumer group's last-delivered
+id). Moving a group wakes nobody already blocked: a waiter that blocked in the one round trip
+between such a wait and its claim waits for the next entry or its timeout (under a second).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+from flowc.runtime.broker import Delivery, Outgoing
+from flowc.runtime.redis import scripts
+from flowc.runtime.redis.keys import CONSUMER_GROUP, PRIORITY_LEVELS, Keys
+from redis.typing import EncodableT
+
+PROMOTE_BATCH = 1000
+"""The most delayed messages one promote call moves (it loops while more are due)."""
+RECLAIM_BATCH = 500
+"""The most entries one reclaim call returns (it loops while the consumer has more)."""
+WAKE_GROUP = "wake"
+"""The group idle workers block on (NOACK; never claims a message, see the module docstring)."""
+WAITER = "waiter"
+"""The one consumer name every waiter uses in the wake group (NOACK leaves it nothing pending)."""
+
+
+class RedisBroker:
+    """Broker on Redis >= 6.2 (or Valkey) using streams and consumer groups."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+        self._fetch = scripts.load(client, "fetch")
+        self._promote = scripts.load(client, "promote")
+        self._requeue = scripts.load(client, "requeue")
+        self._reclaim = scripts.load(client, "reclaim")
+        self._publish_once = scripts.load(client, "publish_once")
+        self._declared: set[str] = set()
+
+    # --- producing ----------------------------------------------------------------------------
+
+    def publish(self, items: Sequence[Outgoing]) -> None:
+        """XADD ready messages and ZADD delayed ones; one round trip for the whole batch."""
+        if len(items) == 1:
+            self._publish_one(self.client, items[0])
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for item in items:
+            self._publish_one(pipe, item)
+        pipe.execute()
+
+    def publish_once(self, item: Outgoing, key: str, task_id: str, ttl_s: float) -> str | None:
+        """Enqueue unless ``key`` was used within ``ttl_s``; return the first task's id if so."""
+        idem = self.keys.idempotency(key, item.queue)
+        if item.eta is not None and item.eta > time.time():
+            args: list[EncodableT] = [
+                task_id, int(ttl_s * 1000), "delayed", _delayed_member(item), repr(item.eta)
+            ]
+            target = self.keys.delayed(item.queue)
+        else:
+            args = [task_id, int(ttl_s * 1000), "ready", item.body, item.tag]
+            target = self.keys.stream(item.queue, item.priority)
+        first = self._publish_once(keys=[idem, target], args=args)
+        return None if first is None else first.decode()
+
+    def _publish_one(self, target: redis.Redis, item: Outgoing) -> None:
+        if item.eta is not None and item.eta > time.time():
+            member = _delayed_member(item)
+            target.zadd(self.keys.delayed(item.queue), {member: item.eta})
+        else:
+            target.xadd(self.keys.stream(item.queue, item.priority),
+                        {b"b": item.body, b"c": item.tag})
+
+    # --- consuming ----------------------------------------------------------------------------
+
+    def declare(self, queues: Sequence[str]) -> None:
+        """Create each queue's streams and attach the consumer group (idempotent)."""
+        pipe = self.client.pipeline(transaction=False)
+        todo = [q for q in queues if q not in self._declared]
+        for queue in todo:
+            for key in self.keys.streams(queue):
+                pipe.xgroup_create(key, CONSUMER_GROUP, id="0", mkstream=True)
+                pipe.xgroup_create(key, WAKE_GROUP, id="$", mkstream=True)
+            pipe.sadd(self.keys.queues(), queue)
+        for result in pipe.execute(raise_on_error=False):
+            if isinstance(result, Exception) and "BUSYGROUP" not in str(result):
+                raise result
+        self._declared.update(todo)
+
+    def stream_keys(self, queues: Sequence[str]) -> list[str]:
+        """Streams to drain, all priority-9 streams first, then 8, ... then 0."""
+        return [self.keys.stream(q, p) for p in range(PRIORITY_LEVELS - 1, -1, -1) for q in queues]
+
+    def fetch(self, consumer: str, queues: Sequence[str], count: int,
+              block_s: float, idle_ids: list[bytes] | None = None) -> list[Delivery]:
+        """Claim a batch with fetch.lua; when everything is empty, wait and claim again.
+
+        The wait (XREADGROUP BLOCK on the wake group, NOACK) claims nothing: a plain
+        XREADGROUP BLOCK would hand this worker the first message to arrive whatever its
+        priority; waiting first and claiming with fetch.lua keeps claims in priority order.
+        """
+        keys = self.stream_keys(queues)
+        if not (idle_ids and len(idle_ids) == len(keys)):  # else a piggybacked claim was idle
+            found = self._claim(keys, consumer, count)[0]
+            if found or block_s <= 0:
+                return found
+        elif block_s <= 0:
+            return []
+        streams: Any = dict.fromkeys(keys, ">")
+        deadline = time.monotonic() + block_s
+        while True:
+            try:
+                reply: Any = self.client.xreadgroup(WAKE_GROUP, WAITER, streams, count=1,
+                                                    block=max(1, int(block_s * 1000)),
+                                                    noack=True)
+            except redis.ResponseError as e:
+                if "NOGROUP" not in str(e) and "UNBLOCKED" not in str(e):
+                    raise
+                reply = True  # a stream or its groups vanished: fetch.lua re-creates them
+            if not reply:
+                return []
+            # Claim at once: a new message is the common reason to wake (checking first would
+            # cost every wake a round trip). Claimed by someone else meanwhile: wait again.
+            # A wait that found entries in several streams took one wake from each: if that is
+            # more than this batch may claim, fetch.lua hands the wakes it could not use back.
+            woken = [] if reply is True or sum(len(e) for _, e in reply) <= count else \
+                [keys.index(k.decode() if isinstance(k, bytes) else k) + 1 for k, _ in reply]
+            found = self._claim(keys, consumer, count, woken)[0]
+            if found:
+                return found
+            block_s = deadline - time.monotonic()
+            if block_s <= 0:
+                return []
+
+    def queue_claim(self, pipe: redis.client.Pipeline, consumer: str, queues: Sequence[str],
+                    count: int) -> None:
+        """Queue a fetch.lua claim on a pipeline (a worker's flush claims its next batch)."""
+        scripts.queue_eval(pipe, "fetch", self.stream_keys(queues),
+                           [CONSUMER_GROUP, consumer, count, WAKE_GROUP])
+
+    def claim_args(self, consumer: str, queues: Sequence[str], count: int,
+                   acks: Sequence[Delivery] = ()) -> list[Any]:
+        """The arguments of the acks and claim folded into ``workflow.lua done`` (see
+        ``JoinOp.claim``): the same XACK + XDEL and fetch.lua claim, without two more
+        commands and a script call on the worker's pipeline."""
+        pairs: list[Any] = []
+        for d in acks:
+            pairs += [d.source, d.entry_id]
+        return [CONSUMER_GROUP, consumer, count, WAKE_GROUP, len(acks), *pairs,
+                *self.stream_keys(queues)]
+
+    def _claim(self, keys: list[str], consumer: str, count: int,
+               woken: Sequence[int] = ()) -> tuple[list[Delivery], list[bytes]]:
+        return self.parse_claim(self._fetch(keys=keys, args=[CONSUMER_GROUP, consumer, count,
+                                                             WAKE_GROUP, *woken]))
+
+    def parse_claim(self, flat: Any) -> tuple[list[Delivery], list[bytes]]:
+        """fetch.lua's reply as deliveries, or ([], the streams' last ids) when all were idle."""
+        if flat and flat[0] == b"idle":
+            return [], flat[1:]
+        out = []
+        for i in range(0, len(flat), 3):
+            fields = flat[i + 2]
+            body = tag = b""
+            lost = 0
+            for j in range(0, len(fields), 2):
+                if fields[j] == b"b":
+                    body = fields[j + 1]
+                elif fields[j] == b"c":
+                    tag = fields[j + 1]
+                elif fields[j] == b"d":
+                    lost = int(fields[j + 1])
+            out.append(Delivery(flat[i], flat[i + 1], body, tag, lost + 1))
+        return out, []
+
+    # --- settling -----------------------------------------------------------------------------
+
+    def ack(self, deliveries: Sequence[Delivery],
+            pipe: redis.client.Pipeline | None = None) -> None:
+        """XACK + XDEL grouped by stream; pass ``pipe`` to ride on a pipeline already in use."""
+        own = pipe is None
+        target = self.client.pipeline(transaction=False) if pipe is None else pipe
+        by_stream: dict[bytes, list[bytes]] = defaultdict(list)
+        for d in deliveries:
+            by_stream[d.source].append(d.entry_id)
+        for stream, ids in by_stream.items():
+            target.xack(stream, CONSUMER_GROUP, *ids)
+            target.xdel(stream, *ids)
+        if own:
+            target.execute()
+
+    def requeue(self, deliveries: Sequence[Delivery]) -> None:
+        """Return messages to the tail of their stream with requeue.lua (one call per stream)."""
+        by_stream: dict[bytes, list[bytes]] = defaultdict(list)
+        for d in deliveries:
+            by_stream[d.source].append(d.entry_id)
+        for stream, ids in by_stream.items():
+            self._requeue(keys=[stream], args=[CONSUMER_GROUP, *ids])
+
+    def dead_letter(self, delivery: Delivery, reason: str, worker: str) -> None:
+        """Copy the message to the dead-letter stream with its reason, then settle it."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xadd(self.keys.dead_letters(), {
+            b"b": delivery.body, b"c": delivery.tag, b"source": delivery.source,
+            b"reason": reason.encode(), b"worker": worker.encode(),
+            b"ts": repr(time.time()).encode(),
+        })
+        self.ack([delivery], pipe)
+        pipe.execute()
+
+    def promote_due(self, queues: Sequence[str], now: float) -> float | None:
+        """Run promote.lua per queue (each queue is one slot); return the earliest next due."""
+        earliest: float | None = None
+        for queue in queues:
+            keys = [self.keys.delayed(queue)] + [self.keys.stream(queue, p)
+                                                 for p in range(PRIORITY_LEVELS)]
+            while True:
+                moved, next_due = self._promote(keys=keys, args=[now, PROMOTE_BATCH])
+                if int(moved) < PROMOTE_BATCH:
+                    break
+            nd = float(next_due)
+            if nd >= 0 and (earliest is None or nd < earliest):
+                earliest = nd
+        return earliest
+
+    # --- redelivery ---------------------------------------------------------------------------
+
+    def consumers(self) -> dict[str, list[bytes]]:
+        """Consumers of every known queue's streams (XINFO CONSUMERS, one round trip)."""
+        members: Any = self.client.smembers(self.keys.queues())
+        queues = sorted(q.decode() if isinstance(q, bytes) else str(q) for q in members)
+        streams = [self.keys.stream(q, p) for q in queues for p in range(PRIORITY_LEVELS)]
+        pipe = self.client.pipeline(transaction=False)
+        for key in streams:
+            pipe.xinfo_consumers(key, CONSUMER_GROUP)
+        found: dict[str, list[bytes]] = defaultdict(list)
+        for key, reply in zip(streams, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(reply, Exception):
+                continue  # the stream or its group does not exist (yet)
+            for info in reply:
+                name = info["name"]
+                found[name.decode() if isinstance(name, bytes) else str(name)].append(
+                    key.encode())
+        return dict(found)
+
+    def pending_of(self, consumer: str, streams: Sequence[bytes],
+                   min_idle_s: float) -> list[tuple[bytes, bytes]]:
+        """Entries claimed by ``consumer`` and not delivered again for ``min_idle_s``."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in streams:
+            pipe.xpending_range(key, CONSUMER_GROUP, "-", "+", RECLAIM_BATCH, consumer,
+                                idle=int(min_idle_s * 1000))
+        out: list[tuple[bytes, bytes]] = []
+        for key, reply in zip(streams, pipe.execute(raise_on_error=False), strict=True):
+            if not isinstance(reply, Exception):
+                out.extend((key, entry["message_id"]) for entry in reply)
+        return out
+
+    def reclaim(self, consumer: str, streams: Sequence[bytes]) -> int:
+        """Run reclaim.lua per stream (one slot each) until the lost consumer has nothing left."""
+        returned = 0
+        for key in streams:
+            while True:
+                n, more = self._reclaim(keys=[key], args=[CONSUMER_GROUP, consumer,
+                                                          RECLAIM_BATCH])
+                returned += int(n)
+                if not int(more):
+                    break
+        return returned
+
+    def reclaim_entries(self, consumer: str, entries: Sequence[tuple[bytes, bytes]]) -> int:
+        """Return only these ``(stream, entry id)`` of a live consumer (orphaned claims)."""
+        by_stream: dict[bytes, list[bytes]] = defaultdict(list)
+        for key, entry_id in entries:
+            by_stream[key].append(entry_id)
+        returned = 0
+        for key, ids in by_stream.items():
+            n, _ = self._reclaim(keys=[key], args=[CONSUMER_GROUP, consumer, len(ids), *ids])
+            returned += int(n)
+        return returned
+
+    def depth(self, queue: str) -> dict[str, int]:
+        """Ready, delayed messages of a queue (for status and tests)."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in self.keys.streams(queue):
+            pipe.xlen(key)
+        pipe.zcard(self.keys.delayed(queue))
+        counts = pipe.execute()
+        return {"ready": int(sum(counts[:-1])), "delayed": int(counts[-1])}
+
+
+def _delayed_member(item: Outgoing) -> bytes:
+    """A delayed-set member: the priority digit, the content tag byte, then the body."""
+    return bytes((48 + item.priority,)) + item.tag + item.body

@@ -1,0 +1,1 @@
+"""Workers: the main loop, consume loop, pools, settling, heartbeats, redelivery, limits."""

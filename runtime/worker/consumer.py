@@ -1,0 +1,356 @@
+"""The consume loop of one worker process: claim a batch, run each task, settle in batches.
+
+Shared by every pool: the solo loop runs tasks inline here; the thread and asyncio pools
+(``pools``) reuse ``prepare`` and ``finish`` around their executors. Monitoring observes the
+loop through ``hooks`` (``runtime.hooks``), called where each event happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from flowc.runtime import states
+from flowc.runtime.broker import Delivery, Outgoing
+from flowc.runtime.exceptions import TaskRevokedError
+from flowc.runtime.execute import Outcome, invoke
+from flowc.runtime.message import Message
+from flowc.runtime.outcome import encode_record, exception_to_dict, now_iso
+from flowc.runtime.serialization import decode
+from flowc.runtime.worker.hooks import NO_HOOKS, ConsumerHooks
+from flowc.runtime.worker.ratelimit import RateLimiter
+from flowc.runtime.worker.revocations import RevokedCache
+from flowc.runtime.worker.settle import Settler
+from flowc.runtime.workflows import steps as workflow_steps
+
+if TYPE_CHECKING:
+    from flowc.runtime.app import App
+    from flowc.runtime.task import Task
+    from flowc.runtime.worker.timelimits import TimeLimiter
+
+logger = logging.getLogger("flowc.worker")
+
+MAX_BATCH = 256
+"""Largest claim per round trip, reached only while every task in a batch is fast."""
+FAST_TASK_S = 0.001
+"""Tasks averaging under this runtime have their results flushed per batch, not per task."""
+MAX_UNFLUSHED_AGE_S = 0.010
+BLOCK_S = 1.0
+"""Longest blocking wait for messages (also bounds how late a warm shutdown is noticed)."""
+PROMOTE_EVERY_S = 0.25
+"""How often delayed messages are checked for being due while the worker is busy."""
+PRECISE_WAIT_S = 0.12
+"""A delayed message due sooner than this is waited for with a local sleep, not a Redis block
+(whose timeout fires on the server's 10 Hz tick), so it starts within a millisecond or two."""
+
+
+class Consumer:
+    """Consumes ``queues`` as ``consumer`` (``name@host`` or ``name@host-<i>`` in prefork)."""
+
+    def __init__(self, app: App, queues: Sequence[str], consumer: str) -> None:
+        self.app = app
+        self.queues = list(queues)
+        self.name = consumer
+        self.accept = app.conf.accepted()
+        self.settler = Settler(app)
+        self.revoked = RevokedCache(app)
+        self.stopping = False
+        self.runtime_ewma: dict[str, float] = {}
+        self.prefetch = max(1, app.conf.worker_prefetch_multiplier)
+        self.batch_size = self.prefetch
+        self.next_promote = 0.0
+        self.next_due: float | None = None
+        self.processed = 0
+        self.pending: list[Delivery] = []
+        """Claimed messages not yet started (returned to their queue on warm shutdown)."""
+        self.idle_ids: list[bytes] | None = None
+        """Last stream ids seen by a piggybacked claim that found nothing (skip re-claiming)."""
+        self.running: set[bytes] = set()
+        """Entry ids of messages started and not yet settled (read by the orphan check)."""
+        self.time_limiter: TimeLimiter | None = None
+        """Set by the worker where tasks run on the main thread (solo, prefork)."""
+        self._rate_limiter: RateLimiter | None = None
+        self.max_deliveries = app.conf.flowc_max_deliveries
+        self.hooks: ConsumerHooks = NO_HOOKS
+        """Told of each task's lifecycle (``monitor_worker.attach`` installs a monitor)."""
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Consume until ``stop()``; then finish the running task and return prefetched ones."""
+        self.app.broker.declare(self.queues)
+        while not self.stopping:
+            try:
+                self.run_once()
+            except Exception:
+                logger.exception("consumer iteration failed; retrying in 1 s")
+                time.sleep(1.0)
+        self.shutdown()
+
+    def run_once(self) -> None:
+        """Promote due delayed messages, claim one batch, run it, flush."""
+        block = self._promote_and_block_time(may_sleep=not self.pending)
+        if not self.pending:  # else: claimed with the last flush, or a batch left by a failure
+            idle, self.idle_ids = self.idle_ids, None
+            self.pending = self.app.broker.fetch(self.name, self.queues, self.batch_size, block,
+                                                 idle_ids=idle)
+        all_fast = bool(self.pending)
+        while self.pending and not self.stopping:
+            delivery = self.pending.pop(0)
+            if delivery.redelivered and self.pending:
+                self._run_alone()
+            ran = self.handle(delivery)
+            if ran is not None and self.runtime_ewma.get(ran, 1.0) >= FAST_TASK_S:
+                all_fast = False
+        self.batch_size = min(MAX_BATCH, self.batch_size * 2) if all_fast else self.prefetch
+        claim = None if self.stopping or self.pending else (self.name, self.queues,
+                                                             self.batch_size)
+        claimed = self.settler.flush(self.name, claim=claim)
+        if claimed is not None:
+            self.pending, idle = claimed
+            self.idle_ids = idle or None
+
+    def _run_alone(self) -> None:
+        """Before a redelivered message runs, give back the rest of its batch: if it is a poison
+        pill that kills this process, no innocent message is counted as lost with it."""
+        for other in self.pending:
+            self.settler.requeue(other)
+        self.pending = []
+        self.settler.flush(self.name)
+
+    def held_ids(self) -> set[bytes]:
+        """Entry ids this process holds (claimed, not settled); read by the orphan check."""
+        return {d.entry_id for d in list(self.pending)} | set(self.running)
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """The cluster-wide rate limiter (created on first use)."""
+        if self._rate_limiter is None:
+            self._rate_limiter = RateLimiter(self.app)
+        return self._rate_limiter
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the running task (warm shutdown)."""
+        self.stopping = True
+
+    def shutdown(self) -> None:
+        """Flush settled work and return claimed-but-unstarted messages to their queues."""
+        try:
+            for delivery in self.pending:
+                self.settler.requeue(delivery)
+            if self.pending:
+                logger.info("returning %d prefetched message(s) to their queues",
+                            len(self.pending))
+            self.pending = []
+            self.settler.flush(self.name)
+        finally:
+            self.hooks.stopped()
+
+    def _promote_and_block_time(self, may_sleep: bool = True) -> float:
+        now = time.time()
+        if may_sleep and self.next_due is not None and 0 < self.next_due - now <= PRECISE_WAIT_S:
+            # Redis times out blocking reads on its own ~100 ms tick: wait here instead
+            time.sleep(self.next_due - now)
+            now = time.time()
+        if now >= self.next_promote or (self.next_due is not None and now >= self.next_due):
+            self.next_due = self.app.broker.promote_due(self.queues, now)
+            self.next_promote = now + PROMOTE_EVERY_S
+            self.revoked.refresh()
+        block = BLOCK_S
+        if self.next_due is not None:  # wake early enough to sleep the rest precisely
+            block = min(block, max(0.001, self.next_due - now - PRECISE_WAIT_S))
+        return min(block, max(0.001, self.next_promote - now + PROMOTE_EVERY_S))
+
+    # --- one message --------------------------------------------------------------------------
+
+    def handle(self, delivery: Delivery) -> str | None:
+        """Run one claimed message inline; return the task name when it ran."""
+        prepared = self.prepare(delivery)
+        if prepared is None:
+            return None
+        task, message = prepared
+        self.before_start(delivery, task, message)
+        limiter = self.time_limiter
+        if limiter is None or not limiter.start(delivery, task, message):
+            outcome = invoke(task, message, self.name)
+        else:
+            try:
+                outcome = invoke(task, message, self.name)
+            finally:
+                limiter.finish()
+        self.finish(delivery, task, message, outcome)
+        return task.name
+
+    def prepare(self, delivery: Delivery) -> tuple[Task, Message] | None:
+        """Decode and vet a message; malformed, unknown, expired and revoked ones end here."""
+        try:
+            message = Message.from_envelope(decode(delivery.tag, delivery.body, self.accept))
+        except Exception as e:
+            reason = f"malformed message: {e}"
+            logger.error("dead-lettered message %s: %s", delivery.entry_id.decode(), reason)
+            self.settler.dead_letter(delivery, reason)
+            return None
+        task = self.app.tasks.get(message.task)
+        if task is None:
+            reason = f"unknown task {message.task!r} (not registered in this worker)"
+            logger.error("dead-lettered task %s: %s", message.id, reason)
+            self.settler.dead_letter(delivery, reason)
+            return None
+        limit = task.options.get("max_deliveries") or self.max_deliveries
+        if delivery.deliveries > limit:
+            reason = (f"delivered {delivery.deliveries - 1} times and its worker was lost each "
+                      f"time (max_deliveries={limit}): a poison pill?")
+            logger.error("dead-lettered task %s[%s]: %s", message.task, message.id, reason)
+            self.settler.dead_letter(delivery, reason)
+            return None
+        if message.expires is not None and time.time() > message.expires:
+            self._revoked(delivery, message, "expired")
+            return None
+        if self.revoked.contains(message.id):
+            self._revoked(delivery, message, "revoked")
+            return None
+        if message.workflow and message.workflow.get("expand"):
+            join = workflow_steps.expansion(message)
+            if join.op == "fail":
+                self._record(message, {"status": states.FAILURE, "result": join.exc})
+            self.settler.join(join)
+            self.settler.ack(delivery)
+            return None
+        if message.headers and "errback" in message.headers:
+            workflow_steps.bind_errback(task, message)
+        if self._parked_for_rate_limit(delivery, task, message):
+            return None
+        self.hooks.received(message)
+        return task, message
+
+    def _parked_for_rate_limit(self, delivery: Delivery, task: Task, message: Message) -> bool:
+        """Reserve a start slot; a later slot parks the message in the delayed set until then."""
+        decision = self.rate_limiter.acquire(task, message)
+        if decision is None or decision.wait_s <= 0:
+            return False
+        self.rate_limiter.mark(message, decision)
+        body, tag = self.app.encode(message)
+        self.settler.publish(Outgoing(message.queue, message.priority, body, tag, decision.eta))
+        self.settler.ack(delivery)
+        if self.next_due is None or decision.eta < self.next_due:
+            self.next_due = decision.eta
+        logger.info("Task %s[%s] rate-limited; starts in %.3fs", task.name, message.id,
+                    decision.wait_s)
+        return True
+
+    def _revoked(self, delivery: Delivery, message: Message, why: str) -> None:
+        self.hooks.revoked(message, why)
+        logger.info("task %s[%s] %s; not run", message.task, message.id, why)
+        exc = {"exc_type": "TaskRevokedError", "exc_module": "flowc.runtime.exceptions",
+               "exc_message": [f"task {message.id} {why}"]}
+        self._record(message, {"status": states.REVOKED, "result": exc, "reason": why})
+        join = workflow_steps.fail_op(message, TaskRevokedError(f"task {message.id} {why}"), None)
+        if join is not None:
+            self.settler.join(join)
+        self.settler.ack(delivery)
+
+    def acks_late(self, task: Task, message: Message) -> bool:
+        """Whether this message is acknowledged after the task runs (per call, task, config)."""
+        if message.acks_late is not None:
+            return message.acks_late
+        value = task.options.get("acks_late")
+        return self.app.conf.task_acks_late if value is None else bool(value)
+
+    def before_start(self, delivery: Delivery, task: Task, message: Message) -> None:
+        """Early ack, STARTED state, and the flush that keeps slow tasks from holding results."""
+        self.hooks.started(task, message)
+        self.running.add(delivery.entry_id)
+        if not self.acks_late(task, message):
+            self.settler.ack(delivery)
+        if self.app.conf.task_track_started or task.options.get("track_started"):
+            self.settler.state(message.id, encode_record(
+                {"status": states.STARTED, "worker": self.name, "task_id": message.id},
+                self.app.conf.result_serializer))
+        if len(self.settler) and (self.runtime_ewma.get(task.name, 1.0) >= FAST_TASK_S
+                                  or self.settler.age_s() > MAX_UNFLUSHED_AGE_S
+                                  or len(self.settler) >= 4 * MAX_BATCH):
+            self.settler.flush(self.name)
+
+    def finish(self, delivery: Delivery, task: Task, message: Message, outcome: Outcome) -> None:
+        """Queue the writes that settle a finished task."""
+        self.hooks.finished(message, outcome)
+        self.running.discard(delivery.entry_id)
+        prev = self.runtime_ewma.get(task.name)
+        self.runtime_ewma[task.name] = outcome.runtime_s if prev is None \
+            else 0.8 * prev + 0.2 * outcome.runtime_s
+        self.processed += 1
+        late = self.acks_late(task, message)
+        status = outcome.status
+        if message.workflow:
+            join = workflow_steps.join_for_outcome(message, outcome)
+            if join is not None:
+                self.settler.join(join)
+        if status == states.SUCCESS:
+            if logger.isEnabledFor(logging.INFO):
+                logger.info("Task %s[%s] succeeded in %.6fs: %r", task.name, message.id,
+                            outcome.runtime_s, outcome.value)
+            if not self._ignore_result(task, message):
+                self._record(message, {"status": states.SUCCESS, "result": outcome.value})
+        elif status == states.FAILURE:
+            logger.error("Task %s[%s] raised %s", task.name, message.id,
+                         outcome.traceback.rstrip() if outcome.traceback else outcome.exc)
+            if not self._ignore_result(task, message) or \
+                    task.options.get("store_errors_even_if_ignored"):
+                self._failure_record(message, outcome)
+        elif status == states.RETRY and outcome.retry is not None:
+            logger.info("Task %s[%s] retry in %.1fs: %s", task.name, message.id,
+                        max(0.0, (outcome.retry.eta or time.time()) - time.time()), outcome.exc)
+            body, tag = self.app.encode(outcome.retry)
+            self.settler.publish(Outgoing(outcome.retry.queue, outcome.retry.priority, body, tag,
+                                          outcome.retry.eta))
+            exc = getattr(outcome.exc, "exc", None) or outcome.exc
+            self.settler.state(message.id, encode_record(
+                {"status": states.RETRY, "result": exception_to_dict(exc) if exc else None,
+                 "traceback": outcome.traceback, "retries": message.retries + 1,
+                 "task_id": message.id}, self.app.conf.result_serializer))
+        elif status == states.REJECTED:
+            reason = str(getattr(outcome.exc, "reason", "") or "rejected")
+            if outcome.requeue:
+                logger.info("Task %s[%s] rejected, requeued: %s", task.name, message.id, reason)
+                if late:
+                    self.settler.requeue(delivery)
+                else:  # acknowledged early: its entry is gone, publish the body again
+                    self.settler.publish(Outgoing(message.queue, message.priority,
+                                                  delivery.body, delivery.tag))
+                return
+            logger.warning("Task %s[%s] rejected: %s", task.name, message.id, reason)
+            self.settler.dead_letter(delivery, f"rejected by task: {reason}")
+            return
+        if late:
+            if status == states.FAILURE and not self.app.conf.task_acks_on_failure_or_timeout:
+                # Celery rejects it without requeue; flowc keeps it where it can be replayed
+                self.settler.dead_letter(delivery, f"task failed: {outcome.exc!r} "
+                                         "(task_acks_on_failure_or_timeout is off)")
+            else:
+                self.settler.ack(delivery)
+
+    def _ignore_result(self, task: Task, message: Message) -> bool:
+        if message.ignore_result is not None:
+            return message.ignore_result
+        value = task.options.get("ignore_result")
+        return self.app.conf.task_ignore_result if value is None else bool(value)
+
+    def _failure_record(self, message: Message, outcome: Outcome) -> None:
+        assert outcome.exc is not None
+        self._record(message, {"status": states.FAILURE, "result": exception_to_dict(outcome.exc),
+                               "traceback": outcome.traceback})
+
+    def _record(self, message: Message, record: dict[str, Any]) -> None:
+        record["task_id"] = message.id
+        record["date_done"] = now_iso()
+        serializer = self.app.conf.result_serializer
+        try:
+            data = encode_record(record, serializer)
+        except Exception as e:
+            data = encode_record({
+                "status": states.FAILURE, "task_id": message.id, "date_done": record["date_done"],
+                "result": exception_to_dict(e),
+                "traceback": f"the task's return value could not be stored: {e}"}, serializer)
+        self.settler.record(message.id, data)

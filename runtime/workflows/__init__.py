@@ -1,0 +1,1 @@
+"""Workflow runs: submit, join, plan, steps, handles and eager runs."""

@@ -1,0 +1,93 @@
+"""How an App runs canvases: the compiler's ``Dispatcher`` contract, implemented on Redis.
+
+A plain signature is sent as one task; anything with structure (chains, groups, chords, maps,
+links) is lowered to the IR, validated against the registry, and submitted as a workflow run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flowc.compiler.canvas.signature import Canvas, Signature
+from flowc.compiler.ir import Workflow, shape_leaves
+from flowc.compiler.validate import compile_canvas
+from flowc.dsl.gc_pause import gc_paused
+from flowc.runtime.group_result import GroupResult, ResultLike, handle_for
+from flowc.runtime.result import AsyncResult
+
+if TYPE_CHECKING:
+    from flowc.runtime.app import App
+
+
+def apply_canvas(app: App, canvas: Canvas, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 options: dict[str, Any]) -> ResultLike:
+    """``canvas.apply_async(args, kwargs, **options)``: one task, or a workflow run."""
+    if app.conf.task_always_eager:
+        return apply_canvas_eager(app, canvas, args, kwargs, options)
+    if isinstance(canvas, Signature) and not canvas.options.get("link") \
+            and not canvas.options.get("link_error") and not options.get("link") \
+            and not options.get("link_error"):
+        call_args, call_kwargs, call_options = canvas._merge(args, kwargs, options)
+        return app.send_task(canvas.task, call_args, call_kwargs, **call_options)
+    with gc_paused():  # see gc_paused: a large workflow's compile and submit make no cycles
+        wf = compile_canvas(canvas, app.tasks, args, kwargs, options)
+        return submit_workflow(app, wf)
+
+
+def submit_workflow(app: App, wf: Workflow, workflow_id: str | None = None) -> ResultLike:
+    """Submit a validated workflow; return handles shaped like its result."""
+    with gc_paused():
+        return _submit_workflow(app, wf, workflow_id)
+
+
+def _submit_workflow(app: App, wf: Workflow, workflow_id: str | None) -> ResultLike:
+    run = app.workflows.submit(wf, workflow_id)
+    shape = wf.result if wf.result is not None else (wf.nodes[-1].id if wf.nodes else [])
+    handles: dict[str, AsyncResult] = {}
+
+    def build(node_shape: Any) -> ResultLike:
+        if isinstance(node_shape, str):
+            return handles[node_shape]
+        return GroupResult(None, [build(s) for s in node_shape], app)
+
+    task_ids = run.task_ids
+    # parents first, so links need no recursion (lowering emits that order; else sort)
+    nodes = wf.nodes if wf.parents_first() else [wf.node(n) for n in wf.topological_order()]
+    for node in nodes:
+        node_id = node.id
+        result = handles[node_id] = AsyncResult(task_ids[node_id], app, node.task)
+        if node.prepend is not None:
+            result.parent = handles[node.prepend]
+        elif node.collect is not None:
+            result.parent = build(node.collect)
+
+    out = build(shape)
+    out.workflow_id = run.workflow_id
+    return out
+
+
+def apply_canvas_eager(app: App, canvas: Canvas, args: tuple[Any, ...], kwargs: dict[str, Any],
+                       options: dict[str, Any]) -> ResultLike:
+    """Run a canvas inline in this process with the same result API."""
+    from flowc.runtime.workflows.eager import run_eagerly
+
+    if isinstance(canvas, Signature) and not canvas.options.get("link") \
+            and not canvas.options.get("link_error"):
+        call_args, call_kwargs, call_options = canvas._merge(args, kwargs, options)
+        return app.tasks[canvas.task].apply(call_args, call_kwargs, **call_options)
+    wf = compile_canvas(canvas, app.tasks, args, kwargs, options)
+    return run_eagerly(app, wf)
+
+
+def call_task_inline(app: App, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``sig()``: call the task's function now, in this process."""
+    return app.tasks[name](*args, **kwargs)
+
+
+def result_leaves(wf: Workflow) -> list[str]:
+    """Node ids of the workflow's result, in order."""
+    return list(shape_leaves(wf.result)) if wf.result is not None else []
+
+
+__all__ = ["apply_canvas", "apply_canvas_eager", "call_task_inline", "handle_for",
+           "submit_workflow"]

@@ -1,0 +1,105 @@
+"""What a worker does differently for a message that belongs to a workflow run.
+
+A finished step becomes a join operation; a map node's message expands into one message per
+element; an errback gets Celery's ``(request, exc, traceback)`` or the failed task's id.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from flowc.runtime import states
+from flowc.runtime.outcome import exception_from_dict, exception_to_dict
+from flowc.runtime.request import Request
+from flowc.runtime.workflows.join import JoinOp
+
+if TYPE_CHECKING:
+    from flowc.runtime.execute import Outcome
+    from flowc.runtime.message import Message
+    from flowc.runtime.task import Task
+
+
+class MapWidthExceeded(Exception):
+    """A dynamic map received a longer list than its ``max_width`` allows."""
+
+
+def join_for_outcome(message: Message, outcome: Outcome) -> JoinOp | None:
+    """The join operation that settles a finished workflow step (None while it retries)."""
+    marker = message.workflow
+    if not marker or outcome.status == states.RETRY:
+        return None
+    if outcome.status == states.REJECTED and outcome.requeue:
+        return None
+    index = marker.get("i")
+    if outcome.status == states.SUCCESS:
+        try:
+            result = orjson.dumps(outcome.value, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError as e:
+            err = TypeError(f"workflow step results must be JSON-serialisable: {e}")
+            return fail_op(message, err, None)
+        return JoinOp("done", marker["id"], marker["node"], index, result_json=result)
+    exc = outcome.exc or RuntimeError(outcome.status)
+    if outcome.status == states.IGNORED:
+        exc = RuntimeError("step raised Ignore; the workflow cannot continue past it")
+    return fail_op(message, exc, outcome.traceback)
+
+
+def fail_op(message: Message, exc: BaseException, traceback: str | None) -> JoinOp | None:
+    """A ``fail`` join for a workflow step (None for a plain task)."""
+    marker = message.workflow
+    if not marker:
+        return None
+    return JoinOp("fail", marker["id"], marker["node"], marker.get("i"),
+                  exc=exception_to_dict(exc), traceback=traceback, task_id=message.id)
+
+
+def expansion(message: Message) -> JoinOp:
+    """Turn a map node's message (``args[0]`` is the list) into one message per element."""
+    marker = dict(message.workflow or {})
+    items = message.args[0] if message.args else None
+    if not isinstance(items, list):
+        return fail_op(message, TypeError(
+            f"map step {marker.get('node')} needs a list to map over, got "
+            f"{type(items).__name__}"), None) or JoinOp("fail", "", "")
+    limit = marker.get("max")
+    if limit is not None and len(items) > int(limit):
+        return fail_op(message, MapWidthExceeded(
+            f"map step {marker.get('node')} got {len(items)} items, more than its "
+            f"max_width of {limit}"), None) or JoinOp("fail", "", "")
+    bodies = []
+    for i, item in enumerate(items):
+        env: dict[str, Any] = {
+            "v": 1, "id": str(uuid.uuid4()), "task": message.task, "queue": message.queue,
+            "priority": message.priority, "args": [item, *message.args[1:]],
+            "kwargs": message.kwargs,
+            "workflow": {"id": marker["id"], "node": marker["node"], "i": i}}
+        for name in ("acks_late", "ignore_result", "time_limit", "soft_time_limit", "headers"):
+            value = getattr(message, name)
+            if value is not None:
+                env[name] = value
+        bodies.append(orjson.dumps(env))
+    return JoinOp("expand", marker["id"], marker["node"], bodies=bodies)
+
+
+def bind_errback(task: Task, message: Message) -> None:
+    """Prepend Celery's ``(request, exc, traceback)`` or the failed task id to an errback."""
+    info = (message.headers or {}).get("errback")
+    if not isinstance(info, dict):
+        return
+    sig = task.call_signature
+    positional = 0
+    if sig is not None:
+        params = list(sig.parameters.values())[1 if task.bind else 0:]
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        positional = sum(1 for p in params if p.kind in kinds)
+        if any(p.kind == inspect.Parameter.VAR_POSITIONAL for p in params):
+            positional = len(message.args) + 3
+    if positional >= len(message.args) + 3:
+        request = Request(id=info.get("task_id"), task=None, called_directly=False)
+        exc = exception_from_dict(info.get("exc"))
+        message.args = [request, exc, info.get("traceback") or "", *message.args]
+    else:
+        message.args = [info.get("task_id"), *message.args]
