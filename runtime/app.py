@@ -22,6 +22,10 @@ from flowc.runtime.task import Task
 
 if TYPE_CHECKING:  # annotations only: redis-py takes ~70 ms to import
     import redis
+    from flowc.runtime.backend import ResultBackend, WorkflowJoin
+    from flowc.runtime.broker import Broker
+    from flowc.runtime.worker.settle import Settlement
+    from flowc.runtime.workflows.runs import WorkflowRuns
 
 BROKER_URL_ENV = "FLOWC_BROKER_URL"
 RESULT_BACKEND_ENV = "FLOWC_RESULT_BACKEND"
@@ -109,19 +113,46 @@ class App:
             return self.broker_client
         return connect(self.backend_url)
 
+    # --- the ports (runtime/broker.py, runtime/backend.py) and their adapters ---------------
+    # App is the composition root: the one place that picks an adapter for each port.
+
     @cached_property
-    def broker(self) -> Any:
+    def broker(self) -> Broker:
         """The broker (``RedisBroker``)."""
         from flowc.runtime.redis.broker import RedisBroker
 
         return RedisBroker(self.broker_client, self.keys)
 
     @cached_property
-    def backend(self) -> Any:
+    def backend(self) -> ResultBackend:
         """The result backend (``RedisResultBackend``)."""
         from flowc.runtime.redis.backend import RedisResultBackend
 
         return RedisResultBackend(self.backend_client, self.keys)
+
+    @cached_property
+    def workflow_join(self) -> WorkflowJoin:
+        """The durable join of workflow runs (``RedisWorkflowJoin``, on the broker's server)."""
+        from flowc.runtime.redis.workflow_store import RedisWorkflowJoin
+
+        return RedisWorkflowJoin(self.broker_client, self.keys, self.conf.result_expires,
+                                 by_worker=self.conf.flowc_workflow_publish == "worker")
+
+    @cached_property
+    def settlement(self) -> Settlement:
+        """How a worker writes a settled batch: the Redis one-pipeline fast path when every
+        port is Redis and joins enqueue, else ``PortSettlement`` (ports only)."""
+        from flowc.runtime.redis.backend import RedisResultBackend
+        from flowc.runtime.redis.broker import RedisBroker
+        from flowc.runtime.redis.settle import RedisSettlement
+        from flowc.runtime.redis.workflow_store import RedisWorkflowJoin
+        from flowc.runtime.worker.settle import PortSettlement
+
+        broker, backend, join = self.broker, self.backend, self.workflow_join
+        if isinstance(broker, RedisBroker) and isinstance(backend, RedisResultBackend) \
+                and isinstance(join, RedisWorkflowJoin) and not join.by_worker:
+            return RedisSettlement(self, broker, backend, join)
+        return PortSettlement(self)
 
     @cached_property
     def control(self) -> Any:
@@ -131,11 +162,11 @@ class App:
         return Control(self)
 
     @cached_property
-    def workflows(self) -> Any:
-        """The Redis store of workflow runs (``WorkflowStore``)."""
-        from flowc.runtime.workflows.runs import WorkflowStore
+    def workflows(self) -> WorkflowRuns:
+        """Submit and inspect workflow runs (through ``workflow_join`` and ``broker``)."""
+        from flowc.runtime.workflows.runs import WorkflowRuns
 
-        return WorkflowStore(self)
+        return WorkflowRuns(self, self.workflow_join)
 
     # --- canvases (the compiler's Dispatcher contract) ---------------------------------------
 
@@ -201,7 +232,8 @@ class App:
         held = self.__dict__.pop("held", None)
         if held is not None:
             held.close()
-        for name in ("broker", "backend", "workflows", "_plain_routes"):
+        for name in ("broker", "backend", "workflow_join", "settlement", "workflows",
+                     "_plain_routes"):
             self.__dict__.pop(name, None)
 
     # --- tasks --------------------------------------------------------------------------------

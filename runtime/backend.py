@@ -1,13 +1,24 @@
-"""The result-backend contract: store task outcomes and let callers wait for them.
+"""The result-backend ports: task outcomes (``ResultBackend``) and workflow joins
+(``WorkflowJoin``).
 
-Redis first (``redis_backend``); PostgreSQL or Memcached can follow behind the same methods.
-Records are opaque bytes here (see ``outcome`` for their encoding).
+Redis first (``runtime/redis``); PostgreSQL or Memcached plug in behind the same methods and
+are held to them by tests/contract. Records are opaque bytes here (see ``outcome`` for their
+encoding). A join reports the messages it made ready in ``JoinReply.ready`` when it cannot
+enqueue them itself (another broker, another Cluster slot): the worker then publishes them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from flowc.runtime.broker import Outgoing
+
+if TYPE_CHECKING:
+    from flowc.compiler.ir import Workflow
+    from flowc.runtime.workflows.join import JoinOp
+    from flowc.runtime.workflows.plan import RunPlan
 
 
 class ResultBackend(Protocol):
@@ -31,4 +42,62 @@ class ResultBackend(Protocol):
 
     def forget(self, task_id: str) -> None:
         """Delete everything stored for a task."""
+        ...
+
+
+@dataclass(slots=True)
+class JoinReply:
+    """What one join operation did, by name (the Redis script's reply, decoded once)."""
+
+    applied: int = 0
+    """1 if the operation changed the run (0 for a duplicate); ``resume``: nodes reset."""
+    finished: bool = False
+    """The run's last node settled with this operation."""
+    map_task_id: str | None = None
+    """A map node completed: its task id, whose record is ``map_result`` (JSON)."""
+    map_result: bytes | None = None
+    claimed: Any = None
+    """The finishing worker's next claim folded into the join (Redis fast path only)."""
+    skipped: list[str] = field(default_factory=list)
+    """Task ids to record as failed: a failed map's own task, then every skipped dependent."""
+    ready: list[Outgoing] = field(default_factory=list)
+    """Messages made ready that the caller must publish (publish-by-worker mode)."""
+
+
+class WorkflowJoin(Protocol):
+    """The durable state of workflow runs and their atomic join.
+
+    Every operation is idempotent: a duplicate completion changes nothing (and, where the join
+    leaves publishing to the worker, offers the messages it made ready again).
+    """
+
+    by_worker: bool
+    """True when joins return ready messages for the worker to publish (``JoinReply.ready``)."""
+
+    def submit(self, wf: Workflow, run: RunPlan) -> JoinReply:
+        """Store a planned run and make its roots ready; ``applied`` 0 if the id exists."""
+        ...
+
+    def join(self, ops: Sequence[JoinOp]) -> list[JoinReply]:
+        """Apply node completions, failures and map expansions, one reply each, in order."""
+        ...
+
+    def resume(self, workflow_id: str, reset: dict[str, int], ready: Sequence[str]) -> JoinReply:
+        """Reset failed/skipped nodes (node id -> parents still unfinished), enqueue ``ready``."""
+        ...
+
+    def mark_revoked(self, workflow_id: str) -> None:
+        """Stop a running run: its status becomes REVOKED and nothing new is made ready."""
+        ...
+
+    def status(self, workflow_id: str) -> dict[str, str]:
+        """The run's meta: status, left, created, finished, failed_node, name, task_ids, ..."""
+        ...
+
+    def node_states(self, workflow_id: str) -> dict[str, str]:
+        """State of every node: PENDING, QUEUED, RUNNING, SUCCESS, FAILURE or SKIPPED."""
+        ...
+
+    def records(self, workflow_id: str) -> dict[str, dict[str, Any]]:
+        """Every node's run record (``workflows/plan.py``), decoded."""
         ...

@@ -1,7 +1,8 @@
 """The broker contract: how messages reach workers and how workers settle them.
 
-Redis is the first implementation (``redis_broker``); RabbitMQ can follow behind the same
-methods. Bodies are opaque bytes here: encoding lives in ``serialization``/``message``.
+Redis is the first implementation (``runtime/redis/broker.py``); RabbitMQ plugs in behind the
+same methods, held to them by tests/contract. Bodies are opaque bytes here: encoding lives in
+``serialization``/``message``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ class Delivery:
 
 
 class Broker(Protocol):
-    """Queues with priorities, delayed delivery, claim/ack, requeue and a dead-letter stream."""
+    """Queues with priorities, delayed delivery, claim/ack, requeue and a dead-letter stream.
+
+    Redelivery (``consumers`` .. ``reclaim_entries``) is how a broker without connection-bound
+    claims (Redis streams) returns a lost worker's messages; a broker that returns them itself
+    when the consumer's connection drops (AMQP) answers those with nothing to do.
+    """
 
     def publish(self, items: Sequence[Outgoing]) -> None:
         """Enqueue messages (delayed ones wait for their eta) in as few round trips as possible."""
@@ -55,9 +61,13 @@ class Broker(Protocol):
         """Make sure the queues exist and the consumer group is attached to each."""
         ...
 
-    def fetch(self, consumer: str, queues: Sequence[str], count: int,
-              block_s: float) -> list[Delivery]:
-        """Claim up to ``count`` messages, most urgent first, blocking up to ``block_s``."""
+    def fetch(self, consumer: str, queues: Sequence[str], count: int, block_s: float,
+              idle_ids: list[bytes] | None = None) -> list[Delivery]:
+        """Claim up to ``count`` messages, most urgent first, blocking up to ``block_s``.
+
+        ``idle_ids``: what the last claim returned when it found nothing (an adapter's token,
+        see ``Settlement``), so the call can wait at once instead of claiming again first.
+        """
         ...
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
@@ -74,6 +84,14 @@ class Broker(Protocol):
 
     def promote_due(self, queues: Sequence[str], now: float) -> float | None:
         """Move due delayed messages to their queues; return the next due time, if any."""
+        ...
+
+    def depth(self, queue: str) -> dict[str, int]:
+        """How many messages of a queue are ``ready`` and ``delayed``."""
+        ...
+
+    def purge(self, queues: Sequence[str]) -> int:
+        """Delete every ready and delayed message of the queues; return how many."""
         ...
 
     def consumers(self) -> dict[str, list[bytes]]:

@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from flowc.runtime.exceptions import ImproperlyConfigured
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -78,6 +78,10 @@ class Settings(BaseModel):
     flowc_max_deliveries: int = 5
     flowc_reap_interval: float = 1.0
     flowc_idempotency_ttl: float = 86400.0
+    flowc_workflow_publish: Literal["join", "worker"] = "join"
+    """Who enqueues a workflow step made ready by its last parent: the atomic join itself
+    ("join", Redis single node), or the worker right after the join ("worker": the path of a
+    backend whose join cannot enqueue; producers and workers must agree)."""
     flowc_events_maxlen: int = 100_000
 
     @field_validator("result_expires", "task_time_limit", "task_soft_time_limit", mode="before")

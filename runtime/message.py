@@ -7,6 +7,7 @@ producers can write it; docs/architecture.md lists the fields.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,14 @@ class Message:
     link_error: list[dict[str, Any]] | None = None
     workflow: dict[str, Any] | None = None
     headers: dict[str, Any] | None = None
+
+    def id_namespace(self) -> uuid.UUID:
+        """A UUID namespace of this message: ids derived from it (``uuid5``) are the same
+        every time the message is handled, so work it spawns twice is recognisably the same."""
+        try:
+            return uuid.UUID(self.id)
+        except ValueError:
+            return uuid.uuid5(uuid.NAMESPACE_OID, self.id)
 
     def to_envelope(self) -> dict[str, Any]:
         """The dict that is serialized; ``None`` fields are left out to keep messages small."""

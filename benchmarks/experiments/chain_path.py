@@ -194,7 +194,7 @@ def run_variant(name: str, server: RedisServer, args: argparse.Namespace) -> dic
         for _ in range(args.chains):
             all_marks.append(stamps())
             time.sleep(0.05)
-        slow = slowlog_summary(client, {app.workflows.script.sha: "workflow.lua",
+        slow = slowlog_summary(client, {app.workflow_join.script.sha: "workflow.lua",
                                         app.broker._fetch.sha: "fetch.lua"})
         client.config_set("slowlog-log-slower-than", 10_000)
         chain_s = []

@@ -161,6 +161,7 @@ class BeatStore:
         run_id = self.run_id(entry.name, due)
         meta_key = self.keys.workflow(run_id)[4]
         existed = bool(self.client.exists(meta_key))
+        assert entry.workflow is not None  # the caller publishes workflow entries only here
         self.app.workflows.submit(entry.workflow, run_id)  # idempotent for one run id
         return Published(entry.name, due, run_id, not existed)
 

@@ -192,45 +192,7 @@ class Monitor:
     def purge(self, queues: list[str]) -> int:
         """Delete every ready and delayed message of ``queues`` (claimed ones are kept);
         returns how many were removed."""
-        removed = 0
-        for q in queues:
-            pipe = self.client.pipeline(transaction=False)
-            for p in range(PRIORITY_LEVELS):
-                pipe.xlen(self.keys.stream(q, p))
-                pipe.xpending(self.keys.stream(q, p), CONSUMER_GROUP)
-            pipe.zcard(self.keys.delayed(q))
-            counts = pipe.execute(raise_on_error=False)
-            pipe = self.client.pipeline(transaction=False)
-            for p in range(PRIORITY_LEVELS):
-                key = self.keys.stream(q, p)
-                length, pending = counts[2 * p], counts[2 * p + 1]
-                if isinstance(length, Exception) or not length:
-                    continue
-                claimed = int(pending.get("pending") or 0) if isinstance(pending, dict) else 0
-                removed += self._purge_stream(key, claimed)
-            delayed = counts[-1]
-            if not isinstance(delayed, Exception) and delayed:
-                removed += int(delayed)
-                pipe.delete(self.keys.delayed(q))
-            pipe.execute()
-        return removed
-
-    def _purge_stream(self, key: str, claimed: int) -> int:
-        """XDEL the entries of ``key`` no consumer holds (keeping claimed ones to be acked)."""
-        held: set[bytes] = set()
-        if claimed:
-            rows: Any = self.client.xpending_range(key, CONSUMER_GROUP, "-", "+", claimed + 1000)
-            held = {r["message_id"] for r in rows}
-        removed = 0
-        start = "-"
-        while True:
-            entries: Any = self.client.xrange(key, start, "+", count=1000)
-            ids = [eid for eid, _ in entries if eid not in held]
-            if ids:
-                removed += int(self.client.xdel(key, *ids))
-            if len(entries) < 1000:
-                return removed
-            start = "(" + _s(entries[-1][0])
+        return self.app.broker.purge(queues)
 
     # --- dead letters -------------------------------------------------------------------------
 

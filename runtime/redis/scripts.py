@@ -8,11 +8,23 @@ from importlib import resources
 import redis
 from redis.commands.core import Script
 
+INCLUDE = "-- #include "
+"""A line ``-- #include _name`` in a script is replaced by ``lua/_name.lua`` (shared Lua code:
+Redis runs a script as one text, so pieces used by several scripts are spliced in here)."""
+
 
 @cache
 def lua_source(name: str) -> str:
-    """The text of ``runtime/redis/lua/<name>.lua`` from the installed package."""
-    return resources.files("flowc.runtime.redis").joinpath("lua", f"{name}.lua").read_text()
+    """The text of ``runtime/redis/lua/<name>.lua`` from the installed package, includes
+    spliced in."""
+    text = resources.files("flowc.runtime.redis").joinpath("lua", f"{name}.lua").read_text()
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith(INCLUDE):
+            lines.append(lua_source(line[len(INCLUDE):].strip()))
+        else:
+            lines.append(line)
+    return "".join(lines)
 
 
 def load(client: redis.Redis, name: str) -> Script:

@@ -1,24 +1,39 @@
-"""Batches the writes that settle finished tasks: results, states, retries, acks, dead letters.
+"""Batches the writes that settle finished tasks: results, states, joins, retries, acks, dead
+letters; a ``Settlement`` writes each batch.
 
-Everything queued here reaches Redis in one pipeline per flush (two when results live on a
-different server than the queues; results go first so a crash in between re-runs a task rather
-than losing its result). Flushing per batch instead of per task is what lets one process drain
-tens of thousands of short tasks a second.
+Flushing per batch instead of per task is what lets one process drain tens of thousands of
+short tasks a second. Two settlements exist: the Redis fast path (``runtime/redis/settle.py``:
+the whole batch in one pipeline, a chain's next step claimed inside its join) and
+``PortSettlement`` here, written against the ports only (results, then joins, then publishing
+what the joins made ready, then acks), which any broker and backend can run. Results always
+go before acks, so a crash in between re-runs a task rather than losing its result.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from flowc.runtime.broker import Delivery, Outgoing
-from flowc.runtime.redis import scripts
 from flowc.runtime.worker.hooks import NO_HOOKS, ConsumerHooks
 from flowc.runtime.workflows.join import JoinOp
-from redis.exceptions import NoScriptError
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
+
+Claim = tuple[str, list[str], int]
+"""A flush's folded next fetch: (consumer, queues, count)."""
+Claimed = tuple[list[Delivery], list[bytes]]
+"""What a folded claim found: deliveries, or none and the adapter's idle token (``fetch``)."""
+
+
+class Settlement(Protocol):
+    """Writes one ``Settler`` batch; returns the folded claim's result when ``claim`` is set."""
+
+    def write(self, batch: Settler, worker: str, claim: Claim | None) -> Claimed | None:
+        """Write everything in ``batch`` (and clear it); raise if part of it failed, keeping
+        in ``batch`` only what must be written again."""
+        ...
 
 
 class Settler:
@@ -36,9 +51,7 @@ class Settler:
         self.hooks: ConsumerHooks = NO_HOOKS
         """Told of dead letters, flushes and finished workflows (set with the consumer's)."""
         self.since = 0.0
-        self.ttl = app.conf.result_expires
-        self.shared = app.backend_client is app.broker_client
-        self._folded_claim: Any = None
+        self.settlement: Settlement = app.settlement
 
     def __len__(self) -> int:
         return (len(self.records) + len(self.states) + len(self.acks) + len(self.publishes)
@@ -85,42 +98,6 @@ class Settler:
         if not (self.joins and self.joins[-1].absorb(op)):
             self.joins.append(op)
 
-    def _settle_joins(self, join_at: list[int], replies: list[Any]) -> None:
-        """Store the records join replies ask for; re-run joins that hit an empty script cache."""
-        store = self.app.workflows
-        follow: list[tuple[str, bytes]] = []
-        retry: list[JoinOp] = []
-        for op, at in zip(self.joins, join_at, strict=True):
-            reply = replies[at]
-            if isinstance(reply, NoScriptError):
-                retry.append(op)
-                replies[at] = None
-            elif not isinstance(reply, Exception):
-                follow += op.follow_up(store, reply)
-                self._finished(op, reply)
-                self._keep_claim(op, reply)
-        if retry:
-            scripts.ensure_loaded(self.app.broker_client, store.script)
-            pipe = self.app.broker_client.pipeline(transaction=False)
-            for op in retry:
-                op.queue(store, pipe)
-            for op, reply in zip(retry, pipe.execute(), strict=True):
-                follow += op.follow_up(store, reply)
-                self._finished(op, reply)
-                self._keep_claim(op, reply)
-        if follow:
-            self.app.backend.store(follow, self.ttl)
-
-    def _keep_claim(self, op: JoinOp, reply: Any) -> None:
-        """Keep the messages a join with a folded claim claimed (its reply's fifth item)."""
-        if op.claim is not None and len(reply) > 4:
-            self._folded_claim = reply[4]
-
-    def _finished(self, op: JoinOp, reply: Any) -> None:
-        """Tell the hooks when the join reports the run's last node settled."""
-        if reply and len(reply) > 1 and reply[1] == 1:
-            self.hooks.workflow_finished(op.workflow_id)
-
     def age_s(self) -> float:
         """Seconds since the oldest unflushed operation was queued."""
         return time.monotonic() - self.since if self.since else 0.0
@@ -133,65 +110,60 @@ class Settler:
         batch (so a chain's next step, enqueued by this flush, costs no extra round trip);
         returns ``parse_claim``'s (deliveries, idle ids), or None when nothing was flushed.
         """
-        claimed = self._write(worker, claim) if len(self) else None
+        claimed = self.settlement.write(self, worker, claim) if len(self) else None
         self.hooks.flushed()
         return claimed
 
-    def _write(self, worker: str, claim: tuple[str, list[str], int] | None
-               ) -> tuple[list[Delivery], list[bytes]] | None:
-        app = self.app
-        backend, broker = app.backend, app.broker
-        pipe: Any = app.broker_client.pipeline(transaction=False)
-        bpipe: Any = pipe if self.shared else app.backend_client.pipeline(transaction=False)
-        if self.records:
-            backend.store(self.records, self.ttl, pipe=bpipe)
-        if self.states:
-            backend.set_state(self.states, self.ttl, pipe=bpipe)
-        if not self.shared and (self.records or self.states):
-            bpipe.execute()
-        folded, self._folded_claim = None, None
-        for op in self.joins:  # a join kept from a failed flush must not claim again
-            op.claim = None
-        if claim is not None and self.joins and self.joins[-1].op == "done" \
-                and not self.publishes:
-            folded = self.joins[-1]  # acks and claim ride in the last join (JoinOp.claim)
-            folded.claim = broker.claim_args(*claim, acks=self.acks)
-        join_at = []
-        for op in self.joins:
-            join_at.append(len(pipe))
-            op.queue(app.workflows, pipe)
-        publish_at = len(pipe)
-        for item in self.publishes:
-            broker._publish_one(pipe, item)  # one command each
-        if self.acks and folded is None:
-            broker.ack(self.acks, pipe)
-        claim_at = -1
-        if claim is not None and folded is None:
-            claim_at = len(pipe)
-            broker.queue_claim(pipe, *claim)
-        self.hooks.flushing(pipe)  # events ride on this round trip instead of their own
-        replies = pipe.execute(raise_on_error=False) if len(pipe) else []
-        if self.joins:
-            self._settle_joins(join_at, replies)
-        for reply in replies:
-            if isinstance(reply, Exception):
-                # Keep for the next flush only the publishes that failed: one that succeeded
-                # (an XADD) would run its task twice if sent again. The rest is idempotent.
-                sent = replies[publish_at:publish_at + len(self.publishes)]
-                self.publishes = [item for item, r in zip(self.publishes, sent, strict=True)
-                                  if isinstance(r, Exception)]
-                raise reply
-        claimed = self._folded_claim
-        self._folded_claim = None
-        for delivery, reason in self.dead:
-            broker.dead_letter(delivery, reason, worker)
-        if self.requeues:
-            broker.requeue(self.requeues)
+    def clear(self) -> None:
+        """Forget everything queued (a settlement wrote it)."""
         self.records, self.states, self.acks = [], [], []
         self.publishes, self.dead, self.requeues, self.joins = [], [], [], []
         self.since = 0.0
-        if folded is not None:  # no reply (a failed join) claims nothing: the next fetch does
-            return broker.parse_claim(claimed or [])
-        if claim_at < 0:
+
+
+class PortSettlement:
+    """Writes a batch through the ports only: any broker, backend and workflow join.
+
+    Order: joins (so whoever sees a step's result also sees its run moved on), then states,
+    results and the records joins ask for, then publishes (retries and what the joins made
+    ready), then acks, dead letters and requeues. A crash anywhere before the acks redelivers
+    the batch's messages: their tasks run again, their joins are duplicates (no-ops that offer
+    their ready messages again), nothing is lost.
+    """
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def write(self, batch: Settler, worker: str, claim: Claim | None) -> Claimed | None:
+        app = self.app
+        ttl = app.conf.result_expires
+        follow: list[tuple[str, bytes]] = []
+        if batch.joins:  # first: whoever sees a step's result then sees its run moved on
+            replies = app.workflows.join.join(batch.joins)
+            for op, reply in zip(batch.joins, replies, strict=True):
+                follow += op.follow_up(reply, app.conf.result_serializer)
+                batch.publishes += reply.ready
+                if reply.finished:
+                    batch.hooks.workflow_finished(op.workflow_id)
+            batch.joins = []
+        if batch.states:
+            app.backend.set_state(batch.states, ttl)
+            batch.states = []
+        if batch.records or follow:
+            app.backend.store([*batch.records, *follow], ttl)
+            batch.records = []
+        if batch.publishes:
+            app.broker.publish(batch.publishes)
+            batch.publishes = []
+        if batch.acks:
+            app.broker.ack(batch.acks)
+        batch.hooks.flushing(None)
+        for delivery, reason in batch.dead:
+            app.broker.dead_letter(delivery, reason, worker)
+        if batch.requeues:
+            app.broker.requeue(batch.requeues)
+        batch.clear()
+        if claim is None:
             return None
-        return broker.parse_claim(replies[claim_at])
+        consumer, queues, count = claim
+        return app.broker.fetch(consumer, queues, count, 0), []

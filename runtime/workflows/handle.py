@@ -6,14 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from flowc.runtime.group_result import ResultLike, handle_for
-from flowc.runtime.redis.replies import bytes_hash
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
 
 
 class WorkflowRun:
-    """A handle on one run; every method reads or writes Redis (nothing is cached)."""
+    """A handle on one run; every method reads or writes the backend (nothing is cached)."""
 
     def __init__(self, app: App, workflow_id: str) -> None:
         self.app = app
@@ -57,10 +56,7 @@ class WorkflowRun:
 
     def revoke(self, terminate: bool = False) -> None:
         """Stop the run: nothing new is enqueued and unfinished steps are revoked."""
-        meta_key = self.app.keys.workflow(self.id)[4]
-        client = self.app.broker_client
-        if client.hget(meta_key, "status") == b"RUNNING":
-            client.hset(meta_key, "status", "REVOKED")
+        self.app.workflows.join.mark_revoked(self.id)
         states = self.app.workflows.node_states(self.id)
         ids = self.task_ids()
         open_ids = [ids[n] for n, s in states.items() if s not in ("SUCCESS", "FAILURE")
@@ -74,10 +70,7 @@ class WorkflowRun:
         Failed and skipped nodes are reset (their stored results forgotten, so existing
         handles wait for the new attempt) and those whose parents all succeeded are enqueued.
         """
-        client = self.app.broker_client
-        keys = self.app.keys.workflow(self.id)
-        records = {k.decode(): orjson.loads(v)
-                   for k, v in bytes_hash(client.hgetall(keys[0])).items()}
+        records = self.app.workflows.join.records(self.id)
         states = self.app.workflows.node_states(self.id)
         parents: dict[str, list[str]] = {n: [] for n in records}
         for node_id, rec in records.items():
@@ -90,9 +83,6 @@ class WorkflowRun:
         ready = [n for n in reset if left[n] == 0]
         for node_id in reset:
             self.app.backend.forget(records[node_id]["t"])
-        args: list[Any] = ["resume", len(reset)]
-        for node_id in reset:
-            args += [node_id, left[node_id]]
-        args += [len(ready), *ready]
-        self.app.workflows.script(keys=keys, args=args)
+        reply = self.app.workflows.join.resume(self.id, {n: left[n] for n in reset}, ready)
+        self.app.workflows.publish_ready(reply)
         return self.result()

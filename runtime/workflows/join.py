@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
+from flowc.runtime import states
+from flowc.runtime.outcome import encode_record, now_iso
+
 if TYPE_CHECKING:
-    import redis
-    from flowc.runtime.workflows.runs import WorkflowStore
+    from flowc.runtime.backend import JoinReply
 
 
 @dataclass(slots=True)
@@ -25,35 +28,35 @@ class JoinOp:
     bodies: list[bytes] = field(default_factory=list)
     more: list[tuple[str, bytes]] = field(default_factory=list)
     """For ``done``: further (node id, result JSON) of the same run settled in the same call
-    (``workflow.lua dones``; see ``absorb``)."""
+    (see ``absorb``)."""
     claim: list[Any] | None = None
-    """For ``done``: the finishing worker's next fetch folded into the step (group, consumer,
-    count, wake group, stream keys...; see workflow.lua), so a chain's next step is claimed by
-    this worker in the step that enqueues it. The reply's fifth item is then the claim."""
-
-    def queue(self, store: WorkflowStore, pipe: redis.client.Pipeline) -> None:
-        """Add this operation's EVALSHA to a pipeline."""
-        if self.op == "done" and self.more:
-            store.queue_dones(pipe, self.workflow_id,
-                              [(self.node_id, self.result_json), *self.more], self.claim)
-        elif self.op == "done":
-            store.queue_done(pipe, self.workflow_id, self.node_id, self.index, self.result_json,
-                             self.claim)
-        elif self.op == "fail":
-            store.queue_fail(pipe, self.workflow_id, self.node_id, self.index, self.exc or {},
-                             self.traceback, self.task_id)
-        else:
-            store.queue_expand(pipe, self.workflow_id, self.node_id, self.bodies)
+    """For ``done`` on the Redis fast path: the finishing worker's acks and next fetch folded
+    into the step (runtime/redis/settle.py), so a chain's next step is claimed by this worker
+    in the step that enqueues it; the reply's ``claimed`` then holds the claim."""
 
     def absorb(self, other: JoinOp) -> bool:
         """Take ``other`` into this call if both complete plain nodes of the same run (a
-        batch of chord or group members settles in one script call instead of one each)."""
+        batch of chord or group members settles in one call instead of one each)."""
         if self.op != "done" or other.op != "done" or self.index is not None \
                 or other.index is not None or other.workflow_id != self.workflow_id:
             return False
         self.more.append((other.node_id, other.result_json))
         return True
 
-    def follow_up(self, store: WorkflowStore, reply: Any) -> list[tuple[str, bytes]]:
-        """Result records to store because of the join's reply (map results, skipped nodes)."""
-        return store.follow_up_records(self.op, reply, self.exc, self.traceback, self.node_id)
+    def follow_up(self, reply: JoinReply, serializer: str) -> list[tuple[str, bytes]]:
+        """Result records to store because of the join's reply: a completed map's list of
+        results, and a failure for every step the failure skipped."""
+        out: list[tuple[str, bytes]] = []
+        if reply.map_task_id and reply.map_result is not None:
+            task_id = reply.map_task_id
+            out.append((task_id, b"j" + b'{"status":"SUCCESS","result":' + reply.map_result +
+                        b',"task_id":' + orjson.dumps(task_id) + b',"date_done":' +
+                        orjson.dumps(now_iso()) + b"}"))
+        if self.op == "fail":
+            note = f"not run: workflow step {self.node_id} failed"
+            for task_id in reply.skipped:
+                out.append((task_id, encode_record(
+                    {"status": states.FAILURE, "result": self.exc, "task_id": task_id,
+                     "traceback": f"{note}\n{self.traceback or ''}", "date_done": now_iso(),
+                     "skipped": True}, serializer)))
+        return out

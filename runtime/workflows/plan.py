@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from flowc.compiler.ir import Node, Workflow, shape_leaves
+from flowc.compiler.ir import Node, Workflow
 from flowc.runtime.retry import STEP_OPTIONS
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ def _node_record(step: _Step, successors: list[str], node: Node, wid_json: str,
     if kwarg_inputs:
         kwargs = {k: v for k, v in kwargs.items() if k not in kwarg_inputs}
     rec: dict[str, Any] = {
-        "t": task_id, "s": step.stream, "dk": step.delayed, "p": step.priority,
+        "t": task_id, "q": step.queue, "s": step.stream, "dk": step.delayed, "p": step.priority,
         "cd": step.countdown, "eta": step.eta, "h": step.head(task_id, marker + "}"),
         "kw": _inner(kwargs, b"{", b"}") if kwargs else "",
         "ra": _inner(node.args, b"[", b"]") if node.args else "",
@@ -237,15 +237,11 @@ def plan(app: App, wf: Workflow, workflow_id: str | None = None) -> RunPlan:
         tid = str(uuid.uuid4())
         out.task_ids[eb.id] = tid
         step = steps.get(eb.task, eb.options)
-        erec = {"t": tid, "s": step.stream, "dk": step.delayed, "p": step.priority, "cd": 0,
+        erec = {"t": tid, "q": step.queue, "s": step.stream, "dk": step.delayed,
+                "p": step.priority, "cd": 0,
                 "eta": 0, "h": '{"v":1,"id":"' + tid + '",' + step.middle + step.tail,
                 "kw": _inner(eb.kwargs, b"{", b"}"), "ra": _inner(eb.args, b"[", b"]"),
                 "ki": [], "in": "none", "imm": eb.immutable}
         out.errbacks[eb.id] = orjson.dumps(erec)
     out.queues = steps.queues
     return out
-
-
-def result_task_ids(wf: Workflow, run: RunPlan) -> list[str]:
-    """Task ids of the nodes in the workflow's result shape, in order."""
-    return [run.task_ids[n] for n in shape_leaves(wf.result)] if wf.result is not None else []

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 from flowc.runtime import states
+from flowc.runtime.message import Message
 from flowc.runtime.outcome import exception_from_dict, exception_to_dict
 from flowc.runtime.request import Request
 from flowc.runtime.workflows.join import JoinOp
 
 if TYPE_CHECKING:
     from flowc.runtime.execute import Outcome
-    from flowc.runtime.message import Message
     from flowc.runtime.task import Task
 
 
@@ -70,17 +70,17 @@ def expansion(message: Message) -> JoinOp:
             f"map step {marker.get('node')} got {len(items)} items, more than its "
             f"max_width of {limit}"), None) or JoinOp("fail", "", "")
     bodies = []
+    namespace = message.id_namespace()
     for i, item in enumerate(items):
-        env: dict[str, Any] = {
-            "v": 1, "id": str(uuid.uuid4()), "task": message.task, "queue": message.queue,
-            "priority": message.priority, "args": [item, *message.args[1:]],
-            "kwargs": message.kwargs,
-            "workflow": {"id": marker["id"], "node": marker["node"], "i": i}}
-        for name in ("acks_late", "ignore_result", "time_limit", "soft_time_limit", "headers"):
-            value = getattr(message, name)
-            if value is not None:
-                env[name] = value
-        bodies.append(orjson.dumps(env))
+        # An instance's id is derived from its map's task id and index, so a map message
+        # expanded twice (redelivered) makes the same instances: duplicates of one id.
+        instance = Message(
+            str(uuid.uuid5(namespace, str(i))), message.task, [item, *message.args[1:]],
+            message.kwargs, message.queue, message.priority, acks_late=message.acks_late,
+            ignore_result=message.ignore_result, time_limit=message.time_limit,
+            soft_time_limit=message.soft_time_limit, headers=message.headers,
+            workflow={"id": marker["id"], "node": marker["node"], "i": i})
+        bodies.append(orjson.dumps(instance.to_envelope()))
     return JoinOp("expand", marker["id"], marker["node"], bodies=bodies)
 
 

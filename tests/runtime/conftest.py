@@ -26,6 +26,15 @@ def app(redis_url: str, redis_client: redis.Redis) -> Iterator[App]:
     application.close()
 
 
+@pytest.fixture(params=["join", "worker"])
+def publish_mode(request: pytest.FixtureRequest) -> str:
+    """Both ways a workflow step made ready reaches its queue: enqueued by the atomic join
+    (Redis single node) or published by the worker after the join (the path of a backend whose
+    join cannot enqueue), forced by ``flowc_workflow_publish``. Workflow tests that take this
+    fixture run once per way."""
+    return str(request.param)
+
+
 class WorkerProcess:
     """A real ``flowc worker`` subprocess; ``stop()`` sends SIGTERM and waits."""
 

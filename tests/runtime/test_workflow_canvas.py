@@ -15,8 +15,10 @@ from tests.runtime.support import BackgroundConsumer, add_arithmetic_tasks
 
 
 @pytest.fixture
-def wf_app(app: App) -> Iterator[App]:
-    """The test App with a few tasks and a consumer running in the background."""
+def wf_app(app: App, publish_mode: str) -> Iterator[App]:
+    """The test App with a few tasks and a consumer running in the background, once with each
+    ``flowc_workflow_publish``."""
+    app.conf.flowc_workflow_publish = publish_mode
     add_arithmetic_tasks(app)
 
     @app.task(name="echo")

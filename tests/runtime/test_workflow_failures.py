@@ -12,6 +12,7 @@ import pytest
 import redis
 from flowc.compiler.canvas.primitives import chain, chord, group
 from flowc.runtime.app import App
+from flowc.runtime.workflows.join import JoinOp
 
 from tests.runtime.support import BackgroundConsumer, add_arithmetic_tasks
 
@@ -21,8 +22,10 @@ class StepFailed(Exception):
 
 
 @pytest.fixture
-def fapp(app: App, redis_client: redis.Redis) -> Iterator[App]:
-    """Tasks that fail, record errback calls in Redis, and a background consumer."""
+def fapp(app: App, redis_client: redis.Redis, publish_mode: str) -> Iterator[App]:
+    """Tasks that fail, record errback calls in Redis, and a background consumer, once with
+    each ``flowc_workflow_publish``."""
+    app.conf.flowc_workflow_publish = publish_mode
     add_arithmetic_tasks(app)
 
     @app.task(name="fail")
@@ -114,11 +117,8 @@ def test_duplicate_completion_of_a_step_changes_nothing(fapp: App,
     result = chord([add.s(1, 1), add.s(2, 2)], tsum.s()).delay()
     assert result.get(timeout=5) == 6
     wid = result.workflow_id
-    store = fapp.workflows
-    pipe = fapp.broker_client.pipeline(transaction=False)
-    store.queue_done(pipe, wid, "n0", None, b"1000")
-    [reply] = pipe.execute()
-    assert reply[0] == 0
+    [reply] = fapp.workflow_join.join([JoinOp("done", wid, "n0", result_json=b"1000")])
+    assert reply.applied == 0
     assert orjson.loads(redis_client.hget(fapp.keys.workflow(wid)[2], "n0")) == 2
     assert redis_client.xlen("flowc:{q:celery}:p0") == 0  # the body was not enqueued again
 

@@ -53,7 +53,8 @@ def test_precomputed_root_bodies_equal_the_scripts_own(app: App,
     wf = compile_canvas(canvas, app.tasks)
     run = plan(app, wf, "wf-fast")
     assert run.ready and len(run.ready) == len(run.roots) - 1
-    app.workflows.store(wf, run)
+    app.broker.declare(sorted(run.queues))
+    app.workflow_join.submit(wf, run)
     fast = _stream_bodies(redis_client, app, run.queues)
     delayed_fast = redis_client.zrange(app.keys.delayed("celery"), 0, -1)
     redis_client.flushdb()
@@ -62,7 +63,8 @@ def test_precomputed_root_bodies_equal_the_scripts_own(app: App,
     slow_run = plan(app, wf, "wf-fast")
     slow_run.task_ids, slow_run.records = run.task_ids, run.records
     slow_run.errbacks, slow_run.ready = run.errbacks, {}
-    app.workflows.store(wf, slow_run)
+    app.broker.declare(sorted(run.queues))
+    app.workflow_join.submit(wf, slow_run)
     slow = _stream_bodies(redis_client, app, run.queues)
     assert fast == slow
     assert len(fast) == len(run.roots) - 1

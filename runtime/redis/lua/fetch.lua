@@ -22,31 +22,10 @@
 --             is full, each such stream whose wake group is now past entries the consumer
 --             group has not delivered gets its wake group moved back to the consumer group's
 --             last-delivered id, so the next waiter is woken for what this one left.
-local want = tonumber(ARGV[3])
+-- #include _claim
 local wake = ARGV[4]
-local out = {}
-for _, key in ipairs(KEYS) do
-  if want <= 0 then break end
-  local res = redis.pcall('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', want,
-                          'STREAMS', key, '>')
-  if type(res) == 'table' and res.err then
-    if string.find(res.err, 'NOGROUP') then
-      redis.call('XGROUP', 'CREATE', key, ARGV[1], '0', 'MKSTREAM')
-      res = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', want,
-                       'STREAMS', key, '>')
-    else
-      return redis.error_reply(res.err)
-    end
-  end
-  if res then
-    for _, entry in ipairs(res[1][2]) do
-      out[#out + 1] = key
-      out[#out + 1] = entry[1]
-      out[#out + 1] = entry[2]
-      want = want - 1
-    end
-  end
-end
+local out = claim(ARGV[1], ARGV[2], tonumber(ARGV[3]), KEYS)
+local want = tonumber(ARGV[3]) - #out / 3
 local function id_before(a, b)  -- whether stream id a < stream id b
   local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
   local bms, bseq = string.match(b, '^(%d+)-(%d+)$')

@@ -8,6 +8,18 @@
 --   KEYS[5] meta      hash  status, left, ttl, on_error (JSON list), failed_node, fired:<eb>
 --   KEYS[6] errbacks  hash  errback id -> run record (JSON)
 --
+-- Every operation replies with the same seven items (runtime/redis/workflow_store.py names
+-- them, JoinReply): {applied 0|1, finished 0|1, map task id or "", map result JSON or "",
+-- claimed {key, id, fields, ...}, skipped {task id, ...}, ready {queue, priority, due, body,
+-- ...}}. "ready" is empty unless the run was submitted with the meta field publish=worker
+-- (the setting flowc_workflow_publish = "worker"): then this script enqueues nothing itself and
+-- returns every message that became ready, for the worker to publish after the join (the
+-- path of a backend whose join cannot enqueue: another broker, another Cluster slot). A
+-- duplicate join in that mode returns again what it would have published (successors still
+-- QUEUED, fired errbacks, map instances), so a worker that died between join and publish
+-- loses nothing; a message's id is its node's task id, so a duplicate runs at most again and
+-- its completion is a no-op.
+--
 -- ARGV[1] is the operation:
 --   submit  ARGV: ttl, on_error_json, x, (meta field, value)*x, n, (node id, record)*n,
 --                 m, (node id, pending)*m, r, (root id, stream key, body)*r,
@@ -15,12 +27,10 @@
 --           (a root's stream key and body are "" when it waits for a countdown/eta: its record
 --           is enqueued as on any other path; else the body, built by the caller exactly as
 --           envelope() would, is XADDed as is)
---           -> 1 if stored and roots enqueued, 0 if the workflow id already exists
+--           -> applied 1 if stored and roots enqueued, 0 if the workflow id already exists
 --   done    ARGV: node id, instance index or "", result JSON
 --                 [, group, consumer, count, wake group, a, (stream key, entry id)*a,
 --                  (stream key)*]
---           -> {applied 0|1, finished 0|1, map task id or "", map result JSON or ""
---               [, claimed]}
 --           With the claim arguments (the finishing worker's acks and next fetch, folded into
 --           this step), the a entries are acknowledged (XACK + XDEL, as the worker's pipeline
 --           would) and up to count ready messages are then claimed for consumer from the streams,
@@ -31,16 +41,16 @@
 --           unchanged), and the wake group of its stream is moved past it so that no idle
 --           worker wakes up for it.
 --   dones   ARGV: n, (node id, result JSON)*n [, the claim arguments of done]
---           -> {applied 0|1 (any), finished 0|1, "", "" [, claimed]}: done for n nodes (not map
---              instances) of one run in one call, as a worker settles a batch of them
+--           -> done for n nodes (not map instances) of one run in one call, as a worker
+--              settles a batch of them (applied if any was)
 --   fail    ARGV: node id, instance index or "", exception JSON, traceback JSON string,
 --                 failed task id
---           -> {applied 0|1, finished 0|1, task ids to record as failed...} (the map's own
---              task when an instance failed, then every skipped dependent)
+--           -> skipped: task ids to record as failed (the map's own task when an instance
+--              failed, then every skipped dependent)
 --   resume  ARGV: n, (node id, parents left)*n, r, (ready node id)*r
---           -> number of nodes reset; resets failed/skipped nodes and enqueues the ready ones
+--           -> applied = number of nodes reset; resets failed/skipped nodes and enqueues the
+--              ready ones
 --   expand  ARGV: node id, n, (instance body)*n
---           -> {applied 0|1, finished 0|1, map task id or "", map result JSON or ""}
 --
 -- Ready successors are enqueued here, in the same step that records their last parent's
 -- result: XADD to their priority stream, or ZADD to the queue's delayed set when the step has a
@@ -98,42 +108,32 @@ local function envelope(rec, extra)
 end
 
 local xadded = {}  -- stream key -> id of the last entry this call added to it
+local ready = {}   -- publish=worker: queue, priority, due, body of each message made ready
+local by_worker = false  -- set per operation from the run's meta (see the header)
 
 local function enqueue(rec, body)
   local due = 0
   if rec.eta and rec.eta > 0 then due = rec.eta end
   if rec.cd and rec.cd > 0 then due = now() + rec.cd end
-  if due > 0 and due > now() then
+  if by_worker then
+    if not (due > now()) then due = 0 end
+    ready[#ready + 1] = rec.q
+    ready[#ready + 1] = rec.p
+    ready[#ready + 1] = tostring(due)
+    ready[#ready + 1] = body
+  elseif due > 0 and due > now() then
     redis.call('ZADD', rec.dk, due, tostring(rec.p) .. 'j' .. body)
   else
     xadded[rec.s] = redis.call('XADD', rec.s, '*', 'b', body, 'c', 'j')
   end
 end
 
--- fetch.lua's claim: up to want ready entries for consumer, streams in the given order.
-local function claim(group, consumer, want, keys)
-  local out = {}
-  for _, key in ipairs(keys) do
-    if want <= 0 then break end
-    local res = redis.pcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', want,
-                            'STREAMS', key, '>')
-    if type(res) == 'table' and res.err then
-      if not string.find(res.err, 'NOGROUP') then error(res.err) end
-      redis.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM')
-      res = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', want,
-                       'STREAMS', key, '>')
-    end
-    if res then
-      for _, entry in ipairs(res[1][2]) do
-        out[#out + 1] = key
-        out[#out + 1] = entry[1]
-        out[#out + 1] = entry[2]
-        want = want - 1
-      end
-    end
-  end
-  return out
+local function reply(applied, finished, map_task, map_result, claimed, skipped)
+  return {applied, finished, map_task or '', map_result or '', claimed or {}, skipped or {},
+          ready}
 end
+
+-- #include _claim
 
 -- The claim folded into a done step (see the header), with the wake group moved past every
 -- stream whose newest entry, added by this call, was claimed (so all before it were, too).
@@ -214,11 +214,12 @@ local function hset_all(key, fields, value)
 end
 
 if op == 'submit' then
-  if redis.call('EXISTS', K_META) == 1 then return 0 end
+  if redis.call('EXISTS', K_META) == 1 then return reply(0, 0) end
   local i = 4
   local x = tonumber(ARGV[i]); i = i + 1
   if x > 0 then hset_pairs(K_META, i, x) end
   i = i + 2 * x
+  by_worker = redis.call('HGET', K_META, 'publish') == 'worker'
   local n = tonumber(ARGV[i]); i = i + 1
   if n > 0 then
     hset_pairs(K_NODES, i, n)
@@ -241,9 +242,9 @@ if op == 'submit' then
   if e > 0 then hset_pairs(K_ERRBACKS, i, e) end
   local queued = {}
   for _, root in ipairs(roots) do
-    if root[2] == '' then
+    if root[2] == '' or by_worker then
       local rec = record(root[1])
-      enqueue(rec, envelope(rec))
+      if root[2] == '' then enqueue(rec, envelope(rec)) else enqueue(rec, root[3]) end
     else
       redis.call('XADD', root[2], '*', 'b', root[3], 'c', 'j')
     end
@@ -251,8 +252,10 @@ if op == 'submit' then
   end
   hset_all(K_STATE, queued, 'QUEUED')
   if n == 0 then finish_if_done(0) end
-  return 1
+  return reply(1, 0)
 end
+
+by_worker = redis.call('HGET', K_META, 'publish') == 'worker'
 
 if op == 'resume' then
   local i = 2
@@ -268,7 +271,7 @@ if op == 'resume' then
   end
   redis.call('HINCRBY', K_META, 'left', n)
   redis.call('HSET', K_META, 'status', 'RUNNING')
-  redis.call('HDEL', K_META, 'failed_node', 'failed_task', 'exc', 'finished')
+  redis.call('HDEL', K_META, 'failed_node', 'failed_task', 'exc', 'tb', 'finished')
   for _, key in ipairs(KEYS) do redis.call('PERSIST', key) end
   local r = tonumber(ARGV[i]); i = i + 1
   for _ = 1, r do
@@ -276,7 +279,7 @@ if op == 'resume' then
     enqueue(rec, envelope(rec))
     redis.call('HSET', K_STATE, ARGV[i - 1], 'QUEUED')
   end
-  return n
+  return reply(n, 0)
 end
 
 local node_id = ARGV[2]
@@ -287,73 +290,128 @@ local function gone()
   return redis.call('EXISTS', K_META) == 0
 end
 
+-- publish=worker: a duplicate completion of a node re-offers its successors that are still
+-- QUEUED (their publish may have died with the worker that made them ready).
+local function reoffer_successors(nid)
+  if not by_worker or redis.call('HGET', K_STATE, nid) ~= 'SUCCESS' then return end
+  for _, succ in ipairs(record(nid).succ) do
+    if redis.call('HGET', K_STATE, succ) == 'QUEUED' then
+      local srec = record(succ)
+      enqueue(srec, envelope(srec))
+    end
+  end
+end
+
 local function done()
-  if is_terminal(node_id) or gone() then return {0, 0, '', ''} end
+  if gone() then return reply(0, 0) end
+  if is_terminal(node_id) then reoffer_successors(node_id); return reply(0, 0) end
   local index = ARGV[3]
   if index == '' then
-    return {1, complete(node_id, ARGV[4]), '', ''}
+    return reply(1, complete(node_id, ARGV[4]))
   end
   if redis.call('HSETNX', K_RESULTS, node_id .. '#' .. index, ARGV[4]) == 0 then
-    return {0, 0, '', ''}
+    return reply(0, 0)
   end
-  if redis.call('HINCRBY', K_PENDING, node_id .. '#left', -1) > 0 then return {1, 0, '', ''} end
+  if redis.call('HINCRBY', K_PENDING, node_id .. '#left', -1) > 0 then return reply(1, 0) end
   local count = tonumber(redis.call('HGET', K_PENDING, node_id .. '#n'))
   local fields = {}
   for j = 1, count do fields[j] = node_id .. '#' .. (j - 1) end
   local values = redis.call('HMGET', K_RESULTS, unpack(fields))
   local result = '[' .. table.concat(values, ',') .. ']'
-  return {1, complete(node_id, result), record(node_id).t, result}
+  return reply(1, complete(node_id, result), record(node_id).t, result)
 end
 
 if op == 'done' then
-  local reply = done()
-  if #ARGV > 4 then reply[5] = claim_after(5) end
-  return reply
+  local out = done()
+  if #ARGV > 4 then out[5] = claim_after(5) end
+  return out
 end
 
 if op == 'dones' then
   local n = tonumber(ARGV[2])
-  local reply = {0, 0, '', ''}
+  local out = reply(0, 0)
   if gone() then n = 0 end
   for j = 3, 2 + 2 * n, 2 do
     if not is_terminal(ARGV[j]) then
-      reply[1] = 1
-      if complete(ARGV[j], ARGV[j + 1]) == 1 then reply[2] = 1 end
+      out[1] = 1
+      if complete(ARGV[j], ARGV[j + 1]) == 1 then out[2] = 1 end
+    else
+      reoffer_successors(ARGV[j])
     end
   end
   n = tonumber(ARGV[2])
-  if #ARGV > 2 + 2 * n then reply[5] = claim_after(3 + 2 * n) end
-  return reply
+  if #ARGV > 2 + 2 * n then out[5] = claim_after(3 + 2 * n) end
+  return out
 end
 
 if op == 'expand' then
-  if is_terminal(node_id) or gone() then return {0, 0, '', ''} end
+  if is_terminal(node_id) or gone() then
+    reoffer_successors(node_id)
+    return reply(0, 0)
+  end
   local count = tonumber(ARGV[3])
-  if redis.call('HSETNX', K_PENDING, node_id .. '#n', count) == 0 then return {0, 0, '', ''} end
+  local rec = record(node_id)
+  if redis.call('HSETNX', K_PENDING, node_id .. '#n', count) == 0 then
+    -- publish=worker: offer the instances again (same ids: a duplicate's completion is a
+    -- no-op); the first expand's publish may have died with its worker
+    if by_worker then
+      for j = 1, count do enqueue(rec, ARGV[3 + j]) end
+    end
+    return reply(0, 0)
+  end
   redis.call('HSET', K_PENDING, node_id .. '#left', count)
   if count == 0 then
-    return {1, complete(node_id, '[]'), record(node_id).t, '[]'}
+    return reply(1, complete(node_id, '[]'), rec.t, '[]')
   end
-  local rec = record(node_id)
   for j = 1, count do
-    redis.call('XADD', rec.s, '*', 'b', ARGV[3 + j], 'c', 'j')
+    if by_worker then enqueue(rec, ARGV[3 + j])
+    else redis.call('XADD', rec.s, '*', 'b', ARGV[3 + j], 'c', 'j') end
   end
   redis.call('HSET', K_STATE, node_id, 'RUNNING')
-  return {1, 0, '', ''}
+  return reply(1, 0)
+end
+
+local function errback_header(failed_task, exc_json, tb_json)
+  return ',"headers":{"errback":{"task_id":' .. cjson.encode(failed_task) ..
+         ',"exc":' .. exc_json .. ',"traceback":' .. tb_json .. '}}'
+end
+
+local function handlers_of(rec)
+  local handlers = {}
+  for _, eb in ipairs(rec.le) do handlers[#handlers + 1] = eb end
+  for _, eb in ipairs(cjson.decode(redis.call('HGET', K_META, 'on_error') or '[]')) do
+    handlers[#handlers + 1] = eb
+  end
+  return handlers
 end
 
 if op == 'fail' then
-  if is_terminal(node_id) or gone() then return {0, 0} end
+  if gone() then return reply(0, 0) end
+  if is_terminal(node_id) then
+    -- publish=worker: a duplicate of the failure that fired the errbacks offers them again
+    if by_worker and redis.call('HGET', K_META, 'failed_node') == node_id then
+      local extra = errback_header(redis.call('HGET', K_META, 'failed_task'),
+                                   redis.call('HGET', K_META, 'exc'),
+                                   redis.call('HGET', K_META, 'tb') or '""')
+      for _, eb in ipairs(handlers_of(record(node_id))) do
+        if redis.call('HGET', K_META, 'fired:' .. eb) then
+          enqueue(cjson.decode(redis.call('HGET', K_ERRBACKS, eb)),
+                  envelope(cjson.decode(redis.call('HGET', K_ERRBACKS, eb)), extra))
+        end
+      end
+    end
+    return reply(0, 0)
+  end
   local exc_json, tb_json, failed_task = ARGV[4], ARGV[5], ARGV[6]
   redis.call('HSET', K_STATE, node_id, 'FAILURE')
   if redis.call('HGET', K_META, 'status') == 'RUNNING' then
     redis.call('HSET', K_META, 'status', 'FAILURE', 'failed_node', node_id,
-               'failed_task', failed_task, 'exc', exc_json)
+               'failed_task', failed_task, 'exc', exc_json, 'tb', tb_json)
   end
   local left = redis.call('HINCRBY', K_META, 'left', -1)
-  local out = {1, 0}
+  local skipped = {}
   local rec = record(node_id)
-  if ARGV[3] ~= '' then out[#out + 1] = rec.t end  -- a map instance failed: so did its map
+  if ARGV[3] ~= '' then skipped[#skipped + 1] = rec.t end  -- a map instance failed: so did its map
   local queue = {}
   for _, s in ipairs(rec.succ) do queue[#queue + 1] = s end
   local head = 1
@@ -363,25 +421,18 @@ if op == 'fail' then
       redis.call('HSET', K_STATE, succ, 'SKIPPED')
       left = redis.call('HINCRBY', K_META, 'left', -1)
       local srec = record(succ)
-      out[#out + 1] = srec.t
+      skipped[#skipped + 1] = srec.t
       for _, s in ipairs(srec.succ) do queue[#queue + 1] = s end
     end
   end
-  local handlers = {}
-  for _, eb in ipairs(rec.le) do handlers[#handlers + 1] = eb end
-  for _, eb in ipairs(cjson.decode(redis.call('HGET', K_META, 'on_error') or '[]')) do
-    handlers[#handlers + 1] = eb
-  end
-  local extra = ',"headers":{"errback":{"task_id":' .. cjson.encode(failed_task) ..
-                ',"exc":' .. exc_json .. ',"traceback":' .. tb_json .. '}}'
-  for _, eb in ipairs(handlers) do
+  local extra = errback_header(failed_task, exc_json, tb_json)
+  for _, eb in ipairs(handlers_of(rec)) do
     if redis.call('HSETNX', K_META, 'fired:' .. eb, 1) == 1 then
       local erec = cjson.decode(redis.call('HGET', K_ERRBACKS, eb))
       enqueue(erec, envelope(erec, extra))
     end
   end
-  out[2] = finish_if_done(left)
-  return out
+  return reply(1, finish_if_done(left), '', '', {}, skipped)
 end
 
 return redis.error_reply('workflow.lua: unknown operation ' .. tostring(op))

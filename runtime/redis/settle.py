@@ -1,0 +1,130 @@
+"""The Redis fast path of settling a worker's batch: everything in one pipeline.
+
+Results, states, workflow joins, retries' publishes, acks, the worker's events and its next
+claim ride in one round trip (two when results live on another server than the queues;
+results go first so a crash in between re-runs a task rather than losing its result). When
+the batch ends in a workflow ``done``, its acks and the next claim fold into that script call,
+so the worker that finishes a chain step claims the next step in the step that enqueues it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flowc.runtime.redis.workflow_store import parse_reply
+from redis.exceptions import NoScriptError
+
+if TYPE_CHECKING:
+    from flowc.runtime.app import App
+    from flowc.runtime.redis.backend import RedisResultBackend
+    from flowc.runtime.redis.broker import RedisBroker
+    from flowc.runtime.redis.workflow_store import RedisWorkflowJoin
+    from flowc.runtime.worker.settle import Claim, Claimed, Settler
+
+
+class RedisSettlement:
+    """``Settlement`` for a Redis broker, Redis results and the Redis join (atomic mode)."""
+
+    def __init__(self, app: App, broker: RedisBroker, backend: RedisResultBackend,
+                 join: RedisWorkflowJoin) -> None:
+        self.app = app
+        self.broker = broker
+        self.backend = backend
+        self.join = join
+        self.ttl = app.conf.result_expires
+        self.shared = backend.client is broker.client
+
+    def write(self, batch: Settler, worker: str, claim: Claim | None) -> Claimed | None:
+        broker, backend = self.broker, self.backend
+        pipe: Any = broker.client.pipeline(transaction=False)
+        bpipe: Any = pipe if self.shared else backend.client.pipeline(transaction=False)
+        if batch.records:
+            backend.store(batch.records, self.ttl, pipe=bpipe)
+        if batch.states:
+            backend.set_state(batch.states, self.ttl, pipe=bpipe)
+        if not self.shared and (batch.records or batch.states):
+            bpipe.execute()
+        folded = None
+        for op in batch.joins:  # a join kept from a failed flush must not claim again
+            op.claim = None
+        if claim is not None and batch.joins and batch.joins[-1].op == "done" \
+                and not batch.publishes:
+            folded = batch.joins[-1]  # acks and claim ride in the last join (JoinOp.claim)
+            folded.claim = broker.claim_args(*claim, acks=batch.acks)
+        join_at = []
+        for op in batch.joins:
+            join_at.append(len(pipe))
+            self.join.queue(pipe, op)
+        publish_at = len(pipe)
+        for item in batch.publishes:
+            broker._publish_one(pipe, item)  # one command each
+        if batch.acks and folded is None:
+            broker.ack(batch.acks, pipe)
+        claim_at = -1
+        if claim is not None and folded is None:
+            claim_at = len(pipe)
+            broker.queue_claim(pipe, *claim)
+        batch.hooks.flushing(pipe)  # events ride on this round trip instead of their own
+        replies = pipe.execute(raise_on_error=False) if len(pipe) else []
+        claimed = self._settle_joins(batch, join_at, replies) if batch.joins else None
+        for reply in replies:
+            if isinstance(reply, Exception):
+                # Keep for the next flush only the publishes that failed: one that succeeded
+                # (an XADD) would run its task twice if sent again. The rest is idempotent.
+                sent = replies[publish_at:publish_at + len(batch.publishes)]
+                batch.publishes = [item for item, r in zip(batch.publishes, sent, strict=True)
+                                   if isinstance(r, Exception)]
+                raise reply
+        for delivery, reason in batch.dead:
+            broker.dead_letter(delivery, reason, worker)
+        if batch.requeues:
+            broker.requeue(batch.requeues)
+        batch.clear()
+        if folded is not None:  # no reply (a failed join) claims nothing: the next fetch does
+            return broker.parse_claim(claimed or [])
+        if claim_at < 0:
+            return None
+        return broker.parse_claim(replies[claim_at])
+
+    def _settle_joins(self, batch: Settler, join_at: list[int], replies: list[Any]) -> Any:
+        """Store the records join replies ask for, publish what they left to the worker
+        (runs submitted with publish=worker), re-run joins that hit an empty script cache;
+        return the folded claim's reply, if any."""
+        from flowc.runtime.redis import scripts
+
+        follow: list[tuple[str, bytes]] = []
+        ready = []
+        retry = []
+        claimed = None
+        serializer = self.app.conf.result_serializer
+        for op, at in zip(batch.joins, join_at, strict=True):
+            raw = replies[at]
+            if isinstance(raw, NoScriptError):
+                retry.append(op)
+                replies[at] = None
+            elif not isinstance(raw, Exception):
+                reply = parse_reply(raw)
+                follow += op.follow_up(reply, serializer)
+                ready += reply.ready
+                if reply.finished:
+                    batch.hooks.workflow_finished(op.workflow_id)
+                if op.claim is not None:
+                    claimed = reply.claimed
+        if retry:
+            scripts.ensure_loaded(self.broker.client, self.join.script)
+            pipe = self.broker.client.pipeline(transaction=False)
+            for op in retry:
+                self.join.queue(pipe, op)
+            for op, raw in zip(retry, pipe.execute(), strict=True):
+                reply = parse_reply(raw)
+                follow += op.follow_up(reply, serializer)
+                ready += reply.ready
+                if reply.finished:
+                    batch.hooks.workflow_finished(op.workflow_id)
+                if op.claim is not None:
+                    claimed = reply.claimed
+        if follow:
+            self.backend.store(follow, self.ttl)
+        if ready:
+            self.broker.publish(ready)
+        return claimed

@@ -1,0 +1,51 @@
+"""The ResultBackend port's contract (runtime/backend.py), run against every backend adapter."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from flowc.runtime.app import App
+
+pytestmark = pytest.mark.redis
+
+
+class TestResultBackendContract:
+    def test_an_unknown_task_has_no_record_and_no_state(self, adapter_app: App) -> None:
+        assert adapter_app.backend.get("nobody") == (None, None)
+
+    def test_a_stored_record_is_read_back(self, adapter_app: App) -> None:
+        adapter_app.backend.store([("t1", b"rec-1"), ("t2", b"rec-2")], 60)
+        assert adapter_app.backend.get("t1")[0] == b"rec-1"
+        assert adapter_app.backend.get("t2")[0] == b"rec-2"
+
+    def test_storing_again_replaces_the_record(self, adapter_app: App) -> None:
+        adapter_app.backend.store([("t1", b"old")], 60)
+        adapter_app.backend.store([("t1", b"new")], 60)
+        assert adapter_app.backend.get("t1")[0] == b"new"
+
+    def test_a_state_is_kept_beside_the_record(self, adapter_app: App) -> None:
+        adapter_app.backend.set_state([("t1", b"STARTED")], 60)
+        assert adapter_app.backend.get("t1") == (None, b"STARTED")
+
+    def test_wait_returns_a_record_stored_while_it_waits(self, adapter_app: App) -> None:
+        got: list[bytes | None] = []
+        waiter = threading.Thread(target=lambda: got.append(
+            adapter_app.backend.wait("t1", 10)))
+        waiter.start()
+        adapter_app.backend.store([("t1", b"done")], 60)
+        waiter.join(10)
+        assert got == [b"done"]
+
+    def test_wait_on_an_existing_record_returns_it_at_once(self, adapter_app: App) -> None:
+        adapter_app.backend.store([("t1", b"done")], 60)
+        assert adapter_app.backend.wait("t1", 0.1) == b"done"
+
+    def test_wait_gives_up_after_its_timeout(self, adapter_app: App) -> None:
+        assert adapter_app.backend.wait("never", 0.2) is None
+
+    def test_forget_deletes_record_and_state(self, adapter_app: App) -> None:
+        adapter_app.backend.store([("t1", b"done")], 60)
+        adapter_app.backend.set_state([("t1", b"STARTED")], 60)
+        adapter_app.backend.forget("t1")
+        assert adapter_app.backend.get("t1") == (None, None)

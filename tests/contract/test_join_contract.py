@@ -1,0 +1,134 @@
+"""The WorkflowJoin port's contract (runtime/backend.py), for every join adapter, in both ways
+a ready step is enqueued (by the join itself, or returned for the worker to publish)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from flowc.compiler.canvas.primitives import chain, chord
+from flowc.compiler.validate import compile_canvas
+from flowc.runtime.app import App
+from flowc.runtime.workflows.join import JoinOp
+from flowc.runtime.workflows.plan import RunPlan, plan
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture(params=["join", "worker"])
+def japp(adapter_app: App, request: pytest.FixtureRequest) -> Iterator[App]:
+    adapter_app.conf.flowc_workflow_publish = request.param
+
+    @adapter_app.task(name="inc")
+    def inc(x: int) -> int:
+        return x + 1
+
+    @adapter_app.task(name="total")
+    def total(xs: list[int]) -> int:
+        return sum(xs)
+
+    yield adapter_app
+
+
+def submit(app: App, canvas: Any) -> RunPlan:
+    wf = compile_canvas(canvas, app.tasks)
+    run = plan(app, wf)
+    app.broker.declare(sorted(run.queues))
+    reply = app.workflow_join.submit(wf, run)
+    assert reply.applied == 1
+    app.workflows.publish_ready(reply)
+    return run
+
+
+def queued_bodies(app: App) -> list[dict[str, Any]]:
+    got = app.broker.fetch("probe", ["celery"], 100, 0)
+    app.broker.ack(got)
+    return [orjson.loads(d.body) for d in got]
+
+
+def done(app: App, run: RunPlan, node: str, result: Any) -> Any:
+    [reply] = app.workflow_join.join(
+        [JoinOp("done", run.workflow_id, node, result_json=orjson.dumps(result))])
+    app.workflows.publish_ready(reply)
+    return reply
+
+
+class TestWorkflowJoinContract:
+    def test_submit_makes_only_the_roots_ready(self, japp: App) -> None:
+        run = submit(japp, chain(japp.tasks["inc"].s(1), japp.tasks["inc"].s()))
+        [root] = queued_bodies(japp)
+        assert (root["id"], root["args"]) == (run.task_ids["n0"], [1])
+        assert japp.workflow_join.node_states(run.workflow_id) == {"n0": "QUEUED",
+                                                                   "n1": "PENDING"}
+
+    def test_submitting_a_run_id_again_changes_nothing(self, japp: App) -> None:
+        canvas = chain(japp.tasks["inc"].s(1), japp.tasks["inc"].s())
+        run = submit(japp, canvas)
+        wf = compile_canvas(canvas, japp.tasks)
+        assert japp.workflow_join.submit(wf, plan(japp, wf, run.workflow_id)).applied == 0
+
+    def test_a_completed_step_readies_its_successor_with_the_result_bound(self,
+                                                                          japp: App) -> None:
+        run = submit(japp, chain(japp.tasks["inc"].s(1), japp.tasks["inc"].s()))
+        queued_bodies(japp)
+        reply = done(japp, run, "n0", 2)
+        assert reply.applied == 1 and not reply.finished
+        [succ] = queued_bodies(japp)
+        assert (succ["id"], succ["args"]) == (run.task_ids["n1"], [2])
+
+    def test_a_duplicate_completion_is_a_no_op(self, japp: App) -> None:
+        run = submit(japp, chain(japp.tasks["inc"].s(1), japp.tasks["inc"].s()))
+        queued_bodies(japp)
+        done(japp, run, "n0", 2)
+        first = queued_bodies(japp)
+        again = done(japp, run, "n0", 99)
+        assert again.applied == 0
+        # the join that enqueues needs nothing again; the one that leaves publishing to the
+        # worker offers the still-QUEUED successor again (its publish may have been lost)
+        assert [b["args"] for b in queued_bodies(japp)] == (
+            [] if not japp.workflow_join.by_worker else [b["args"] for b in first])
+
+    def test_a_chord_body_is_ready_only_after_every_header_step(self, japp: App) -> None:
+        inc = japp.tasks["inc"]
+        run = submit(japp, chord([inc.s(1), inc.s(2)], japp.tasks["total"].s()))
+        queued_bodies(japp)
+        done(japp, run, "n1", 3)
+        assert queued_bodies(japp) == []
+        done(japp, run, "n0", 2)
+        [body] = queued_bodies(japp)
+        assert body["args"] == [[2, 3]]
+
+    def test_the_last_step_finishes_the_run(self, japp: App) -> None:
+        run = submit(japp, chain(japp.tasks["inc"].s(1), japp.tasks["inc"].s()))
+        done(japp, run, "n0", 2)
+        assert done(japp, run, "n1", 3).finished
+        assert japp.workflow_join.status(run.workflow_id)["status"] == "SUCCESS"
+
+    def test_a_failure_skips_every_dependent_and_names_them(self, japp: App) -> None:
+        inc = japp.tasks["inc"]
+        run = submit(japp, chain(inc.s(1), inc.s(), inc.s()))
+        [reply] = japp.workflow_join.join([JoinOp("fail", run.workflow_id, "n0", exc={
+            "type": "ValueError", "message": "x"}, task_id=run.task_ids["n0"])])
+        assert reply.skipped == [run.task_ids["n1"], run.task_ids["n2"]]
+        assert reply.finished
+        assert japp.workflow_join.node_states(run.workflow_id) == {
+            "n0": "FAILURE", "n1": "SKIPPED", "n2": "SKIPPED"}
+
+    def test_resume_resets_failed_nodes_and_readies_them(self, japp: App) -> None:
+        inc = japp.tasks["inc"]
+        run = submit(japp, chain(inc.s(1), inc.s()))
+        queued_bodies(japp)
+        japp.workflow_join.join([JoinOp("fail", run.workflow_id, "n0", exc={},
+                                        task_id=run.task_ids["n0"])])
+        reply = japp.workflow_join.resume(run.workflow_id, {"n0": 0, "n1": 1}, ["n0"])
+        japp.workflows.publish_ready(reply)
+        assert reply.applied == 2
+        assert [b["id"] for b in queued_bodies(japp)] == [run.task_ids["n0"]]
+        assert japp.workflow_join.status(run.workflow_id)["status"] == "RUNNING"
+
+    def test_records_hold_every_nodes_successors(self, japp: App) -> None:
+        run = submit(japp, chain(japp.tasks["inc"].s(1), japp.tasks["inc"].s()))
+        records = japp.workflow_join.records(run.workflow_id)
+        assert records["n0"]["succ"] == ["n1"] and records["n1"]["succ"] == []
