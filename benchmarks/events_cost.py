@@ -36,8 +36,8 @@ from bench_common import (  # noqa: E402
     machine_info,
 )
 from flowc.runtime.app import App  # noqa: E402
-from flowc.runtime.worker.consumer import Consumer  # noqa: E402
 from flowc.runtime.monitoring.worker_side import attach  # noqa: E402
+from flowc.runtime.worker.consumer import Consumer  # noqa: E402
 
 MODES = ("bare", "off", "on")
 

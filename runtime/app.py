@@ -21,9 +21,9 @@ from flowc.runtime.serialization import get_serializer, tag_of
 from flowc.runtime.task import Task
 
 if TYPE_CHECKING:  # annotations only: redis-py takes ~70 ms to import
-    import redis
     from flowc.runtime.backend import ResultBackend, WorkflowJoin
     from flowc.runtime.broker import Broker
+    from flowc.runtime.redis.connection import RedisClient
     from flowc.runtime.worker.settle import Settlement
     from flowc.runtime.workflows.runs import WorkflowRuns
 
@@ -98,14 +98,14 @@ class App:
         return os.environ.get(RESULT_BACKEND_ENV) or self.conf.result_backend or self.broker_url
 
     @cached_property
-    def broker_client(self) -> redis.Redis:
+    def broker_client(self) -> RedisClient:
         """The redis-py client of the broker (a connection pool; thread-safe)."""
         from flowc.runtime.redis.connection import connect
 
         return connect(self.broker_url)
 
     @cached_property
-    def backend_client(self) -> redis.Redis:
+    def backend_client(self) -> RedisClient:
         """The redis-py client of the result backend (shared with the broker when equal)."""
         from flowc.runtime.redis.connection import connect
 

@@ -21,8 +21,8 @@ import os
 import time
 
 import redis
-from flowc.runtime.worker.consumer import Consumer
 from flowc.runtime.redis.broker import RedisBroker
+from flowc.runtime.worker.consumer import Consumer
 from flowc.runtime.worker.settle import Settler
 from flowc_canvas_app import URL, make_app
 

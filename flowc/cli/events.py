@@ -23,7 +23,7 @@ from flowc.runtime.monitoring.events import format_event
 def events(app_spec: str | None, broker_url: str | None, since: str | None,
            types: tuple[str, ...], count: int | None, as_json: bool, show_tb: bool) -> None:
     """Tail the events stream (workers send events when started with -E)."""
-    from flowc.runtime.monitoring.events_read import read_since
+    from flowc.runtime.redis.events_stream import read_since
 
     app = open_app(app_spec, broker_url)
     client, key = app.broker_client, app.keys.events()

@@ -26,15 +26,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from flowc.runtime.beat.entries import ScheduleEntry
-from flowc.runtime.beat.lock import LeaderLock, Lease
-from flowc.runtime.beat.store import (
+from flowc.runtime.exceptions import ImproperlyConfigured
+from flowc.runtime.redis.beat_lock import LeaderLock, Lease
+from flowc.runtime.redis.beat_store import (
     ALREADY_HANDLED,
     BeatStore,
     EntryState,
     LeaseLost,
     Published,
 )
-from flowc.runtime.exceptions import ImproperlyConfigured
 from flowc.runtime.schedules import plan_due
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime.monitoring.events import format_event
-from flowc.runtime.monitoring.events_read import read_since
+from flowc.runtime.redis.events_stream import read_since
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -327,7 +327,7 @@ class Feed:
 
     def _replay(self) -> None:
         """Rebuild from the newest part of the stream: enough entries for ``max_tasks``."""
-        from flowc.runtime.monitoring.events_read import iter_range
+        from flowc.runtime.redis.events_stream import iter_range
 
         try:
             for entry_id, events in iter_range(self.app.broker_client, self.app.keys.events()):

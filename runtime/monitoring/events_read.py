@@ -4,18 +4,15 @@ An entry's field ``e`` is a JSON list of event objects and compact task records 
 ``events.EventSender.task_done``); ``decode_entry`` expands each record into the
 ``task-received``, ``task-started`` and ``task-succeeded`` events it stands for, so every reader
 (``flowc events``, the dashboard, ``flowc status`` rates, metrics) sees plain Celery-style events.
+Reading the stream itself is the Redis adapter's (``runtime/redis/events_stream.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from flowc.runtime.monitoring.events import COMPACT_TASK, EVENT_FIELD, HOST_FIELD
-
-if TYPE_CHECKING:
-    import redis
 
 
 def decode_entry(fields: dict[bytes, bytes]) -> list[dict[str, Any]]:
@@ -73,34 +70,6 @@ _COMPACT_TYPES = ("task-received", "task-started", "task-succeeded")
 def _event_time(event: dict[str, Any]) -> float:
     ts = event.get("ts")
     return float(ts) if isinstance(ts, int | float) else 0.0
-
-
-def read_since(client: redis.Redis, key: str, last_id: str, block_ms: int | None = None,
-               count: int = 500) -> tuple[str, list[dict[str, Any]]]:
-    """Events after entry ``last_id`` (``$`` for new ones only); returns the new last id."""
-    reply: Any = client.xread({key: last_id}, count=count, block=block_ms)
-    events: list[dict[str, Any]] = []
-    for _, entries in reply or ():
-        for entry_id, fields in entries:
-            last_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-            events.extend(decode_entry(fields))
-    return last_id, events
-
-
-def iter_range(client: redis.Redis, key: str, start: str = "-", end: str = "+",
-               page: int = 1000) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """``(entry id, events)`` from ``start`` to ``end``, oldest first, paged."""
-    while True:
-        reply: Any = client.xrange(key, start, end, count=page)
-        if not reply:
-            return
-        for entry_id, fields in reply:
-            yield (entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id),
-                   decode_entry(fields))
-        if len(reply) < page:
-            return
-        last = reply[-1][0]
-        start = "(" + (last.decode() if isinstance(last, bytes) else str(last))
 
 
 _OPTIONAL_AT = (("eta", 8), ("expires", 9), ("root_id", 10), ("parent_id", 11))

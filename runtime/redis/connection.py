@@ -20,6 +20,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+RedisClient = redis.Redis
+"""The client type flowc's Redis code uses (modules outside ``runtime/redis`` name it through
+this alias instead of importing redis)."""
+
 try:
     from redis.driver_info import DriverInfo as _DriverInfo
 except ImportError:  # redis-py before 7: it then takes lib_name/lib_version, left at defaults

@@ -14,7 +14,7 @@ from flowc.compiler.validate import compile_canvas
 from flowc.runtime.app import App
 from flowc.runtime.beat.entries import ScheduleEntry, entries_from_app
 from flowc.runtime.beat.service import Beat
-from flowc.runtime.beat.store import to_us
+from flowc.runtime.redis.beat_store import to_us
 from flowc.runtime.schedules import crontab, every
 
 from tests.runtime.beat_support import dues, sent

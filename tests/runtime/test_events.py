@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from flowc.runtime.app import App
 from flowc.runtime.monitoring.events import EventSender, format_event
-from flowc.runtime.monitoring.events_read import decode_entry, iter_range, read_since
+from flowc.runtime.monitoring.events_read import decode_entry
 from flowc.runtime.monitoring.worker_side import attach
+from flowc.runtime.redis.events_stream import iter_range, read_since
 from flowc.runtime.worker.consumer import Consumer
 
 

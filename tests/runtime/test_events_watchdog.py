@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 from flowc.runtime.app import App
-from flowc.runtime.monitoring.events_read import iter_range
+from flowc.runtime.redis.events_stream import iter_range
 
 from flowc.exceptions import TaskRevokedError, TimeLimitExceeded
 from tests.runtime.conftest import WorkerProcess

@@ -26,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import redis
-from flowc.runtime.beat.lock import Lease
 from flowc.runtime.redis import scripts
+from flowc.runtime.redis.beat_lock import Lease
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
