@@ -229,9 +229,10 @@ class App:
             client = self.__dict__.pop(name, None)
             if client is not None:
                 client.close()
-        held = self.__dict__.pop("held", None)
-        if held is not None:
-            held.close()
+        for name in ("broker", "backend"):
+            port = self.__dict__.get(name)
+            if port is not None:
+                port.close()
         for name in ("broker", "backend", "workflow_join", "settlement", "workflows",
                      "_plain_routes"):
             self.__dict__.pop(name, None)
@@ -332,13 +333,6 @@ class App:
     def _send_plain(self, task: Task, args: list[Any], kwargs: dict[str, Any]) -> AsyncResultType:
         """The hot path of ``delay()`` (see ``producer.send_plain``)."""
         return AsyncResultType(send_plain(self, task, args, kwargs), self, task.name)
-
-    @cached_property
-    def held(self) -> Any:
-        """Per-thread held broker connection for single-command hot paths."""
-        from flowc.runtime.redis.held import HeldConnection
-
-        return HeldConnection(self.broker_client)
 
     @cached_property
     def _plain_routes(self) -> dict[str, Any]:

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 class ResultBackend(Protocol):
     """Where results live until they expire."""
 
+    def close(self) -> None:
+        """Release connections this process holds (they reopen on next use)."""
+        ...
+
     def store(self, items: Sequence[tuple[str, bytes]], ttl_s: float | None) -> None:
         """Store terminal records ``(task_id, record)``; waiters wake at once. Idempotent."""
         ...

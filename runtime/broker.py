@@ -48,6 +48,10 @@ class Broker(Protocol):
     when the consumer's connection drops (AMQP) answers those with nothing to do.
     """
 
+    def close(self) -> None:
+        """Release connections this process holds (they reopen on next use)."""
+        ...
+
     def publish(self, items: Sequence[Outgoing]) -> None:
         """Enqueue messages (delayed ones wait for their eta) in as few round trips as possible."""
         ...

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from flowc.runtime.broker import Outgoing
 from flowc.runtime.config import route_for
 from flowc.runtime.message import Message
 from flowc.runtime.options import check_priority, check_queue, resolve_eta, resolve_expires
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def send_plain(app: App, task: Task, args: list[Any], kwargs: dict[str, Any]) -> str:
-    """The hot path of ``delay()``: no options, routing cached per task, one held XADD.
+    """The hot path of ``delay()``: no options, routing cached per task, one publish.
 
     Returns the new task id. The cache is dropped whenever the settings' version changes.
     """
@@ -29,14 +30,12 @@ def send_plain(app: App, task: Task, args: list[Any], kwargs: dict[str, Any]) ->
     route = routes.get(task.name)
     if route is None:
         m = app.build_message(task.name, [], {}, task, {})
-        route = routes[task.name] = (m.queue, m.priority,
-                                     app.keys.stream(m.queue, m.priority))
+        route = routes[task.name] = (m.queue, m.priority)
         app.broker.declare([m.queue])
-    queue, priority, stream = route
+    queue, priority = route
     task_id = str(uuid.uuid4())
-    body, tag = app.encode_envelope({"v": 1, "id": task_id, "task": task.name, "args": args,
-                                      "kwargs": kwargs, "queue": queue, "priority": priority})
-    app.held.execute("XADD", stream, "*", "b", body, "c", tag)
+    body, tag = app.encode(Message(task_id, task.name, args, kwargs, queue, priority))
+    app.broker.publish([Outgoing(queue, priority, body, tag)])
     return task_id
 
 

@@ -28,6 +28,10 @@ class RedisResultBackend:
         self.keys = keys
         self.held = HeldConnection(client)
 
+    def close(self) -> None:
+        """Close the held connection of this thread (the pool is the client's to close)."""
+        self.held.close()
+
     def store(self, items: Sequence[tuple[str, bytes]], ttl_s: float | None,
               pipe: redis.client.Pipeline | None = None) -> None:
         """Replace each record (store.lua: one call per batch; idempotent).

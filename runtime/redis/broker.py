@@ -28,6 +28,7 @@ from typing import Any
 import redis
 from flowc.runtime.broker import Delivery, Outgoing
 from flowc.runtime.redis import scripts
+from flowc.runtime.redis.held import HeldConnection
 from flowc.runtime.redis.keys import CONSUMER_GROUP, PRIORITY_LEVELS, Keys
 from redis.typing import EncodableT
 
@@ -53,13 +54,24 @@ class RedisBroker:
         self._reclaim = scripts.load(client, "reclaim")
         self._publish_once = scripts.load(client, "publish_once")
         self._declared: set[str] = set()
+        self.held = HeldConnection(client)
+
+    def close(self) -> None:
+        """Close the held connection of this thread (the pool is the client's to close)."""
+        self.held.close()
 
     # --- producing ----------------------------------------------------------------------------
 
     def publish(self, items: Sequence[Outgoing]) -> None:
-        """XADD ready messages and ZADD delayed ones; one round trip for the whole batch."""
+        """XADD ready messages and ZADD delayed ones; one round trip for the whole batch (a
+        single ready message goes on this thread's held connection: ``delay()``'s hot path)."""
         if len(items) == 1:
-            self._publish_one(self.client, items[0])
+            item = items[0]
+            if item.eta is None:
+                self.held.execute("XADD", self.keys.stream(item.queue, item.priority), "*",
+                                  "b", item.body, "c", item.tag)
+            else:
+                self._publish_one(self.client, item)
             return
         pipe = self.client.pipeline(transaction=False)
         for item in items:

@@ -13,10 +13,11 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import orjson
 from flowc.compiler.ir import Node, Workflow
+from flowc.runtime.message import ENVELOPE_VERSION, Message
 from flowc.runtime.retry import STEP_OPTIONS
 
 if TYPE_CHECKING:
@@ -24,6 +25,32 @@ if TYPE_CHECKING:
 
 PASSED_OPTIONS = ("acks_late", "ignore_result", "time_limit", "soft_time_limit")
 """Node options that travel in the envelope; routing and delays are resolved here."""
+HEAD = '{"v":' + str(ENVELOPE_VERSION) + ',"id":"'
+"""How every envelope a run record holds begins (its task id follows)."""
+
+
+RunRecord = TypedDict("RunRecord", {
+    "t": str,      # the node's task id (its message id)
+    "q": str,      # queue name
+    "s": str,      # stream key of its queue and priority
+    "dk": str,     # the queue's delayed set
+    "p": int,      # priority
+    "cd": float,   # countdown seconds (0: none), counted from when it becomes ready
+    "eta": float,  # unix time (0: none)
+    "h": str,      # envelope head: HEAD + task id + fields + workflow marker + headers, no "}"
+    "kw": str,     # static keyword arguments: a JSON object without its braces
+    "ra": str,     # static positional arguments: a JSON list without its brackets
+    "ki": list[list[str]],  # [argument name, parent node] bound from parents' results
+    "succ": list[str],      # successor node ids
+    "le": list[str],        # the node's errback ids
+    "imm": bool,            # errbacks only: immutable (no failure arguments prepended)
+    "in": str,     # how parents' results come in: none, prepend, collect or items
+    "pp": str,     # prepend: the parent
+    "co": list[str],  # collect: JSON punctuation tokens and @parent placeholders
+    "it": str,     # items: the literal list a root map maps over (JSON)
+}, total=False)
+"""A node's (or errback's) run record: the one definition of the format ``workflow.lua`` reads
+(its header mirrors these keys). JSON pieces are spliced by the script, never re-encoded."""
 
 
 @dataclass
@@ -88,8 +115,7 @@ class _Step:
     tail: str
 
     def head(self, task_id: str, marker: str) -> str:
-        return '{"v":1,"id":"' + task_id + '",' + self.middle + ',"workflow":' + marker + \
-            self.tail
+        return HEAD + task_id + '",' + self.middle + ',"workflow":' + marker + self.tail
 
 
 def _step(app: App, task: str, options: dict[str, Any], now: float) -> _Step:
@@ -97,14 +123,17 @@ def _step(app: App, task: str, options: dict[str, Any], now: float) -> _Step:
     message = app.build_message(task, [], {}, app.tasks.get(task),
                                 {k: v for k in ("queue", "priority")
                                  if (v := options.get(k)) is not None})
-    env: dict[str, Any] = {"task": task, "queue": message.queue, "priority": message.priority}
+    expires = None
     if options.get("expires") is not None:
         from flowc.runtime.options import resolve_expires
 
-        env["expires"] = resolve_expires(options["expires"], now)
-    for name in PASSED_OPTIONS:
-        if options.get(name) is not None:
-            env[name] = options[name]
+        expires = resolve_expires(options["expires"], now)
+    passed = {name: options[name] for name in PASSED_OPTIONS if options.get(name) is not None}
+    # The envelope's fields (message.py defines them), less those each node fills in itself
+    env = Message("", task, queue=message.queue, priority=message.priority, expires=expires,
+                  **passed).to_envelope()
+    for own in ("v", "id", "args", "kwargs"):
+        del env[own]
     step = {k: options[k] for k in (*STEP_OPTIONS, "rate_limit") if options.get(k) is not None}
     countdown, eta = _delays(options, now)
     return _Step(message.queue, message.priority,
@@ -164,7 +193,7 @@ def _collect_tokens(shape: Any) -> list[str]:
 
 
 def _node_record(step: _Step, successors: list[str], node: Node, wid_json: str,
-                 task_id: str) -> dict[str, Any]:
+                 task_id: str) -> RunRecord:
     marker = '{"id":' + wid_json + ',"node":' + orjson.dumps(node.id).decode()
     if node.kind == "map":
         marker += ',"expand":true,"max":' + orjson.dumps(node.max_width).decode()
@@ -172,7 +201,7 @@ def _node_record(step: _Step, successors: list[str], node: Node, wid_json: str,
     kwargs = node.kwargs
     if kwarg_inputs:
         kwargs = {k: v for k, v in kwargs.items() if k not in kwarg_inputs}
-    rec: dict[str, Any] = {
+    rec: RunRecord = {
         "t": task_id, "q": step.queue, "s": step.stream, "dk": step.delayed, "p": step.priority,
         "cd": step.countdown, "eta": step.eta, "h": step.head(task_id, marker + "}"),
         "kw": _inner(kwargs, b"{", b"}") if kwargs else "",
@@ -189,7 +218,7 @@ def _node_record(step: _Step, successors: list[str], node: Node, wid_json: str,
     return rec
 
 
-def _root_body(rec: dict[str, Any]) -> bytes | None:
+def _root_body(rec: RunRecord) -> bytes | None:
     """The message a parentless node is enqueued with (what workflow.lua's envelope builds);
     None when it waits for a countdown/eta (the script decides those against Redis' clock)."""
     if rec["cd"] > 0 or rec["eta"] > 0:
@@ -237,9 +266,9 @@ def plan(app: App, wf: Workflow, workflow_id: str | None = None) -> RunPlan:
         tid = str(uuid.uuid4())
         out.task_ids[eb.id] = tid
         step = steps.get(eb.task, eb.options)
-        erec = {"t": tid, "q": step.queue, "s": step.stream, "dk": step.delayed,
+        erec: RunRecord = {"t": tid, "q": step.queue, "s": step.stream, "dk": step.delayed,
                 "p": step.priority, "cd": 0,
-                "eta": 0, "h": '{"v":1,"id":"' + tid + '",' + step.middle + step.tail,
+                "eta": 0, "h": HEAD + tid + '",' + step.middle + step.tail,
                 "kw": _inner(eb.kwargs, b"{", b"}"), "ra": _inner(eb.args, b"[", b"]"),
                 "ki": [], "in": "none", "imm": eb.immutable}
         out.errbacks[eb.id] = orjson.dumps(erec)

@@ -1,7 +1,11 @@
 -- workflow.lua: the atomic join of a workflow run (submit, node done, node failed, map expand).
 --
 -- KEYS (one slot, hash tag {wf:<id>}):
---   KEYS[1] nodes     hash  node id -> run record (JSON, see runtime/workflows/plan.py)
+--   KEYS[1] nodes     hash  node id -> run record (JSON; RunRecord in runtime/workflows/plan.py
+--                           is its one definition: t task id, q queue, s stream, dk delayed set,
+--                           p priority, cd countdown, eta, h envelope head (message.py's fields
+--                           up to "kwargs"), kw/ra static arguments, ki keyword inputs, succ,
+--                           le errbacks, imm, in prepend|collect|items|none with pp/co/it)
 --   KEYS[2] pending   hash  node id -> parents not yet done; "<map>#n", "<map>#left"
 --   KEYS[3] results   hash  node id -> result JSON; "<map>#<i>" -> instance result JSON
 --   KEYS[4] state     hash  node id -> PENDING | QUEUED | RUNNING | SUCCESS | FAILURE | SKIPPED
