@@ -18,6 +18,7 @@ COMMANDS = {
     "check": "flowc.cli.check:check",
     "render": "flowc.cli.render:render",
     "fmt": "flowc.cli.fmt:fmt",
+    "lsp": "flowc.cli.lsp:lsp",
     "plan": "flowc.cli.plan:plan",
     "convert": "flowc.cli.convert:convert",
     "schedule": "flowc.cli.schedule:schedule",
