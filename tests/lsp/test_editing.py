@@ -170,3 +170,33 @@ def test_code_action_fixes_a_keyword_argument_reported_on_the_task(
         "textDocument": {"uri": path.as_uri()}, "range": diagnostic["range"],
         "context": {"diagnostics": [diagnostic]}})
     assert apply(text, actions[0]["edit"]["changes"][path.as_uri()]) == FLOW
+
+
+MISSPELT = {  # diagnostic code: (file with one misspelling, the misspelt text, the fix)
+    "F405": ('flow f { generate_summary(1) }\n'
+             'schedule s = cron "1 2 * * *" tz "Europe/Berlinn" -> f()\n',
+             "Europe/Berlinn", "Europe/Berlin"),
+    "F401": ('flow f { generate_summary(1) with queu = "x" }\n', "queu", "queue"),
+    "F202": ('flow f(path: str = "x") { generate_summary(pth) }\n', "pth", "path"),
+    "F306": ('flow f(path: strr = "x") { generate_summary(path) }\n', "strr", "str"),
+    "F408": ('flow f { generate_summary(1) with retries = 2, backoff = exponentail(1s) }\n',
+             "exponentail", "exponential"),
+    "F201": ('flow helper { generate_summary(1) }\nflow f { helpr() }\n', "helpr", "helper"),
+    "F303": ('flow helper(n: int = 1) { generate_summary(n) }\nflow f { helper(nn=2) }\n',
+             "nn", "n"),
+}
+
+
+@pytest.mark.parametrize("code", sorted(MISSPELT))
+def test_every_kind_of_did_you_mean_hint_has_a_quick_fix(
+        server: LspClient, tmp_path: Path, code: str) -> None:
+    body, wrong, right = MISSPELT[code]
+    text = 'use "examples.tasks"\n' + body
+    path = tmp_path / f"misspelt_{code}.flow"
+    [diagnostic] = server.open(path, text)
+    assert diagnostic["code"] == code
+    actions = server.request("textDocument/codeAction", {
+        "textDocument": {"uri": path.as_uri()}, "range": diagnostic["range"],
+        "context": {"diagnostics": [diagnostic]}})
+    [action] = actions
+    assert apply(text, action["edit"]["changes"][path.as_uri()]) == text.replace(wrong, right, 1)
