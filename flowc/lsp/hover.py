@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowc.compiler.flow_options import FLOW_NAMES
+from flowc.compiler.flow.options import FLOW_NAMES
 from flowc.dsl import ast
 from flowc.dsl.formatter import format_expr, format_stage
 from flowc.dsl.literals import quote_string

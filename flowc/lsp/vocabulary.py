@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from flowc.compiler.flow_options import FLOW_NAMES, SPECIAL
+from flowc.compiler.flow.options import FLOW_NAMES, SPECIAL
 
 _KEYWORD_TERMINAL = re.compile(r'^_?[A-Z]+:\s*"([a-z]+)"\s*$', re.MULTILINE)
 
