@@ -29,6 +29,7 @@ ItemKind = Literal["task", "flow", "keyword", "option", "value", "argument", "na
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 _OPTION_VALUE = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*=\s*$")
 _WITH = re.compile(r"\bwith\b[^()]*$")
+_FLOW_KEYWORD = re.compile(r"(?:^|\s)flow$")
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 
 
@@ -99,7 +100,7 @@ def _open_brackets(before: str) -> list[_Open] | None:
         elif ch in _OPENERS:
             word = _partial_word(before[:i].rstrip())
             prefix = before[: i].rstrip()[: -len(word) or None].rstrip() if word else ""
-            stack.append(_Open(ch, word, prefix.endswith("flow")))
+            stack.append(_Open(ch, word, _FLOW_KEYWORD.search(prefix) is not None))
         elif ch in ")]}" and stack:
             stack.pop()
         i += 1

@@ -17,9 +17,12 @@ class RenameRefused(ValueError):
     """Raised when a rename cannot be done; the message says why, for the editor to show."""
 
 
-def renameable(target: Target | None) -> bool:
-    """Whether ``target`` is a named result or a flow (the names a rename may change)."""
-    return target is not None and target.kind in RENAMEABLE
+def renameable(target: Target | None, module: ast.Module) -> bool:
+    """Whether ``target`` is a named result or a flow, by its name or a call of it."""
+    if target is None:
+        return False
+    return target.kind in RENAMEABLE or (target.kind == "call" and module.flow(target.name)
+                                         is not None)
 
 
 def rename_spans(analysis: Analysis, target: Target, new_name: str) -> list[ast.Span]:
@@ -28,7 +31,7 @@ def rename_spans(analysis: Analysis, target: Target, new_name: str) -> list[ast.
     assert module is not None
     if not NAME.fullmatch(new_name):
         raise RenameRefused(f"'{new_name}' is not a name: use letters, digits and '_'")
-    if target.kind == "flow":
+    if target.kind == "flow" or (target.kind == "call" and module.flow(target.name)):
         if module.flow(new_name) is not None:
             raise RenameRefused(f"a flow named '{new_name}' already exists")
         flow = module.flow(target.name)

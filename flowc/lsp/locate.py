@@ -77,12 +77,22 @@ def assignment(flow: ast.Flow, name: str) -> ast.Assign | None:
 
 
 def references(flow: ast.Flow, name: str) -> Iterator[ast.Span]:
-    """The spans of every use of the name ``name`` inside ``flow`` (its assignment included)."""
-    for node in ast.walk(flow):
-        if isinstance(node, ast.Ref) and node.name == name:
-            yield node.span
-        elif isinstance(node, ast.Assign) and node.name == name:
-            yield name_span(node.span, name)
+    """The spans of every use of the result ``name`` inside ``flow`` (its assignment
+    included), leaving out comprehensions whose loop variable has the same name."""
+    yield from _uses(flow, name)
+
+
+def _uses(node: ast.Node, name: str) -> Iterator[ast.Span]:
+    if isinstance(node, ast.Comprehension) and node.var == name:
+        yield from _uses(node.iterable, name)  # the loop shadows the name only inside
+        return
+    if isinstance(node, ast.Ref) and node.name == name:
+        yield node.span
+    elif isinstance(node, ast.Assign) and node.name == name:
+        yield name_span(node.span, name)
+    for child in ast.children(node):
+        yield from _uses(child, name)
+
 
 
 def calls_of(module: ast.Module, name: str) -> Iterator[ast.Span]:

@@ -157,7 +157,7 @@ def build() -> FlowLanguageServer:
         ls: FlowLanguageServer, params: lsp.PrepareRenameParams
     ) -> lsp.Range | None:
         found, target = ls.target(params.text_document.uri, params.position)
-        if target is None or not renameable(target):
+        if target is None or found.module is None or not renameable(target, found.module):
             return None
         return ls.range(target.span, found)
 
@@ -165,7 +165,7 @@ def build() -> FlowLanguageServer:
     def rename(ls: FlowLanguageServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit | None:
         uri = params.text_document.uri
         found, target = ls.target(uri, params.position)
-        if target is None or not renameable(target):
+        if target is None or found.module is None or not renameable(target, found.module):
             raise RequestFailed("only a named result or a flow can be renamed")
         try:
             spans = rename_spans(found, target, params.new_name)

@@ -122,6 +122,26 @@ def test_rename_of_a_flow_changes_its_definition_and_every_call(
     assert apply(FLOW, edit["changes"][path.as_uri()]) == FLOW.replace("helper", "summarise")
 
 
+def test_rename_from_a_sub_flow_call_renames_the_flow(
+        server: LspClient, tmp_path: Path) -> None:
+    path = tmp_path / "rename_from_call.flow"
+    server.open(path, FLOW)
+    edit = server.at("textDocument/rename", path, *position_of(FLOW, "helper()"),
+                     newName="summarise")
+    assert apply(FLOW, edit["changes"][path.as_uri()]) == FLOW.replace("helper", "summarise")
+
+
+def test_rename_of_a_result_leaves_a_loop_variable_of_the_same_name_alone(
+        server: LspClient, tmp_path: Path) -> None:
+    text = ('use "examples.tasks"\nflow f {\n    i = extract_record("x")\n'
+            '    [analyze_chunk(i) for i in [1, 2]]\n    generate_summary(i)\n}\n')
+    path = tmp_path / "rename_shadowed.flow"
+    server.open(path, text)
+    edit = server.at("textDocument/rename", path, *position_of(text, "i = "), newName="rec")
+    assert apply(text, edit["changes"][path.as_uri()]) == text.replace(
+        "    i = ", "    rec = ").replace("summary(i)", "summary(rec)")
+
+
 def test_rename_to_a_name_already_in_use_is_refused_with_a_reason(
         server: LspClient, tmp_path: Path) -> None:
     path = tmp_path / "rename_clash.flow"
