@@ -33,7 +33,7 @@ body {{ margin: 0; background: #1e1e1e; font: 14px/1.5 "DejaVu Sans Mono", monos
 pre.shiki {{ margin: 0; padding: 10px 0; counter-reset: line; }}
 pre.shiki .line::before {{ counter-increment: line; content: counter(line); display: inline-block;
         width: 3em; margin-right: 1.5em; text-align: right; color: #6e7681; }}
-</style></head><body><div id="editor" style="display: inline-block; min-width: 760px">
+</style></head><body><div id="editor" style="display: inline-block; width: max-content; min-width: 760px">
 <div class="tab">{name}</div>{code}</div></body></html>"""
 
 
