@@ -4,7 +4,6 @@ types out. Each document is analysed when it opens or changes, and its diagnosti
 
 from __future__ import annotations
 
-import logging
 from importlib.metadata import version
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace.position_codec import PositionCodec
 
+from flowc.cli.project import is_yaml
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic
 from flowc.lsp.actions import Fix, fixes
@@ -25,8 +25,6 @@ from flowc.lsp.hover import hover_text
 from flowc.lsp.locate import Target, target_at
 from flowc.lsp.ranges import to_line_col, to_range, whole_document
 from flowc.lsp.symbols import Symbol, outline
-
-log = logging.getLogger("flowc.lsp")
 
 SEVERITY = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSeverity.Warning,
             "note": lsp.DiagnosticSeverity.Information}
@@ -148,6 +146,8 @@ def build() -> FlowLanguageServer:
     def completion(ls: FlowLanguageServer, params: lsp.CompletionParams) -> lsp.CompletionList:
         uri = params.text_document.uri
         found = ls.analysis(uri)
+        if is_yaml(found.path):  # the YAML form is completed by the schema (yamlValidation)
+            return lsp.CompletionList(False, [])
         line, col = to_line_col(params.position, found.lines, ls.codec)
         items = complete(found.text, line, col, ls.parsed.get(uri))
         return lsp.CompletionList(False, [_completion_item(i) for i in items])
@@ -157,7 +157,8 @@ def build() -> FlowLanguageServer:
         ls: FlowLanguageServer, params: lsp.PrepareRenameParams
     ) -> lsp.Range | None:
         found, target = ls.target(params.text_document.uri, params.position)
-        if target is None or found.module is None or not renameable(target, found.module):
+        if target is None or found.module is None or is_yaml(found.path) or not renameable(
+                target, found.module):
             return None
         return ls.range(target.span, found)
 
@@ -165,6 +166,8 @@ def build() -> FlowLanguageServer:
     def rename(ls: FlowLanguageServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit | None:
         uri = params.text_document.uri
         found, target = ls.target(uri, params.position)
+        if is_yaml(found.path):
+            raise RequestFailed("rename works in .flow files; a YAML file is renamed by hand")
         if target is None or found.module is None or not renameable(target, found.module):
             raise RequestFailed("only a named result or a flow can be renamed")
         try:

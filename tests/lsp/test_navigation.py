@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
+from typing import Any
 
 from examples import tasks
-from tests.lsp.client import LspClient, position_of
+from tests.lsp.client import ROOT, LspClient, position_of
 
 FLOWS = '''use "examples.tasks"
 
@@ -90,3 +91,21 @@ def test_document_symbols_list_flows_and_schedules_in_order(
                                                          ("nightly", 24)]
     assert symbols[2]["detail"] == 'cron "30 2 * * *" tz "UTC"'
     assert [c["name"] for c in symbols[1]["children"]] == ["path", "rows"]
+
+
+def test_every_symbols_name_lies_inside_its_range_in_flow_and_yaml_examples(
+        server: LspClient) -> None:
+    def key(p: dict[str, int]) -> tuple[int, int]:
+        return p["line"], p["character"]
+
+    def inside(symbol: dict[str, Any]) -> bool:
+        outer, name = symbol["range"], symbol["selectionRange"]
+        return key(outer["start"]) <= key(name["start"]) <= key(name["end"]) <= key(
+            outer["end"]) and all(inside(c) for c in symbol.get("children") or [])
+
+    paths = sorted([*(ROOT / "examples").glob("*.flow"), *(ROOT / "examples").glob("*.yaml")])
+    for path in paths:
+        server.open(path, path.read_text(encoding="utf-8"))
+        symbols = server.request("textDocument/documentSymbol",
+                                 {"textDocument": {"uri": path.as_uri()}})
+        assert symbols and all(inside(s) for s in symbols), path.name
