@@ -8,6 +8,7 @@ module cache), so an edited task module is seen after the server restarts.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import sys
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ class Analysis:
     text: str
     loaded: Loaded
     diagnostics: tuple[Diagnostic, ...]
+    uses_only: bool = False
+    """Made from the ``use`` lines alone (:func:`analyse_uses`)."""
 
     @property
     def module(self) -> ast.Module | None:
@@ -61,4 +64,4 @@ def analyse_uses(path: Path, text: str) -> Analysis:
     """An analysis of only the ``use`` lines of ``text``: the tasks of a file that does not
     parse yet (what completion offers in a file being written)."""
     uses = "\n".join(m.group(0).strip() for m in _USE_LINE.finditer(text))
-    return analyse(path, uses + "\n")
+    return dataclasses.replace(analyse(path, uses + "\n"), uses_only=True)

@@ -63,7 +63,7 @@ class FlowLanguageServer(LanguageServer):
         self.analyses[uri] = found
         if found.module is not None:
             self.parsed[uri] = found
-        elif uri not in self.parsed:
+        elif uri not in self.parsed or self.parsed[uri].uses_only:
             self.parsed[uri] = analyse_uses(_path(uri), doc.source)
         return found
 
@@ -84,7 +84,8 @@ class FlowLanguageServer(LanguageServer):
     def publish(self, uri: str) -> None:
         found = self.analysis(uri)
         diags = [self.diagnostic(d, found) for d in found.diagnostics]
-        self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, diags))
+        version = self.workspace.get_text_document(uri).version
+        self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, diags, version))
 
     def diagnostic(self, d: Diagnostic, analysis: Analysis) -> lsp.Diagnostic:
         """``flowc check``'s diagnostic as LSP's; the hint is the message's second line."""
