@@ -28,6 +28,8 @@ class LspClient:
         self._responses: dict[int, queue.Queue[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self.notifications: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.garbage: list[bytes] = []
+        """Lines on the server's stdout that are not JSON-RPC framing."""
         assert self.process.stdout is not None
         self._reader = threading.Thread(target=self._read, args=(self.process.stdout,),
                                         daemon=True)
@@ -55,9 +57,11 @@ class LspClient:
                     return  # the server exited
                 if header in (b"\r\n", b"\n"):
                     break
-                name, _, value = header.decode("ascii").partition(":")
+                name, _, value = header.decode("utf-8", "replace").partition(":")
                 if name.strip().lower() == "content-length":
                     length = int(value)
+                elif name.strip().lower() != "content-type":
+                    self.garbage.append(header)  # not JSON-RPC: someone wrote to stdout
             assert length is not None, "a message without Content-Length"
             message = json.loads(stream.read(length))
             if "id" in message and "method" not in message:

@@ -79,3 +79,13 @@ def test_columns_count_utf16_code_units_after_astral_characters(
 def test_examples_have_no_diagnostics(server: LspClient) -> None:
     for path in sorted((ROOT / "examples").glob("*.flow")):
         assert server.open(path, path.read_text(encoding="utf-8")) == [], path.name
+
+
+def test_a_task_module_printing_on_import_does_not_corrupt_the_protocol(
+        server: LspClient, tmp_path: Path) -> None:
+    (tmp_path / "noisy_tasks.py").write_text(
+        "from flowc import App\napp = App('noisy')\nprint('importing noisy_tasks')\n\n"
+        "@app.task\ndef shout(text: str) -> str:\n    return text.upper()\n", encoding="utf-8")
+    text = 'use "noisy_tasks"\nflow f {\n    shout("hi")\n}\n'
+    assert server.open(tmp_path / "noisy.flow", text) == []
+    assert server.garbage == []
