@@ -80,6 +80,10 @@ def _python_value(value: Any) -> str:
         return "none"
     if isinstance(value, str):
         return quote_string(value)
+    if isinstance(value, type):  # autoretry_for=(ValueError,) and the like
+        return value.__name__
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_python_value(v) for v in value) + "]"
     return repr(value)
 
 
