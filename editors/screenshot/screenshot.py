@@ -30,10 +30,11 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
 body {{ margin: 0; background: #1e1e1e; font: 14px/1.5 "DejaVu Sans Mono", monospace; }}
 .tab {{ background: #252526; color: #cccccc; padding: 6px 16px; font-family: sans-serif;
         font-size: 13px; border-bottom: 1px solid #333; }}
+#editor {{ display: inline-block; width: max-content; min-width: 760px; }}
 pre.shiki {{ margin: 0; padding: 10px 0; counter-reset: line; }}
 pre.shiki .line::before {{ counter-increment: line; content: counter(line); display: inline-block;
         width: 3em; margin-right: 1.5em; text-align: right; color: #6e7681; }}
-</style></head><body><div id="editor" style="display: inline-block; width: max-content; min-width: 760px">
+</style></head><body><div id="editor">
 <div class="tab">{name}</div>{code}</div></body></html>"""
 
 
