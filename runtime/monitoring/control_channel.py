@@ -133,9 +133,13 @@ class ControlListener:
         self._thread.start()
         self._ready.wait(wait_s)
 
-    def stop(self) -> None:
-        """Stop listening (returns at once; the thread ends within ``POLL_S``)."""
+    def stop(self, wait_s: float = 2 * POLL_S) -> None:
+        """Stop listening and wait (up to ``wait_s``) until the subscription is closed, so a
+        broadcast sent after this returns never counts this process among its listeners (it
+        would then wait its whole timeout for a reply that never comes)."""
         self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(wait_s)
 
     def loop(self) -> None:
         """Subscribe, answer commands, reconnect with backoff after failures."""
