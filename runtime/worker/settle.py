@@ -138,11 +138,13 @@ class PortSettlement:
         app = self.app
         ttl = app.conf.result_expires
         follow: list[tuple[str, bytes]] = []
+        made_ready = 0
         if batch.joins:  # first: whoever sees a step's result then sees its run moved on
             replies = app.workflows.join.join(batch.joins)
             for op, reply in zip(batch.joins, replies, strict=True):
                 follow += op.follow_up(reply, app.conf.result_serializer)
                 batch.publishes += reply.ready
+                made_ready += len(reply.ready)
                 if reply.finished:
                     batch.hooks.workflow_finished(op.workflow_id)
             batch.joins = []
@@ -166,4 +168,6 @@ class PortSettlement:
         if claim is None:
             return None
         consumer, queues, count = claim
+        if made_ready:  # one step: siblings made ready together wake idle processes instead
+            count = 1
         return app.broker.fetch(consumer, queues, count, 0), []

@@ -56,3 +56,17 @@ async def async_sleep(seconds: float) -> float:
 def whoami() -> int:
     """The pid of the process that ran the task."""
     return os.getpid()
+
+
+@app.task
+def span(previous: object, seconds: float) -> list[float]:
+    """Sleeps ``seconds``; returns when it started and ended (wall clock), for overlap tests."""
+    started = time.time()
+    time.sleep(seconds)
+    return [started, time.time()]
+
+
+@app.task
+def identity(value: object) -> object:
+    """Returns its argument (a chord body that hands back its header's results)."""
+    return value
