@@ -226,16 +226,21 @@ class RedisBroker:
         for stream, ids in by_stream.items():
             self._requeue(keys=[stream], args=[CONSUMER_GROUP, *ids])
 
-    def dead_letter(self, delivery: Delivery, reason: str, worker: str) -> None:
-        """Copy the message to the dead-letter stream with its reason, then settle it."""
-        pipe = self.client.pipeline(transaction=False)
+    def dead_letter(self, delivery: Delivery, reason: str, worker: str,
+                    pipe: redis.client.Pipeline | None = None) -> None:
+        """Copy the message to the dead-letter stream with its reason, then settle it (on
+        ``pipe`` when given: a worker's settle pipeline)."""
+        own = pipe is None
+        if pipe is None:
+            pipe = self.client.pipeline(transaction=False)
         pipe.xadd(self.keys.dead_letters(), {
             b"b": delivery.body, b"c": delivery.tag, b"source": delivery.source,
             b"reason": reason.encode(), b"worker": worker.encode(),
             b"ts": repr(time.time()).encode(),
         })
         self.ack([delivery], pipe)
-        pipe.execute()
+        if own:
+            pipe.execute()
 
     def promote_due(self, queues: Sequence[str], now: float) -> float | None:
         """Run promote.lua per queue (each queue is one slot); return the earliest next due."""

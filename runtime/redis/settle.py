@@ -39,6 +39,10 @@ class RedisSettlement:
         broker, backend = self.broker, self.backend
         pipe: Any = broker.client.pipeline(transaction=False)
         bpipe: Any = pipe if self.shared else backend.client.pipeline(transaction=False)
+        for delivery, reason in batch.dead:  # first: whoever sees the failure finds the letter
+            broker.dead_letter(delivery, reason, worker, pipe=pipe)
+        if not self.shared and batch.dead:
+            pipe.execute()
         if batch.records:
             backend.store(batch.records, self.ttl, pipe=bpipe)
         if batch.states:
@@ -79,8 +83,6 @@ class RedisSettlement:
                 batch.publishes = [item for item, r in zip(batch.publishes, sent, strict=True)
                                    if isinstance(r, Exception)]
                 raise reply
-        for delivery, reason in batch.dead:
-            broker.dead_letter(delivery, reason, worker)
         if batch.requeues:
             broker.requeue(batch.requeues)
         batch.clear()

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from flowc.runtime import states
 from flowc.runtime.broker import Delivery, Outgoing
-from flowc.runtime.exceptions import TaskRevokedError
+from flowc.runtime.exceptions import NotRegistered, TaskRevokedError, WorkerLostError
 from flowc.runtime.execute import Outcome, invoke
 from flowc.runtime.message import Message
 from flowc.runtime.outcome import encode_record, exception_to_dict, now_iso
 from flowc.runtime.serialization import decode
 from flowc.runtime.worker.hooks import NO_HOOKS, ConsumerHooks
+from flowc.runtime.worker.peers import Peers
 from flowc.runtime.worker.ratelimit import RateLimiter
 from flowc.runtime.worker.revocations import RevokedCache
 from flowc.runtime.worker.settle import Settler
@@ -41,6 +42,10 @@ BLOCK_S = 1.0
 """Longest blocking wait for messages (also bounds how late a warm shutdown is noticed)."""
 PROMOTE_EVERY_S = 0.25
 """How often delayed messages are checked for being due while the worker is busy."""
+DEFERRED_HEADER = "flowc-deferred"
+"""How many times workers without its task handed a message back (see ``Consumer._defer``)."""
+DEFER_FIRST_S = 0.25
+DEFER_MAX_S = 5.0
 PRECISE_WAIT_S = 0.12
 """A delayed message due sooner than this is waited for with a local sleep, not a Redis block
 (whose timeout fires on the server's 10 Hz tick), so it starts within a millisecond or two."""
@@ -56,6 +61,7 @@ class Consumer:
         self.accept = app.conf.accepted()
         self.settler = Settler(app)
         self.revoked = RevokedCache(app)
+        self.peers = Peers(app, consumer)
         self.stopping = False
         self.runtime_ewma: dict[str, float] = {}
         self.prefetch = max(1, app.conf.worker_prefetch_multiplier)
@@ -194,16 +200,19 @@ class Consumer:
             return None
         task = self.app.tasks.get(message.task)
         if task is None:
-            reason = f"unknown task {message.task!r} (not registered in this worker)"
-            logger.error("dead-lettered task %s: %s", message.id, reason)
-            self.settler.dead_letter(delivery, reason)
+            peer = self.peers.who_can_run(message.task, message.queue)
+            if peer is not None:
+                self._defer(delivery, message, peer)
+                return None
+            reason = (f"unknown task {message.task!r} on worker {self.name} (no live worker "
+                      f"on queue {message.queue!r} registers it)")
+            self._give_up(delivery, message, NotRegistered(reason))
             return None
         limit = task.options.get("max_deliveries") or self.max_deliveries
         if delivery.deliveries > limit:
             reason = (f"delivered {delivery.deliveries - 1} times and its worker was lost each "
                       f"time (max_deliveries={limit}): a poison pill?")
-            logger.error("dead-lettered task %s[%s]: %s", message.task, message.id, reason)
-            self.settler.dead_letter(delivery, reason)
+            self._give_up(delivery, message, WorkerLostError(reason))
             return None
         if message.expires is not None and time.time() > message.expires:
             self._revoked(delivery, message, "expired")
@@ -224,6 +233,33 @@ class Consumer:
             return None
         self.hooks.received(message)
         return task, message
+
+    def _give_up(self, delivery: Delivery, message: Message, exc: Exception) -> None:
+        """Dead-letter a message that will never run here, and say so where people look: its
+        result is a failure with the reason, and a workflow step fails its run."""
+        reason = str(exc)
+        logger.error("dead-lettered task %s[%s]: %s", message.task, message.id, reason)
+        self.settler.dead_letter(delivery, reason)
+        self._record(message, {"status": states.FAILURE, "result": exception_to_dict(exc),
+                               "traceback": f"dead-lettered: {reason}"})
+        join = workflow_steps.fail_op(message, exc, None)
+        if join is not None:
+            self.settler.join(join)
+
+    def _defer(self, delivery: Delivery, message: Message, peer: str) -> None:
+        """Hand a message for a task this process lacks back to its queue, a little later, for
+        a live worker that has it (``peer``); each deferral waits longer, up to DEFER_MAX_S."""
+        headers = dict(message.headers or {})
+        count = int(headers.get(DEFERRED_HEADER, 0))
+        headers[DEFERRED_HEADER] = count + 1
+        message.headers = headers
+        eta = time.time() + min(DEFER_MAX_S, DEFER_FIRST_S * 2 ** count)
+        body, tag = self.app.encode(message)
+        self.settler.publish(Outgoing(message.queue, message.priority, body, tag, eta))
+        self.settler.ack(delivery)
+        if count == 0:
+            logger.warning("task %s[%s] is not registered here; left for %s, which has it",
+                           message.task, message.id, peer)
 
     def _parked_for_rate_limit(self, delivery: Delivery, task: Task, message: Message) -> bool:
         """Reserve a start slot; a later slot parks the message in the delayed set until then."""

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import orjson
+
 if TYPE_CHECKING:
     from flowc.runtime.app import App
     from flowc.runtime.worker.reaper import Reaper
@@ -29,6 +31,9 @@ class Heartbeat:
     def __init__(self, app: App, name: str, queues: Sequence[str], pool: str,
                  processed: Callable[[], int], reaper: Reaper | None = None) -> None:
         self.app = app
+        self.tasks = orjson.dumps(sorted(app.tasks))
+        """The names this process can run, advertised so that a worker without a task leaves
+        its messages to one that has it (``peers.Peers``) and ``flowc run`` can check."""
         self.name = name
         self.queues = ",".join(queues)
         self.pool = pool
@@ -64,7 +69,7 @@ class Heartbeat:
         pipe = self.app.broker_client.pipeline(transaction=False)
         pipe.hset(key, mapping={"hostname": socket.gethostname(), "pid": os.getpid(),
                                 "queues": self.queues, "pool": self.pool, "ts": now,
-                                "processed": self.processed()})
+                                "processed": self.processed(), "tasks": self.tasks})
         pipe.pexpire(key, max(1, int(conf.flowc_worker_lost_after * 1000)))
         pipe.zadd(self.app.keys.workers(), {self.name: now})
         pipe.execute()

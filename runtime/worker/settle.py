@@ -137,6 +137,9 @@ class PortSettlement:
     def write(self, batch: Settler, worker: str, claim: Claim | None) -> Claimed | None:
         app = self.app
         ttl = app.conf.result_expires
+        for delivery, reason in batch.dead:  # first: whoever sees the failure finds the letter
+            app.broker.dead_letter(delivery, reason, worker)
+        batch.dead = []
         follow: list[tuple[str, bytes]] = []
         made_ready = 0
         if batch.joins:  # first: whoever sees a step's result then sees its run moved on
@@ -160,8 +163,6 @@ class PortSettlement:
         if batch.acks:
             app.broker.ack(batch.acks)
         batch.hooks.flushing(None)
-        for delivery, reason in batch.dead:
-            app.broker.dead_letter(delivery, reason, worker)
         if batch.requeues:
             app.broker.requeue(batch.requeues)
         batch.clear()
