@@ -5,7 +5,7 @@ claim ride in one round trip (two when results live on another server than the q
 results go first so a crash in between re-runs a task rather than losing its result). When
 the batch ends in a workflow ``done``, its acks and the next claim fold into that script call,
 so the worker that finishes a chain step claims the next step in the step that enqueues it
-(one message: siblings made ready together are left to wake idle processes).
+(one message when the join made several ready: siblings wake idle processes instead).
 """
 
 from __future__ import annotations
@@ -55,10 +55,9 @@ class RedisSettlement:
         if claim is not None and batch.joins and batch.joins[-1].op == "done" \
                 and not batch.publishes:
             folded = batch.joins[-1]  # acks and claim ride in the last join (JoinOp.claim)
-            # One message only: the chain's next step. Siblings the join made ready at the
-            # same time stay unclaimed and wake idle processes, so they run in parallel.
-            consumer, queues, _ = claim
-            folded.claim = broker.claim_args(consumer, queues, 1, acks=batch.acks)
+            # (the script claims one message only when the join made several ready at once:
+            # siblings then wake idle processes and run in parallel)
+            folded.claim = broker.claim_args(*claim, acks=batch.acks)
         join_at = []
         for op in batch.joins:
             join_at.append(len(pipe))

@@ -169,6 +169,6 @@ class PortSettlement:
         if claim is None:
             return None
         consumer, queues, count = claim
-        if made_ready:  # one step: siblings made ready together wake idle processes instead
+        if made_ready > 1:  # one step: siblings made ready together wake idle processes instead
             count = 1
         return app.broker.fetch(consumer, queues, count, 0), []

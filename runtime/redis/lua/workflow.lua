@@ -114,11 +114,13 @@ end
 local xadded = {}  -- stream key -> id of the last entry this call added to it
 local ready = {}   -- publish=worker: queue, priority, due, body of each message made ready
 local by_worker = false  -- set per operation from the run's meta (see the header)
+local enqueued = 0  -- messages this call made ready
 
 local function enqueue(rec, body)
   local due = 0
   if rec.eta and rec.eta > 0 then due = rec.eta end
   if rec.cd and rec.cd > 0 then due = now() + rec.cd end
+  enqueued = enqueued + 1
   if by_worker then
     if not (due > now()) then due = 0 end
     ready[#ready + 1] = rec.q
@@ -150,7 +152,11 @@ local function claim_after(first)
   end
   local keys = {}
   for j = first + 5 + 2 * acks, #ARGV do keys[#keys + 1] = ARGV[j] end
-  local out = claim(group, ARGV[first + 1], tonumber(ARGV[first + 2]), keys)
+  -- Siblings made ready together (a fan-out) are not all taken by the finishing worker: it
+  -- claims one, and the rest wake idle workers, so independent steps run in parallel.
+  local want = tonumber(ARGV[first + 2])
+  if enqueued > 1 then want = 1 end
+  local out = claim(group, ARGV[first + 1], want, keys)
   local wake = ARGV[first + 3]
   for j = 2, #out, 3 do
     local key = out[j - 1]
