@@ -102,7 +102,7 @@ class App:
         """The redis-py client of the broker (a connection pool; thread-safe)."""
         from flowc.runtime.redis.connection import connect
 
-        return connect(self.broker_url)
+        return connect(self.broker_url, transport_options=self.conf.broker_transport_options)
 
     @cached_property
     def backend_client(self) -> RedisClient:
@@ -111,7 +111,7 @@ class App:
 
         if self.backend_url == self.broker_url:
             return self.broker_client
-        return connect(self.backend_url)
+        return connect(self.backend_url, transport_options=self.conf.broker_transport_options)
 
     # --- the ports (runtime/broker.py, runtime/backend.py) and their adapters ---------------
     # App is the composition root: the one place that picks an adapter for each port.
@@ -121,7 +121,9 @@ class App:
         """The broker (``RedisBroker``)."""
         from flowc.runtime.redis.broker import RedisBroker
 
-        return RedisBroker(self.broker_client, self.keys)
+        return RedisBroker(self.broker_client, self.keys,
+                           wait_replicas=self.conf.flowc_wait_replicas,
+                           wait_timeout_ms=self.conf.flowc_wait_timeout_ms)
 
     @cached_property
     def backend(self) -> ResultBackend:
@@ -136,7 +138,9 @@ class App:
         from flowc.runtime.redis.workflow_store import RedisWorkflowJoin
 
         return RedisWorkflowJoin(self.broker_client, self.keys, self.conf.result_expires,
-                                 by_worker=self.conf.flowc_workflow_publish == "worker")
+                                 by_worker=self.conf.flowc_workflow_publish == "worker",
+                                 wait_replicas=self.conf.flowc_wait_replicas,
+                                 wait_timeout_ms=self.conf.flowc_wait_timeout_ms)
 
     @cached_property
     def settlement(self) -> Settlement:

@@ -78,6 +78,11 @@ class Settings(BaseModel):
     flowc_max_deliveries: int = 5
     flowc_reap_interval: float = 1.0
     flowc_idempotency_ttl: float = 86400.0
+    flowc_wait_replicas: int = Field(default=0, ge=0)
+    """Sentinel or replicated Redis: publishes wait (Redis WAIT) until this many replicas have
+    them, so a failover cannot lose a message the producer was told is queued (0: off)."""
+    flowc_wait_timeout_ms: int = Field(default=1000, ge=0)
+    """The longest a publish waits for ``flowc_wait_replicas`` (then it goes on, logged)."""
     flowc_workflow_publish: Literal["join", "worker"] = "join"
     """Who enqueues a workflow step made ready by its last parent: the atomic join itself
     ("join", Redis single node), or the worker right after the join ("worker": the path of a

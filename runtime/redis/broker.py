@@ -20,6 +20,7 @@ between such a wait and its claim waits for the next entry or its timeout (under
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ from flowc.runtime.redis import scripts
 from flowc.runtime.redis.held import HeldConnection
 from flowc.runtime.redis.keys import CONSUMER_GROUP, PRIORITY_LEVELS, Keys
 from redis.typing import EncodableT
+
+logger = logging.getLogger("flowc.broker")
 
 PROMOTE_BATCH = 1000
 """The most delayed messages one promote call moves (it loops while more are due)."""
@@ -45,9 +48,13 @@ WAITER = "waiter"
 class RedisBroker:
     """Broker on Redis >= 6.2 (or Valkey) using streams and consumer groups."""
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, wait_replicas: int = 0,
+                 wait_timeout_ms: int = 1000) -> None:
         self.client = client
         self.keys = keys
+        self.wait_replicas = wait_replicas
+        """Replicas a publish waits for (``WAIT``; ``flowc_wait_replicas``), 0: none."""
+        self.wait_timeout_ms = wait_timeout_ms
         self._fetch = scripts.load(client, "fetch")
         self._promote = scripts.load(client, "promote")
         self._requeue = scripts.load(client, "requeue")
@@ -65,7 +72,7 @@ class RedisBroker:
     def publish(self, items: Sequence[Outgoing]) -> None:
         """XADD ready messages and ZADD delayed ones; one round trip for the whole batch (a
         single ready message goes on this thread's held connection: ``delay()``'s hot path)."""
-        if len(items) == 1:
+        if len(items) == 1 and not self.wait_replicas:
             item = items[0]
             if item.eta is None:
                 self.held.execute("XADD", self.keys.stream(item.queue, item.priority), "*",
@@ -76,7 +83,21 @@ class RedisBroker:
         pipe = self.client.pipeline(transaction=False)
         for item in items:
             self._publish_one(pipe, item)
-        pipe.execute()
+        self.queue_wait(pipe)
+        self.check_wait(pipe.execute())
+
+    def queue_wait(self, pipe: redis.client.Pipeline) -> None:
+        """Queue ``WAIT`` for ``wait_replicas`` replicas at the end of a pipeline (if set)."""
+        if self.wait_replicas:
+            pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms)
+
+    def check_wait(self, replies: list[Any]) -> None:
+        """Log when the pipeline's ``WAIT`` returned before enough replicas had the writes."""
+        if self.wait_replicas and replies and isinstance(replies[-1], int) \
+                and replies[-1] < self.wait_replicas:
+            logger.warning("only %d of %d replicas acknowledged a publish within %d ms: a "
+                           "failover now could lose it", replies[-1], self.wait_replicas,
+                           self.wait_timeout_ms)
 
     def publish_once(self, item: Outgoing, key: str, task_id: str, ttl_s: float) -> str | None:
         """Enqueue unless ``key`` was used within ``ttl_s``; return the first task's id if so."""
@@ -90,6 +111,9 @@ class RedisBroker:
             args = [task_id, int(ttl_s * 1000), "ready", item.body, item.tag]
             target = self.keys.stream(item.queue, item.priority)
         first = self._publish_once(keys=[idem, target], args=args)
+        if self.wait_replicas:
+            self.check_wait([self.client.execute_command("WAIT", self.wait_replicas,
+                                                         self.wait_timeout_ms)])
         return None if first is None else first.decode()
 
     def _publish_one(self, target: redis.Redis, item: Outgoing) -> None:

@@ -120,8 +120,11 @@ def mask_url(url: str) -> str:
     """``url`` with any password replaced by ``****`` (``redis://:****@host:6379/0``).
 
     Never raises: strings that do not parse are masked textually, so a secret cannot leak
-    into a banner or a log line through a typo.
+    into a banner or a log line through a typo. ``;``-separated URLs (Sentinel) are masked
+    part by part.
     """
+    if ";" in url:
+        return ";".join(mask_url(part) for part in url.split(";"))
     try:
         parts = urlsplit(url)
         netloc = parts.netloc
@@ -162,7 +165,11 @@ def connect(url: str, *, decode_responses: bool = False, **overrides: Any) -> re
     because brokers block on reads (redis-py's own default of 5 s would cut long blocking calls).
     ``overrides`` go straight to redis-py.
     """
-    settings = RedisSettings.from_url(url)
+    from flowc.runtime.redis import sentinel
+
+    transport_options = overrides.pop("transport_options", None)
+    sentinel_url = sentinel.is_sentinel_url(url)
+    settings = RedisSettings() if sentinel_url else RedisSettings.from_url(url)
     options: dict[str, Any] = {
         "decode_responses": decode_responses,
         "health_check_interval": HEALTH_CHECK_INTERVAL,
@@ -181,6 +188,8 @@ def connect(url: str, *, decode_responses: bool = False, **overrides: Any) -> re
         # and ~1 MB written in each prefork pool process.
         options["driver_info"] = _DriverInfo(lib_version=redis.__version__)
     options.update(overrides)
+    if sentinel_url:
+        return sentinel.connect_sentinel(url, options, transport_options)
     return redis.Redis.from_url(url, **options)
 
 

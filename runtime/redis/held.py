@@ -42,6 +42,9 @@ class HeldConnection:
         packed = conn.pack_command(*args)
         for attempt in range(RETRY_ATTEMPTS + 1):
             try:
+                # connect() first (a no-op when connected): send_packed_command would connect
+                # by itself, but past a subclass's connect (Sentinel's asks for the primary)
+                conn.connect()
                 conn.send_packed_command(packed, check_health=False)
                 if timeout is None:
                     return conn.read_response()

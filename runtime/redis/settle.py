@@ -72,6 +72,8 @@ class RedisSettlement:
             claim_at = len(pipe)
             broker.queue_claim(pipe, *claim)
         batch.hooks.flushing(pipe)  # events ride on this round trip instead of their own
+        if batch.joins or batch.publishes:
+            broker.queue_wait(pipe)  # what the joins and retries enqueued, on the replicas
         replies = pipe.execute(raise_on_error=False) if len(pipe) else []
         claimed = self._settle_joins(batch, join_at, replies) if batch.joins else None
         for reply in replies:

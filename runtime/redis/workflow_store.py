@@ -30,7 +30,10 @@ class RedisWorkflowJoin:
     """The Redis ``WorkflowJoin``: run state in hashes, the join in ``workflow.lua``."""
 
     def __init__(self, client: redis.Redis, keys: Keys, result_expires: float | None,
-                 by_worker: bool = False) -> None:
+                 by_worker: bool = False, wait_replicas: int = 0,
+                 wait_timeout_ms: int = 1000) -> None:
+        self.wait = (wait_replicas, wait_timeout_ms)
+        """``WAIT`` after a submit (``flowc_wait_replicas``): its roots are on the replicas."""
         self.client = client
         self.prefix = keys
         self.ttl = int(result_expires or 0)
@@ -72,6 +75,8 @@ class RedisWorkflowJoin:
         pipe.evalsha(self.script.sha, len(self.keys(run.workflow_id)),
                      *self.keys(run.workflow_id), *args)
         pipe.zadd(self.prefix.workflows(), {run.workflow_id: _now()})
+        if self.wait[0]:
+            pipe.execute_command("WAIT", *self.wait)
         try:
             reply = pipe.execute()[0]
         except redis.exceptions.NoScriptError:

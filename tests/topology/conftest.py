@@ -1,0 +1,32 @@
+"""Fixtures for the Sentinel (and later Cluster) topologies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ProcessReaper
+from tests.topology.servers import SentinelSet
+
+
+def _start(directory: Path) -> Iterator[SentinelSet]:
+    reaper = ProcessReaper()
+    try:
+        yield SentinelSet(directory, reaper).start()
+    finally:
+        reaper.reap()
+
+
+@pytest.fixture(scope="module")
+def sentinel_set(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSet]:
+    """A primary, a replica and three sentinels on private ports, shared by a module's tests
+    that leave it as they found it; stopped by pid after them."""
+    yield from _start(tmp_path_factory.mktemp("sentinel"))
+
+
+@pytest.fixture
+def fresh_sentinel_set(tmp_path: Path) -> Iterator[SentinelSet]:
+    """A set of its own, for a test that kills its primary."""
+    yield from _start(tmp_path)

@@ -1,0 +1,110 @@
+"""Real Redis topologies for tests: a primary with a replica watched by three sentinels,
+started from Debian's ``redis-server``/``redis-sentinel`` on private loopback ports and stopped
+by pid (through the session's ``ProcessReaper``)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+MASTER_NAME = "flowc-test"
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    """Poll ``predicate`` (a state check, not a sleep) until true or fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except (redis.RedisError, OSError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@dataclass
+class SentinelSet:
+    """One primary, one replica, three sentinels; ``url`` is the sentinel:// broker URL."""
+
+    directory: Path
+    reaper: Any
+    redis_ports: list[int] = field(default_factory=list)
+    sentinel_ports: list[int] = field(default_factory=list)
+    servers: dict[int, subprocess.Popen[Any]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return ";".join(f"sentinel://127.0.0.1:{p}" for p in self.sentinel_ports) + \
+            f"?master_name={MASTER_NAME}"
+
+    def _redis(self, port: int, *extra: str) -> None:
+        data = self.directory / f"r{port}"
+        data.mkdir()
+        self.servers[port] = self.reaper.spawn(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(data), *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start(self) -> SentinelSet:
+        if shutil.which("redis-sentinel") is None:  # .ci/run installs it
+            raise AssertionError("redis-sentinel is not installed (apt-get install "
+                                 "redis-sentinel)")
+        primary, replica = free_port(), free_port()
+        self.redis_ports = [primary, replica]
+        self._redis(primary)
+        self._redis(replica, "--replicaof", "127.0.0.1", str(primary))
+        wait_until(lambda: redis.Redis(port=replica).info("replication")
+                   .get("master_link_status") == "up", 15, "the replica to sync")
+        for _ in range(3):
+            port = free_port()
+            self.sentinel_ports.append(port)
+            conf = self.directory / f"sentinel-{port}.conf"
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {self.directory}\n"
+                f"sentinel monitor {MASTER_NAME} 127.0.0.1 {primary} 2\n"
+                f"sentinel down-after-milliseconds {MASTER_NAME} 1000\n"
+                f"sentinel failover-timeout {MASTER_NAME} 5000\n"
+                f"sentinel parallel-syncs {MASTER_NAME} 1\n")
+            self.servers[port] = self.reaper.spawn(
+                ["redis-sentinel", str(conf)], stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+        for port in self.sentinel_ports:
+            wait_until(lambda p=port: len(redis.Redis(port=p).sentinel_sentinels(MASTER_NAME))
+                       >= 2, 15, "the sentinels to find each other")
+        return self
+
+    def primary_port(self) -> int:
+        """The port the sentinels name as the primary now."""
+        _host, port = redis.Redis(port=self.sentinel_ports[0]).sentinel_get_master_addr_by_name(
+            MASTER_NAME)
+        return int(port)
+
+    def kill_primary(self) -> int:
+        """SIGKILL the current primary; returns its port."""
+        port = self.primary_port()
+        self.servers[port].kill()
+        self.servers[port].wait(5)
+        return port
+
+    def wait_for_failover(self, old_port: int, timeout: float = 30.0) -> int:
+        """Wait until the sentinels promoted another server; returns its port."""
+        wait_until(lambda: self.primary_port() != old_port, timeout, "the failover")
+        new = self.primary_port()
+        wait_until(lambda: redis.Redis(port=new).info("replication")["role"] == "master",
+                   timeout, "the promoted replica to accept writes")
+        return new
