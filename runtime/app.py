@@ -135,10 +135,14 @@ class App:
     @cached_property
     def workflow_join(self) -> WorkflowJoin:
         """The durable join of workflow runs (``RedisWorkflowJoin``, on the broker's server)."""
+        from flowc.runtime.redis.connection import is_cluster
         from flowc.runtime.redis.workflow_store import RedisWorkflowJoin
 
+        # On a cluster a run's join lives in its run's slot and cannot enqueue into queues'
+        # slots: the worker publishes what the join made ready (flowc_workflow_publish).
         return RedisWorkflowJoin(self.broker_client, self.keys, self.conf.result_expires,
-                                 by_worker=self.conf.flowc_workflow_publish == "worker",
+                                 by_worker=self.conf.flowc_workflow_publish == "worker"
+                                 or is_cluster(self.broker_client),
                                  wait_replicas=self.conf.flowc_wait_replicas,
                                  wait_timeout_ms=self.conf.flowc_wait_timeout_ms)
 

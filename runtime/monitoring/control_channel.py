@@ -109,7 +109,8 @@ def _matches(name: str, destination: Sequence[str] | None) -> bool:
 
 def channel_of(app: App) -> str:
     """The app's control channel on the database its broker connection uses."""
-    db = app.broker_client.connection_pool.connection_kwargs.get("db", 0)
+    pool = getattr(app.broker_client, "connection_pool", None)  # a cluster has none: db 0
+    db = pool.connection_kwargs.get("db", 0) if pool is not None else 0
     return app.keys.control_channel(int(db or 0))
 
 

@@ -13,8 +13,10 @@ from typing import Any
 
 import redis
 from flowc.runtime.redis import scripts
-from flowc.runtime.redis.held import HeldConnection
+from flowc.runtime.redis.connection import is_cluster
+from flowc.runtime.redis.held import held_for
 from flowc.runtime.redis.keys import Keys
+from redis.crc import key_slot
 
 WAIT_SLICE_S = 5.0
 """Longest single blocking call; waits are cut in slices so a dropped connection recovers."""
@@ -26,7 +28,8 @@ class RedisResultBackend:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
         self.keys = keys
-        self.held = HeldConnection(client)
+        self.held = held_for(client)
+        self.cluster = is_cluster(client)
 
     def close(self) -> None:
         """Close the held connection of this thread (the pool is the client's to close)."""
@@ -41,8 +44,18 @@ class RedisResultBackend:
         if not items:
             return
         target = self.client.pipeline(transaction=False) if pipe is None else pipe
-        scripts.queue_eval(target, "store", [self.keys.result(tid) for tid, _ in items],
-                           [max(1, int(ttl_s)) if ttl_s else 0, *(rec for _, rec in items)])
+        ttl = max(1, int(ttl_s)) if ttl_s else 0
+        if self.cluster:  # one store.lua call per hash slot: a script's keys share a slot
+            by_slot: dict[int, list[tuple[str, bytes]]] = {}
+            for tid, rec in items:
+                key = self.keys.result(tid)
+                by_slot.setdefault(key_slot(key.encode()), []).append((key, rec))
+            for group in by_slot.values():
+                scripts.queue_eval(target, "store", [k for k, _ in group],
+                                   [ttl, *(rec for _, rec in group)])
+        else:
+            scripts.queue_eval(target, "store", [self.keys.result(tid) for tid, _ in items],
+                               [ttl, *(rec for _, rec in items)])
         if pipe is None:
             target.execute()
 

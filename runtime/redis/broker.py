@@ -29,7 +29,8 @@ from typing import Any
 import redis
 from flowc.runtime.broker import Delivery, Outgoing
 from flowc.runtime.redis import scripts
-from flowc.runtime.redis.held import HeldConnection
+from flowc.runtime.redis.connection import is_cluster
+from flowc.runtime.redis.held import held_for
 from flowc.runtime.redis.keys import CONSUMER_GROUP, PRIORITY_LEVELS, Keys
 from redis.typing import EncodableT
 
@@ -39,6 +40,9 @@ PROMOTE_BATCH = 1000
 """The most delayed messages one promote call moves (it loops while more are due)."""
 RECLAIM_BATCH = 500
 """The most entries one reclaim call returns (it loops while the consumer has more)."""
+SLOT_WAIT_S = 0.2
+"""On a Redis Cluster, how long an idle worker with queues in several slots waits on one
+queue's wake group before it looks at the next (see ``RedisBroker._fetch_slots``)."""
 WAKE_GROUP = "wake"
 """The group idle workers block on (NOACK; never claims a message, see the module docstring)."""
 WAITER = "waiter"
@@ -61,7 +65,9 @@ class RedisBroker:
         self._reclaim = scripts.load(client, "reclaim")
         self._publish_once = scripts.load(client, "publish_once")
         self._declared: set[str] = set()
-        self.held = HeldConnection(client)
+        self.held = held_for(client)
+        self.cluster = is_cluster(client)
+        """A Redis Cluster: claims and waits go queue by queue (each queue is one slot)."""
 
     def close(self) -> None:
         """Close the held connection of this thread (the pool is the client's to close)."""
@@ -152,6 +158,8 @@ class RedisBroker:
         XREADGROUP BLOCK would hand this worker the first message to arrive whatever its
         priority; waiting first and claiming with fetch.lua keeps claims in priority order.
         """
+        if self.cluster and len(set(queues)) > 1:
+            return self._fetch_slots(consumer, queues, count, block_s)
         keys = self.stream_keys(queues)
         if not (idle_ids and len(idle_ids) == len(keys)):  # else a piggybacked claim was idle
             found = self._claim(keys, consumer, count)[0]
@@ -184,6 +192,36 @@ class RedisBroker:
             block_s = deadline - time.monotonic()
             if block_s <= 0:
                 return []
+
+    def _fetch_slots(self, consumer: str, queues: Sequence[str], count: int,
+                     block_s: float) -> list[Delivery]:
+        """A Redis Cluster's fetch from queues in several slots: fetch.lua per queue, in
+        ``-Q`` order (priority order holds within a queue, not across queues), and a wait
+        that blocks on one queue's wake group at a time for at most ``SLOT_WAIT_S``."""
+        deadline = time.monotonic() + max(block_s, 0)
+        turn = 0
+        while True:
+            found: list[Delivery] = []
+            for queue in queues:
+                if len(found) >= count:
+                    break
+                found += self._claim(self.stream_keys([queue]), consumer,
+                                     count - len(found))[0]
+            if found or block_s <= 0:
+                return found
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return []
+            queue = queues[turn % len(queues)]
+            turn += 1
+            streams: Any = dict.fromkeys(self.stream_keys([queue]), ">")
+            try:
+                self.client.xreadgroup(WAKE_GROUP, WAITER, streams, count=1,
+                                       block=max(1, int(min(left, SLOT_WAIT_S) * 1000)),
+                                       noack=True)
+            except redis.ResponseError as e:
+                if "NOGROUP" not in str(e):
+                    raise
 
     def queue_claim(self, pipe: redis.client.Pipeline, consumer: str, queues: Sequence[str],
                     count: int) -> None:

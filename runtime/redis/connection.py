@@ -169,7 +169,8 @@ def connect(url: str, *, decode_responses: bool = False, **overrides: Any) -> re
 
     transport_options = overrides.pop("transport_options", None)
     sentinel_url = sentinel.is_sentinel_url(url)
-    settings = RedisSettings() if sentinel_url else RedisSettings.from_url(url)
+    settings = RedisSettings() if sentinel_url or is_cluster_url(url) else \
+        RedisSettings.from_url(url)
     options: dict[str, Any] = {
         "decode_responses": decode_responses,
         "health_check_interval": HEALTH_CHECK_INTERVAL,
@@ -190,7 +191,47 @@ def connect(url: str, *, decode_responses: bool = False, **overrides: Any) -> re
     options.update(overrides)
     if sentinel_url:
         return sentinel.connect_sentinel(url, options, transport_options)
+    if is_cluster_url(url):
+        return connect_cluster(url, options)
     return redis.Redis.from_url(url, **options)
+
+
+CLUSTER_SCHEME = "redis+cluster"
+
+
+def is_cluster_url(url: str) -> bool:
+    """True for ``redis+cluster://host:port[,host:port...]``."""
+    return url.lower().startswith(CLUSTER_SCHEME + "://")
+
+
+def is_cluster(client: Any) -> bool:
+    """True when ``client`` talks to a Redis Cluster (keys of one command, pipeline script or
+    transaction must then share a hash slot)."""
+    from redis.cluster import RedisCluster
+
+    return isinstance(client, RedisCluster)
+
+
+def connect_cluster(url: str, options: dict[str, Any]) -> Any:
+    """A ``RedisCluster`` for ``redis+cluster://h:p,h2:p2[/0]``: the nodes are where discovery
+    starts; redis-py follows MOVED/ASK redirections and slot migrations from there."""
+    from redis.cluster import ClusterNode, RedisCluster
+
+    parts = urlsplit(url)
+    nodes = []
+    for item in parts.netloc.rsplit("@", 1)[-1].split(","):
+        host, _, port = item.strip().partition(":")
+        try:
+            nodes.append(ClusterNode(host or "localhost", int(port or 6379)))
+        except ValueError as exc:
+            raise BrokerURLError(f"bad node {item!r} in cluster URL {mask_url(url)!r}") from exc
+    if parts.path.strip("/") not in ("", "0"):
+        raise BrokerURLError(f"a Redis Cluster has only database 0, not {parts.path!r}")
+    kwargs = {k: v for k, v in options.items()
+              if k not in ("driver_info", "retry_on_error", "health_check_interval")}
+    if parts.password is not None:
+        kwargs["password"] = unquote(parts.password)
+    return RedisCluster(startup_nodes=nodes, **kwargs)
 
 
 def resolve_broker_url(explicit: str | None) -> tuple[str, bool]:

@@ -62,3 +62,26 @@ class HeldConnection:
         if conn is not None:
             conn.disconnect()
             self.local.conn = None
+
+
+class ClientCommands:
+    """``HeldConnection``'s interface on a client's own command path: for a Redis Cluster,
+    whose commands go to the node owning their key (redis-py routes them and follows
+    redirections; a held connection would be pinned to one node)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def execute(self, *args: Any, timeout: float | None = None) -> Any:
+        """Run one command through the client."""
+        return self.client.execute_command(*args)
+
+    def close(self) -> None:
+        """Nothing is held."""
+
+
+def held_for(client: Any) -> HeldConnection | ClientCommands:
+    """A held connection for one server, or the cluster client's own routing."""
+    from flowc.runtime.redis.connection import is_cluster
+
+    return ClientCommands(client) if is_cluster(client) else HeldConnection(client)

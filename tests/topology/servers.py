@@ -24,6 +24,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too (so it must be <= 55535)."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(20000, 45000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise AssertionError("no free port pair for a cluster node")
+
+
 def wait_until(predicate: Any, timeout: float, what: str) -> None:
     """Poll ``predicate`` (a state check, not a sleep) until true or fail naming ``what``."""
     deadline = time.monotonic() + timeout
@@ -108,3 +124,40 @@ class SentinelSet:
         wait_until(lambda: redis.Redis(port=new).info("replication")["role"] == "master",
                    timeout, "the promoted replica to accept writes")
         return new
+
+
+@dataclass
+class ClusterSet:
+    """A Redis Cluster of three primaries (no replicas) on private ports; ``url`` is the
+    ``redis+cluster://`` broker URL."""
+
+    directory: Path
+    reaper: Any
+    ports: list[int] = field(default_factory=list)
+    servers: dict[int, subprocess.Popen[Any]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in self.ports)
+
+    def start(self, primaries: int = 3) -> ClusterSet:
+        for _ in range(primaries):
+            port = cluster_port()
+            self.ports.append(port)
+            data = self.directory / f"c{port}"
+            data.mkdir()
+            self.servers[port] = self.reaper.spawn(
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(data), "--cluster-enabled", "yes",
+                 "--cluster-config-file", str(data / "nodes.conf"),
+                 "--cluster-node-timeout", "2000"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for port in self.ports:
+            wait_until(lambda p=port: redis.Redis(port=p).ping(), 10, f"redis-server :{port}")
+        subprocess.run(["redis-cli", "--cluster", "create",
+                        *[f"127.0.0.1:{p}" for p in self.ports], "--cluster-replicas", "0",
+                        "--cluster-yes"], check=True, capture_output=True, timeout=30)
+        for port in self.ports:
+            wait_until(lambda p=port: redis.Redis(port=p).cluster("info")["cluster_state"]
+                       == "ok", 20, "the cluster to be ok")
+        return self
