@@ -94,3 +94,24 @@ def test_a_failed_step_fails_its_run(capp: App) -> None:
     with pytest.raises(Exception, match="boom"):
         result.get(timeout=30)
     assert capp.workflow(result.workflow_id).status() == "FAILURE"
+
+
+def test_beat_publishes_each_due_time_on_the_cluster(cluster: ClusterSet, tmp_path: Path,
+                                                     capp: App) -> None:
+    """Beat's lease, fence and state share {beat}; each publish touches one queue's slot."""
+    from tests.topology.servers import wait_until
+
+    reaper = ProcessReaper()
+    try:
+        with open(tmp_path / "beat.log", "wb") as log:
+            reaper.spawn([sys.executable, "-m", "flowc", "beat", "-A", "beat_app"],
+                         cwd=str(APPS), env={**os.environ, "FLOWC_BROKER_URL": cluster.url,
+                                             "PYTHONUNBUFFERED": "1"},
+                         stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: capp.broker.depth("beat_other")["ready"] >= 2, 30,
+                   "two due times published to a queue nobody consumes")
+    finally:
+        reaper.reap()
+    log_text = (tmp_path / "beat.log").read_text()
+    assert log_text.count("published every-second due") >= 2
+    assert "Traceback" not in log_text
