@@ -65,7 +65,8 @@ class MappingRegistry:
     """A ``TaskRegistry`` over a plain ``{name: callable}`` mapping.
 
     A value with a ``run`` attribute (a Celery-style task object) is introspected through ``run``;
-    being a bound method, its ``self`` is already excluded.
+    a bound method's ``self`` is already excluded, and so is the first parameter of a plain
+    function run by a ``bind=True`` task (the runtime passes the task instance there).
     """
 
     def __init__(self, tasks: Mapping[str, Callable[..., Any]]) -> None:
@@ -84,12 +85,15 @@ class MappingRegistry:
             sig = inspect.signature(target) if target is not None else None
         except (TypeError, ValueError):
             sig = None
+        if sig is not None and getattr(fn, "bind", False) is True and not inspect.ismethod(target):
+            sig = sig.replace(parameters=list(sig.parameters.values())[1:])
         self._signatures[name] = sig
         return sig
 
 
 def as_registry(tasks: TaskRegistry | Mapping[str, Callable[..., Any]]) -> TaskRegistry:
-    """Accept a ``TaskRegistry`` as is, or wrap a ``{name: callable}`` mapping."""
-    if isinstance(tasks, Mapping):
+    """Accept a ``TaskRegistry`` as is (also one that is a mapping, like the runtime's), or wrap
+    a plain ``{name: callable}`` mapping."""
+    if isinstance(tasks, Mapping) and not isinstance(tasks, TaskRegistry):
         return MappingRegistry(tasks)
     return tasks
