@@ -273,6 +273,12 @@ class App:
         """A handle on a task's result by id."""
         return AsyncResultType(task_id, self, task_name)
 
+    def GroupResult(self, id: str | None = None, results: list[Any] | None = None) -> Any:
+        """A handle on a group's results (Celery's ``app.GroupResult``)."""
+        from flowc.runtime.group_result import GroupResult
+
+        return GroupResult(id, list(results or []), self)
+
     def autodiscover_tasks(self, packages: Iterable[str], related_name: str = "tasks") -> None:
         """Import ``<package>.tasks`` for each package so their tasks register."""
         import importlib

@@ -6,14 +6,18 @@ using their results (``after``). The rules:
 
 * ``Signature``: one node, taking the inbound value unless it is immutable;
 * ``chain``: each step's output is the next step's inbound; the last step's output is the chain's;
-* ``group``: every member gets the same inbound; the output is the list of member outputs
-  (nested for nested groups); an empty group outputs ``[]`` but still waits for its inbound;
+* ``group``: every member gets the same inbound; the output is the list of member outputs; a
+  group directly inside a group is unrolled into it, as Celery does (``group(group(a, b), c)``
+  outputs ``[a, b, c]``); an empty group outputs ``[]`` but still waits for its inbound;
 * ``chord``: the header is a group; its output is the body's inbound (no body: acts as a group);
 * ``fanout``: one ``map`` node whose inbound is the list to map over;
 * ``link`` callbacks hang off a canvas's output and are not part of the result; ``link_error``
   errbacks (and options) set on a composite apply to every node inside it, and a task's own
   option wins over an inherited one. One errback object is one errback id, however many nodes
   it is attached to, so it fires once.
+
+A ``task_id`` option (``freeze()``, ``apply_async(task_id=)``) names a node's task id; on a
+composite it goes to the chain's last step or the chord's body (a group's is its group id).
 
 Ids are deterministic: nodes ``n0, n1, ...`` and errbacks ``e0, e1, ...`` in depth-first order.
 """
@@ -110,24 +114,32 @@ class _Lowerer:
         out: _Inbound
         if isinstance(c, Signature):
             out = self._task(c, inbound, opts, ebs)
-        elif isinstance(c, chain):
-            if not c.tasks:
-                raise CanvasError("an empty chain has nothing to run")
-            out = inbound
-            for step in c.tasks:
-                out = self.lower(step, out, opts, ebs)
-        elif isinstance(c, group):
-            out = self._group(c, inbound, opts, ebs)
-        elif isinstance(c, chord):
-            out = self.lower(c.header, inbound, opts, ebs)
-            if c.body is not None:
-                out = self.lower(c.body, out, opts, ebs)
         elif isinstance(c, fanout):
             out = self._map(c, inbound, opts, ebs)
         else:
-            raise CanvasError(f"cannot lower {type(c).__name__} {c!r}")
-        for callback in c.options.get(LINK, ()):
-            self.lower(callback, out, inherited, errbacks)
+            # a composite's task_id is its last step's id (chain), its body's (chord) or the
+            # group id (group: no node has it); it is never inherited by every node inside
+            tid = opts.pop("task_id", None)
+            last = {**opts, "task_id": tid} if tid is not None else opts
+            if isinstance(c, chain):
+                if not c.tasks:
+                    raise CanvasError("an empty chain has nothing to run")
+                out = inbound
+                for i, step in enumerate(c.tasks):
+                    out = self.lower(step, out, last if i == len(c.tasks) - 1 else opts, ebs)
+            elif isinstance(c, group):
+                out = self._group(c, inbound, opts, ebs)
+            elif isinstance(c, chord):
+                out = self.lower(c.header, inbound, opts, ebs)
+                if c.body is not None:
+                    out = self.lower(c.body, out, last, ebs)
+            else:
+                raise CanvasError(f"cannot lower {type(c).__name__} {c!r}")
+        callbacks = c.options.get(LINK, ())
+        if callbacks:
+            plain = {k: v for k, v in inherited.items() if k != "task_id"}
+            for callback in callbacks:
+                self.lower(callback, out, plain, errbacks)
         return out
 
     def _group(
@@ -139,7 +151,11 @@ class _Lowerer:
         waits: dict[str, None] = {}
         for member in g.tasks:
             out = self.lower(member, inbound, opts, ebs)
-            shapes.append(out.value if out.value is not None else [])
+            value = out.value if out.value is not None else []
+            if isinstance(member, group) and isinstance(value, list):
+                shapes.extend(value)  # Celery unrolls a group nested in a group: results flat
+            else:
+                shapes.append(value)
             waits.update(dict.fromkeys(out.after))
         return _Inbound(shapes, True, tuple(waits))
 

@@ -23,10 +23,11 @@ Composites keep the canvases they are built from (no copies), as Celery does; ``
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
 
-from flowc.compiler.canvas.signature import LINK, LINK_ERROR, Canvas, Signature
+from flowc.compiler.canvas.signature import LINK, LINK_ERROR, Canvas, Signature, _result_factory
 from flowc.compiler.diagnostics import CanvasError
 
 if TYPE_CHECKING:
@@ -123,6 +124,45 @@ class chain(_TaskList):
         new.immutable = self.immutable
         return new
 
+    @property
+    def id(self) -> str | None:
+        """The chain's own ``task_id`` option, else its last step's id (set by ``freeze()``)."""
+        own: str | None = self.options.get("task_id")
+        return own if own is not None or not self.tasks else self.tasks[-1].id
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self.options["task_id"] = value
+
+    def freeze(self, _id: str | None = None, group_id: str | None = None, chord: Any = None,
+               root_id: str | None = None, parent_id: str | None = None,
+               group_index: int | None = None) -> Any:
+        """Freeze every step; the last step's result, each step's ``parent`` the one before."""
+        if not self.tasks:
+            raise CanvasError("an empty chain has nothing to freeze")
+        previous = None
+        for i, step in enumerate(self.tasks):
+            last = i == len(self.tasks) - 1
+            result = step.freeze(_id or self.options.get("task_id") if last else None)
+            if previous is not None:
+                _attach_parent(result, previous)
+            previous = result
+        return previous
+
+    _freeze = freeze
+
+
+def _attach_parent(result: Any, parent: Any) -> None:
+    """Set ``parent`` on the first result without one, walking up from ``result`` (Celery)."""
+    seen: set[int] = set()
+    node = result
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if getattr(node, "parent", None) is None:
+            node.parent = parent
+            return
+        node = node.parent
+
 
 class group(_TaskList):
     """Run tasks in parallel; the result is the ordered list of their results."""
@@ -140,6 +180,69 @@ class group(_TaskList):
         new.options = self._cloned_options(opts)
         new.immutable = self.immutable
         return new
+
+    def link(self, callback: Canvas) -> Canvas:
+        """Celery's group link: an immutable clone of ``callback`` linked to the *first* member.
+
+        So it runs when that member succeeds, with no argument, not after the whole group
+        (use a chord for that); returns the clone.
+        """
+        if not self.tasks:
+            raise CanvasError("cannot link a callback to an empty group; use a chord")
+        return self.tasks[0].link(callback.clone().set(immutable=True))
+
+    def link_error(self, errback: Canvas) -> Any:
+        """Celery's group errback: a clone linked to every member, so it runs once per failed
+        member; returns the tuple of clones."""
+        return tuple(task.link_error(errback.clone()) for task in self.tasks)
+
+    def set_immutable(self, immutable: bool) -> None:
+        """Make every member (not the group itself) immutable, as Celery does."""
+        for task in self.tasks:
+            task.set_immutable(immutable)
+
+    def skew(self, start: float = 1.0, stop: float | None = None, step: float = 1.0) -> group:
+        """Give member i the countdown ``start + i * step`` (held at ``stop``); returns self."""
+        countdown = start
+        for task in self.tasks:
+            task.set(countdown=countdown)
+            if not stop or countdown + step <= stop:
+                countdown += step
+        return self
+
+    def apply_async(
+        self,
+        args: tuple[Any, ...] | list[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        link: Any = None,
+        link_error: Any = None,
+        **options: Any,
+    ) -> Any:
+        """Submit the group; ``link``/``link_error`` are refused as Celery refuses them."""
+        if link is not None:
+            raise TypeError("Cannot add link to group: use a chord")
+        if link_error is not None:
+            raise TypeError("Cannot add link to group: do that on individual tasks")
+        return super().apply_async(args, kwargs, **options)
+
+    def freeze(self, _id: str | None = None, group_id: str | None = None, chord: Any = None,
+               root_id: str | None = None, parent_id: str | None = None,
+               group_index: int | None = None) -> Any:
+        """Fix the group id (``task_id`` option) and every member's id; the ``GroupResult``,
+        nested groups flattened as the run flattens them."""
+        app = _result_factory(self._require_app("freeze"))
+        gid = self.options.get("task_id") or _id or group_id or str(uuid.uuid4())
+        self.options["task_id"] = gid
+        results: list[Any] = []
+        for task in self.tasks:
+            result = task.freeze()
+            if isinstance(task, group):
+                results.extend(result.results)
+            else:
+                results.append(result)
+        return app.GroupResult(gid, results)
+
+    _freeze = freeze
 
 
 class chord(_Composite):
@@ -204,6 +307,29 @@ class chord(_Composite):
         new.immutable = self.immutable
         return new
 
+    @property
+    def id(self) -> str | None:
+        """The header's group id (Celery), set by ``freeze()``."""
+        return self.header.id
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self.header.options["task_id"] = value
+
+    def freeze(self, _id: str | None = None, group_id: str | None = None, chord: Any = None,
+               root_id: str | None = None, parent_id: str | None = None,
+               group_index: int | None = None) -> Any:
+        """Freeze header and body; the body's result, whose first step's ``parent`` is the
+        header's ``GroupResult`` (no body: the header's)."""
+        header_result = self.header.freeze()
+        if self.body is None:
+            return header_result
+        body_result = self.body.freeze(_id)
+        _attach_parent(body_result, header_result)
+        return body_result
+
+    _freeze = freeze
+
 
 class fanout(_Composite):
     """Dynamic map: run ``sig`` once per element of the incoming list, then join in order."""
@@ -261,6 +387,18 @@ class fanout(_Composite):
         new.options = self._cloned_options(opts)
         new.immutable = self.immutable
         return new
+
+
+    def freeze(self, _id: str | None = None, group_id: str | None = None, chord: Any = None,
+               root_id: str | None = None, parent_id: str | None = None,
+               group_index: int | None = None) -> Any:
+        """The map node's id (``task_id`` option) and result handle (the list of results)."""
+        tid = self.options.get("task_id")
+        if tid is None:
+            tid = self.options["task_id"] = _id or str(uuid.uuid4())
+        return _result_factory(self._require_app("freeze")).AsyncResult(tid, self.sig.task)
+
+    _freeze = freeze
 
 
 dynamic_map = fanout

@@ -18,6 +18,7 @@ Execution (``delay``, ``apply_async``, ``apply``, ``sig()``) is delegated to the
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,30 @@ class Canvas(dict[str, Any]):
     def app(self) -> Dispatcher | None:
         """The dispatcher this canvas runs on (for composites: the first one found inside)."""
         return self._app
+
+    @property
+    def id(self) -> str | None:
+        """Celery's ``sig.id``: the ``task_id`` option (set by ``freeze()``; a group's or
+        chord's is the group id)."""
+        tid: str | None = self.options.get("task_id")
+        return tid
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self.options["task_id"] = value
+
+    def freeze(self, _id: str | None = None, group_id: str | None = None, chord: Any = None,
+               root_id: str | None = None, parent_id: str | None = None,
+               group_index: int | None = None) -> Any:
+        """Fix the task ids this canvas will run with and return its result handle now (Celery).
+
+        The ids are stored as ``task_id`` options, so the run started later by ``delay()`` /
+        ``apply_async()`` has exactly these ids. ``group_id``, ``chord``, ``root_id``,
+        ``parent_id`` and ``group_index`` are accepted for Celery compatibility and unused.
+        """
+        raise NotImplementedError
+
+    _freeze = freeze
 
     # -- options and callbacks ---------------------------------------------------------------
     def set(self, immutable: bool | None = None, **options: Any) -> Canvas:
@@ -261,6 +286,17 @@ class Signature(Canvas):
 
     partial = clone
 
+    def freeze(self, _id: str | None = None, group_id: str | None = None, chord: Any = None,
+               root_id: str | None = None, parent_id: str | None = None,
+               group_index: int | None = None) -> Any:
+        """Set ``task_id`` (``_id``, or a new uuid unless already set); its ``AsyncResult``."""
+        tid = self.options.get("task_id")
+        if tid is None:
+            tid = self.options["task_id"] = _id or str(uuid.uuid4())
+        return _result_factory(self._require_app("freeze")).AsyncResult(tid, self.task)
+
+    _freeze = freeze
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the task's function inline in this process, as Celery's ``sig()`` does."""
         app = self._require_app("call")
@@ -276,3 +312,11 @@ def s(task: str | Any, *args: Any, **kwargs: Any) -> Signature:
 def si(task: str | Any, *args: Any, **kwargs: Any) -> Signature:
     """``si("notify", 7)``: an immutable signature, which ignores its parent's result."""
     return Signature(task, args, kwargs, immutable=True)
+
+
+def _result_factory(app: Dispatcher) -> Any:
+    """The app's ``AsyncResult``/``GroupResult`` constructors, which ``freeze()`` needs."""
+    if not hasattr(app, "AsyncResult") or not hasattr(app, "GroupResult"):
+        raise CanvasError(f"cannot freeze: {app!r} has no AsyncResult/GroupResult to build "
+                          "result handles; freeze canvases of an App's tasks")
+    return app

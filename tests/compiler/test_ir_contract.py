@@ -32,8 +32,9 @@ def test_json_has_sorted_keys_and_no_whitespace() -> None:
 
 
 def test_nested_collect_shapes_survive_json() -> None:
-    wf = lower(chord([group(s("add", 1, 1), s("add", 2, 2)), s("add", 3, 3)], s("tsum")))
-    assert Workflow.from_json(wf.to_json()).node("n3").collect == [["n0", "n1"], "n2"]
+    header = [s("add", 1, 1) | group(s("add", 2), s("add", 3)), s("add", 4, 4)]
+    wf = lower(chord(header, s("tsum")))
+    assert Workflow.from_json(wf.to_json()).node("n4").collect == [["n1", "n2"], "n3"]
 
 
 def test_roots_successors_and_pending_counts_describe_the_join() -> None:

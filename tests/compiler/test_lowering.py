@@ -86,10 +86,15 @@ def test_group_of_chords_results_in_each_chords_body() -> None:
     assert wf.result == ["n1", "n3"]
 
 
-def test_nested_group_in_a_chord_header_keeps_its_nesting() -> None:
+def test_nested_group_in_a_chord_header_is_unrolled_like_celery() -> None:
     header = [group(s("add", 1, 1), s("add", 2, 2)), s("add", 3, 3)]
     wf = lower(chord(header, s("tsum")))
-    assert wf.node("n3").collect == [["n0", "n1"], "n2"]
+    assert wf.node("n3").collect == ["n0", "n1", "n2"]
+
+
+def test_a_chain_ending_in_a_group_inside_a_group_keeps_its_nesting() -> None:
+    wf = lower(group(s("add", 1, 1) | group(s("add", 2), s("add", 3)), s("add", 4, 4)))
+    assert wf.result == [["n1", "n2"], "n3"]
 
 
 def test_empty_group_results_in_an_empty_list() -> None:
@@ -151,11 +156,20 @@ def test_link_callback_receives_the_result_but_is_not_the_workflow_result() -> N
     assert wf.node("n1").prepend == "n0" and wf.result == "n0"
 
 
-def test_link_on_a_group_receives_the_list_of_results() -> None:
+def test_link_on_a_group_is_an_immutable_callback_of_its_first_member_like_celery() -> None:
     g = group(s("add", 1, 1), s("add", 2, 2))
     g.link(s("tsum"))
     wf = lower(g)
-    assert wf.node("n2").collect == ["n0", "n1"] and wf.result == ["n0", "n1"]
+    callback = wf.node("n1")
+    assert callback.task == "tsum" and callback.after == ["n0"] and callback.prepend is None
+    assert wf.result == ["n0", "n2"]
+
+
+def test_link_error_on_a_group_gives_every_member_its_own_errback_like_celery() -> None:
+    g = group(s("add", 1, 1), s("add", 2, 2))
+    g.link_error(s("notify"))
+    wf = lower(g)
+    assert [n.link_error for n in wf.nodes] == [["e0"], ["e1"]]
 
 
 def test_link_error_on_a_chain_attaches_one_errback_to_every_task() -> None:
