@@ -3,6 +3,7 @@
 from flowc.dsl.errors import FlowcError
 from flowc.runtime.exceptions import (
     BrokerUnavailable,
+    ChordError,
     ContentDisallowed,
     FlowcRuntimeError,
     Ignore,
@@ -22,7 +23,8 @@ from flowc.runtime.exceptions import (
 )
 
 __all__ = [
-    "BrokerUnavailable", "ContentDisallowed", "FlowcError", "FlowcRuntimeError", "Ignore",
+    "BrokerUnavailable", "ChordError", "ContentDisallowed", "FlowcError", "FlowcRuntimeError",
+    "Ignore",
     "ImproperlyConfigured", "InvalidTaskOptions", "MaxRetriesExceededError", "NotRegistered",
     "Reject", "Retry", "SerializationError", "SoftTimeLimitExceeded", "TaskError",
     "TaskRevokedError", "TimeLimitExceeded", "TimeoutError", "WorkerLostError",

@@ -58,6 +58,11 @@ class TaskRevokedError(FlowcRuntimeError):
     """Raised by ``get()`` for a task that was revoked or expired before it ran."""
 
 
+class ChordError(FlowcRuntimeError):
+    """Raised by a chord's result when a header task failed: ``Dependency <id> raised <exc>``
+    (Celery's message); the body never ran."""
+
+
 class WorkerLostError(FlowcRuntimeError):
     """Recorded when the process running a task died before the task finished."""
 

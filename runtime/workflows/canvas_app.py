@@ -6,8 +6,10 @@ links) is lowered to the IR, validated against the registry, and submitted as a 
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
+from flowc.compiler.canvas.primitives import chord, group
 from flowc.compiler.canvas.signature import Canvas, Signature
 from flowc.compiler.ir import Workflow, shape_leaves
 from flowc.compiler.validate import compile_canvas
@@ -31,7 +33,14 @@ def apply_canvas(app: App, canvas: Canvas, args: tuple[Any, ...], kwargs: dict[s
         return app.send_task(canvas.task, call_args, call_kwargs, **call_options)
     with gc_paused():  # see gc_paused: a large workflow's compile and submit make no cycles
         wf = compile_canvas(canvas, app.tasks, args, kwargs, options)
-        return submit_workflow(app, wf)
+        out = submit_workflow(app, wf)
+    if isinstance(out, GroupResult) and out.id is None:  # Celery's group results have an id
+        frozen = options.get("task_id") or canvas.id if isinstance(canvas, group) else None
+        out.id = frozen or str(uuid.uuid4())
+    if isinstance(canvas, chord) and isinstance(out, AsyncResult) \
+            and isinstance(out.parent, GroupResult) and out.parent.id is None:
+        out.parent.id = canvas.id
+    return out
 
 
 def submit_workflow(app: App, wf: Workflow, workflow_id: str | None = None) -> ResultLike:
@@ -56,10 +65,17 @@ def _submit_workflow(app: App, wf: Workflow, workflow_id: str | None) -> ResultL
     for node in nodes:
         node_id = node.id
         result = handles[node_id] = AsyncResult(task_ids[node_id], app, node.task)
+        parent: ResultLike = None
         if node.prepend is not None:
-            result.parent = handles[node.prepend]
+            parent = handles[node.prepend]
         elif node.collect is not None:
-            result.parent = build(node.collect)
+            parent = build(node.collect)
+        elif node.after:  # an immutable step still has the step before it as its parent
+            parent = handles[node.after[0]] if len(node.after) == 1 else build(node.after)
+        if parent is not None:
+            result.parent = parent
+            if isinstance(parent, AsyncResult):
+                parent.children.append(result)
 
     out = build(shape)
     out.workflow_id = run.workflow_id

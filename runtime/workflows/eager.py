@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowc.compiler.ir import Workflow
 from flowc.runtime import states
+from flowc.runtime.exceptions import ChordError
 from flowc.runtime.group_result import GroupResult, ResultLike
 from flowc.runtime.message import Message
 from flowc.runtime.outcome import exception_to_dict, now_iso
@@ -32,7 +33,8 @@ def run_eagerly(app: App, wf: Workflow) -> ResultLike:
         node = wf.node(node_id)
         blocker = next((failed[p] for p in node.parents() if p in failed), None)
         if blocker is not None:
-            failed[node_id] = outcome[node_id] = _skipped(app, node.task, blocker)
+            failed[node_id] = outcome[node_id] = _skipped(app, node.task, blocker,
+                                                          node.collect is not None)
             continue
         args, kwargs = wf.bind(node_id, values)
         task = app.tasks[node.task]
@@ -83,10 +85,12 @@ def _failure(app: App, name: str, exc: BaseException) -> EagerResult:
     return EagerResult(str(uuid.uuid4()), app, name, record, exc)
 
 
-def _skipped(app: App, name: str, blocker: EagerResult) -> EagerResult:
-    record = {"status": states.FAILURE, "result": blocker._load().get("result"),
-              "date_done": now_iso(), "skipped": True}
+def _skipped(app: App, name: str, blocker: EagerResult, chord_body: bool) -> EagerResult:
     exc = blocker.result if isinstance(blocker.result, BaseException) else None
+    if chord_body:  # as in a Redis run: a chord body whose header failed raises ChordError
+        exc = ChordError(f"Dependency {blocker.id} raised {exc!r}")
+    record = {"status": states.FAILURE, "date_done": now_iso(), "skipped": True,
+              "result": exception_to_dict(exc) if exc else blocker._load().get("result")}
     return EagerResult(str(uuid.uuid4()), app, name, record, exc)
 
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from flowc.runtime import states
-from flowc.runtime.outcome import encode_record, now_iso
+from flowc.runtime.exceptions import ChordError
+from flowc.runtime.outcome import encode_record, exception_from_dict, exception_to_dict, now_iso
 
 if TYPE_CHECKING:
     from flowc.runtime.backend import JoinReply
@@ -54,9 +55,16 @@ class JoinOp:
                         orjson.dumps(now_iso()) + b"}"))
         if self.op == "fail":
             note = f"not run: workflow step {self.node_id} failed"
+            chord_error: dict[str, Any] | None = None
             for task_id in reply.skipped:
+                result = self.exc
+                if task_id.startswith("chord:"):  # a chord body: Celery's ChordError
+                    task_id = task_id[6:]
+                    chord_error = chord_error or exception_to_dict(ChordError(
+                        f"Dependency {self.task_id} raised {exception_from_dict(self.exc)!r}"))
+                    result = chord_error
                 out.append((task_id, encode_record(
-                    {"status": states.FAILURE, "result": self.exc, "task_id": task_id,
+                    {"status": states.FAILURE, "result": result, "task_id": task_id,
                      "traceback": f"{note}\n{self.traceback or ''}", "date_done": now_iso(),
                      "skipped": True}, serializer)))
         return out

@@ -114,8 +114,9 @@ class _Step:
     middle: str
     tail: str
 
-    def head(self, task_id: str, marker: str) -> str:
-        return HEAD + task_id + '",' + self.middle + ',"workflow":' + marker + self.tail
+    def head(self, task_id: str, marker: str, lineage: str = "") -> str:
+        return HEAD + task_id + '",' + lineage + self.middle + ',"workflow":' + marker + \
+            self.tail
 
 
 def _step(app: App, task: str, options: dict[str, Any], now: float) -> _Step:
@@ -193,7 +194,7 @@ def _collect_tokens(shape: Any) -> list[str]:
 
 
 def _node_record(step: _Step, successors: list[str], node: Node, wid_json: str,
-                 task_id: str) -> RunRecord:
+                 task_id: str, lineage: str) -> RunRecord:
     marker = '{"id":' + wid_json + ',"node":' + orjson.dumps(node.id).decode()
     if node.kind == "map":
         marker += ',"expand":true,"max":' + orjson.dumps(node.max_width).decode()
@@ -203,7 +204,7 @@ def _node_record(step: _Step, successors: list[str], node: Node, wid_json: str,
         kwargs = {k: v for k, v in kwargs.items() if k not in kwarg_inputs}
     rec: RunRecord = {
         "t": task_id, "q": step.queue, "s": step.stream, "dk": step.delayed, "p": step.priority,
-        "cd": step.countdown, "eta": step.eta, "h": step.head(task_id, marker + "}"),
+        "cd": step.countdown, "eta": step.eta, "h": step.head(task_id, marker + "}", lineage),
         "kw": _inner(kwargs, b"{", b"}") if kwargs else "",
         "ra": _inner(node.args, b"[", b"]") if node.args else "",
         "ki": [[name, parent] for name, parent in sorted(kwarg_inputs.items())],
@@ -241,6 +242,9 @@ def plan(app: App, wf: Workflow, workflow_id: str | None = None) -> RunPlan:
     nodes = wf.nodes  # pydantic attribute access is slow: read the list once
     task_ids = out.task_ids = dict(zip([n.id for n in nodes],
                                        uuid4_strings(len(nodes)), strict=True))
+    for node in nodes:  # ids fixed by freeze() / apply_async(task_id=)
+        if "task_id" in node.options:
+            task_ids[node.id] = str(node.options["task_id"])
     steps = _Steps(app, time.time())
     wid_json = orjson.dumps(wid).decode()
     parents = wf.parents_map()
@@ -249,10 +253,17 @@ def plan(app: App, wf: Workflow, workflow_id: str | None = None) -> RunPlan:
         for parent in node_parents:
             successors[parent].append(node_id)
     records, pending, roots, ready = out.records, out.pending, out.roots, out.ready
+    # Celery's request.root_id (the canvas's first task) and parent_id (the step before)
+    root = '"root_id":"' + task_ids[nodes[0].id] + '",' if nodes else ""
     for node in nodes:
         nid = node.id
-        step = steps.get(node.task, node.options)
-        rec = _node_record(step, successors[nid], node, wid_json, task_ids[nid])
+        options = node.options
+        if "task_id" in options:
+            options = {k: v for k, v in options.items() if k != "task_id"}
+        step = steps.get(node.task, options)
+        first = parents[nid]
+        lineage = root + ('"parent_id":"' + task_ids[first[0]] + '",' if first else "")
+        rec = _node_record(step, successors[nid], node, wid_json, task_ids[nid], lineage)
         records[nid] = orjson.dumps(rec)
         count = len(parents[nid])
         if count:

@@ -50,7 +50,8 @@
 --   fail    ARGV: node id, instance index or "", exception JSON, traceback JSON string,
 --                 failed task id
 --           -> skipped: task ids to record as failed (the map's own task when an instance
---              failed, then every skipped dependent)
+--              failed, then every skipped dependent; a skipped chord body, a node that
+--              collects its parents' results, as "chord:<task id>")
 --   resume  ARGV: n, (node id, parents left)*n, r, (ready node id)*r
 --           -> applied = number of nodes reset; resets failed/skipped nodes and enqueues the
 --              ready ones
@@ -386,6 +387,12 @@ local function errback_header(failed_task, exc_json, tb_json)
          ',"exc":' .. exc_json .. ',"traceback":' .. tb_json .. '}}'
 end
 
+-- an immutable errback (si) is called with its own arguments only, as in Celery
+local function errback_body(erec, extra)
+  if erec.imm then return envelope(erec) end
+  return envelope(erec, extra)
+end
+
 local function handlers_of(rec)
   local handlers = {}
   for _, eb in ipairs(rec.le) do handlers[#handlers + 1] = eb end
@@ -405,8 +412,8 @@ if op == 'fail' then
                                    redis.call('HGET', K_META, 'tb') or '""')
       for _, eb in ipairs(handlers_of(record(node_id))) do
         if redis.call('HGET', K_META, 'fired:' .. eb) then
-          enqueue(cjson.decode(redis.call('HGET', K_ERRBACKS, eb)),
-                  envelope(cjson.decode(redis.call('HGET', K_ERRBACKS, eb)), extra))
+          local erec = cjson.decode(redis.call('HGET', K_ERRBACKS, eb))
+          enqueue(erec, errback_body(erec, extra))
         end
       end
     end
@@ -431,7 +438,9 @@ if op == 'fail' then
       redis.call('HSET', K_STATE, succ, 'SKIPPED')
       left = redis.call('HINCRBY', K_META, 'left', -1)
       local srec = record(succ)
-      skipped[#skipped + 1] = srec.t
+      -- a skipped chord body (collect) is reported as "chord:<task id>" (its result: ChordError)
+      if srec['in'] == 'collect' then skipped[#skipped + 1] = 'chord:' .. srec.t
+      else skipped[#skipped + 1] = srec.t end
       for _, s in ipairs(srec.succ) do queue[#queue + 1] = s end
     end
   end
@@ -439,7 +448,7 @@ if op == 'fail' then
   for _, eb in ipairs(handlers_of(rec)) do
     if redis.call('HSETNX', K_META, 'fired:' .. eb, 1) == 1 then
       local erec = cjson.decode(redis.call('HGET', K_ERRBACKS, eb))
-      enqueue(erec, envelope(erec, extra))
+      enqueue(erec, errback_body(erec, extra))
     end
   end
   return reply(1, finish_if_done(left), '', '', {}, skipped)
