@@ -7,7 +7,7 @@ from flowc.compiler.canvas.primitives import chain, chord, fanout, group, signat
 from flowc.compiler.canvas.signature import Signature
 from flowc.runtime import states
 from flowc.runtime.app import App
-from flowc.runtime.group_result import GroupResult
+from flowc.runtime.group_result import GroupResult, ResultSet
 from flowc.runtime.result import AsyncResult, EagerResult
 from flowc.runtime.schedules import crontab, every
 from flowc.runtime.task import Task
@@ -24,7 +24,7 @@ __all__ = [  # noqa: RUF022 - grouped by topic, not sorted
     # canvas
     "Signature", "chain", "chord", "fanout", "group", "signature", "subtask",
     # results
-    "AsyncResult", "EagerResult", "GroupResult", "states",
+    "AsyncResult", "EagerResult", "GroupResult", "ResultSet", "states",
     # schedules
     "crontab", "every",
 ]
