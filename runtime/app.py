@@ -53,7 +53,7 @@ class App:
             self.conf.result_backend = backend
         if include:
             self.conf.include = list(include)
-        self.tasks = TaskRegistry()
+        self.tasks = TaskRegistry(self)
         self.broker_is_embedded = False
 
     def __repr__(self) -> str:

@@ -103,6 +103,10 @@ class Ignore(FlowcError):
     """Raised by a task to end without recording any result or state."""
 
 
+class Replaced(Ignore):
+    """Raised by ``self.replace(sig)`` in a worker: the task ends, its replacement runs."""
+
+
 class MaxRetriesExceededError(FlowcError):
     """Raised by ``self.retry()`` when the task has no retries left and no ``exc`` was given."""
 

@@ -3,20 +3,40 @@
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING, Any
 
 from flowc.runtime.exceptions import NotRegistered
 from flowc.runtime.task import Task
+from flowc.runtime.workflows.replace import BUILTINS, make_builtin
+
+if TYPE_CHECKING:
+    from flowc.runtime.app import App
 
 
 class TaskRegistry(dict[str, Task]):
     """Tasks by name; a missing name raises ``NotRegistered`` with a suggestion.
 
     Also the compiler's ``TaskRegistry`` contract (``names``, ``signature``) for validation.
+    Given its app, it also holds flowc's builtin tasks (``flowc.replaced``... for
+    ``Task.replace``), made on first lookup and not listed with the app's own tasks.
     """
 
+    def __init__(self, app: App | None = None) -> None:
+        super().__init__()
+        self._app = app
+        self._builtins: dict[str, Task] = {}
+
     def names(self) -> list[str]:
-        """Every registered task name."""
-        return list(self)
+        """Every registered task name (builtins included when the registry has an app)."""
+        return [*self, *(BUILTINS if self._app is not None else ())]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        found = dict.get(self, name)
+        if found is None and name in BUILTINS and self._app is not None:
+            found = self._builtins.get(name)
+            if found is None:
+                found = self._builtins[name] = make_builtin(self._app, name)
+        return default if found is None else found
 
     def signature(self, name: str) -> inspect.Signature | None:
         """The signature callers satisfy (without ``self`` for ``bind=True`` tasks)."""
@@ -30,6 +50,10 @@ class TaskRegistry(dict[str, Task]):
 
     def __missing__(self, name: str) -> Task:
         import difflib
+
+        builtin: Task | None = self.get(name)
+        if builtin is not None:
+            return builtin
 
         close = difflib.get_close_matches(name, list(self), n=1)
         raise NotRegistered(f"task {name!r} is not registered" +

@@ -116,6 +116,19 @@ class Task:
             return Request(task=self.name)
         return req
 
+    def replace(self, sig: Any) -> Any:
+        """Replace this task with ``sig``, which inherits its id (Celery; see
+        ``flowc.runtime.workflows.replace``). Raises ``Replaced`` in a worker."""
+        from flowc.runtime.workflows.replace import replace
+
+        return replace(self, sig)
+
+    def add_to_chord(self, sig: Any, lazy: bool = False) -> Any:
+        """Not supported: a flowc chord's header is fixed at submit (raises, saying so)."""
+        from flowc.runtime.workflows.replace import add_to_chord
+
+        return add_to_chord(self, sig, lazy)
+
     def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None,
               throw: bool = True, eta: Any = None, countdown: float | None = None,
               max_retries: int | None = None, **options: Any) -> Retry:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 from flowc.runtime import states
+from flowc.runtime.exceptions import Replaced
 from flowc.runtime.message import Message
 from flowc.runtime.outcome import exception_from_dict, exception_to_dict
 from flowc.runtime.request import Request
@@ -32,6 +33,8 @@ def join_for_outcome(message: Message, outcome: Outcome) -> JoinOp | None:
     if not marker or outcome.status == states.RETRY:
         return None
     if outcome.status == states.REJECTED and outcome.requeue:
+        return None
+    if isinstance(outcome.exc, Replaced):  # the replacement finishes the step (replace.py)
         return None
     index = marker.get("i")
     if outcome.status == states.SUCCESS:

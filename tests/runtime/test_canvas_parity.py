@@ -280,3 +280,67 @@ def test_signature_dict_round_trip_through_json_runs(capp: App) -> None:
 def test_async_result_children_is_empty_for_a_lone_task(capp: App) -> None:
     result = t(capp, "add").delay(1, 1)
     assert isinstance(result, AsyncResult) and result.children == []
+
+
+# --- Task.replace, add_to_chord ------------------------------------------------------------------
+
+@pytest.fixture
+def rapp(capp: App) -> App:
+    """Tasks that replace themselves with a signature, a chain, a group or a failing task."""
+
+    @capp.task(name="replace_with", bind=True)
+    def replace_with(self: Any, x: int, how: str) -> Any:
+        add, fail = self.app.tasks["add"], self.app.tasks["fail"]
+        canvases = {"sig": add.s(x, 10), "chain": add.s(x, 1) | add.s(1000),
+                    "group": group(add.s(x, 1), add.s(x, 2)), "fail": fail.s()}
+        return self.replace(canvases[how])
+
+    @capp.task(name="grow_chord", bind=True)
+    def grow_chord(self: Any) -> None:
+        self.add_to_chord(self.app.tasks["add"].s(1, 1))
+
+    return capp
+
+
+def test_a_replaced_tasks_result_is_its_replacements(rapp: App) -> None:
+    result = rapp.tasks["replace_with"].delay(5, "chain")
+    assert result.get(timeout=5) == 1006
+
+
+def test_a_replaced_group_gives_the_replaced_task_the_list(rapp: App) -> None:
+    assert rapp.tasks["replace_with"].delay(5, "group").get(timeout=5) == [6, 7]
+
+
+def test_a_replaced_chain_step_passes_the_replacements_result_on(rapp: App) -> None:
+    add, replace_with = rapp.tasks["add"], rapp.tasks["replace_with"]
+    result = chain(add.s(1, 1), replace_with.s("sig"), add.s(100)).delay()
+    assert result.get(timeout=5) == 112
+    assert result.parent.get(timeout=1) == 12  # the replaced step's own id has the result
+
+
+def test_a_replaced_chord_member_is_joined_with_its_replacements_result(rapp: App) -> None:
+    add, replace_with = rapp.tasks["add"], rapp.tasks["replace_with"]
+    result = chord([add.s(1, 1), replace_with.s(5, "group")], rapp.tasks["identity"].s()).delay()
+    assert result.get(timeout=5) == [2, [6, 7]]
+
+
+def test_a_failing_replacement_fails_the_replaced_step_and_what_follows(
+        rapp: App, redis_client: redis.Redis) -> None:
+    add, replace_with = rapp.tasks["add"], rapp.tasks["replace_with"]
+    result = chain(replace_with.s(1, "fail"), add.s(1)).on_error(
+        rapp.tasks["count"].si("failed")).delay()
+    with pytest.raises(Boom):
+        result.get(timeout=5)
+    with pytest.raises(Boom):
+        result.parent.get(timeout=5)
+    assert recorded(redis_client, 1) == [["failed"]]
+
+
+def test_replace_in_eager_mode_returns_the_replacements_value(rapp: App) -> None:
+    assert rapp.tasks["replace_with"].apply((5, "chain")).get() == 1006
+
+
+def test_add_to_chord_is_refused_with_a_reason(rapp: App) -> None:
+    result = chord([rapp.tasks["grow_chord"].s()], rapp.tasks["identity"].s()).delay()
+    with pytest.raises(ChordError, match="add_to_chord is not supported"):
+        result.get(timeout=5)
