@@ -97,12 +97,16 @@ class AsyncResult:
         return self.state == states.FAILURE
 
     def get(self, timeout: float | None = None, propagate: bool = True,
-            interval: float = 0.5, disable_sync_subtasks: bool = True) -> Any:
+            interval: float = 0.5, disable_sync_subtasks: bool = True,
+            follow_parents: bool = True, **_: Any) -> Any:
         """Wait for the outcome (blocking on Redis, no polling) and return it.
 
         A failed task's exception is re-raised as its own type with the remote traceback in its
-        notes (``propagate=False`` returns it instead). ``interval`` is accepted for Celery
-        compatibility and unused: waiting is push-based.
+        notes (``propagate=False`` returns it instead). With ``follow_parents`` (Celery's
+        default), a failure of a parent (``.parent``, its parent...) is raised first, the
+        earliest one: a chord whose header failed raises the header task's exception, its own
+        stored result being a ``ChordError``. ``interval`` is accepted for Celery compatibility
+        and unused: waiting is push-based.
         """
         if self._record is None:
             raw = self.app.backend.wait(self.id, timeout)
@@ -111,7 +115,31 @@ class AsyncResult:
                                    hint="pass a larger timeout, or check a worker consumes "
                                    "the task's queue (flowc status)")
             self._record = decode_record(raw, self.app.conf.result_accepted())
+        if propagate and follow_parents and self.parent is not None \
+                and self._record.get("status") != states.SUCCESS:
+            self._maybe_reraise_parent_error()
         return self._outcome(propagate)
+
+    def _maybe_reraise_parent_error(self) -> None:
+        """Raise the failure of the earliest failed ancestor, if any (Celery)."""
+        parents: list[Any] = []
+        node = self.parent
+        while node is not None and len(parents) < 10_000:
+            parents.append(node)
+            node = getattr(node, "parent", None)
+        for parent in reversed(parents):
+            parent.maybe_throw()
+
+    def maybe_throw(self, propagate: bool = True, callback: Any = None) -> None:
+        """Raise this task's exception if it failed or was revoked (does not wait)."""
+        record = self._load()
+        if record.get("status") in (states.FAILURE, states.REVOKED):
+            self._record = record
+            value = self._outcome(propagate)
+            if callback is not None:
+                callback(self.id, value)
+
+    maybe_reraise = maybe_throw
 
     wait = get
 
@@ -161,7 +189,8 @@ class EagerResult(AsyncResult):
     info = result
 
     def get(self, timeout: float | None = None, propagate: bool = True,
-            interval: float = 0.5, disable_sync_subtasks: bool = True) -> Any:
+            interval: float = 0.5, disable_sync_subtasks: bool = True,
+            follow_parents: bool = True, **_: Any) -> Any:
         """Return the value, or raise the task's own exception object."""
         if self._exc is not None:
             if propagate:

@@ -124,20 +124,11 @@ class chain(_TaskList):
         new.immutable = self.immutable
         return new
 
-    @property
-    def id(self) -> str | None:
-        """The chain's own ``task_id`` option, else its last step's id (set by ``freeze()``)."""
-        own: str | None = self.options.get("task_id")
-        return own if own is not None or not self.tasks else self.tasks[-1].id
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self.options["task_id"] = value
-
     def freeze(self, _id: str | None = None, group_id: str | None = None, chord: Any = None,
                root_id: str | None = None, parent_id: str | None = None,
                group_index: int | None = None) -> Any:
-        """Freeze every step; the last step's result, each step's ``parent`` the one before."""
+        """Freeze every step; the last step's result, each step's ``parent`` the one before.
+        The chain's ``id`` becomes its last step's (Celery)."""
         if not self.tasks:
             raise CanvasError("an empty chain has nothing to freeze")
         previous = None
@@ -147,6 +138,8 @@ class chain(_TaskList):
             if previous is not None:
                 _attach_parent(result, previous)
             previous = result
+        assert previous is not None
+        self.options["task_id"] = previous.id
         return previous
 
     _freeze = freeze

@@ -33,8 +33,13 @@ def apply_canvas(app: App, canvas: Canvas, args: tuple[Any, ...], kwargs: dict[s
         return app.send_task(canvas.task, call_args, call_kwargs, **call_options)
     with gc_paused():  # see gc_paused: a large workflow's compile and submit make no cycles
         wf = compile_canvas(canvas, app.tasks, args, kwargs, options)
-        out = submit_workflow(app, wf)
-    if isinstance(out, GroupResult) and out.id is None:  # Celery's group results have an id
+        return _with_group_ids(canvas, options, submit_workflow(app, wf))
+
+
+def _with_group_ids(canvas: Canvas, options: dict[str, Any], out: ResultLike) -> ResultLike:
+    """Celery's group results have an id: the frozen group id, else a new one; a chord's
+    result's parent (its header) has the chord's."""
+    if isinstance(out, GroupResult) and out.id is None:
         frozen = options.get("task_id") or canvas.id if isinstance(canvas, group) else None
         out.id = frozen or str(uuid.uuid4())
     if isinstance(canvas, chord) and isinstance(out, AsyncResult) \
@@ -79,6 +84,11 @@ def _submit_workflow(app: App, wf: Workflow, workflow_id: str | None) -> ResultL
 
     out = build(shape)
     out.workflow_id = run.workflow_id
+    if isinstance(out, GroupResult) and out.results:  # a chain ending in a group: its step
+        first = out.results[0]
+        if isinstance(first, AsyncResult) and first.parent is not None and all(
+                isinstance(r, AsyncResult) and r.parent is first.parent for r in out.results):
+            out.parent = first.parent
     return out
 
 
@@ -92,7 +102,7 @@ def apply_canvas_eager(app: App, canvas: Canvas, args: tuple[Any, ...], kwargs: 
         call_args, call_kwargs, call_options = canvas._merge(args, kwargs, options)
         return app.tasks[canvas.task].apply(call_args, call_kwargs, **call_options)
     wf = compile_canvas(canvas, app.tasks, args, kwargs, options)
-    return run_eagerly(app, wf)
+    return _with_group_ids(canvas, options, run_eagerly(app, wf))
 
 
 def call_task_inline(app: App, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

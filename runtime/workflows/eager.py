@@ -86,11 +86,14 @@ def _failure(app: App, name: str, exc: BaseException) -> EagerResult:
 
 
 def _skipped(app: App, name: str, blocker: EagerResult, chord_body: bool) -> EagerResult:
+    """A node not run because ``blocker`` failed: ``get()`` raises the blocker's exception, as
+    an eager Celery chain or chord does; a chord body's stored result is a ``ChordError``."""
     exc = blocker.result if isinstance(blocker.result, BaseException) else None
-    if chord_body:  # as in a Redis run: a chord body whose header failed raises ChordError
-        exc = ChordError(f"Dependency {blocker.id} raised {exc!r}")
+    result = blocker._load().get("result")
+    if chord_body:
+        result = exception_to_dict(ChordError(f"Dependency {blocker.id} raised {exc!r}"))
     record = {"status": states.FAILURE, "date_done": now_iso(), "skipped": True,
-              "result": exception_to_dict(exc) if exc else blocker._load().get("result")}
+              "result": result}
     return EagerResult(str(uuid.uuid4()), app, name, record, exc)
 
 

@@ -56,6 +56,16 @@ def test_freeze_of_a_chain_gives_the_last_result_with_parents(bound_app: App) ->
     assert last.parent.parent.id == c.tasks[0].id and c.id == last.id
 
 
+def test_freezing_a_chain_sets_its_id_to_its_last_tasks(bound_app: App) -> None:
+    """Celery's t/integration/test_canvas.py::test_freezing_chain_sets_id_of_last_task."""
+    ids = bound_app.tasks["ids"]
+    last_task = ids.s().set(task_id="42")
+    c = ids.s(4) | last_task
+    assert c.id is None
+    c.freeze(last_task.id)
+    assert c.id == last_task.id == "42"
+
+
 def test_freeze_of_a_chord_links_the_body_to_the_header_group(bound_app: App) -> None:
     ids = bound_app.tasks["ids"]
     c = chord([ids.s(1), ids.s(2)], ids.s())

@@ -90,6 +90,14 @@ def test_chain_steps_see_celerys_root_and_parent_ids(capp: App) -> None:
     assert result.parent.get(timeout=1) == [root.id, root.id, 1]
 
 
+def test_group_members_after_a_chain_see_its_root_and_parent(capp: App) -> None:
+    """Celery's t/integration/test_canvas.py::test_group::test_parent_ids."""
+    ids = t(capp, "ids")
+    result = (ids.si(1) | ids.si(2) | group(ids.si(i) for i in range(2, 6))).delay()
+    root, parent = result.parent.parent.id, result.parent.id
+    assert result.get(timeout=5) == [[root, parent, i] for i in range(2, 6)]
+
+
 # --- errbacks ----------------------------------------------------------------------------------
 
 def test_an_immutable_errback_gets_only_its_own_arguments(capp: App,
@@ -251,20 +259,33 @@ def test_group_result_saved_and_restored_by_id(capp: App) -> None:
     assert GroupResult.restore(result.id, app=capp) is None
 
 
-def test_chord_result_raises_chord_error_when_a_header_task_fails(capp: App) -> None:
+def test_a_chord_body_whose_header_failed_holds_a_chord_error(capp: App) -> None:
     add, fail, tsum = t(capp, "add"), t(capp, "fail"), t(capp, "tsum")
     header = group(add.s(1, 1), fail.s())
     frozen = header.freeze()
     result = chord(header, tsum.s()).delay()
     with pytest.raises(ChordError) as info:
-        result.get(timeout=5)
+        result.get(timeout=5, follow_parents=False)
     assert str(info.value) == f"Dependency {frozen.results[1].id} raised Boom('expected')"
+    assert isinstance(capp.AsyncResult(result.id).result, ChordError)
 
 
-def test_chord_error_also_in_eager_mode(capp: App) -> None:
+def test_a_chord_result_raises_the_failed_header_tasks_exception_first(capp: App) -> None:
+    """Celery's get(follow_parents=True): the header's failure, before the body's ChordError
+    (t/integration/test_canvas.py::test_error_propagates_to_chord_from_simple)."""
+    result = chord([t(capp, "fail").s()], t(capp, "identity").s()).delay()
+    with pytest.raises(Boom):
+        result.get(timeout=5)
+    with pytest.raises(ChordError):
+        capp.AsyncResult(result.id).get(timeout=5)
+
+
+def test_an_eager_chord_whose_header_failed_raises_its_exception(capp: App) -> None:
     result = chord([t(capp, "fail").s()], t(capp, "tsum").s()).apply()
-    with pytest.raises(ChordError, match="raised Boom"):
+    with pytest.raises(Boom):
         result.get()
+    assert isinstance(result._load()["result"], dict)
+    assert result._load()["result"]["exc_type"] == "ChordError"
 
 
 # --- signatures as data ------------------------------------------------------------------------
@@ -342,5 +363,5 @@ def test_replace_in_eager_mode_returns_the_replacements_value(rapp: App) -> None
 
 def test_add_to_chord_is_refused_with_a_reason(rapp: App) -> None:
     result = chord([rapp.tasks["grow_chord"].s()], rapp.tasks["identity"].s()).delay()
-    with pytest.raises(ChordError, match="add_to_chord is not supported"):
+    with pytest.raises(NotImplementedError, match="add_to_chord is not supported"):
         result.get(timeout=5)
