@@ -13,8 +13,9 @@ using their results (``after``). The rules:
 * ``fanout``: one ``map`` node whose inbound is the list to map over;
 * ``link`` callbacks hang off a canvas's output and are not part of the result; ``link_error``
   errbacks (and options) set on a composite apply to every node inside it, and a task's own
-  option wins over an inherited one. One errback object is one errback id, however many nodes
-  it is attached to, so it fires once.
+  option wins over an inherited one. An errback set on a composite is one errback id, however
+  many nodes it is attached to, so it fires once; one set on a task is that node's own, so a
+  signature object used several times (``group(sig for _ in range(3))``) has one per use.
 
 A ``task_id`` option (``freeze()``, ``apply_async(task_id=)``) names a node's task id; on a
 composite it goes to the chain's last step or the chord's body (a group's is its group id).
@@ -107,7 +108,12 @@ class _Lowerer:
     ) -> _Inbound:
         """Lower ``c`` and return the inbound value for whatever comes after it."""
         opts = {**inherited, **_own_options(c)}
-        ebs = errbacks + tuple(self.errback(e) for e in c.options.get(LINK_ERROR, ()))
+        # an errback on a task is that task's (Celery: it fires for each failing task that
+        # carries it, even when one signature object appears several times); one on a
+        # composite is one errback shared by every node inside, which fires once
+        own_task = isinstance(c, Signature)
+        ebs = errbacks + tuple(self.errback(e, fresh=own_task)
+                               for e in c.options.get(LINK_ERROR, ()))
         ebs = tuple(dict.fromkeys(ebs))
         if c.immutable:
             inbound = inbound.wait_only()
@@ -201,10 +207,11 @@ class _Lowerer:
         self.nodes.append(node)
         return _Inbound(node.id, True)
 
-    def errback(self, sig: Canvas) -> str:
-        """The errback id of ``sig``, creating the errback on first sight."""
+    def errback(self, sig: Canvas, fresh: bool = False) -> str:
+        """The errback id of ``sig``, creating the errback on first sight (always, if
+        ``fresh``: a task's own errback)."""
         key = id(sig)
-        if key in self._errback_ids:
+        if key in self._errback_ids and not fresh:
             return self._errback_ids[key]
         if not isinstance(sig, Signature):
             raise CanvasError(f"an errback must be a single task signature, got {sig!r}")

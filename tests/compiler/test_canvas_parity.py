@@ -116,3 +116,13 @@ def test_group_skew_spaces_countdowns_and_holds_at_stop() -> None:
 def test_immutable_errback_is_recorded_as_immutable() -> None:
     wf = lower(s("add", 1, 1).on_error(si("notify", 7)))
     assert wf.errbacks[0].immutable and wf.errbacks[0].args == [7]
+
+
+def test_a_tasks_own_errback_is_per_node_and_a_composites_is_shared() -> None:
+    child = s("add", 1, 1)
+    child.link_error(si("notify", 1))
+    wf = lower(group(child, child))
+    assert [n.link_error for n in wf.nodes] == [["e0"], ["e1"]]
+    c = chain(s("add", 1, 1), s("add", 1))
+    c.link_error(si("notify", 1))
+    assert [n.link_error for n in lower(c).nodes] == [["e0"], ["e0"]]

@@ -122,6 +122,20 @@ def test_group_errback_runs_once_per_failed_member(capp: App, redis_client: redi
     assert recorded(redis_client, 2) == [[], []]
 
 
+def test_a_tasks_own_errback_fires_for_each_use_of_the_signature(
+        capp: App, redis_client: redis.Redis) -> None:
+    """Celery's test_group_children_with_errbacks / test_chain_children_with_errbacks."""
+    child = t(capp, "fail").si()
+    child.link_error(t(capp, "count").si("eb"))
+    with pytest.raises(Boom):
+        group(child for _ in range(3)).delay().get(timeout=5)
+    assert recorded(redis_client, 3) == [["eb"]] * 3
+    with pytest.raises(Boom):
+        chain(child for _ in range(3)).delay().get(timeout=5)
+    assert recorded(redis_client, 1) == [["eb"]]
+    assert redis_client.blpop(["test:count"], timeout=0.5) is None  # the chain stopped
+
+
 # --- group links, flattening -------------------------------------------------------------------
 
 def test_group_link_runs_an_immutable_callback_after_the_first_member(
