@@ -6,8 +6,8 @@
 --
 -- Each list is replaced (DEL + RPUSH), so a task completed twice still holds one record, and
 -- RPUSH wakes every client blocked in BLMOVE on it. Sent with EVAL, not EVALSHA, so a server
--- restart that empties the script cache never fails a flush. The keys live in many slots:
--- single node only (a Cluster deployment stores results with a pipeline instead).
+-- restart that empties the script cache never fails a flush. The keys live in many slots: on
+-- a Redis Cluster the caller sends one call per slot (runtime/redis/backend.py).
 local ttl = tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
   redis.call('DEL', key)

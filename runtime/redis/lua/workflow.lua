@@ -59,9 +59,10 @@
 --
 -- Ready successors are enqueued here, in the same step that records their last parent's
 -- result: XADD to their priority stream, or ZADD to the queue's delayed set when the step has a
--- countdown/eta. Stream and delayed keys come from the run records, so this script needs a
--- single Redis node (not Cluster: the queue keys live in other slots). Every operation is
--- idempotent: a redelivered task that completes twice changes nothing the second time.
+-- countdown/eta. Stream and delayed keys come from the run records and live in other slots,
+-- so on a Redis Cluster runs are submitted with publish=worker and this script touches only
+-- KEYS (the run's slot). Every operation is idempotent: a redelivered task that completes
+-- twice changes nothing the second time.
 
 local K_NODES, K_PENDING, K_RESULTS, K_STATE, K_META, K_ERRBACKS =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
