@@ -11,10 +11,10 @@ from tests.conftest import ProcessReaper
 from tests.topology.servers import SentinelSet
 
 
-def _start(directory: Path) -> Iterator[SentinelSet]:
+def _start(directory: Path, replicas: int = 1) -> Iterator[SentinelSet]:
     reaper = ProcessReaper()
     try:
-        yield SentinelSet(directory, reaper).start()
+        yield SentinelSet(directory, reaper).start(replicas)
     finally:
         reaper.reap()
 
@@ -30,3 +30,10 @@ def sentinel_set(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelS
 def fresh_sentinel_set(tmp_path: Path) -> Iterator[SentinelSet]:
     """A set of its own, for a test that kills its primary."""
     yield from _start(tmp_path)
+
+
+@pytest.fixture
+def two_replica_set(tmp_path: Path) -> Iterator[SentinelSet]:
+    """A primary with two replicas: one is still a replica after the other is promoted (so a
+    publish waiting for one replica can still be acknowledged after a failover)."""
+    yield from _start(tmp_path, replicas=2)

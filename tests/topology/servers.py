@@ -76,16 +76,19 @@ class SentinelSet:
              "--appendonly", "no", "--dir", str(data), *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def start(self) -> SentinelSet:
+    def start(self, replicas: int = 1) -> SentinelSet:
         if shutil.which("redis-sentinel") is None:  # .ci/run installs it
             raise AssertionError("redis-sentinel is not installed (apt-get install "
                                  "redis-sentinel)")
-        primary, replica = free_port(), free_port()
-        self.redis_ports = [primary, replica]
+        primary = free_port()
+        self.redis_ports = [primary]
         self._redis(primary)
-        self._redis(replica, "--replicaof", "127.0.0.1", str(primary))
-        wait_until(lambda: redis.Redis(port=replica).info("replication")
-                   .get("master_link_status") == "up", 15, "the replica to sync")
+        for _ in range(replicas):
+            replica = free_port()
+            self.redis_ports.append(replica)
+            self._redis(replica, "--replicaof", "127.0.0.1", str(primary))
+            wait_until(lambda r=replica: redis.Redis(port=r).info("replication")
+                       .get("master_link_status") == "up", 15, "the replica to sync")
         for _ in range(3):
             port = free_port()
             self.sentinel_ports.append(port)
