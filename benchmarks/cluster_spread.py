@@ -25,9 +25,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import redis  # noqa: E402
-from flowc import App, chord  # noqa: E402
 from flowc.runtime.monitoring.views import Monitor  # noqa: E402
 
+from flowc import App, chord  # noqa: E402
 from tests.conftest import ProcessReaper  # noqa: E402
 from tests.topology.servers import ClusterSet, free_port, wait_until  # noqa: E402
 
