@@ -77,7 +77,9 @@ def test_a_poison_pill_is_dead_lettered_after_max_deliveries_and_the_rest_finish
     assert len(cluster.logged("poison")) == 5
     # And every other task finished
     assert [r.get(timeout=20) for r in others] == list(range(50))
-    assert poison.state == "PENDING"  # never ran to an end; the dead letter holds it
+    # And the poison pill's result says why it will never run, instead of PENDING for ever
+    assert poison.state == "FAILURE"
+    assert "delivered 5 times" in str(poison.result)
 
 
 def test_a_long_task_on_a_live_worker_is_never_taken(cluster: Cluster, rel_app: App) -> None:
