@@ -42,7 +42,7 @@ from flowc.compiler.flow.scope import BIND, NOTHING, Inbound, Item, Scope
 from flowc.compiler.flow.subflow import inline_flow
 from flowc.compiler.flow.types import describe_value
 from flowc.compiler.flow.values import NotAValue, evaluate, is_result_ref, result_list, uses_any
-from flowc.compiler.ir import Errback, Node, Shape, SourceSpan, Workflow
+from flowc.compiler.ir import Errback, Node, Shape, SourceSpan, Workflow, new_node, new_span
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic, did_you_mean_hint
 
@@ -101,8 +101,8 @@ class FlowLowerer:
         """The IR's span for ``span`` (with the file name), if known."""
         if not span.known:
             return None
-        return SourceSpan(file=self.filename, line=span.line, col=span.col,
-                          end_line=span.end_line, end_col=span.end_col)
+        return new_span(file=self.filename, line=span.line, col=span.col,
+                        end_line=span.end_line, end_col=span.end_col)
 
     # ---- statements and stages ---------------------------------------------------------------
     def body(self, flow: ast.Flow, inbound: Inbound, scope: Scope) -> Inbound:
@@ -256,7 +256,7 @@ class FlowLowerer:
         fields = self.binder.bind(call, task, sig, items, keywords)
         if sig is not None:
             self.binder.check_types(call, task, sig, items, keywords)
-        node = Node(
+        node = new_node(
             id=f"n{len(self.nodes)}", task=task, options={**scope.options, **opts.values},
             link_error=link_errors(self, opts, scope), span=self.source(call.span),
             after=list(inbound.after), **fields,

@@ -13,7 +13,7 @@ from flowc.compiler.canvas.primitives import DEFAULT_MAX_WIDTH
 from flowc.compiler.flow.handlers import link_errors
 from flowc.compiler.flow.scope import NOTHING, Inbound, Item, Scope
 from flowc.compiler.flow.types import describe_value
-from flowc.compiler.ir import Node
+from flowc.compiler.ir import new_node
 from flowc.dsl import ast
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def lower_map(lw: FlowLowerer, m: ast.Map, inbound: Inbound, scope: Scope) -> In
         if not isinstance(inbound.value, list):
             lw.error("F305", f"map needs a list, got {describe_value(inbound.value)}", m.span)
         binding["items"] = inbound.value if isinstance(inbound.value, list) else []
-    node = Node(
+    node = new_node(
         id=f"n{len(lw.nodes)}", kind="map", task=task, args=fields["args"],
         kwargs=fields["kwargs"], kwarg_inputs=fields["kwarg_inputs"],
         options={**scope.options, **opts.values}, link_error=link_errors(lw, opts, scope),
