@@ -289,6 +289,9 @@ class Module(Node):
     flows: tuple[Flow, ...] = ()
     schedules: tuple[Schedule, ...] = ()
     comments: tuple[Comment, ...] = field(default=(), compare=False)
+    broken: tuple[str, ...] = field(default=(), compare=False)
+    """Names of the flows and schedules left out because their source has syntax errors (the
+    rest of a file with syntax errors is still parsed, so its other mistakes are reported)."""
 
     def flow(self, name: str) -> Flow | None:
         """The flow called ``name``, or None."""
@@ -298,7 +301,7 @@ class Module(Node):
 def children(node: Node) -> Iterator[Node]:
     """The direct child nodes of ``node``, in field order (tuples and pairs are flattened)."""
     for f in dataclasses.fields(node):
-        if f.name in ("span", "name_span", "comments"):
+        if f.name in ("span", "name_span", "comments", "broken"):
             continue
         yield from _nodes_in(getattr(node, f.name))
 

@@ -7,6 +7,7 @@ an optional hint; tests compare its output to exact golden strings.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -28,6 +29,25 @@ class Diagnostic:
     hint: str | None = None
     severity: Severity = "error"
 
+    def __post_init__(self) -> None:
+        # A name or value pasted into a message is capped, whatever its length in the source.
+        if len(self.message) > MAX_WORD:
+            object.__setattr__(self, "message", cap_words(self.message))
+        if self.hint is not None and len(self.hint) > MAX_WORD:
+            object.__setattr__(self, "hint", cap_words(self.hint))
+
+
+MAX_WORD = 80
+"""Longest word (name, number, string) shown whole in a diagnostic; longer ones are cut."""
+_LONG_WORD = re.compile(r"[^\s'\"()\[\]{},]{" + str(MAX_WORD + 1) + ",}")
+MAX_SHOWN_LINE = 160
+"""Longest source line shown whole under a diagnostic; longer ones are shown around the caret."""
+
+
+def cap_words(text: str) -> str:
+    """``text`` with every word longer than ``MAX_WORD`` cut to its start and its length."""
+    return _LONG_WORD.sub(lambda m: f"{m.group()[:40]}…({len(m.group()):,} characters)", text)
+
 
 def render(diag: Diagnostic, source: str, filename: str) -> str:
     """Render ``diag`` against ``source``: header, the source line with carets, and the hint."""
@@ -43,7 +63,7 @@ def _render(diag: Diagnostic, source_lines: list[str], filename: str) -> str:
     lines = [header]
     if span.known and 0 < span.line <= len(source_lines) + 1:
         text = source_lines[span.line - 1] if span.line <= len(source_lines) else ""
-        text = text.rstrip().replace("\r", "")
+        text, span = _shown(text.rstrip().replace("\r", ""), span)
         gutter = " " * len(str(span.line))
         lines.append(f"{gutter} |")
         lines.append(f"{span.line} | {text}".rstrip())
@@ -52,6 +72,23 @@ def _render(diag: Diagnostic, source_lines: list[str], filename: str) -> str:
         pad = " " * len(str(span.line)) if span.known else ""
         lines.append(f"{pad} = hint: {diag.hint}")
     return "\n".join(lines)
+
+
+def _shown(text: str, span: Span) -> tuple[str, Span]:
+    """The source line as shown: control characters as '�' (one column each, so carets still
+    line up), and a line longer than ``MAX_SHOWN_LINE`` cut to a window around the span."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() or c == "\t" else "\ufffd" for c in text)
+    if len(text) <= MAX_SHOWN_LINE:
+        return text, span
+    start = 0 if span.col <= MAX_SHOWN_LINE // 2 else span.col - 1 - 20
+    end = start + MAX_SHOWN_LINE
+    head = "…" if start > 0 else ""
+    shift = start - len(head)
+    end_col = span.end_col if span.end_line == span.line else span.col + 1
+    end_col = min(end_col, end + 1) - shift
+    shown = head + text[start:end] + ("…" if end < len(text) else "")
+    return shown, Span(span.line, span.col - shift, span.line, max(end_col, span.col - shift + 1))
 
 
 def _caret_line(text: str, span: Span) -> str:

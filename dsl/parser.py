@@ -16,6 +16,7 @@ parse tree and a recursive transform, which reports F120 when Python's recursion
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -36,6 +37,9 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 _RESUME_AT = re.compile(r"^(?:flow|schedule|use|defaults)\b", re.MULTILINE)
+_ITEM_NAME = re.compile(r"^(?:flow|schedule)\s+([A-Za-z_][A-Za-z0-9_]*)")
+_SYNTAX_CODES = frozenset(("F101", "F102", "F103", "F106", "F107", "F120"))
+"""Codes that mean the text did not parse (the others are reported on a finished AST)."""
 # Deeper than this (in brackets), the AST is built by a recursive transform that turns
 # running out of stack into F120. Each bracket is at most 2-3 tree levels, well inside the
 # recursion limit at this depth.
@@ -145,19 +149,96 @@ def parse(text: str, filename: str = "<string>") -> ast.Module:
 def parse_with_diagnostics(
     text: str, filename: str = "<string>"
 ) -> tuple[ast.Module | None, list[Diagnostic]]:
-    """Parse without raising: the Module (None if the text does not parse) and diagnostics."""
+    """Parse without raising: the Module and diagnostics.
+
+    With syntax errors, the Module holds the top-level items that parse on their own (the
+    broken flows' and schedules' names are in ``Module.broken``), so a caller can still check
+    them; it is None only when nothing is intact.
+    """
     del filename  # spans are file-relative; the name only matters when rendering
     state = _LexState()
     token = _LEX_STATE.set(state)
     try:
         with gc_paused():
             module, diagnostics = _parse(text, "module")
+            if module is None and any(d.severity == "error" for d in diagnostics):
+                module, more = _intact_items(text, diagnostics)
+                return module, diagnostics + more
     finally:
         _LEX_STATE.reset(token)
     if module is None:
         return None, diagnostics
     assert isinstance(module, ast.Module)
-    return _with_comments(module, state.comments), diagnostics
+    return _without_broken(_with_comments(module, state.comments), diagnostics), diagnostics
+
+
+def _without_broken(module: ast.Module, diagnostics: list[Diagnostic]) -> ast.Module:
+    """``module`` without the flows and schedules that hold an error found while parsing
+    (a bad duration, a duplicate keyword...): their names go to ``Module.broken``, so the
+    compiler checks the rest without cascading from a half-understood item."""
+    lines = {d.span.line for d in diagnostics if d.severity == "error" and d.span.known}
+    if not lines:
+        return module
+
+    def bad(item: ast.Flow | ast.Schedule) -> bool:
+        return any(item.span.line <= n <= item.span.end_line for n in lines)
+
+    flows = tuple(f for f in module.flows if not bad(f))
+    schedules = tuple(s for s in module.schedules if not bad(s))
+    gone = [f.name for f in module.flows if bad(f)] + [s.name for s in module.schedules if bad(s)]
+    return dataclasses.replace(module, flows=flows, schedules=schedules,
+                               broken=(*module.broken, *gone))
+
+
+def _intact_items(
+    text: str, syntax_errors: list[Diagnostic]
+) -> tuple[ast.Module | None, list[Diagnostic]]:
+    """The top-level items of ``text`` that hold no syntax error and parse on their own.
+
+    Items start at a top-level keyword at the start of a line (where the parser resumes after
+    an error). Each intact item is parsed alone, at its own line, so spans stay those of the
+    file; the ones with an error are named in ``Module.broken``.
+    """
+    starts = [m.start() for m in _RESUME_AT.finditer(text)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    bounds = [*starts[1:], len(text)]
+    error_lines = {d.span.line for d in syntax_errors if d.severity == "error"}
+    parts: list[ast.Module] = []
+    comments: list[ast.Comment] = []
+    broken: list[str] = []
+    found: list[Diagnostic] = []
+    line = 1
+    for start, end in zip(starts, bounds, strict=True):
+        first_line = line
+        line += text.count("\n", start, end)
+        last_line = line if end == len(text) else line - 1
+        chunk = text[start:end]
+        if any(first_line <= n <= last_line for n in error_lines):
+            broken += _ITEM_NAME.findall(chunk)[:1]
+            continue
+        state = _LexState()
+        token = _LEX_STATE.set(state)
+        try:
+            value, diags = _parse("\n" * (first_line - 1) + chunk, "module", recover=False)
+        finally:
+            _LEX_STATE.reset(token)
+        if value is None or any(d.code in _SYNTAX_CODES for d in diags):
+            broken += _ITEM_NAME.findall(chunk)[:1]
+            continue
+        parts.append(value)
+        comments += (ast.Comment(str(c).rstrip(), span=token_span(c)) for c in state.comments)
+        found += diags
+    if not parts:
+        return None, []
+    defaults = next((p.defaults for p in parts if p.defaults is not None), None)
+    module = ast.Module(
+        uses=tuple(u for p in parts for u in p.uses), defaults=defaults,
+        flows=tuple(f for p in parts for f in p.flows),
+        schedules=tuple(s for p in parts for s in p.schedules),
+        comments=tuple(comments), broken=tuple(broken), span=ast.Span(1, 1, line, 1),
+    )
+    return _without_broken(module, found), found
 
 
 def parse_value(text: str) -> ast.Expr:

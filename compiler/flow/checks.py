@@ -81,7 +81,10 @@ def _names(flow: ast.Flow) -> list[Diagnostic]:
     used: set[str] = set()
     for stmt in flow.body:
         stage = stmt.value if isinstance(stmt, ast.Assign) else stmt
-        diags += _names_in(stage, params, assigned, later, used)
+        found = _names_in(stage, params, assigned, later, used)
+        if isinstance(stmt, ast.Assign) and any(d.code == "F205" for d in found):
+            found = [_as_cycle(d, stmt, flow) if d.code == "F205" else d for d in found]
+        diags += found
         if isinstance(stmt, ast.Assign):
             if stmt.name in params:
                 diags.append(Diagnostic("F204", f"'{stmt.name}' is already a parameter",
@@ -101,6 +104,42 @@ def _names(flow: ast.Flow) -> list[Diagnostic]:
                                     _assign_span(stmt), "use it, or drop the name",
                                     severity="warning"))
     return diags
+
+
+def _as_cycle(early: Diagnostic, stmt: ast.Assign, flow: ast.Flow) -> Diagnostic:
+    """F205 turned into F209 naming the cycle when the name used too early depends on the
+    result being assigned (``a = f(b)`` then ``b = g(a)``); else ``early`` unchanged."""
+    deps: dict[str, set[str]] = {}
+    for s in flow.body:
+        if isinstance(s, ast.Assign):
+            deps.setdefault(s.name, set()).update(r.name for r, _ in _refs(s.value, frozenset()))
+    start = early.message.split("'")[1]
+    path = _path(start, stmt.name, deps)
+    if path is None:
+        return early
+    cycle = " -> ".join([stmt.name, *path])
+    return Diagnostic("F209", f"dataflow cycle: {cycle}", early.span,
+                      "a result cannot depend on itself; one of these steps must not use "
+                      "the other's result")
+
+
+def _path(start: str, goal: str, deps: Mapping[str, set[str]]) -> list[str] | None:
+    """The names from ``start`` to ``goal`` following ``deps`` (breadth first), or None."""
+    previous: dict[str, str | None] = {start: None}
+    queue = [start]
+    for name in queue:
+        if name == goal:
+            path: list[str] = []
+            step: str | None = name
+            while step is not None:
+                path.append(step)
+                step = previous[step]
+            return path[::-1]
+        for nxt in sorted(deps.get(name, ())):
+            if nxt not in previous:
+                previous[nxt] = name
+                queue.append(nxt)
+    return None
 
 
 def _assign_span(stmt: ast.Assign) -> ast.Span:

@@ -66,7 +66,7 @@ def _ir_diagnostics(wf: Workflow, catalog: TaskCatalog, lowerer: FlowLowerer) ->
     if not problems:
         for run in IR_PASSES:
             problems += run(wf, reg)
-    return problems_to_diagnostics(problems, lowerer.name_spans)
+    return problems_to_diagnostics(problems, lowerer.name_spans, lowerer.keyword_spans)
 
 
 def check_module(
@@ -82,6 +82,8 @@ def _check_module(
 ) -> list[Diagnostic]:
     """``check_module`` without the pause: the lowered workflows die with this frame."""
     diags = static_checks(module)
+    if not module.flows and not module.schedules and not module.broken:
+        diags.append(nothing_to_run())
     lowerer = FlowLowerer(module, catalog, filename)
     for flow in lowerer.flows.values():
         wf = lowerer.lower_flow(flow, sample_params(flow))
@@ -100,8 +102,16 @@ def pick_flow(module: ast.Module, name: str | None, filename: str | None = None)
     return (module.flow(stem) if stem else None) or (module.flows[0] if module.flows else None)
 
 
+def nothing_to_run() -> Diagnostic:
+    """An empty file (or one with only ``use``/``defaults``): an error for check and run alike."""
+    return Diagnostic("F202", "the file defines no flow or schedule", ast.NO_SPAN,
+                      "add 'flow name { ... }' or 'schedule name = ...'")
+
+
 def unknown_flow(module: ast.Module, name: str | None) -> Diagnostic:
     names = [f.name for f in module.flows]
+    if name is None and not module.schedules:
+        return nothing_to_run()
     if name is None:
         return Diagnostic("F202", "the file defines no flow", ast.NO_SPAN,
                           "add 'flow name { ... }'")

@@ -67,6 +67,7 @@ class FlowLowerer:
         self.nodes: list[Node] = []
         self.errbacks: list[Errback] = []
         self.name_spans: dict[str, ast.Span] = {}
+        self.keyword_spans: dict[tuple[str, str], ast.Span] = {}
 
     # ---- entry points ----------------------------------------------------------------------
     def lower_flow(self, flow: ast.Flow, params: Mapping[str, Any]) -> Workflow:
@@ -216,6 +217,8 @@ class FlowLowerer:
         found = self.catalog.resolve(call.name)
         if found.name is not None:
             return found.name, True
+        if call.name in self.module.broken:
+            return call.name, False  # a flow with syntax errors: those are reported
         if found.candidates:
             self.error("F201", f"ambiguous task '{call.name}': " + ", ".join(found.candidates),
                        span, "keep only one of these modules in 'use'")
@@ -263,7 +266,17 @@ class FlowLowerer:
         )
         self.nodes.append(node)
         self.name_spans[node.id] = call.name_span
+        self.note_keywords(node.id, call)
         return Inbound("node", node.id)
+
+    def note_keywords(self, node_id: str, call: ast.Call) -> None:
+        """Remember where each keyword of ``call`` is written (an IR problem about one points
+        at it, not at the task)."""
+        for k in call.kwargs:
+            s = k.span
+            if s.known:
+                self.keyword_spans[node_id, k.name] = ast.Span(s.line, s.col, s.line,
+                                                               s.col + len(k.name))
 
     def call_options(self, options: tuple[ast.Option, ...], scope: Scope) -> Options:
         """A call's options, translated to Celery's names; their problems are reported."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flowc.compiler.flow.compile import check_module, compile_flow
+from flowc.compiler.flow.compile import check_module, compile_flow, nothing_to_run
 from flowc.compiler.flow.resolve import TaskCatalog, catalog_from_tasks
 from flowc.compiler.ir import Workflow
 from flowc.dsl import ast
@@ -76,18 +76,32 @@ def internal_error(e: BaseException) -> Diagnostic:
 def load(path: Path, name: str | None = None, *, tasks: bool = True) -> Loaded:
     """Read and parse ``path``; with ``tasks``, import its ``use`` modules too."""
     shown = name or str(path)
+    code = "F117" if is_yaml(path) else "F102"
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        diag = Diagnostic("F117" if is_yaml(path) else "F102", f"cannot read the file: {reason}",
-                          ast.NO_SPAN)
+        data = path.read_bytes()
+    except OSError as e:
+        diag = Diagnostic(code, f"cannot read the file: {e.strerror or e}", ast.NO_SPAN)
         return Loaded(path, shown, "", None, [diag])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return Loaded(path, shown, data.decode("utf-8", "replace"), None,
+                      [not_utf8(data, e, code)])
     module, diags = parse_text(text, shown, is_yaml(path))
     loaded = Loaded(path, shown, text, module, diags)
     if tasks and module is not None:
         import_tasks(loaded)
     return loaded
+
+
+def not_utf8(data: bytes, e: UnicodeDecodeError, code: str) -> Diagnostic:
+    """Where a file stops being UTF-8 text, as line:col (columns count characters)."""
+    line_start = data.rfind(b"\n", 0, e.start) + 1
+    line = data.count(b"\n", 0, e.start) + 1
+    col = len(data[line_start:e.start].decode("utf-8", "replace")) + 1
+    return Diagnostic(code, f"the file is not UTF-8 text: byte 0x{data[e.start]:02x} cannot be "
+                      "decoded", ast.Span(line, col, line, col + 1),
+                      "is this a binary file? save it as UTF-8")
 
 
 def _import_roots(path: Path, module_name: str) -> list[str]:
@@ -139,12 +153,14 @@ def import_tasks(loaded: Loaded) -> None:
 def check(loaded: Loaded) -> list[Diagnostic]:
     """Every diagnostic of a loaded file: syntax, imports, then the compiler's."""
     diags = list(loaded.diagnostics)
-    if loaded.module is None or any(d.severity == "error" for d in diags if d.code < "F200"):
-        return diags
+    if loaded.module is None:
+        return diags  # nothing parsed; after syntax errors the intact items are still checked
     try:
         found = check_module(loaded.module, loaded.catalog, loaded.name)
     except Exception as e:
         return [*diags, internal_error(e)]
+    if any(d.severity == "error" and d.code < "F200" for d in diags):  # what is left of it
+        found = [d for d in found if d != nothing_to_run()]
     if any(d.code == "F207" for d in diags):  # tasks of a module that failed to import
         found = [d for d in found if d.code != "F201"]
     return diags + found

@@ -61,10 +61,12 @@ class FlowLanguageServer(LanguageServer):
             return cached
         found = analyse(_path(uri), doc.source)
         self.analyses[uri] = found
-        if found.module is not None:
+        if not found.has_syntax_errors:
             self.parsed[uri] = found
         elif uri not in self.parsed or self.parsed[uri].uses_only:
-            self.parsed[uri] = analyse_uses(_path(uri), doc.source)
+            # the intact items of a text with syntax errors, else its use lines' tasks
+            partial = found if found.module is not None else None
+            self.parsed[uri] = partial or analyse_uses(_path(uri), doc.source)
         return found
 
     @property

@@ -209,8 +209,17 @@ def test_parse_error_carries_diagnostics_and_renders_them() -> None:
 def test_errors_in_several_flows_are_all_reported() -> None:
     text = "flow a { x( }\nflow b { y() -> }\nflow c { z() }\n"
     module, diagnostics = parse_with_diagnostics(text)
-    assert module is None
     assert [d.span.line for d in diagnostics] == [1, 2]
+    assert module is not None
+
+
+def test_after_syntax_errors_the_intact_flows_are_kept_and_the_broken_ones_named() -> None:
+    text = "flow a { x( }\nflow b { y() -> }\nflow c { z() }\n"
+    module, _ = parse_with_diagnostics(text)
+    assert module is not None
+    assert [f.name for f in module.flows] == ["c"]
+    assert module.flows[0].span.line == 3
+    assert module.broken == ("a", "b")
 
 
 @pytest.mark.parametrize("name", ["etl.flow", "media.flow"])

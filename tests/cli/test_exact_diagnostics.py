@@ -1,0 +1,110 @@
+"""Diagnostics point at the exact text and say what is wrong, for the hard cases of issue 17."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .support import flowc, no_traceback
+
+USE = 'use "examples.tasks"\n\n'
+
+
+def diagnostics(tmp_path: Path, source: str, name: str = "case.flow") -> list[dict[str, Any]]:
+    """``flowc check --format json`` of ``source``: its diagnostics."""
+    path = tmp_path / name
+    path.write_text(source)
+    result = flowc("check", "--format", "json", str(path))
+    no_traceback(result)
+    found: list[dict[str, Any]] = json.loads(result.stdout)["files"][0]["diagnostics"]
+    return found
+
+
+def where(d: dict[str, Any]) -> tuple[int, int, int, int]:
+    return d["line"], d["col"], d["end_line"], d["end_col"]
+
+
+def test_errors_of_intact_flows_are_reported_beside_the_syntax_errors(tmp_path: Path) -> None:
+    source = USE + (
+        "flow one {\n"
+        '    extract_record("x") -> analyze_chunkk()\n'
+        "}\n\n"
+        "flow broken1 {\n"
+        '    extract_record("x") -> -> analyze_chunk()\n'
+        "}\n\n"
+        "flow two {\n"
+        "    generate_summary(nope)\n"
+        "}\n\n"
+        "flow broken2 {\n"
+        "    extract_record(\n"
+        "}\n\n"
+        "flow three {\n"
+        "    broken1() -> analyze_chunk(bogus=1)\n"
+        "}\n"
+    )
+    found = diagnostics(tmp_path, source)
+    assert [(d["code"], d["line"]) for d in found] == [
+        ("F201", 4), ("F101", 8), ("F202", 12), ("F101", 17), ("F303", 20)]
+
+
+def test_an_unknown_keyword_argument_is_pointed_at_the_keyword(tmp_path: Path) -> None:
+    source = USE + 'flow f {\n    extract_record("x") -> analyze_chunk(bogus=1)\n}\n'
+    [d] = diagnostics(tmp_path, source)
+    assert d["code"] == "F303"
+    assert where(d) == (4, 42, 4, 47)
+
+
+def test_two_results_that_use_each_other_are_reported_as_a_cycle(tmp_path: Path) -> None:
+    source = USE + (
+        "flow f {\n    a = analyze_chunk(b)\n    b = analyze_chunk(a)\n"
+        "    generate_summary(b)\n}\n")
+    [d] = diagnostics(tmp_path, source)
+    assert (d["code"], d["message"]) == ("F209", "dataflow cycle: a -> b -> a")
+    assert where(d) == (4, 23, 4, 24)
+
+
+def test_a_result_used_too_early_without_a_cycle_stays_f205(tmp_path: Path) -> None:
+    source = USE + (
+        'flow f {\n    a = analyze_chunk(b)\n    b = extract_record("x")\n'
+        "    generate_summary(a)\n}\n")
+    assert [d["code"] for d in diagnostics(tmp_path, source)][:1] == ["F205"]
+
+
+def test_a_recursive_flow_reports_the_recursion_and_nothing_else(tmp_path: Path) -> None:
+    source = USE + (
+        'flow r(x: int) {\n    process_video_transcode(x, "mp4") -> r(x)\n}\n\n'
+        "flow top {\n    r(1)\n}\n")
+    assert [d["code"] for d in diagnostics(tmp_path, source)] == ["F206"]
+
+
+def test_an_empty_file_is_the_same_error_for_check_and_run(tmp_path: Path) -> None:
+    path = tmp_path / "empty.flow"
+    path.write_text("# nothing yet\n")
+    checked = flowc("check", str(path))
+    ran = flowc("run", str(path))
+    message = "error F202: the file defines no flow or schedule"
+    assert checked.exit_code == ran.exit_code == 1
+    assert message in checked.stdout
+    assert message in ran.stderr
+
+
+def test_a_binary_file_error_gives_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "blob.flow"
+    path.write_bytes(b"flow f {\n  ab\xd0\x00cd\n}\n")
+    result = flowc("check", str(path))
+    assert result.exit_code == 1
+    assert f"{path}:2:5: error F102: the file is not UTF-8 text: byte 0xd0" in result.stdout
+
+
+def test_a_huge_identifier_is_cut_short_in_every_diagnostic(tmp_path: Path) -> None:
+    name = "x" * 1_000_000
+    path = tmp_path / "huge.flow"
+    path.write_text(USE + f"flow f {{\n    {name}()\n    generate_summary({name})\n}}\n")
+    result = flowc("check", str(path))
+    assert result.exit_code == 1
+    assert "unknown task 'xxxxxxxx" in result.stdout
+    assert "(1,000,000 characters)" in result.stdout
+    assert len(result.stdout) < 2_000
+    as_json = flowc("check", "--format", "json", str(path))
+    assert len(as_json.stdout) < 2_000
