@@ -52,6 +52,7 @@ _CODES: tuple[tuple[str, str], ...] = (
     ("F210", "the compiled IR is malformed (duplicate id, dangling reference, map without list)"),
     ("F211", "a run-time result used where a compile-time value is needed, or cannot bind there"),
     ("F212", "an error handler must be one task call"),
+    ("F213", "a statement's result is unused and the next step could take it: a missing '->'?"),
     # F3xx: types and arity
     ("F301", "too many positional arguments for the task"),
     ("F302", "a required argument is missing"),

@@ -225,8 +225,11 @@ def _weave_comments(lines: list[_Line], comments: tuple[ast.Comment, ...]) -> st
     trailing: dict[int, list[str]] = {}
     standalone: list[ast.Comment] = []
     for c in comments:
+        # The last output line made from the comment's source line: the stage the comment
+        # follows when several stages were written on that line.
         host = next(
-            (i for i, ln in enumerate(lines) if ln.text and ln.start <= c.span.line <= ln.end),
+            (i for i in range(len(lines) - 1, -1, -1)
+             if lines[i].text and lines[i].start <= c.span.line <= lines[i].end),
             None,
         )
         if host is None:

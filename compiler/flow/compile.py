@@ -27,6 +27,7 @@ from flowc.compiler.flow.lower import FlowLowerer
 from flowc.compiler.flow.params import resolve_params, sample_params
 from flowc.compiler.flow.problems import problems_to_diagnostics
 from flowc.compiler.flow.resolve import TaskCatalog
+from flowc.compiler.flow.values import uses_any
 from flowc.compiler.ir import Workflow
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic, did_you_mean_hint, sort_diagnostics
@@ -86,12 +87,62 @@ def _check_module(
         diags.append(nothing_to_run())
     lowerer = FlowLowerer(module, catalog, filename)
     for flow in lowerer.flows.values():
+        diags += forgotten_arrows(flow, lowerer)
         wf = lowerer.lower_flow(flow, sample_params(flow))
         diags += _ir_diagnostics(wf, catalog, lowerer)
     for schedule in module.schedules:
         wf = lowerer.lower_stage(schedule.name, schedule.target)
         diags += _ir_diagnostics(wf, catalog, lowerer)
     return unique(diags + lowerer.diagnostics)
+
+
+def forgotten_arrows(flow: ast.Flow, lowerer: FlowLowerer) -> list[Diagnostic]:
+    """F213 (a warning) where a statement's result goes nowhere and the next statement's first
+    step would take it: ``a()`` then ``b()`` on the next line, where ``a() -> b()`` was meant.
+
+    The next step qualifies when it is a task call that binds with one more leading argument,
+    takes no ``_`` and is not ``!``, and its statement uses no named result (dataflow).
+    """
+    diags: list[Diagnostic] = []
+    results = {s.name for s in flow.body if isinstance(s, ast.Assign)}
+    for stmt, after in zip(flow.body, flow.body[1:], strict=False):
+        if isinstance(stmt, ast.Assign | ast.Ref):
+            continue
+        nxt = after.value if isinstance(after, ast.Assign) else after
+        if uses_any(nxt, results):
+            continue
+        first = nxt.steps[0] if isinstance(nxt, ast.Chain) else nxt
+        if isinstance(first, ast.Call) and _takes_one_more(first, lowerer):
+            diags.append(Diagnostic(
+                "F213", "this statement's result is unused; did you mean '->'?",
+                _last_line(stmt.span),
+                f"end this line with '->' to pass the result to {first.name}(), or write "
+                f"'!{first.name}(...)' if the two run side by side", severity="warning"))
+    return diags
+
+
+def _takes_one_more(call: ast.Call, lowerer: FlowLowerer) -> bool:
+    if call.immutable or call.name in lowerer.flows:
+        return False
+    args = (*call.args, *(k.value for k in call.kwargs))
+    if any(isinstance(a, ast.Placeholder) for a in args):
+        return False
+    found = lowerer.catalog.resolve(call.name)
+    sig = lowerer.catalog.signature(found.name) if found.name else None
+    if sig is None:
+        return False
+    try:
+        sig.bind(None, *call.args, **{k.name: None for k in call.kwargs})
+    except TypeError:
+        return False
+    return True
+
+
+def _last_line(span: ast.Span) -> ast.Span:
+    """The end of ``span``'s last line (where the missing '->' goes)."""
+    if span.line == span.end_line:
+        return span
+    return ast.Span(span.end_line, max(span.end_col - 1, 1), span.end_line, span.end_col)
 
 
 def pick_flow(module: ast.Module, name: str | None, filename: str | None = None) -> ast.Flow | None:
@@ -146,11 +197,34 @@ def compile_flow(
         if flow is None:
             return None, [unknown_flow(module, flow_name)]
         values, diags = resolve_params(flow, params or {}, from_text=from_text)
-        diags += static_checks(module)
+        diags += only_about(static_checks(module), module, flow)
         lowerer = FlowLowerer(module, catalog, filename)
         wf = lowerer.lower_flow(flow, values)
         diags += _ir_diagnostics(wf, catalog, lowerer)
         return wf, unique(diags + lowerer.diagnostics)
+
+
+def only_about(diags: list[Diagnostic], module: ast.Module, flow: ast.Flow) -> list[Diagnostic]:
+    """The diagnostics about ``flow``, the flows it calls and the module's shared items:
+    running one flow of a file does not report the other flows' and schedules' problems."""
+    reach = {flow.name}
+    todo = [flow]
+    while todo:
+        for node in ast.walk(todo.pop()):
+            if isinstance(node, ast.Call) and node.name not in reach:
+                called = module.flow(node.name)
+                if called is not None:
+                    reach.add(called.name)
+                    todo.append(called)
+    items = [(f.span, f.name in reach) for f in module.flows]
+    items += [(s.span, False) for s in module.schedules]
+
+    def wanted(d: Diagnostic) -> bool:
+        line = d.span.line
+        inside = [keep for span, keep in items if span.line <= line <= span.end_line]
+        return not inside or any(inside)
+
+    return [d for d in diags if wanted(d)]
 
 
 def compile_schedules(

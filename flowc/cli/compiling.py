@@ -41,7 +41,7 @@ def compile_or_exit(
     loaded = load(path)
     wf, diags = compile_one(loaded, flow, params)
     errors = [d for d in diags if d.severity == "error"]
-    if diags and (errors or wf is None):
+    if diags:  # warnings too: they are about this flow only
         click.echo(render_all(diags, loaded.text, loaded.name, limit=len(diags)), err=True)
     if errors or wf is None:
         click.echo(f"{len(errors)} error{'s' if len(errors) != 1 else ''} in {loaded.name}; "

@@ -108,3 +108,45 @@ def test_a_huge_identifier_is_cut_short_in_every_diagnostic(tmp_path: Path) -> N
     assert len(result.stdout) < 2_000
     as_json = flowc("check", "--format", "json", str(path))
     assert len(as_json.stdout) < 2_000
+
+
+def test_a_forgotten_arrow_is_a_warning_when_the_next_step_could_take_the_result(
+    tmp_path: Path,
+) -> None:
+    source = USE + 'flow f(path: str = "x") {\n    extract_record(path)\n' \
+        '    analyze_chunk(mode="deep")\n}\n'
+    [d] = diagnostics(tmp_path, source)
+    assert (d["code"], d["severity"]) == ("F213", "warning")
+    assert d["message"] == "this statement's result is unused; did you mean '->'?"
+    assert where(d) == (4, 5, 4, 25)
+
+
+def test_side_by_side_steps_that_cannot_take_a_result_are_not_warned_about(
+    tmp_path: Path,
+) -> None:
+    source = USE + 'flow f {\n    process_video_transcode(1, "webm")\n' \
+        '    process_video_transcode(2, "mp4")\n    !analyze_chunk(mode="deep")\n}\n'
+    assert diagnostics(tmp_path, source) == []
+
+
+TWO_FLOWS = USE + (
+    "flow a {\n    generate_summary(nope)\n}\n\n"
+    'flow b {\n    r = extract_record("x")\n    execute_db_maintenance()\n}\n')
+
+
+def test_run_prints_the_problems_of_the_flow_it_runs_only(tmp_path: Path) -> None:
+    path = tmp_path / "two.flow"
+    path.write_text(TWO_FLOWS)
+    result = flowc("run", str(path), "a")
+    assert result.exit_code == 1
+    assert "error F202: unknown name 'nope'" in result.stderr
+    assert "F208" not in result.stderr  # flow b's unused result
+
+
+def test_a_flow_compiles_while_another_flow_of_its_file_has_errors(tmp_path: Path) -> None:
+    path = tmp_path / "two.flow"
+    path.write_text(TWO_FLOWS)
+    result = flowc("plan", str(path), "b")
+    assert result.exit_code == 0, result.output
+    assert "warning F208: the result 'r' is never used" in result.stderr
+    assert "F202" not in result.stderr

@@ -65,3 +65,10 @@ def test_grouped_steps_with_options_get_parentheses() -> None:
 def test_strings_are_escaped_so_they_read_back_the_same() -> None:
     module = parse('flow f { a("tab\\there \\"q\\" \\\\ \\u00e9") }')
     assert parse(format_module(module)) == module
+
+
+def test_an_inline_comment_stays_on_the_stage_it_follows() -> None:
+    src = ('flow f {\n    a() -> b(mode="deep")  # deep analysis\n'
+           "        -> c()   # summary\n}\n")
+    assert fmt(src) == ('flow f {\n    a()\n        -> b(mode="deep")  # deep analysis\n'
+                        "        -> c()  # summary\n}\n")
