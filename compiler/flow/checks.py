@@ -4,12 +4,11 @@
 * F202 unknown name, F204 a result name assigned twice (or shadowing a parameter), F205 used
   before it is assigned, F208 (warning) a named result never used;
 * F306 unknown parameter type, F305 a default that does not fit its type;
-* F404 invalid cron expression (five fields, checked with ``croniter``), F405 unknown time zone
-  (``zoneinfo``), F409 a non-positive ``every`` interval.
+* F404 invalid cron expression, F405 unknown time zone (``zoneinfo``), F409 a non-positive
+  ``every`` interval.
 
-Cron strings are validated here rather than with the runtime's beat (the compiler does not import
-the runtime); croniter is the reference for the syntax: five fields, names (``mon``, ``jan``),
-ranges, steps and lists.
+Cron strings are checked with ``flowc.dsl.cron``, the grammar beat builds its schedules from, so
+``flowc check`` accepts exactly the expressions beat runs.
 """
 
 from __future__ import annotations
@@ -20,9 +19,8 @@ from flowc.compiler.flow.params import declared_type, default_value
 from flowc.compiler.flow.types import BASES, describe_value, matches, parse_type
 from flowc.compiler.flow.values import child_nodes
 from flowc.dsl import ast
+from flowc.dsl.cron import expression_problems
 from flowc.dsl.diagnostics import Diagnostic, did_you_mean_hint
-
-CRON_FIELDS = 5
 
 
 def check_module(module: ast.Module) -> list[Diagnostic]:
@@ -207,17 +205,9 @@ def check_trigger(s: ast.Schedule) -> list[Diagnostic]:
 
 
 def cron_error(expr: str) -> str | None:
-    """Why ``expr`` is not a five-field cron expression, or ``None`` when it is one."""
-    fields = expr.split()
-    if len(fields) != CRON_FIELDS:
-        return f"it has {len(fields)} field{'s' if len(fields) != 1 else ''}, not {CRON_FIELDS}"
-    from croniter import croniter  # here: most flows have no schedule (8 ms of start-up)
-
-    try:
-        ok = croniter.is_valid(expr)
-    except Exception:  # croniter raises assorted errors on odd input
-        ok = False
-    return None if ok else "a field is out of range or malformed"
+    """Why beat would refuse the cron string ``expr`` (every problem), or ``None``."""
+    problems = expression_problems(expr)
+    return "; ".join(problems) if problems else None
 
 
 def valid_zone(name: str) -> bool:

@@ -27,18 +27,22 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from .base import UTC, Schedule, ScheduleError, get_zone, require_aware
-from .cronfields import (
+from flowc.dsl.cron import (
     DAY_OF_MONTH,
     DAY_OF_WEEK,
     FIELDS,
     HOUR,
     MINUTE,
     MONTH_OF_YEAR,
+    STRING_ORDER,
     Cronspec,
     FieldSpec,
+    days_occur,
     parse_field,
+    split_expression,
 )
+
+from .base import UTC, Schedule, ScheduleError, get_zone, require_aware
 
 __all__ = ["cron", "crontab"]
 
@@ -46,16 +50,6 @@ MINUTE_STEP = timedelta(minutes=1)
 #: The Gregorian calendar repeats every 400 years, so a date pattern that matches nothing in
 #: 401 years never matches.
 HORIZON_YEARS = 401
-_DAYS_IN_MONTH_LEAP = {m: calendar.monthrange(2000, m)[1] for m in range(1, 13)}
-_MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
 _CRON_STRING_HELP = (
     "a cron expression has 5 fields: minute hour day-of-month month day-of-week, "
     "e.g. '30 2 * * *' (02:30 daily) or '*/15 9-17 * * mon-fri'"
@@ -68,8 +62,9 @@ class crontab(Schedule):  # lower-case: Celery's name, kept for drop-in compatib
 
     ``crontab(minute=30, hour=2)`` fires at 02:30 every day. Fields accept an int, a string
     (``'*/15'``, ``'1-5'``, ``'mon-fri'``, ``'0,30'``) or an iterable of them; see
-    ``schedules_cronfields`` for the grammar. Like Celery, and unlike Unix cron, a day must match
-    month_of_year AND day_of_month AND day_of_week. ``day_of_week`` counts 0 (or 7) = Sunday.
+    ``flowc.dsl.cron`` for the grammar (the one ``flowc check`` uses). Like Celery, and unlike
+    Unix cron, a day must match month_of_year AND day_of_month AND day_of_week.
+    ``day_of_week`` counts 0 (or 7) = Sunday.
 
     ``tz`` is an IANA name or tzinfo; ``None`` means "the app's zone", bound later by
     ``with_default_zone`` (beat does this from the ``timezone``/``enable_utc`` settings) and UTC
@@ -125,14 +120,10 @@ class crontab(Schedule):  # lower-case: Celery's name, kept for drop-in compatib
         """
         if not isinstance(expression, str):
             raise ScheduleError(f"a cron expression must be a string, got {expression!r}")
-        text = _MACROS.get(expression.strip().lower(), expression)
-        fields = text.split()
-        if len(fields) != len(FIELDS):
-            extra = " (flowc has no seconds or year field)" if len(fields) > len(FIELDS) else ""
+        fields, wrong_count = split_expression(expression)
+        if wrong_count:
             raise ScheduleError(
-                f"invalid cron expression {expression!r}: expected 5 fields, "
-                f"found {len(fields)}{extra}",
-                hint=_CRON_STRING_HELP,
+                f"invalid cron expression {expression!r}: {wrong_count}", hint=_CRON_STRING_HELP
             )
         minute, hour, day_of_month, month_of_year, day_of_week = fields
         try:
@@ -193,7 +184,7 @@ class crontab(Schedule):  # lower-case: Celery's name, kept for drop-in compatib
     def expression(self) -> str:
         """The schedule as a 5-field cron string: minute hour day_of_month month day_of_week."""
         t = self._texts
-        return " ".join(t[s.name] for s in (MINUTE, HOUR, DAY_OF_MONTH, MONTH_OF_YEAR, DAY_OF_WEEK))
+        return " ".join(t[s.name] for s in STRING_ORDER)
 
     def __repr__(self) -> str:
         t = self._texts
@@ -284,9 +275,7 @@ class crontab(Schedule):  # lower-case: Celery's name, kept for drop-in compatib
                 year, month = year + 1, 1
 
     def _check_can_fire(self) -> None:
-        if not any(
-            d <= _DAYS_IN_MONTH_LEAP[m] for m in self.month_of_year for d in self.day_of_month
-        ):
+        if not days_occur(self.day_of_month, self.month_of_year):
             raise ScheduleError(
                 f"invalid crontab: day_of_month {self._texts['day_of_month']!r} never occurs in "
                 f"month_of_year {self._texts['month_of_year']!r}",

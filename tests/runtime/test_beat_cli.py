@@ -65,7 +65,7 @@ def test_a_bad_beat_schedule_stops_beat_with_the_fix_in_the_message(
     assert result.exit_code == 2
     for text in ("invalid beat_schedule (3 bad entries)",
                  "beat entry 'a': invalid cron expression '61 2 * * *': invalid crontab "
-                 "(1 problem): minute '61': 61 is out of range 0-59; minute takes 0-59",
+                 "(1 problem): minute 61 is out of range 0-59; minute takes 0-59",
                  "unknown key 'kwarg'; did you mean 'kwargs'?",
                  "unknown catchup policy 'onse'; did you mean 'once'?"):
         assert text in result.output, result.output

@@ -175,7 +175,7 @@ def test_describe_an_every_n_minutes_schedule() -> None:
 
 
 def test_out_of_range_minute_names_the_field_and_range() -> None:
-    with pytest.raises(ScheduleError, match=r"minute 61: 61 is out of range 0-59"):
+    with pytest.raises(ScheduleError, match=r"minute 61 is out of range 0-59"):
         crontab(minute=61)
 
 
@@ -183,7 +183,7 @@ def test_every_invalid_field_is_reported_at_once() -> None:
     with pytest.raises(ScheduleError) as e:
         crontab(minute="61", hour="x", day_of_week="funday")
     assert "3 problems" in str(e.value)
-    assert "unknown name 'funday'" in str(e.value)
+    assert "day_of_week 'funday' is not a number or a name" in str(e.value)
 
 
 def test_error_carries_a_hint_for_the_first_bad_field() -> None:
@@ -193,7 +193,7 @@ def test_error_carries_a_hint_for_the_first_bad_field() -> None:
 
 
 def test_zero_step_is_rejected() -> None:
-    with pytest.raises(ScheduleError, match="step '0' must be a whole number >= 1"):
+    with pytest.raises(ScheduleError, match="minute step '0' is not a whole number >= 1"):
         crontab(minute="*/0")
 
 

@@ -1,4 +1,10 @@
-"""Parsing of the five crontab fields into sets of integers, with Celery's semantics.
+"""The cron grammar of flowc: the five crontab fields as sets of integers, with Celery's semantics.
+
+One grammar for the whole product: ``flowc check`` validates a ``.flow`` file's ``cron "..."``
+schedules with it (the compiler), and beat builds its ``crontab`` from it (the runtime), so a file
+that checks clean is a file beat accepts. It lives in the bottom layer because both need it and
+the compiler cannot import the runtime; like every ``flowc.dsl`` base module it imports only the
+standard library.
 
 Grammar of a string field (Celery's ``crontab_parser``, plus ``a/n``)::
 
@@ -13,19 +19,27 @@ Grammar of a string field (Celery's ``crontab_parser``, plus ``a/n``)::
 - ``day_of_week``: 0 = Sunday ... 6 = Saturday, and 7 is accepted as Sunday too (Unix cron's
   convention; Celery rejects 7). Names are 3-letter abbreviations or full names, any case.
 - ``day_of_month`` 1-31, ``month_of_year`` 1-12 (or ``jan``..``dec``), ``hour`` 0-23,
-  ``minute`` 0-59.
+  ``minute`` 0-59. No ``L``, ``W``, ``#`` or ``?`` (croniter's and Quartz's extensions).
 
+A cron string is the five fields in Unix order (minute hour day-of-month month day-of-week) or
+one of the macros ``@yearly``, ``@monthly``, ``@weekly``, ``@daily``, ``@hourly``...
 Non-string values: an int, or an iterable (set, list, range...) of ints or strings, unioned.
-Every problem in every field is collected, so one error lists them all.
+Every problem in every field is collected, each naming the field and the value
+(``minute 61 is out of range 0-59``), so one error lists them all.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["DAY_OF_MONTH", "DAY_OF_WEEK", "FIELDS", "HOUR", "MINUTE", "MONTH_OF_YEAR", "FieldSpec"]
+__all__ = [
+    "DAY_OF_MONTH", "DAY_OF_WEEK", "FIELDS", "HOUR", "MACROS", "MINUTE", "MONTH_OF_YEAR",
+    "STRING_ORDER", "Cronspec", "FieldSpec", "days_occur", "expression_problems",
+    "parse_field", "split_expression",
+]  # fmt: skip
 
 Cronspec = int | str | Iterable[int | str]
 
@@ -79,6 +93,19 @@ DAY_OF_WEEK = FieldSpec(
 )  # fmt: skip
 #: Positional order of ``crontab(...)`` (Celery's), not the order of a cron string.
 FIELDS = (MINUTE, HOUR, DAY_OF_WEEK, DAY_OF_MONTH, MONTH_OF_YEAR)
+#: The order of the fields in a cron string (Unix's).
+STRING_ORDER = (MINUTE, HOUR, DAY_OF_MONTH, MONTH_OF_YEAR, DAY_OF_WEEK)
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+"""The ``@name`` shorthands a cron string may be, and the five fields each stands for."""
+_DAYS_IN_MONTH_LEAP = {m: calendar.monthrange(2000, m)[1] for m in range(1, 13)}
 
 
 class FieldError(Exception):
@@ -108,18 +135,18 @@ def parse_field(spec: FieldSpec, value: Cronspec | None) -> tuple[frozenset[int]
         try:
             result |= _parse_item(spec, item)
         except FieldError as e:
-            problems.append(f"{spec.name} {item!r}: {e}")
+            problems.append(f"{spec.name} {e}")
     return frozenset(result), problems
 
 
 def _parse_item(spec: FieldSpec, item: int | str) -> set[int]:
     if isinstance(item, bool) or not isinstance(item, (int, str)):
-        raise FieldError(f"expected an int or a string, got {type(item).__name__}")
+        raise FieldError(f"{item!r} is not an int or a string")
     if isinstance(item, int):
         return {spec.normalise(_check_range(spec, item))}
     text = item.strip()
     if not text:
-        raise FieldError("empty expression")
+        raise FieldError("is an empty string")
     result: set[int] = set()
     for part in text.split(","):
         result |= _parse_part(spec, part.strip())
@@ -129,7 +156,7 @@ def _parse_item(spec: FieldSpec, item: int | str) -> set[int]:
 def _parse_part(spec: FieldSpec, part: str) -> set[int]:
     m = _PART.match(part)
     if m is None:
-        raise FieldError(f"cannot parse {part!r}")
+        raise FieldError(f"{part!r} is not a value, a range or a step (e.g. 5, 1-5, */15)")
     base, step_text = m.group("base"), m.group("step")
     if base == "*":
         values = list(spec.values())
@@ -160,7 +187,7 @@ def _value(spec: FieldSpec, text: str) -> int:
     if number is None:
         if spec.names:
             known = ", ".join(k for k in spec.names if len(k) == 3)
-            raise FieldError(f"unknown name {text!r}; expected a number or one of {known}")
+            raise FieldError(f"{text!r} is not a number or a name ({known})")
         raise FieldError(f"{text!r} is not a number")
     return number
 
@@ -173,5 +200,40 @@ def _check_range(spec: FieldSpec, value: int) -> int:
 
 def _step(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) == 0:
-        raise FieldError(f"step {text!r} must be a whole number >= 1")
+        raise FieldError(f"step {text!r} is not a whole number >= 1")
     return int(text)
+
+
+def split_expression(expression: str) -> tuple[list[str], str | None]:
+    """The five fields of a cron string (macros expanded), or ``([], why)`` when it has not five."""
+    text = MACROS.get(expression.strip().lower(), expression)
+    fields = text.split()
+    if len(fields) == len(STRING_ORDER):
+        return fields, None
+    extra = " (flowc has no seconds or year field)" if len(fields) > len(STRING_ORDER) else ""
+    return [], f"expected 5 fields, found {len(fields)}{extra}"
+
+
+def days_occur(day_of_month: Iterable[int], month_of_year: Iterable[int]) -> bool:
+    """Whether some day of ``day_of_month`` exists in some month of ``month_of_year``.
+
+    ``0 0 30 2 *`` never fires. With Celery's AND of the three day fields, this is the only way
+    a valid set of fields never fires: every real (month, day) falls on each weekday in 400 years.
+    """
+    months = list(month_of_year)
+    return any(d <= _DAYS_IN_MONTH_LEAP[m] for m in months for d in day_of_month)
+
+
+def expression_problems(expression: str) -> list[str]:
+    """Every problem of a cron string, one sentence each; empty when beat would accept it."""
+    fields, wrong_count = split_expression(expression)
+    if wrong_count:
+        return [wrong_count]
+    problems: list[str] = []
+    parsed: dict[str, frozenset[int]] = {}
+    for spec, text in zip(STRING_ORDER, fields, strict=True):
+        parsed[spec.name], errors = parse_field(spec, text)
+        problems += errors
+    if not problems and not days_occur(parsed[DAY_OF_MONTH.name], parsed[MONTH_OF_YEAR.name]):
+        problems.append(f"day_of_month {fields[2]!r} never occurs in month_of_year {fields[3]!r}")
+    return problems
