@@ -257,6 +257,9 @@ class Schedule(Node):
     expr: str | Duration
     target: Stage
     tz: str | None = None
+    expr_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+    """Where the cron string's text is (inside the quotes when it has no escapes)."""
+    tz_span: Span = field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +304,7 @@ class Module(Node):
 def children(node: Node) -> Iterator[Node]:
     """The direct child nodes of ``node``, in field order (tuples and pairs are flattened)."""
     for f in dataclasses.fields(node):
-        if f.name in ("span", "name_span", "comments", "broken"):
+        if f.name in ("span", "name_span", "comments", "broken", "expr_span", "tz_span"):
             continue
         yield from _nodes_in(getattr(node, f.name))
 

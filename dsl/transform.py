@@ -37,6 +37,8 @@ class _Trigger:
     kind: str
     expr: str | ast.Duration
     tz: str | None
+    expr_span: ast.Span = _NO_SPAN
+    tz_span: ast.Span = _NO_SPAN
 
 
 class ToAst(StageRules, ValueRules, RuleBase, Transformer[Token, ast.Module]):
@@ -181,14 +183,26 @@ class ToAst(StageRules, ValueRules, RuleBase, Transformer[Token, ast.Module]):
         kind: Literal["cron", "every"] = "cron" if trigger.kind == "cron" else "every"
         return ast.Schedule(
             str(name), kind, trigger.expr, target, trigger.tz,
-            span=token_to(children[0], target.span),
+            span=token_to(children[0], target.span), expr_span=trigger.expr_span,
+            tz_span=trigger.tz_span,
         )
 
     def cron_trigger(self, children: list[Token]) -> _Trigger:
         # _CRON STRING (_TZ STRING)?
+        expr = self._string(children[1])
         tz = self._string(children[3]) if len(children) > 2 else None
-        return _Trigger("cron", self._string(children[1]), tz)
+        tz_span = _text_span(children[3], tz) if tz is not None else _NO_SPAN
+        return _Trigger("cron", expr, tz, _text_span(children[1], expr), tz_span)
 
     def every_trigger(self, children: list[Token]) -> _Trigger:
         # _EVERY DURATION
         return _Trigger("every", self._duration(children[1]), None)
+
+
+def _text_span(tok: Token, text: str) -> ast.Span:
+    """The span of a string literal's text inside its quotes when it is written without escapes
+    (one source column per character), else of the whole literal."""
+    span = token_span(tok)
+    if span.line == span.end_line and span.end_col - span.col == len(text) + 2:
+        return ast.Span(span.line, span.col + 1, span.line, span.end_col - 1)
+    return span

@@ -157,9 +157,11 @@ class _Reader(ValueReader):
             raise self.fail(node, f"schedule '{name}' needs 'run: <step>'")
         target = self.stage(entries["run"])
         tz = self.string(entries["tz"], "a time zone") if "tz" in entries else None
+        tz_span = _text_span(entries["tz"], tz) if tz is not None else ast.NO_SPAN
         if "cron" in entries and "every" not in entries:
             cron = self.string(entries["cron"], "a cron expression")
-            return ast.Schedule(name, "cron", cron, target, tz, span=span_of(node))
+            return ast.Schedule(name, "cron", cron, target, tz, span=span_of(node),
+                                expr_span=_text_span(entries["cron"], cron), tz_span=tz_span)
         if "every" in entries and "cron" not in entries:
             return ast.Schedule(
                 name, "every", self.duration(entries["every"]), target, tz, span=span_of(node)
@@ -322,3 +324,13 @@ class _Reader(ValueReader):
     def scalar(self, node: Node) -> Any:
         literal = self.value(node)
         return literal.value if isinstance(literal, ast.Literal) else None
+
+
+def _text_span(node: Node, text: str) -> ast.Span:
+    """The span of a scalar's text (inside its quotes) when it is written as is on one line,
+    else of the whole scalar."""
+    span = span_of(node)
+    quoted = 2 if isinstance(node, ScalarNode) and node.style in ("'", '"') else 0
+    if span.line == span.end_line and span.end_col - span.col == len(text) + quoted:
+        return ast.Span(span.line, span.col + quoted // 2, span.line, span.end_col - quoted // 2)
+    return span

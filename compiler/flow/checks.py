@@ -13,13 +13,14 @@ Cron strings are checked with ``flowc.dsl.cron``, the grammar beat builds its sc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 
 from flowc.compiler.flow.params import declared_type, default_value
 from flowc.compiler.flow.types import BASES, describe_value, matches, parse_type
 from flowc.compiler.flow.values import child_nodes
 from flowc.dsl import ast
-from flowc.dsl.cron import expression_problems
+from flowc.dsl.cron import STRING_ORDER, FieldSpec, expression_problems, parse_field
 from flowc.dsl.diagnostics import Diagnostic, did_you_mean_hint
 
 
@@ -190,18 +191,46 @@ def check_trigger(s: ast.Schedule) -> list[Diagnostic]:
             diags.append(Diagnostic("F409", "'every' needs an interval above zero", s.expr.span))
         return diags
     assert isinstance(s.expr, str)
-    error = cron_error(s.expr)
-    if error:
-        diags.append(Diagnostic("F404", f"invalid cron expression \"{s.expr}\": {error}", s.span,
-                                "five fields: minute hour day-of-month month day-of-week, "
-                                "e.g. \"30 2 * * *\""))
+    diags += cron_diagnostics(s)
     if s.tz is not None and not valid_zone(s.tz):
         import zoneinfo
 
         hint = did_you_mean_hint(s.tz, sorted(zoneinfo.available_timezones()))
-        diags.append(Diagnostic("F405", f"unknown time zone \"{s.tz}\"", s.span,
+        span = s.tz_span if s.tz_span.known else s.span
+        diags.append(Diagnostic("F405", f"unknown time zone \"{s.tz}\"", span,
                                 hint or "use an IANA name such as \"Europe/Berlin\" or \"UTC\""))
     return diags
+
+
+def cron_diagnostics(s: ast.Schedule) -> list[Diagnostic]:
+    """F404 for each wrong field of a cron schedule, under that field and naming it
+    (``minute 61 is out of range 0-59``); a wrong field count under the whole string."""
+    assert isinstance(s.expr, str)
+    where = s.expr_span if s.expr_span.known else s.span
+    exact = where.line == where.end_line and where.end_col - where.col == len(s.expr)
+    parts = list(re.finditer(r"\S+", s.expr))
+    if exact and len(parts) == len(STRING_ORDER):
+        diags = []
+        for spec, part in zip(STRING_ORDER, parts, strict=True):
+            _, problems = parse_field(spec, part.group())
+            if problems:
+                col = where.col + part.start()
+                span = ast.Span(where.line, col, where.line, col + len(part.group()))
+                diags.append(Diagnostic(
+                    "F404", f"invalid cron expression \"{s.expr}\": {'; '.join(problems)}",
+                    span, _field_hint(spec)))
+        if diags:
+            return diags
+    error = cron_error(s.expr)
+    if not error:
+        return []
+    return [Diagnostic("F404", f"invalid cron expression \"{s.expr}\": {error}", where,
+                       "five fields: minute hour day-of-month month day-of-week, "
+                       "e.g. \"30 2 * * *\"")]
+
+
+def _field_hint(spec: FieldSpec) -> str:
+    return f"{spec.name} takes {spec.lo}-{spec.max_input}, e.g. {spec.example}"
 
 
 def cron_error(expr: str) -> str | None:

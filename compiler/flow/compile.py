@@ -100,8 +100,9 @@ def forgotten_arrows(flow: ast.Flow, lowerer: FlowLowerer) -> list[Diagnostic]:
     """F213 (a warning) where a statement's result goes nowhere and the next statement's first
     step would take it: ``a()`` then ``b()`` on the next line, where ``a() -> b()`` was meant.
 
-    The next step qualifies when it is a task call that binds with one more leading argument,
-    takes no ``_`` and is not ``!``, and its statement uses no named result (dataflow).
+    The next step qualifies when it is a task call without positional arguments that binds
+    with one (all its parameters have defaults), takes no ``_``, is not ``!``, and its
+    statement uses no named result (dataflow).
     """
     diags: list[Diagnostic] = []
     results = {s.name for s in flow.body if isinstance(s, ast.Assign)}
@@ -122,8 +123,8 @@ def forgotten_arrows(flow: ast.Flow, lowerer: FlowLowerer) -> list[Diagnostic]:
 
 
 def _takes_one_more(call: ast.Call, lowerer: FlowLowerer) -> bool:
-    if call.immutable or call.name in lowerer.flows:
-        return False
+    if call.immutable or call.args or call.name in lowerer.flows:
+        return False  # positional arguments written: the result was not meant to go first
     args = (*call.args, *(k.value for k in call.kwargs))
     if any(isinstance(a, ast.Placeholder) for a in args):
         return False

@@ -150,3 +150,34 @@ def test_a_flow_compiles_while_another_flow_of_its_file_has_errors(tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert "warning F208: the result 'r' is never used" in result.stderr
     assert "F202" not in result.stderr
+
+
+def test_a_cron_field_out_of_range_is_pointed_at_and_named(tmp_path: Path) -> None:
+    source = USE + 'schedule a = cron "61 2 * * *" -> execute_db_maintenance()\n'
+    [d] = diagnostics(tmp_path, source)
+    assert (d["code"], d["message"]) == (
+        "F404", 'invalid cron expression "61 2 * * *": minute 61 is out of range 0-59')
+    assert where(d) == (3, 20, 3, 22)
+
+
+def test_each_wrong_cron_field_is_its_own_diagnostic(tmp_path: Path) -> None:
+    source = USE + 'schedule a = cron "0 25 * 13 *" -> execute_db_maintenance()\n'
+    found = diagnostics(tmp_path, source)
+    assert [(d["message"].split(": ")[1], d["col"]) for d in found] == [
+        ("hour 25 is out of range 0-23", 22), ("month_of_year 13 is out of range 1-12", 27)]
+
+
+def test_an_unknown_time_zone_is_pointed_at_the_zone(tmp_path: Path) -> None:
+    source = USE + 'schedule b = cron "0 2 * * *" tz "Europe/Berlinn" -> execute_db_maintenance()\n'
+    [d] = diagnostics(tmp_path, source)
+    assert d["code"] == "F405"
+    assert where(d) == (3, 35, 3, 49)
+    assert d["hint"] == "did you mean 'Europe/Berlin'?"
+
+
+def test_yaml_cron_fields_are_pointed_at_too(tmp_path: Path) -> None:
+    source = ("use: examples.tasks\nschedules:\n"
+              "  a: {cron: \"0 2 * * 8\", tz: Mars/Olympus, run: execute_db_maintenance}\n")
+    found = diagnostics(tmp_path, source, "case.yaml")
+    assert [(d["code"], d["col"], d["end_col"]) for d in found] == [
+        ("F404", 22, 23), ("F405", 30, 42)]
