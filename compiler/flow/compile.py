@@ -24,11 +24,13 @@ from flowc.compiler.checks.serialisable import check_serialisable
 from flowc.compiler.checks.structure import check_structure
 from flowc.compiler.flow.checks import check_module as static_checks
 from flowc.compiler.flow.lower import FlowLowerer
+from flowc.compiler.flow.options import flow_words
 from flowc.compiler.flow.params import resolve_params, sample_params
 from flowc.compiler.flow.problems import problems_to_diagnostics
 from flowc.compiler.flow.resolve import TaskCatalog
 from flowc.compiler.flow.values import uses_any
 from flowc.compiler.ir import Workflow
+from flowc.compiler.render import PictureNotes
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic, did_you_mean_hint, sort_diagnostics
 from flowc.dsl.gc_pause import gc_paused
@@ -226,6 +228,42 @@ def only_about(diags: list[Diagnostic], module: ast.Module, flow: ast.Flow) -> l
         return not inside or any(inside)
 
     return [d for d in diags if wanted(d)]
+
+
+def picture_notes(
+    module: ast.Module,
+    catalog: TaskCatalog,
+    flow_name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    *,
+    filename: str | None = None,
+    from_text: bool = True,
+) -> PictureNotes:
+    """What a picture of ``compile_flow``'s workflow shows beyond the IR: the called flows'
+    clusters, the flows' ``on error`` handlers, options in ``.flow`` words, a schedule's trigger.
+    (Lowers again, the same way: node ids match.)"""
+    with gc_paused():
+        lowerer = FlowLowerer(module, catalog, filename)
+        flow = pick_flow(module, flow_name, filename)
+        schedule = next((s for s in module.schedules if s.name == flow_name), None)
+        trigger = None
+        if flow is None and schedule is not None:
+            lowerer.lower_stage(schedule.name, schedule.target)
+            trigger = _trigger_text(schedule)
+        elif flow is not None:
+            values, _ = resolve_params(flow, params or {}, from_text=from_text)
+            lowerer.lower_flow(flow, values)
+        return PictureNotes(clusters=dict(lowerer.clusters),
+                            flow_handlers=dict(lowerer.flow_handlers), trigger=trigger,
+                            option_words=flow_words)
+
+
+def _trigger_text(s: ast.Schedule) -> str:
+    from flowc.dsl.literals import format_duration, quote_string
+
+    if isinstance(s.expr, ast.Duration):
+        return f"every {format_duration(s.expr.seconds)}"
+    return f"cron {quote_string(s.expr)} tz {quote_string(s.tz or 'UTC')}"
 
 
 def compile_schedules(

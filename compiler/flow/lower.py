@@ -68,6 +68,10 @@ class FlowLowerer:
         self.errbacks: list[Errback] = []
         self.name_spans: dict[str, ast.Span] = {}
         self.keyword_spans: dict[tuple[str, str], ast.Span] = {}
+        # For pictures: the called-flow instances each node is in, and the errbacks that are a
+        # flow's ``on error`` (node or errback id -> cluster path; () is the whole workflow).
+        self.clusters: dict[str, tuple[tuple[str, str], ...]] = {}
+        self.flow_handlers: dict[str, tuple[tuple[str, str], ...]] = {}
 
     # ---- entry points ----------------------------------------------------------------------
     def lower_flow(self, flow: ast.Flow, params: Mapping[str, Any]) -> Workflow:
@@ -79,6 +83,8 @@ class FlowLowerer:
         if flow.on_error is not None:
             eid = flow_handler(self, flow.on_error, scope)
             handlers = [eid] if eid else []
+            if eid:
+                self.flow_handlers[eid] = ()
         return self._workflow(flow.name, out, handlers)
 
     def lower_stage(self, name: str, stage: ast.Stage) -> Workflow:
@@ -267,6 +273,8 @@ class FlowLowerer:
         self.nodes.append(node)
         self.name_spans[node.id] = call.name_span
         self.note_keywords(node.id, call)
+        if scope.cluster:
+            self.clusters[node.id] = scope.cluster
         return Inbound("node", node.id)
 
     def note_keywords(self, node_id: str, call: ast.Call) -> None:

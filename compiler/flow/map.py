@@ -68,4 +68,6 @@ def lower_map(lw: FlowLowerer, m: ast.Map, inbound: Inbound, scope: Scope) -> In
     lw.nodes.append(node)
     lw.name_spans[node.id] = call.name_span
     lw.note_keywords(node.id, call)
+    if scope.cluster:
+        lw.clusters[node.id] = scope.cluster
     return Inbound("node", node.id)

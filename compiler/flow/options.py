@@ -209,3 +209,40 @@ def _exclusions(out: Options) -> None:
             "F402", f"soft_timeout ({soft}s) is longer than timeout ({hard}s)",
             out.spans["soft_time_limit"], "the soft limit must come first",
         ))
+
+
+_WRITTEN_AS = {ir: flow for flow, ir in FLOW_NAMES.items()}
+_DURATIONS = frozenset(("countdown", "expires", "time_limit", "soft_time_limit",
+                        "default_retry_delay", "retry_backoff_max"))
+
+
+def flow_words(options: Mapping[str, Any]) -> list[str]:
+    """IR (Celery) options as a ``.flow`` file writes them, for pictures: ``retries 1``,
+    ``backoff exponential(1s, max=1m)``, ``timeout 30s``, in the options' order."""
+    from flowc.dsl.literals import format_duration
+
+    def shown(name: str, value: Any) -> str:
+        if name in _DURATIONS and isinstance(value, int | float) and not isinstance(value, bool):
+            return format_duration(value)
+        if value is None:
+            return "none"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    words: list[str] = []
+    backoff = options.get("retry_backoff")
+    for name, value in options.items():
+        if name == "retry_backoff":
+            if value is False and "default_retry_delay" in options:
+                words.append(f"backoff fixed({shown('countdown', options['default_retry_delay'])})")
+                continue
+            base = "" if value is True else shown("countdown", value)
+            cap = options.get("retry_backoff_max")
+            cap_text = f"max={shown('countdown', cap)}" if cap is not None else ""
+            words.append(f"backoff exponential({', '.join(t for t in (base, cap_text) if t)})")
+        elif name == "retry_backoff_max" or (name == "default_retry_delay" and backoff is False):
+            continue
+        else:
+            words.append(f"{_WRITTEN_AS.get(name, name)} {shown(name, value)}")
+    return words

@@ -58,6 +58,8 @@ class Scope:
     options: dict[str, Any] = field(default_factory=dict)
     errbacks: tuple[str, ...] = ()
     stack: tuple[str, ...] = ()
+    cluster: tuple[tuple[str, str], ...] = ()
+    """The called-flow instances this scope is inside, outermost first: (id, label) each."""
 
     def bind(self, name: str, value: Any) -> Scope:
         return replace(self, values={**self.values, name: value})

@@ -37,11 +37,14 @@ def inline_flow(lw: FlowLowerer, call: ast.Call, flow: ast.Flow, inbound: Inboun
     opts = lw.call_options(call.options, scope)
     if call.immutable:
         inbound = inbound.wait_only()
+    instance = (f"cluster_{len(lw.clusters)}_{call.span.line}_{call.span.col}_{flow.name}",
+                f"flow {flow.name}")
     inner = Scope(values, options={**scope.options, **opts.values},
                   errbacks=tuple(link_errors(lw, opts, scope)),
-                  stack=(*scope.stack, flow.name))
+                  stack=(*scope.stack, flow.name), cluster=(*scope.cluster, instance))
     if flow.on_error is not None:
         eid = flow_handler(lw, flow.on_error, inner)
         if eid:
             inner.errbacks = (*inner.errbacks, eid)
+            lw.flow_handlers[eid] = inner.cluster
     return lw.body(flow, inbound, inner)

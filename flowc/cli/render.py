@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from flowc.cli.compiling import PARAM_HELP, compile_or_exit, params_from
+from flowc.compiler.flow.compile import picture_notes
 from flowc.compiler.ir import Workflow
 from flowc.compiler.render import render as render_graph
 from flowc.compiler.render import to_dot, to_mermaid
@@ -51,19 +52,22 @@ def render(file: Path, flow: str | None, output: Path | None, fmt: str | None,
             raise click.BadParameter(
                 f"cannot tell the format from {output}; use one of {', '.join(SUFFIX_FORMATS)} "
                 "or --format", param_hint="-o")
-    _, wf = compile_or_exit(file, flow, params_from(params, params_json))
+    values = params_from(params, params_json)
+    loaded, wf = compile_or_exit(file, flow, values)
+    assert loaded.module is not None  # compile_or_exit exits otherwise
+    notes = picture_notes(loaded.module, loaded.catalog, flow, values, filename=loaded.name)
     if not full_names:
         wf = short_names(wf)
     if fmt == "dot":
-        data = to_dot(wf).encode()
+        data = to_dot(wf, notes).encode()
     elif fmt == "mmd":
-        data = to_mermaid(wf).encode()
+        data = to_mermaid(wf, notes).encode()
     else:
         if shutil.which("dot") is None:
             raise click.ClickException(
                 "Graphviz's 'dot' is not installed (apt-get install graphviz, brew install "
                 "graphviz); -o out.dot or out.mmd work without it")
-        data = render_graph(wf, fmt)
+        data = render_graph(wf, fmt, notes)
     if output is None:
         click.echo(data.decode(errors="replace"), nl=False)
         return
