@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from flowc.compiler.ir import Workflow
+from flowc.compiler.ir import Node, Workflow
 from flowc.runtime import states
 from flowc.runtime.exceptions import ChordError
 from flowc.runtime.group_result import GroupResult, ResultLike
@@ -17,7 +17,7 @@ from flowc.runtime.message import Message
 from flowc.runtime.outcome import exception_to_dict, now_iso
 from flowc.runtime.result import EagerResult
 from flowc.runtime.retry import STEP_OPTIONS
-from flowc.runtime.workflows.steps import MapWidthExceeded, bind_errback
+from flowc.runtime.workflows.steps import bind_errback, map_too_wide, source_location
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -41,7 +41,7 @@ def run_eagerly(app: App, wf: Workflow) -> ResultLike:
         step = {k: node.options[k] for k in STEP_OPTIONS if node.options.get(k) is not None}
         headers = {"options": step} if step else None
         if node.kind == "map":
-            result = _run_map(app, node.task, args, kwargs, node.max_width, headers)
+            result = _run_map(app, node, args, kwargs, headers)
         else:
             result = task.apply(args, kwargs, headers=headers)
         outcome[node_id] = result
@@ -61,15 +61,16 @@ def run_eagerly(app: App, wf: Workflow) -> ResultLike:
     return build(shape)
 
 
-def _run_map(app: App, name: str, args: list[Any], kwargs: dict[str, Any],
-             max_width: int | None, headers: dict[str, Any] | None) -> EagerResult:
+def _run_map(app: App, node: Node, args: list[Any], kwargs: dict[str, Any],
+             headers: dict[str, Any] | None) -> EagerResult:
+    name, max_width = node.task, node.max_width
     items = args[0] if args else None
     task = app.tasks[name]
     if not isinstance(items, list):
         return _failure(app, name, TypeError(f"map needs a list, got {type(items).__name__}"))
     if max_width is not None and len(items) > max_width:
-        return _failure(app, name, MapWidthExceeded(
-            f"map got {len(items)} items, more than its max_width of {max_width}"))
+        return _failure(app, name, map_too_wide(
+            name, node.id, len(items), max_width, source_location(node.span)))
     values = []
     for item in items:
         result = task.apply([item, *args[1:]], kwargs, headers=headers)

@@ -19,6 +19,7 @@ import orjson
 from flowc.compiler.ir import Node, Workflow
 from flowc.runtime.message import ENVELOPE_VERSION, Message
 from flowc.runtime.retry import STEP_OPTIONS
+from flowc.runtime.workflows.steps import source_location
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -198,6 +199,9 @@ def _node_record(step: _Step, successors: list[str], node: Node, wid_json: str,
     marker = '{"id":' + wid_json + ',"node":' + orjson.dumps(node.id).decode()
     if node.kind == "map":
         marker += ',"expand":true,"max":' + orjson.dumps(node.max_width).decode()
+        at = source_location(node.span)
+        if at:  # a .flow map: its errors name the place it is written
+            marker += ',"at":' + orjson.dumps(at).decode()
     kwarg_inputs = node.kwarg_inputs
     kwargs = node.kwargs
     if kwarg_inputs:

@@ -27,6 +27,29 @@ class MapWidthExceeded(Exception):
     """A dynamic map received a longer list than its ``max_width`` allows."""
 
 
+def map_too_wide(task: str, node: str | None, count: int, limit: int,
+                 at: str | None) -> MapWidthExceeded:
+    """The error of a map given ``count`` items over its cap, in the words the map was written
+    in: a ``.flow`` map (``at`` is its file:line:col) by location and its ``max``, a Python
+    ``fanout`` by node and ``max_width``."""
+    if at:
+        short = task.rsplit(".", 1)[-1]
+        return MapWidthExceeded(
+            f"map {short} at {at} got {count} items, more than its max {limit} "
+            f"(raise it with 'map {short}(...) max N')")
+    return MapWidthExceeded(
+        f"map step {node} got {count} items, more than its max_width of {limit}")
+
+
+def source_location(span: object) -> str | None:
+    """``file:line:col`` of a node's ``SourceSpan`` (None for a node built in Python)."""
+    line = getattr(span, "line", None)
+    if not line:
+        return None
+    file = getattr(span, "file", None)
+    return f"{file + ':' if file else ''}{line}:{getattr(span, 'col', 0)}"
+
+
 def join_for_outcome(message: Message, outcome: Outcome) -> JoinOp | None:
     """The join operation that settles a finished workflow step (None while it retries)."""
     marker = message.workflow
@@ -69,9 +92,9 @@ def expansion(message: Message) -> JoinOp:
             f"{type(items).__name__}"), None) or JoinOp("fail", "", "")
     limit = marker.get("max")
     if limit is not None and len(items) > int(limit):
-        return fail_op(message, MapWidthExceeded(
-            f"map step {marker.get('node')} got {len(items)} items, more than its "
-            f"max_width of {limit}"), None) or JoinOp("fail", "", "")
+        return fail_op(message, map_too_wide(
+            message.task, marker.get("node"), len(items), int(limit), marker.get("at")),
+            None) or JoinOp("fail", "", "")
     bodies = []
     namespace = message.id_namespace()
     for i, item in enumerate(items):

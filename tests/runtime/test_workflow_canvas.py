@@ -150,3 +150,18 @@ def test_a_finished_run_expires_with_the_results(wf_app: App, redis_client: redi
     result.get(timeout=5)
     ttls = [redis_client.ttl(key) for key in wf_app.keys.workflow(result.workflow_id)]
     assert all(0 < ttl <= 86400 or ttl == -2 for ttl in ttls), ttls  # -2: never created
+
+
+def test_a_flow_map_wider_than_its_max_names_its_place_and_max(wf_app: App) -> None:
+    from flowc.compiler.flow.compile import compile_flow
+    from flowc.compiler.flow.resolve import catalog_from_tasks
+    from flowc.dsl.parser import parse
+
+    source = "flow wide {\n    upto(20)\n        -> map square() max 10\n}\n"
+    wf, diags = compile_flow(parse(source), catalog_from_tasks(wf_app.tasks), "wide",
+                             filename="wide.flow")
+    assert wf is not None and diags == []
+    result = wf_app.submit_workflow(wf)
+    message = "map square at wide.flow:3:12 got 20 items, more than its max 10"
+    with pytest.raises(Exception, match=message):
+        result.get(timeout=5)
