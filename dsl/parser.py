@@ -9,9 +9,8 @@ resumes at the next top-level keyword (``flow``, ``schedule``, ``use``, ``defaul
 start of a line), so one run reports one error per broken item instead of only the first or a
 cascade.
 
-Source nested more than ``_MAX_INLINE_DEPTH`` brackets deep is built the old way instead: a
-parse tree and a recursive transform, which reports F120 when Python's recursion limit is hit
-(the inline build does not recurse, but the compiler's passes over the AST do).
+Source nested more than ``MAX_NESTING`` brackets deep (one limit for every construct) is
+F120 at the bracket that goes too deep.
 """
 
 from __future__ import annotations
@@ -34,16 +33,18 @@ from flowc.dsl.spans import token_span
 from flowc.dsl.transform import ToAst
 from flowc.dsl.transform_base import collecting
 from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+MAX_NESTING = 100
+"""The deepest nesting of brackets, ``()`` ``[]`` ``{}`` alike (groups, lists, dicts, calls),
+that a .flow file may have: deeper is F120 at the bracket that goes too deep. The compiler's
+passes over the AST recurse, so a limit is needed; one limit for every construct keeps it
+predictable (docs/language.md, Lexical rules)."""
+_BRACKETS = re.compile(r"""[()\[\]{}]|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?|#[^\n]*""")
 _RESUME_AT = re.compile(r"^(?:flow|schedule|use|defaults)\b", re.MULTILINE)
 _ITEM_NAME = re.compile(r"^(?:flow|schedule)\s+([A-Za-z_][A-Za-z0-9_]*)")
 _SYNTAX_CODES = frozenset(("F101", "F102", "F103", "F106", "F107", "F120"))
 """Codes that mean the text did not parse (the others are reported on a finished AST)."""
-# Deeper than this (in brackets), the AST is built by a recursive transform that turns
-# running out of stack into F120. Each bracket is at most 2-3 tree levels, well inside the
-# recursion limit at this depth.
-_MAX_INLINE_DEPTH = 100
 _OPENERS = ("_LPAR", "_LSQB", "_LBRACE")
 _CLOSERS = ("_RPAR", "_RSQB", "_RBRACE")
 
@@ -129,12 +130,6 @@ def flow_parser() -> Lark:
 def _fast_tables() -> FastTables | None:
     """The tables of ``flow_parser()`` for :func:`fast_parse` (None: lark's path only)."""
     return fast_tables(flow_parser())
-
-
-@lru_cache(maxsize=1)
-def _tree_parser() -> Lark:
-    """The same grammar building a parse tree, for ``ToAst().transform`` on deep nesting."""
-    return _build(None)
 
 
 def parse(text: str, filename: str = "<string>") -> ast.Module:
@@ -255,11 +250,25 @@ def parse_value(text: str) -> ast.Expr:
     return expr
 
 
-def _too_deep() -> Diagnostic:
-    return Diagnostic(
-        "F120", "the source is nested too deeply to compile", ast.Span(1, 1, 1, 2),
-        "flatten the nested lists, dicts or groups",
-    )
+def nesting_error(text: str) -> Diagnostic | None:
+    """F120 at the first bracket nested deeper than ``MAX_NESTING``, or None (strings and
+    comments skipped; a mismatched bracket is left to the parser)."""
+    depth = 0
+    for m in _BRACKETS.finditer(text):
+        c = m.group()
+        if c in "([{":
+            depth += 1
+            if depth > MAX_NESTING:
+                line = text.count("\n", 0, m.start()) + 1
+                col = m.start() - text.rfind("\n", 0, m.start())
+                return Diagnostic(
+                    "F120", f"nested more than {MAX_NESTING} levels deep", ast.Span(
+                        line, col, line, col + 1),
+                    f"flowc allows {MAX_NESTING} levels of (), [] and {{}}; name inner results "
+                    "(r = ...) or split the flow into flows")
+        elif c in ")]}":
+            depth = max(depth - 1, 0)
+    return None
 
 
 def _with_comments(module: ast.Module, comments: list[Token]) -> ast.Module:
@@ -283,13 +292,16 @@ def _parse(
     fast = _fast_tables()
     if fast is not None:
         with collecting() as found:
-            done = fast_parse(fast, text, start, _MAX_INLINE_DEPTH)
+            done = fast_parse(fast, text, start, MAX_NESTING)
         if done is not None:
             state = _LEX_STATE.get()
             if state is not None:
                 state.comments = done.comments
                 state.max_depth = done.max_depth
             return done.value, found
+    too_deep = nesting_error(text)
+    if too_deep is not None:
+        return None, [too_deep]
     diagnostics: list[Diagnostic] = []
     offset = 0
     while True:
@@ -306,25 +318,7 @@ def _parse(
             continue
         if offset != 0:
             return None, diagnostics
-        state = _LEX_STATE.get()
-        if state is not None and state.max_depth > _MAX_INLINE_DEPTH:
-            return _transform_deep(text, start)
         return result, found
-
-
-def _transform_deep(text: str, start: str) -> tuple[Any | None, list[Diagnostic]]:
-    """Build the AST of deeply nested (but syntactically valid) source recursively."""
-    tree = _tree_parser().parse(text, start=start)
-    with collecting() as found:
-        try:
-            return ToAst().transform(tree), found
-        except RecursionError:
-            pass
-        except VisitError as e:  # the recursion limit was hit inside a rule method
-            if not isinstance(e.orig_exc, RecursionError):
-                raise
-    # As before: a value keeps what was reported before the limit was hit, a module does not.
-    return None, [_too_deep(), *found] if start == "value" else [_too_deep()]
 
 
 def _blank_before(text: str, offset: int) -> str:

@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+from flowc.dsl.parser import MAX_NESTING
+
 from .support import flowc, no_traceback
 
 USE = 'use "examples.tasks"\n\n'
@@ -181,3 +184,34 @@ def test_yaml_cron_fields_are_pointed_at_too(tmp_path: Path) -> None:
     found = diagnostics(tmp_path, source, "case.yaml")
     assert [(d["code"], d["col"], d["end_col"]) for d in found] == [
         ("F404", 22, 23), ("F405", 30, 42)]
+
+
+def nested(kind: str, depth: int) -> str:
+    """A flow whose deepest bracket is ``depth`` levels in (its own braces are level 1)."""
+    inner = depth - 2  # the flow's braces and the call's parentheses
+    if kind == "group":
+        body = "[" * (depth - 2) + "execute_db_maintenance()" + "]" * (depth - 2)
+    elif kind == "list":
+        body = "generate_summary(" + "[" * inner + "1" + "]" * inner + ")"
+    else:
+        body = "generate_summary(" + "{a: " * inner + "1" + "}" * inner + ")"
+    return USE + f"flow f {{\n    {body}\n}}\n"
+
+
+@pytest.mark.parametrize("kind", ["group", "list", "dict"])
+def test_every_construct_may_nest_to_the_one_documented_limit(
+    tmp_path: Path, kind: str,
+) -> None:
+    assert diagnostics(tmp_path, nested(kind, MAX_NESTING)) == []
+
+
+@pytest.mark.parametrize("kind", ["group", "list", "dict"])
+def test_nesting_past_the_limit_is_reported_at_the_bracket_that_goes_too_deep(
+    tmp_path: Path, kind: str,
+) -> None:
+    source = nested(kind, MAX_NESTING + 1)
+    [d] = diagnostics(tmp_path, source)
+    assert (d["code"], d["message"]) == ("F120", f"nested more than {MAX_NESTING} levels deep")
+    line = source.split("\n")[d["line"] - 1]
+    assert line[: d["col"]].count("[") + line[: d["col"]].count("{") \
+        + line[: d["col"]].count("(") + 1 == MAX_NESTING + 1
