@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from flowc.compiler.diagnostics import CYCLE, CompileError, Problem
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -118,36 +118,54 @@ class Node(BaseModel):
 _set = object.__setattr__
 
 
-def _trusted(cls: type[_M], defaults: dict[str, Any], fields: dict[str, Any]) -> _M:
-    """An instance of the pydantic model ``cls`` from values already of the declared types.
+def new_node(
+    *, id: str, task: str, kind: str = "task", args: list[Any], kwargs: dict[str, Any],
+    options: dict[str, Any], prepend: str | None = None, collect: list[Shape] | None = None,
+    kwarg_inputs: dict[str, str], after: list[str], link_error: list[str],
+    items: list[Any] | None = None, max_width: int | None = None,
+    span: SourceSpan | None = None,
+) -> Node:
+    """A ``Node`` from values a compiler built with the declared types, without validating them.
 
-    What ``model_construct`` does, at a fraction of its cost (it spent ~400 us a node here on
-    default factories), and with the attributes set one by one so CPython keeps them in a
-    key-sharing dict (184 bytes instead of 464 for a Node). Every field is set, so the shared
-    ``fields_set`` is exact.
+    Validation copies every list and dict and cost ~2-10 us and ~1 KB a node (most of a
+    350,000-step chain's lowering); ``model_construct`` is slower still (default factories).
+    The fields are set one by one, in declaration order, so CPython keeps them in a
+    key-sharing dict (184 bytes instead of 464); every field is set, so the shared
+    ``fields_set`` is exact. The IR passes check the structure.
     """
-    m = cls.__new__(cls)
-    for name, default in defaults.items():
-        _set(m, name, fields.get(name, default))
-    _set(m, "__pydantic_fields_set__", _ALL_FIELDS[cls])
+    m = Node.__new__(Node)
+    _set(m, "id", id)
+    _set(m, "kind", kind)
+    _set(m, "task", task)
+    _set(m, "args", args)
+    _set(m, "kwargs", kwargs)
+    _set(m, "options", options)
+    _set(m, "prepend", prepend)
+    _set(m, "collect", collect)
+    _set(m, "kwarg_inputs", kwarg_inputs)
+    _set(m, "after", after)
+    _set(m, "link_error", link_error)
+    _set(m, "items", items)
+    _set(m, "max_width", max_width)
+    _set(m, "span", span)
+    _set(m, "__pydantic_fields_set__", _NODE_FIELDS)
     _set(m, "__pydantic_extra__", None)
     _set(m, "__pydantic_private__", None)
     return m
 
 
-def new_node(**fields: Any) -> Node:
-    """A ``Node`` from values a compiler built with the declared types, without validating them.
-
-    Validation copies every list and dict and cost ~2-10 us and ~1 KB a node (most of a
-    350,000-step chain's lowering). The caller passes every container field (a default
-    factory's fresh list is not made here); the IR passes check the structure.
-    """
-    return _trusted(Node, _NODE_DEFAULTS, fields)
-
-
-def new_span(**fields: Any) -> SourceSpan:
+def new_span(file: str | None, line: int, col: int, end_line: int, end_col: int) -> SourceSpan:
     """A ``SourceSpan`` from ints and a file name, without validating them (see ``new_node``)."""
-    return _trusted(SourceSpan, _SPAN_DEFAULTS, fields)
+    m = SourceSpan.__new__(SourceSpan)
+    _set(m, "file", file)
+    _set(m, "line", line)
+    _set(m, "col", col)
+    _set(m, "end_line", end_line)
+    _set(m, "end_col", end_col)
+    _set(m, "__pydantic_fields_set__", _SPAN_FIELDS)
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
 
 
 class Errback(BaseModel):
@@ -164,15 +182,8 @@ class Errback(BaseModel):
     span: SourceSpan | None = None
 
 
-_M = TypeVar("_M", bound=BaseModel)
-_NODE_DEFAULTS: dict[str, Any] = {
-    name: None if f.is_required() or f.default_factory is not None else f.default
-    for name, f in Node.model_fields.items()
-}
-_SPAN_DEFAULTS: dict[str, Any] = {name: None for name in SourceSpan.model_fields}
-_ALL_FIELDS: dict[type[BaseModel], set[str]] = {
-    Node: set(Node.model_fields), SourceSpan: set(SourceSpan.model_fields)
-}
+_NODE_FIELDS = set(Node.model_fields)
+_SPAN_FIELDS = set(SourceSpan.model_fields)
 
 
 class Edge(NamedTuple):
@@ -244,11 +255,17 @@ class Workflow(BaseModel):
         A parent id that is not a node (a malformed workflow) also makes this False.
         """
         seen: set[str] = set()
-        for nid, parents in self.parents_map().items():
-            for parent in parents:
-                if parent not in seen:
-                    return False
-            seen.add(nid)
+        # From the fields, not parents_map(): no list per node is built (or kept) for this.
+        for n in self.nodes:
+            if n.prepend is not None and n.prepend not in seen:
+                return False
+            if n.collect is not None and any(p not in seen for p in shape_leaves(n.collect)):
+                return False
+            if n.kwarg_inputs and any(p not in seen for p in n.kwarg_inputs.values()):
+                return False
+            if n.after and any(p not in seen for p in n.after):
+                return False
+            seen.add(n.id)
         return True
 
     def pending_count(self, node_id: str) -> int:

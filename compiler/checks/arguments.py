@@ -34,6 +34,9 @@ class _Supplied:
         return self.what
 
 
+_NO_NAMES: frozenset[str] = frozenset()
+
+
 def check_arguments(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
     if registry is None:
         return []
@@ -41,8 +44,10 @@ def check_arguments(wf: Workflow, registry: TaskRegistry | None = None) -> list[
     ok: set[tuple[str, int, frozenset[str]]] = set()
     for n in wf.nodes:
         # Binding depends only on the task, the positional count and the keyword names.
-        names = frozenset(n.kwargs) | frozenset(n.kwarg_inputs)
-        key = (n.task, len(n.args) + _receives_value(n), names)
+        names = frozenset(n.kwargs) | frozenset(n.kwarg_inputs) \
+            if n.kwargs or n.kwarg_inputs else _NO_NAMES
+        receives = n.prepend is not None or n.collect is not None or n.kind == "map"
+        key = (n.task, len(n.args) + receives, names)
         if key in ok:
             continue
         sig = registry.signature(n.task)

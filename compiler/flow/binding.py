@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from flowc.compiler.flow.scope import BIND, Item
+from flowc.compiler.flow.scope import BIND, NO_ENTRIES, NO_ITEMS, Item
 from flowc.compiler.flow.types import accepts_type_of, annotation_text, describe_value
 from flowc.compiler.flow.values import has_name
 from flowc.dsl import ast
@@ -57,7 +57,8 @@ class ArgumentBinder:
                            "a result passed by position already fills it")
                 continue
             self._put(name, item, kwargs, inputs)
-        return {"args": args, "kwargs": kwargs, "kwarg_inputs": inputs, **fields}
+        return {"args": args or NO_ITEMS, "kwargs": kwargs or NO_ENTRIES,
+                "kwarg_inputs": inputs or NO_ENTRIES, **fields}
 
     def _put(self, name: str, item: Item, kwargs: dict[str, Any], inputs: dict[str, str]) -> None:
         if item.kind == "lit":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flowc.compiler.flow.options import Options
-from flowc.compiler.flow.scope import Scope
+from flowc.compiler.flow.scope import NO_ITEMS, Scope
 from flowc.compiler.ir import Errback
 from flowc.dsl import ast
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 def link_errors(lw: FlowLowerer, opts: Options, scope: Scope) -> list[str]:
     """A node's ``link_error``: the inherited errbacks plus its own ``on_error`` option."""
+    if not scope.errbacks and opts.on_error is None:
+        return NO_ITEMS
     ebs = list(scope.errbacks)
     if opts.on_error is not None:
         eid = errback(lw, opts.on_error, False, scope)

@@ -38,7 +38,7 @@ from flowc.compiler.flow.handlers import flow_handler, link_errors
 from flowc.compiler.flow.map import lower_map
 from flowc.compiler.flow.options import Options, translate
 from flowc.compiler.flow.resolve import TaskCatalog
-from flowc.compiler.flow.scope import BIND, NOTHING, Inbound, Item, Scope
+from flowc.compiler.flow.scope import BIND, NO_ITEMS, NOTHING, Inbound, Item, Scope
 from flowc.compiler.flow.subflow import inline_flow
 from flowc.compiler.flow.types import describe_value
 from flowc.compiler.flow.values import NotAValue, evaluate, is_result_ref, result_list, uses_any
@@ -237,6 +237,8 @@ class FlowLowerer:
 
     def _placeholders(self, call: ast.Call, inbound: Inbound) -> int:
         """Check the use of ``_`` in a call; the number of top-level ``_`` arguments."""
+        if not call.args and not call.kwargs:
+            return 0
         top = [a for a in (*call.args, *(k.value for k in call.kwargs))
                if isinstance(a, ast.Placeholder)]
         for extra in top[1:]:
@@ -266,13 +268,15 @@ class FlowLowerer:
         if sig is not None:
             self.binder.check_types(call, task, sig, items, keywords)
         node = new_node(
-            id=f"n{len(self.nodes)}", task=task, options={**scope.options, **opts.values},
+            id=f"n{len(self.nodes)}", task=task,
+            options={**scope.options, **opts.values} if opts.values else scope.options,
             link_error=link_errors(self, opts, scope), span=self.source(call.span),
-            after=list(inbound.after), **fields,
+            after=list(inbound.after) if inbound.after else NO_ITEMS, **fields,
         )
         self.nodes.append(node)
         self.name_spans[node.id] = call.name_span
-        self.note_keywords(node.id, call)
+        if call.kwargs:
+            self.note_keywords(node.id, call)
         if scope.cluster:
             self.clusters[node.id] = scope.cluster
         return Inbound("node", node.id)

@@ -49,6 +49,10 @@ class Options:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
+NO_OPTIONS = Options()
+"""What ``translate`` returns for a step without options (shared; never changed)."""
+
+
 def known_names() -> list[str]:
     """Every option name a ``.flow`` file may use."""
     return sorted({*FLOW_NAMES, *SPECIAL, *OPTIONS})
@@ -56,9 +60,9 @@ def known_names() -> list[str]:
 
 def translate(options: tuple[ast.Option, ...], values: Mapping[str, Any]) -> Options:
     """Translate and check ``options``; ``values`` are the parameters and loop variables."""
-    out = Options()
     if not options:  # most steps have none
-        return out
+        return NO_OPTIONS
+    out = Options()
     for opt in options:
         if opt.key == ERRBACK:
             _errback(opt, out)
