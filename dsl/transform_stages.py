@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from flowc.dsl.transform_base import NO_ARGS, Args, RuleBase, Tagged
 from lark import Token
 
 _Span = ast.Span
+_intern = sys.intern  # a flow calls few tasks many times: one string per name, not per call
 
 
 @dataclass(slots=True)
@@ -44,7 +46,7 @@ class StageRules(RuleBase):
         start_col = first.column if immutable else call.span.col
         end = options[-1].span if options else call.span
         return ast.Call(
-            str(call.name), call.args.args, call.args.kwargs, options, immutable,
+            _intern(str(call.name)), call.args.args, call.args.kwargs, options, immutable,
             name_span=token_span(call.name),
             span=_Span(start, start_col, end.end_line, end.end_col),
         )

@@ -87,7 +87,7 @@ def _check_module(
     diags = static_checks(module)
     if not module.flows and not module.schedules and not module.broken:
         diags.append(nothing_to_run())
-    lowerer = FlowLowerer(module, catalog, filename)
+    lowerer = FlowLowerer(module, catalog, filename, spans=False)  # the workflows are dropped
     for flow in lowerer.flows.values():
         diags += forgotten_arrows(flow, lowerer)
         wf = lowerer.lower_flow(flow, sample_params(flow))

@@ -50,8 +50,12 @@ from flowc.dsl.diagnostics import Diagnostic, did_you_mean_hint
 class FlowLowerer:
     """Lowers flows and schedule targets of one module; collects nodes and diagnostics."""
 
-    def __init__(self, module: ast.Module, catalog: TaskCatalog, filename: str | None = None):
+    def __init__(self, module: ast.Module, catalog: TaskCatalog, filename: str | None = None,
+                 *, spans: bool = True):
         self.module = module
+        self.spans = spans
+        """Whether nodes carry their SourceSpan (the runtime's errors use it; a check, whose
+        diagnostics come from ``name_spans``, saves ~200 bytes a node without)."""
         self.catalog = catalog
         self.filename = filename
         self.flows: dict[str, ast.Flow] = {}
@@ -106,7 +110,7 @@ class FlowLowerer:
 
     def source(self, span: ast.Span) -> SourceSpan | None:
         """The IR's span for ``span`` (with the file name), if known."""
-        if not span.known:
+        if not self.spans or not span.known:
             return None
         return new_span(file=self.filename, line=span.line, col=span.col,
                         end_line=span.end_line, end_col=span.end_col)
