@@ -16,14 +16,17 @@ from flowc.compiler.ir import Errback, Node, Workflow, shape_leaves
 def check_structure(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
     """Duplicate ids, dangling references, and map/task field mix-ups."""
     problems: list[Problem] = []
-    node_ids: set[str] = set()
-    calls: list[Node | Errback] = [*wf.nodes, *wf.errbacks]
-    for n in calls:
-        if n.id in node_ids:
-            problems.append(Problem(MALFORMED, f"duplicate id {n.id!r}", node=n.id, span=n.span))
-        node_ids.add(n.id)
     errback_ids = {e.id for e in wf.errbacks}
     task_ids = {n.id for n in wf.nodes}
+    if len(task_ids) + len(errback_ids) != len(wf.nodes) + len(wf.errbacks) \
+            or not task_ids.isdisjoint(errback_ids):  # some id twice: find which
+        node_ids: set[str] = set()
+        calls: list[Node | Errback] = [*wf.nodes, *wf.errbacks]
+        for n in calls:
+            if n.id in node_ids:
+                problems.append(Problem(MALFORMED, f"duplicate id {n.id!r}", node=n.id,
+                                        span=n.span))
+            node_ids.add(n.id)
     for n in wf.nodes:
         # The common node in one test (no generator, no closure); anything else in detail.
         if (n.kind == "task" and n.collect is None and n.items is None and n.max_width is None
