@@ -14,9 +14,9 @@ def check_serialisable(wf: Workflow, registry: TaskRegistry | None = None) -> li
     """Flags the first non-JSON value of each field of each node and errback."""
     problems: list[Problem] = []
     # Only calls with something to send (a chain step without arguments has nothing).
-    calls: list[Node | Errback] = [
-        n for n in (*wf.nodes, *wf.errbacks)
-        if n.args or n.kwargs or n.options or getattr(n, "items", None) is not None]
+    everything: tuple[Node | Errback, ...] = (*wf.nodes, *wf.errbacks)
+    calls = [n for n in everything
+             if n.args or n.kwargs or n.options or getattr(n, "items", None) is not None]
     try:  # the common case: the whole workflow at once (one encoder call, not one per node)
         json.dumps([(n.args, n.kwargs, n.options, getattr(n, "items", None)) for n in calls],
                    allow_nan=False)
