@@ -16,6 +16,21 @@ if TYPE_CHECKING:
     from flowc.compiler.canvas.signature import Canvas
 
 
+_current_lookup: Callable[[], Any] | None = None
+
+
+def set_current_dispatcher(lookup: Callable[[], Any]) -> None:
+    """Install how to find the current app, used by canvases made without one (the runtime
+    installs ``current_app``, as Celery's ``signature('name')`` uses the current app)."""
+    global _current_lookup
+    _current_lookup = lookup
+
+
+def current_dispatcher() -> Dispatcher | None:
+    """The current app, or None when no runtime installed a lookup."""
+    return _current_lookup() if _current_lookup is not None else None
+
+
 @runtime_checkable
 class Dispatcher(Protocol):
     """What a canvas needs from the application that runs it.

@@ -7,6 +7,7 @@ from flowc.compiler.canvas.primitives import chain, chord, fanout, group, signat
 from flowc.compiler.canvas.signature import Signature
 from flowc.runtime import states
 from flowc.runtime.app import App
+from flowc.runtime.current import current_app, shared_task
 from flowc.runtime.group_result import GroupResult, ResultSet
 from flowc.runtime.result import AsyncResult, EagerResult
 from flowc.runtime.schedules import crontab, every
@@ -20,7 +21,7 @@ subtask = signature
 
 __all__ = [  # noqa: RUF022 - grouped by topic, not sorted
     # application and tasks
-    "App", "Celery", "Task",
+    "App", "Celery", "Task", "current_app", "shared_task",
     # canvas
     "Signature", "chain", "chord", "fanout", "group", "signature", "subtask",
     # results

@@ -16,16 +16,40 @@ from flowc.runtime.exceptions import (
     SerializationError,
     SoftTimeLimitExceeded,
     TaskError,
+    TaskPredicate,
     TaskRevokedError,
     TimeLimitExceeded,
     TimeoutError,
     WorkerLostError,
 )
 
+CeleryError = FlowcError
+"""Celery's base exception name: ``except CeleryError`` catches every flowc error."""
+
+OperationalError = BrokerUnavailable
+"""Celery's (kombu's) name for a broker that cannot be reached."""
+
 __all__ = [
-    "BrokerUnavailable", "ChordError", "ContentDisallowed", "FlowcError", "FlowcRuntimeError",
+    "BrokerUnavailable",
+    "CeleryError",
+    "ChordError",
+    "ContentDisallowed",
+    "FlowcError",
+    "FlowcRuntimeError",
     "Ignore",
-    "ImproperlyConfigured", "InvalidTaskOptions", "MaxRetriesExceededError", "NotRegistered",
-    "Reject", "Retry", "SerializationError", "SoftTimeLimitExceeded", "TaskError",
-    "TaskRevokedError", "TimeLimitExceeded", "TimeoutError", "WorkerLostError",
+    "ImproperlyConfigured",
+    "InvalidTaskOptions",
+    "MaxRetriesExceededError",
+    "NotRegistered",
+    "OperationalError",
+    "Reject",
+    "Retry",
+    "SerializationError",
+    "SoftTimeLimitExceeded",
+    "TaskError",
+    "TaskPredicate",
+    "TaskRevokedError",
+    "TimeLimitExceeded",
+    "TimeoutError",
+    "WorkerLostError",
 ]

@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from flowc.runtime import signals
 from flowc.runtime.config import Settings
+from flowc.runtime.exceptions import InvalidTaskOptions
 from flowc.runtime.message import Message
 from flowc.runtime.options import (
     check_call_options,
@@ -18,7 +20,7 @@ from flowc.runtime.redis.keys import Keys
 from flowc.runtime.registry import TaskRegistry
 from flowc.runtime.result import AsyncResult as AsyncResultType
 from flowc.runtime.serialization import get_serializer, tag_of
-from flowc.runtime.task import Task
+from flowc.runtime.task import Task as BaseTask
 
 if TYPE_CHECKING:  # annotations only: redis-py takes ~70 ms to import
     from flowc.runtime.backend import ResultBackend, WorkflowJoin
@@ -40,11 +42,14 @@ class App:
 
     def __init__(self, main: str | None = None, broker: str | None = None,
                  backend: str | None = None, *, include: Iterable[str] | None = None,
-                 config_source: Any = None, **settings: Any) -> None:
+                 config_source: Any = None, set_as_current: bool = True,
+                 namespace: str | None = None, **settings: Any) -> None:
+        from flowc.runtime import current
+
         self.main = main
         self.conf = Settings()
         if config_source is not None:
-            self.conf.from_object(config_source)
+            self.conf.from_object(config_source, namespace=namespace)
         if settings:
             self.conf.update(settings)
         if broker:
@@ -55,19 +60,49 @@ class App:
             self.conf.include = list(include)
         self.tasks = TaskRegistry(self)
         self.broker_is_embedded = False
+        if set_as_current:
+            current.set_current_app(self)
+        current.app_created(self)
 
     def __repr__(self) -> str:
         return f"<flowc.App {self.main or '__main__'}>"
 
     # --- configuration ------------------------------------------------------------------------
 
-    def config_from_object(self, obj: Any, silent: bool = False, force: bool = False) -> None:
-        """Load settings from a module, dotted path, class or mapping (Celery's API)."""
+    def config_from_object(self, obj: Any, silent: bool = False, force: bool = False,
+                           namespace: str | None = None) -> None:
+        """Load settings from a module, ``module``/``module:attribute`` path, class, object or
+        mapping (Celery's API). ``namespace='CELERY'`` reads ``CELERY_BROKER_URL``-style names,
+        as a Django ``settings`` module holds them."""
         try:
-            self.conf.from_object(obj)
+            self.conf.from_object(obj, namespace=namespace)
         except ImportError:
             if not silent:
                 raise
+
+    def set_current(self) -> None:
+        """Make this the current app (``current_app``, apps-less ``AsyncResult``/signatures)."""
+        from flowc.runtime.current import set_current_app
+
+        set_current_app(self)
+
+    set_default = set_current
+
+    @cached_property
+    def Task(self) -> type[BaseTask]:
+        """This app's base task class: ``class MyTask(app.Task)``, ``@app.task(base=MyTask)``."""
+        return type("Task", (BaseTask,), {"_app": self, "__module__": BaseTask.__module__})
+
+    def register_task(self, task: Any, **options: Any) -> BaseTask:
+        """Register a class-based task (an instance, or a class, of a ``Task`` subclass with
+        ``run``); returns the registered instance."""
+        if isinstance(task, type):
+            task = task(self, None, None, options) if options else task(self)
+        elif task.app is not self:
+            task = type(task)(self, None, task.name, task.options)
+        check_task_options(task.options)
+        self.tasks[task.name] = task
+        return task
 
     def config_from_envvar(self, variable_name: str, silent: bool = False) -> None:
         """Load settings from the module named by an environment variable."""
@@ -248,12 +283,19 @@ class App:
     # --- tasks --------------------------------------------------------------------------------
 
     def task(self, *args: Any, **options: Any) -> Any:
-        """Register a function as a task: ``@app.task`` or ``@app.task(bind=True, ...)``."""
+        """Register a function as a task: ``@app.task`` or ``@app.task(bind=True, base=...)``."""
         check_task_options(options)
+        base = options.get("base") or self.Task
+        if not (isinstance(base, type) and issubclass(base, BaseTask)):
+            raise InvalidTaskOptions(f"base must be a Task subclass, got {base!r}",
+                                     hint="subclass app.Task (or flowc.Task)")
 
-        def register(fn: Callable[..., Any]) -> Task:
+        def register(fn: Callable[..., Any]) -> BaseTask:
             name = options.get("name") or self.gen_task_name(fn.__name__, fn.__module__)
-            task = Task(self, fn, name, dict(options))
+            opts = {k: v for k, v in options.items() if k != "base"}
+            task = base(self, fn, name, opts)
+            if task.options != opts:
+                check_task_options(task.options)
             self.tasks[name] = task
             return task
 
@@ -269,7 +311,8 @@ class App:
             module = self.main
         return f"{module}.{name}"
 
-    def AsyncResult(self, task_id: str, task_name: str | None = None) -> AsyncResultType:
+    def AsyncResult(self, task_id: str, task_name: str | None = None,
+                    **_: Any) -> AsyncResultType:
         """A handle on a task's result by id."""
         return AsyncResultType(task_id, self, task_name)
 
@@ -300,7 +343,7 @@ class App:
     # --- producing ----------------------------------------------------------------------------
 
     def send_task(self, name: str, args: Any = None, kwargs: Any = None, *,
-                  task: Task | None = None, **options: Any) -> AsyncResultType:
+                  task: BaseTask | None = None, **options: Any) -> AsyncResultType:
         """Enqueue a task by name (also how ``delay``/``apply_async`` enqueue)."""
         if options:
             check_call_options(options)
@@ -323,28 +366,44 @@ class App:
             check_arguments(task, args_list, kwargs_dict)
         if not options and task is not None and not callable(self.conf.task_routes) \
                 and not isinstance(self.conf.task_routes, list) \
-                and not self.conf.task_send_sent_event:
-            return self._send_plain(task, args_list, kwargs_dict)
-        message = self.build_message(name, args_list, kwargs_dict, task, options)
-        idempotency_key = options.get("idempotency_key")
-        if idempotency_key is not None:
-            first = self.publish_once(message, idempotency_key, options.get("serializer"))
-            return AsyncResultType(first, self, name)
-        self.publish([message], options.get("serializer"))
-        return AsyncResultType(message.id, self, name)
+                and not self.conf.task_send_sent_event and not _publish_observed():
+            result = self._send_plain(task, args_list, kwargs_dict)
+        else:
+            message = self.build_message(name, args_list, kwargs_dict, task, options)
+            idempotency_key = options.get("idempotency_key")
+            if idempotency_key is not None:
+                first = self.publish_once(message, idempotency_key, options.get("serializer"))
+                result = AsyncResultType(first, self, name)
+            else:
+                self.publish([message], options.get("serializer"))
+                result = AsyncResultType(message.id, self, name)
+        ignored = options.get("ignore_result")
+        if ignored is None:
+            ignored = task.options.get("ignore_result") if task is not None else None
+            if ignored is None:
+                ignored = self.conf.task_ignore_result
+        if ignored:
+            result.ignored = True
+        return result
 
     def publish_once(self, message: Message, key: str, serializer: str | None = None) -> str:
         """Publish unless ``key`` was used within ``flowc_idempotency_ttl``; the task id that
         holds the key (this message's, or the first caller's)."""
         from flowc.runtime.broker import Outgoing
 
+        observed = _publish_observed()
+        if observed:
+            _before_publish(message)
         body, tag = self.encode(message, serializer)
         first = self.broker.publish_once(
             Outgoing(message.queue, message.priority, body, tag, message.eta), key, message.id,
             self.conf.flowc_idempotency_ttl)
+        if observed:
+            _after_publish(message)
         return first or message.id
 
-    def _send_plain(self, task: Task, args: list[Any], kwargs: dict[str, Any]) -> AsyncResultType:
+    def _send_plain(self, task: BaseTask, args: list[Any],
+                    kwargs: dict[str, Any]) -> AsyncResultType:
         """The hot path of ``delay()`` (see ``producer.send_plain``)."""
         return AsyncResultType(send_plain(self, task, args, kwargs), self, task.name)
 
@@ -360,7 +419,7 @@ class App:
         return get_serializer(name).dumps(envelope), tag_of(name)
 
     def build_message(self, name: str, args: list[Any], kwargs: dict[str, Any],
-                      task: Task | None, options: Mapping[str, Any]) -> Message:
+                      task: BaseTask | None, options: Mapping[str, Any]) -> Message:
         """Resolve routing, priority and delays for one call into a Message."""
         return build_message(self, name, args, kwargs, task, options)
 
@@ -372,11 +431,17 @@ class App:
         """Encode and send messages in one round trip."""
         from flowc.runtime.broker import Outgoing
 
+        observed = _publish_observed()
         items = []
         for m in messages:
+            if observed:
+                _before_publish(m)
             body, tag = self.encode(m, serializer)
             items.append(Outgoing(m.queue, m.priority, body, tag, m.eta))
         self.broker.publish(items)
+        if observed:
+            for m in messages:
+                _after_publish(m)
         if self.conf.task_send_sent_event:
             for m in messages:
                 self.events.task_sent(m)
@@ -388,3 +453,40 @@ class App:
         from flowc.runtime.monitoring.events import producer_sender
 
         return producer_sender(self)
+
+
+def _publish_observed() -> bool:
+    """Whether a publish signal has receivers (else ``delay()`` keeps its hot path)."""
+    return bool(signals.before_task_publish.receivers or signals.after_task_publish.receivers)
+
+
+_HEADER_FIELDS = ("id", "task", "eta", "expires", "retries", "root_id", "parent_id", "group_id")
+
+
+def _headers_of(message: Message) -> dict[str, Any]:
+    """Celery-shaped headers of a message: its ids and timing, then its custom headers."""
+    headers: dict[str, Any] = {k: getattr(message, k) for k in _HEADER_FIELDS}
+    headers["lang"] = "py"
+    headers.update(message.headers or {})
+    return headers
+
+
+def _before_publish(message: Message) -> None:
+    """``before_task_publish``; header keys a receiver adds become the message's headers."""
+    headers = _headers_of(message)
+    before = set(headers)
+    signals.before_task_publish.send(
+        sender=message.task, body=(message.args, message.kwargs, {}), exchange="",
+        routing_key=message.queue, headers=headers,
+        properties={"correlation_id": message.id, "priority": message.priority},
+        declare=[], retry_policy=None)
+    added = {k: v for k, v in headers.items()
+             if k not in before or k in (message.headers or {})}
+    if added:
+        message.headers = {**(message.headers or {}), **added}
+
+
+def _after_publish(message: Message) -> None:
+    signals.after_task_publish.send(
+        sender=message.task, body=(message.args, message.kwargs, {}), exchange="",
+        routing_key=message.queue, headers=_headers_of(message))

@@ -13,6 +13,7 @@ from datetime import timedelta
 from types import ModuleType
 from typing import Any, Literal
 
+from flowc.runtime.compat import IGNORED_SETTINGS, warn_ignored
 from flowc.runtime.exceptions import ImproperlyConfigured
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
@@ -31,6 +32,8 @@ class Settings(BaseModel):
                               arbitrary_types_allowed=True)
 
     _version: int = PrivateAttr(default=0)
+    _ignored: dict[str, Any] = PrivateAttr(default_factory=dict)
+    """Values of Celery settings flowc accepts and ignores (``compat.IGNORED_SETTINGS``)."""
 
     broker_url: str | None = None
     result_backend: str | None = None
@@ -160,7 +163,11 @@ class Settings(BaseModel):
         if name.startswith("_"):
             super().__setattr__(name, value)
             return
-        _check_name(name)
+        if _check_name(name):
+            warn_ignored(name, "setting")
+            self._ignored[name] = value
+            self._version += 1
+            return
         try:
             super().__setattr__(name, value)
         except ValidationError as e:
@@ -172,12 +179,39 @@ class Settings(BaseModel):
         """Bumped by every assignment, so caches derived from settings know to refresh."""
         return self._version
 
+    def __getattr__(self, name: str) -> Any:
+        if name in IGNORED_SETTINGS:
+            return self._ignored.get(name)
+        return super().__getattr__(name)  # type: ignore[misc]
+
     def __getitem__(self, name: str) -> Any:
         _check_name(name)
         return getattr(self, name)
 
     def __setitem__(self, name: str, value: Any) -> None:
         setattr(self, name, value)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (name in type(self).model_fields
+                                          or name in self._ignored)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """A setting's value, or ``default`` for a name that is not a setting (Celery's
+        ``app.conf.get``); accepted-but-ignored settings return what was set."""
+        if name in type(self).model_fields:
+            return getattr(self, name)
+        return self._ignored.get(name, default)
+
+    def keys(self) -> list[str]:
+        """Every setting name, with the ignored ones that were set."""
+        return [*type(self).model_fields, *self._ignored]
+
+    def setdefault(self, name: str, default: Any) -> Any:
+        """Celery's ``conf.setdefault``: set ``name`` only when it still has its default."""
+        if name in self.model_fields_set or name in self._ignored:
+            return self[name]
+        self[name] = default
+        return default
 
     def update(self, mapping: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """Set several settings at once, validating each (Celery's ``app.conf.update``)."""
@@ -195,28 +229,43 @@ class Settings(BaseModel):
         """Content types a result reader will decode."""
         return frozenset(self.result_accept_content or self.accept_content)
 
-    def from_object(self, obj: Any) -> None:
-        """Load settings from a module, a dotted module path, a class or a mapping."""
+    def from_object(self, obj: Any, namespace: str | None = None) -> None:
+        """Load settings from a module, a ``module`` or ``module:attribute`` path, a class, an
+        object or a mapping. With ``namespace='CELERY'`` only names ``CELERY_<SETTING>`` are
+        read (upper case, Django style) and mapped to ``<setting>``; other names are skipped."""
         if isinstance(obj, str):
-            obj = importlib.import_module(obj)
-        if isinstance(obj, Mapping):
-            self.update(obj)
-            return
-        names = [n for n in dir(obj) if not n.startswith("_")]
+            module, _, attribute = obj.partition(":")
+            obj = importlib.import_module(module)
+            if attribute:
+                obj = getattr(obj, attribute)
+        items = obj.items() if isinstance(obj, Mapping) else \
+            ((n, getattr(obj, n)) for n in dir(obj) if not n.startswith("_"))
         values = {}
-        for name in names:
-            value = getattr(obj, name)
-            if isinstance(value, ModuleType | type):
-                continue
-            if name in type(self).model_fields or name.startswith(_SETTING_PREFIXES):
-                values[name] = value
+        if namespace:
+            prefix = namespace.rstrip("_") + "_"
+            for name, value in items:
+                if name.startswith(prefix) and not isinstance(value, ModuleType | type):
+                    values[name[len(prefix):].lower()] = value
+        elif isinstance(obj, Mapping):
+            values = dict(items)
+        else:
+            for name, value in items:
+                if isinstance(value, ModuleType | type):
+                    continue
+                if name in type(self).model_fields or name in IGNORED_SETTINGS \
+                        or name.startswith(_SETTING_PREFIXES):
+                    values[name] = value
         self.update(values)
 
 
-def _check_name(name: str) -> None:
+def _check_name(name: str) -> bool:
+    """Fail on an unknown setting name; True when it is one accepted and ignored."""
     if name in Settings.model_fields or name.startswith("__"):
-        return
-    close = difflib.get_close_matches(name, Settings.model_fields, n=1, cutoff=0.6)
+        return False
+    if name in IGNORED_SETTINGS:
+        return True
+    close = difflib.get_close_matches(name, [*Settings.model_fields, *IGNORED_SETTINGS], n=1,
+                                      cutoff=0.6)
     hint = f"did you mean {close[0]!r}?" if close else "see docs/configuration.md for the list"
     raise ImproperlyConfigured(f"unknown setting {name!r}", hint=hint)
 

@@ -74,7 +74,11 @@ class BrokerUnavailable(FlowcRuntimeError):
 # --- Control flow raised by task code (Celery's names) ----------------------------------------
 
 
-class Retry(FlowcError):
+class TaskPredicate(FlowcError):
+    """Base of the exceptions that tell the worker how a task ended (Celery's name)."""
+
+
+class Retry(TaskPredicate):
     """Raised by ``self.retry()``: the worker re-schedules the task instead of failing it."""
 
     def __init__(
@@ -90,7 +94,7 @@ class Retry(FlowcError):
         super().__init__(message or (f"Retry: {exc!r}" if exc else "Retry"))
 
 
-class Reject(FlowcError):
+class Reject(TaskPredicate):
     """Raised by a task to reject its message: dead-lettered with the reason, or requeued."""
 
     def __init__(self, reason: Any = None, requeue: bool = False) -> None:
@@ -99,7 +103,7 @@ class Reject(FlowcError):
         super().__init__(reason, requeue)
 
 
-class Ignore(FlowcError):
+class Ignore(TaskPredicate):
     """Raised by a task to end without recording any result or state."""
 
 
@@ -108,7 +112,13 @@ class Replaced(Ignore):
 
 
 class MaxRetriesExceededError(FlowcError):
-    """Raised by ``self.retry()`` when the task has no retries left and no ``exc`` was given."""
+    """Raised by ``self.retry()`` when the task has no retries left and no ``exc`` was given;
+    ``task_args``/``task_kwargs`` are the arguments of the attempt that gave up (Celery's)."""
+
+    def __init__(self, *args: Any, task_args: Any = None, task_kwargs: Any = None) -> None:
+        self.task_args = list(task_args or [])
+        self.task_kwargs = dict(task_kwargs or {})
+        super().__init__(*args)
 
 
 class SoftTimeLimitExceeded(FlowcError):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flowc.runtime import states
+from flowc.runtime import signals, states
 from flowc.runtime.exceptions import Ignore, Reject, Retry, TimeLimitExceeded
 from flowc.runtime.outcome import format_traceback
 from flowc.runtime.request import Request, current_request
@@ -17,6 +18,8 @@ from flowc.runtime.worker.timelimits import limits_for
 if TYPE_CHECKING:
     from flowc.runtime.message import Message
     from flowc.runtime.task import Task
+
+logger = logging.getLogger("flowc.worker")
 
 
 @dataclass(slots=True)
@@ -39,42 +42,126 @@ def make_request(task: Task, message: Message, hostname: str | None, eager: bool
     return Request(id=message.id, task=task.name, args=message.args, kwargs=message.kwargs,
                    retries=message.retries, is_eager=eager, eta=message.eta,
                    expires=message.expires, hostname=hostname,
-                   delivery_info={"queue": message.queue, "priority": message.priority},
+                   delivery_info={"exchange": "", "routing_key": message.queue,
+                                  "queue": message.queue, "priority": message.priority,
+                                  "redelivered": False},
                    root_id=message.root_id, parent_id=message.parent_id,
-                   group=message.group_id, called_directly=False, message=message)
+                   group=message.group_id, called_directly=False, message=message,
+                   headers=message.headers)
+
+
+class ExceptionInfo:
+    """What Celery passes hooks as ``einfo``: the exception, its type, traceback and text."""
+
+    def __init__(self, exc: BaseException, traceback: str | None) -> None:
+        self.exception = exc
+        self.type = type(exc)
+        self.tb = exc.__traceback__
+        self.traceback = traceback or ""
+
+    def __str__(self) -> str:
+        return self.traceback
+
+    def __repr__(self) -> str:
+        return f"<ExceptionInfo: {self.exception!r}>"
+
+
+def _observed(task: Task) -> bool:
+    """Whether anything listens to this task's lifecycle (hooks or task signals): one
+    attribute test per signal, so a task nobody observes pays nothing more."""
+    return bool(task.hooked or signals.task_prerun.receivers or signals.task_postrun.receivers
+                or signals.task_success.receivers or signals.task_failure.receivers
+                or signals.task_retry.receivers)
+
+
+def _before(task: Task, message: Message) -> None:
+    """``task_prerun``, as Celery sends it before the task's ``before_start``."""
+    signals.task_prerun.send(sender=task, task_id=message.id, task=task, args=message.args,
+                             kwargs=message.kwargs)
+
+
+def _after(task: Task, message: Message, request: Request, outcome: Outcome) -> None:
+    """The hooks and signals of a finished invocation, in Celery's order (hooks first)."""
+    status, tid, args, kwargs = outcome.status, message.id, message.args, message.kwargs
+    retval: Any = outcome.value
+    try:
+        if status == states.SUCCESS:
+            task.on_success(outcome.value, tid, args, kwargs)
+            signals.task_success.send(sender=task, result=outcome.value)
+        elif status == states.FAILURE and outcome.exc is not None:
+            retval = outcome.exc
+            einfo = ExceptionInfo(outcome.exc, outcome.traceback)
+            task.on_failure(outcome.exc, tid, args, kwargs, einfo)
+            signals.task_failure.send(sender=task, task_id=tid, exception=outcome.exc,
+                                      args=args, kwargs=kwargs, traceback=einfo.tb, einfo=einfo)
+        elif status == states.RETRY and outcome.exc is not None:
+            retval = outcome.exc
+            reason = getattr(outcome.exc, "exc", None) or outcome.exc
+            einfo = ExceptionInfo(reason, outcome.traceback)
+            task.on_retry(reason, tid, args, kwargs, einfo)
+            signals.task_retry.send(sender=task, request=request, reason=outcome.exc,
+                                    einfo=einfo)
+        else:
+            retval = outcome.exc
+        if status in (states.SUCCESS, states.FAILURE):
+            task.after_return(status, retval, tid, args, kwargs, None)
+    except Exception:
+        logger.exception("a hook of task %s[%s] raised", task.name, tid)
+    signals.task_postrun.send(sender=task, task_id=tid, task=task, args=args, kwargs=kwargs,
+                              retval=retval, state=status)
 
 
 def invoke(task: Task, message: Message, hostname: str | None = None,
            eager: bool = False) -> Outcome:
     """Run ``task`` for ``message`` in this thread; ``async def`` tasks get their own loop."""
-    token = current_request.set(make_request(task, message, hostname, eager))
+    request = make_request(task, message, hostname, eager)
+    token = current_request.set(request)
+    observed = _observed(task)
     started = time.perf_counter()
     try:
-        args = (task, *message.args) if task.bind else message.args
-        value = task.run(*args, **message.kwargs)
-        if task.is_async:
-            import asyncio
+        if observed:
+            _before(task, message)
+        try:
+            if task.hooked:
+                task.before_start(message.id, message.args, message.kwargs)
+            args = (task, *message.args) if task.bind else message.args
+            value = task.run(*args, **message.kwargs)
+            if task.is_async:
+                import asyncio
 
-            value = asyncio.run(value)
-        return Outcome(states.SUCCESS, value, runtime_s=time.perf_counter() - started)
-    except BaseException as exc:
-        return _classify(task, message, exc, time.perf_counter() - started)
+                value = asyncio.run(value)
+            outcome = Outcome(states.SUCCESS, value, runtime_s=time.perf_counter() - started)
+        except BaseException as exc:
+            outcome = _classify(task, message, exc, time.perf_counter() - started)
+        if observed:
+            _after(task, message, request, outcome)
+        return outcome
     finally:
         current_request.reset(token)
 
 
 async def ainvoke(task: Task, message: Message, hostname: str | None = None) -> Outcome:
     """Like ``invoke`` for the asyncio pool: coroutines are awaited on the running loop."""
-    token = current_request.set(make_request(task, message, hostname, False))
+    request = make_request(task, message, hostname, False)
+    token = current_request.set(request)
+    observed = _observed(task)
     started = time.perf_counter()
     try:
-        args = (task, *message.args) if task.bind else message.args
-        value = task.run(*args, **message.kwargs)
-        if task.is_async:
-            value = await _await_within(value, limits_for(task.app, task, message)[1])
-        return Outcome(states.SUCCESS, value, runtime_s=time.perf_counter() - started)
-    except BaseException as exc:
-        return _classify(task, message, exc, time.perf_counter() - started)
+        if observed:
+            _before(task, message)
+        try:
+            if task.hooked:
+                task.before_start(message.id, message.args, message.kwargs)
+            args = (task, *message.args) if task.bind else message.args
+            value = task.run(*args, **message.kwargs)
+            if task.is_async:
+                value = await _await_within(value, limits_for(task.app, task, message)[1])
+            outcome = Outcome(states.SUCCESS, value, runtime_s=time.perf_counter() - started)
+        except BaseException as exc:
+            outcome = _classify(task, message, exc, time.perf_counter() - started)
+        if observed:
+            _after(task, message, request, outcome)
+        return outcome
     finally:
         current_request.reset(token)
 

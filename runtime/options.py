@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flowc.runtime.compat import IGNORED_CALL_OPTIONS, IGNORED_TASK_OPTIONS, warn_ignored
 from flowc.runtime.exceptions import InvalidTaskOptions
 
 TASK_OPTIONS = frozenset({
@@ -148,20 +149,25 @@ def _timestamp(name: str, value: Any) -> float:
     )
 
 
-def _reject_unknown(options: Mapping[str, Any], known: frozenset[str], what: str) -> None:
-    """Fail on the first name not in ``known``, suggesting the closest one."""
+def _reject_unknown(options: Mapping[str, Any], known: frozenset[str], what: str,
+                    ignored: frozenset[str] = frozenset()) -> None:
+    """Fail on the first name not in ``known``, suggesting the closest one; names in
+    ``ignored`` (Celery's, without effect here) pass with a once-per-process warning."""
     import difflib
 
     for key in options:
         if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
+            if key in ignored:
+                warn_ignored(key, what, stacklevel=5)
+                continue
+            close = difflib.get_close_matches(key, known | ignored, n=1)
             raise InvalidTaskOptions(f"unknown {what} {key!r}",
                                      hint=f"did you mean {close[0]!r}?" if close else None)
 
 
 def check_task_options(options: Mapping[str, Any]) -> None:
     """Validate ``@app.task(...)`` keywords: unknown names and bad values fail here."""
-    _reject_unknown(options, TASK_OPTIONS, "task option")
+    _reject_unknown(options, TASK_OPTIONS, "task option", IGNORED_TASK_OPTIONS)
     check_priority(options.get("priority"))
     check_queue(options.get("queue"))
     parse_rate_limit(options.get("rate_limit"))
@@ -187,7 +193,7 @@ def check_task_options(options: Mapping[str, Any]) -> None:
 
 def check_call_options(options: Mapping[str, Any]) -> None:
     """Validate ``apply_async`` keywords that are not checked elsewhere."""
-    _reject_unknown(options, CALL_OPTIONS, "apply_async option")
+    _reject_unknown(options, CALL_OPTIONS, "apply_async option", IGNORED_CALL_OPTIONS)
     check_priority(options.get("priority"))
     check_queue(options.get("queue"))
     for name in ("time_limit", "soft_time_limit"):

@@ -25,8 +25,30 @@ class Request:
     parent_id: str | None = None
     group: str | None = None
     called_directly: bool = True
+    headers: dict[str, Any] | None = None
+    """The message's custom headers (``apply_async(headers=...)``, ``before_task_publish``)."""
+    reply_to: str | None = None
+    """Celery's reply queue; always None (flowc results go to the result backend by id)."""
+    correlation_id: str | None = None
     message: Any = None
     """The runtime's Message being executed (None when called directly)."""
+
+
+    def __post_init__(self) -> None:
+        if self.correlation_id is None:
+            self.correlation_id = self.id
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A field, or a custom header of that name (Celery's ``Context.get``)."""
+        if key in Request.__dataclass_fields__:
+            return getattr(self, key)
+        return (self.headers or {}).get(key, default)
+
+    def __getattr__(self, name: str) -> Any:
+        headers = object.__getattribute__(self, "headers")
+        if headers and name in headers:  # Celery exposes custom headers as attributes
+            return headers[name]
+        raise AttributeError(name)
 
 
 current_request: ContextVar[Request | None] = ContextVar("flowc_current_request", default=None)

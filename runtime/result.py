@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +17,15 @@ if TYPE_CHECKING:
 class AsyncResult:
     """The outcome of a task by id; reads from the result backend, waits by blocking on it."""
 
-    def __init__(self, id: str, app: App, task_name: str | None = None,
+    ignored = False
+    """Set when the call ignored its result: ``get()`` returns None at once (Celery's)."""
+
+    def __init__(self, id: str, app: App | None = None, task_name: str | None = None,
                  parent: Any = None) -> None:
+        if app is None:
+            from flowc.runtime.current import get_current_app
+
+            app = get_current_app()
         self.id = id
         self.app = app
         self.task_name = task_name
@@ -98,16 +106,21 @@ class AsyncResult:
 
     def get(self, timeout: float | None = None, propagate: bool = True,
             interval: float = 0.5, disable_sync_subtasks: bool = True,
-            follow_parents: bool = True, **_: Any) -> Any:
+            follow_parents: bool = True, on_message: Any = None, **_: Any) -> Any:
         """Wait for the outcome (blocking on Redis, no polling) and return it.
 
         A failed task's exception is re-raised as its own type with the remote traceback in its
         notes (``propagate=False`` returns it instead). With ``follow_parents`` (Celery's
         default), a failure of a parent (``.parent``, its parent...) is raised first, the
         earliest one: a chord whose header failed raises the header task's exception, its own
-        stored result being a ``ChordError``. ``interval`` is accepted for Celery compatibility
-        and unused: waiting is push-based.
+        stored result being a ``ChordError``. ``interval`` is how often states are read for
+        ``on_message`` (called with each new state's meta dict, as Celery's); without it
+        waiting is push-based. A call that ignored its result returns None at once.
         """
+        if self.ignored:
+            return None
+        if on_message is not None and self._record is None:
+            self._watch(on_message, timeout, interval)
         if self._record is None:
             raw = self.app.backend.wait(self.id, timeout)
             if raw is None:
@@ -142,6 +155,31 @@ class AsyncResult:
     maybe_reraise = maybe_throw
 
     wait = get
+
+    def _watch(self, on_message: Any, timeout: float | None, interval: float) -> None:
+        """Call ``on_message`` with each state change until the outcome is stored."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        accept = self.app.conf.result_accepted()
+        seen: Any = None
+        while True:
+            record, state = self.app.backend.get(self.id)
+            raw = record if record is not None else state
+            if raw is not None and raw != seen:
+                seen = raw
+                meta = decode_record(raw, accept)
+                meta.setdefault("task_id", self.id)
+                meta.setdefault("children", [])
+                on_message(meta)
+            if record is not None:
+                self._record = decode_record(record, accept)
+                return
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            wait = min(max(interval, 0.01), 0.5) if left is None else \
+                min(max(interval, 0.01), 0.5, left)
+            if self.app.backend.wait(self.id, wait) is not None:
+                continue
 
     def _outcome(self, propagate: bool) -> Any:
         record = self._record or {}
@@ -190,7 +228,7 @@ class EagerResult(AsyncResult):
 
     def get(self, timeout: float | None = None, propagate: bool = True,
             interval: float = 0.5, disable_sync_subtasks: bool = True,
-            follow_parents: bool = True, **_: Any) -> Any:
+            follow_parents: bool = True, on_message: Any = None, **_: Any) -> Any:
         """Return the value, or raise the task's own exception object."""
         if self._exc is not None:
             if propagate:

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from flowc.runtime import states
 from flowc.runtime.exceptions import MaxRetriesExceededError, Retry
+from flowc.runtime.outcome import now_iso
 from flowc.runtime.request import Request, current_request
 
 if TYPE_CHECKING:
@@ -19,13 +21,60 @@ DEFAULT_MAX_RETRIES = 3
 DEFAULT_RETRY_BACKOFF_MAX = 600.0
 
 
-class Task:
-    """A registered task: the function plus its options, bound to an App."""
+HOOKS = ("before_start", "on_success", "on_failure", "on_retry", "after_return")
+"""Methods a ``base=`` class may override; the worker calls them with Celery's signatures."""
 
-    def __init__(self, app: App, fn: Callable[..., Any], name: str, options: dict[str, Any]):
+_CLASS_OPTIONS = ("bind", "queue", "priority", "acks_late", "ignore_result", "rate_limit",
+                  "autoretry_for", "retry_kwargs", "retry_backoff", "retry_backoff_max",
+                  "retry_jitter", "default_retry_delay", "max_retries", "time_limit",
+                  "soft_time_limit", "serializer", "track_started", "expires",
+                  "reject_on_worker_lost", "store_errors_even_if_ignored", "throws", "typing",
+                  "rate_limit_key", "max_deliveries")
+"""Options a Task subclass may set as class attributes (``class T(app.Task): max_retries = 5``)."""
+
+
+class Task:
+    """A registered task: the function plus its options, bound to an App.
+
+    Subclass it (or ``app.Task``) and pass ``base=`` to ``@app.task`` to add Celery's hooks
+    (``before_start``, ``on_success``, ``on_failure``, ``on_retry``, ``after_return``) or set
+    options as class attributes. A subclass defining ``run`` can be registered as a class-based
+    task with ``app.register_task(MyTask())``.
+    """
+
+    app: App
+    name: str
+    _app: App | None = None
+    """Set on ``app.Task``: the app a subclass's instances belong to by default."""
+
+    def __init__(self, app: App | None = None, fn: Callable[..., Any] | None = None,
+                 name: str | None = None, options: dict[str, Any] | None = None) -> None:
+        cls = type(self)
+        if app is None:
+            app = cls._app
+        if app is None:
+            from flowc.runtime.current import get_current_app
+
+            app = get_current_app()
         self.app = app
-        self.run = fn
-        self.name = name
+        options = dict(options or {})
+        for key in _CLASS_OPTIONS:  # attributes a subclass sets are options unless overridden
+            if key not in options:
+                for klass in cls.__mro__:
+                    if klass is Task:
+                        break
+                    if key in vars(klass):
+                        options[key] = vars(klass)[key]
+                        break
+        if fn is not None:
+            self.run = fn  # type: ignore[method-assign]
+        elif cls.run is Task.run:
+            raise TypeError(f"{cls.__name__} has no run() method: define one, or use it as "
+                            "@app.task(base=...)")
+        else:
+            fn = self.run
+        self.name = name or vars(cls).get("name") or \
+            app.gen_task_name(cls.__name__, cls.__module__)
         self.options = options
         self.bind = bool(options.get("bind", False))
         self.is_async = inspect.iscoroutinefunction(fn)
@@ -40,11 +89,37 @@ class Task:
         self.retry_backoff_max = float(options.get("retry_backoff_max", DEFAULT_RETRY_BACKOFF_MAX))
         self.retry_jitter: bool = options.get("retry_jitter", True)
         self.__doc__ = fn.__doc__
-        self.__name__ = getattr(fn, "__name__", name)
+        self.__name__ = getattr(fn, "__name__", self.name)
         self.__module__ = getattr(fn, "__module__", "")
         self.__wrapped__ = fn
         self.bindable_shapes: set[Any] = set()
         """Argument shapes (count, keyword names) already known to bind: checked once."""
+        self.hooked = any(getattr(cls, h) is not getattr(Task, h) for h in HOOKS)
+        """Whether a subclass overrides a hook (the worker skips hook calls otherwise)."""
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        """The task's body: the decorated function, or a class-based task's override."""
+        raise NotImplementedError
+
+    # --- hooks (Celery's signatures; the worker calls them where Celery's does) ----------------
+
+    def before_start(self, task_id: str, args: Any, kwargs: dict[str, Any]) -> None:
+        """Called in the worker just before the task runs."""
+
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: dict[str, Any]) -> None:
+        """Called in the worker when the task returned ``retval``."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: dict[str, Any],
+                   einfo: Any) -> None:
+        """Called in the worker when the task raised ``exc`` (``einfo``: ExceptionInfo)."""
+
+    def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: dict[str, Any],
+                 einfo: Any) -> None:
+        """Called in the worker when the task is to be retried because of ``exc``."""
+
+    def after_return(self, status: str, retval: Any, task_id: str, args: Any,
+                     kwargs: dict[str, Any], einfo: Any) -> None:
+        """Called in the worker after a task succeeded or failed (not on retry/reject/ignore)."""
 
     def __repr__(self) -> str:
         return f"<@task: {self.name}>"
@@ -129,6 +204,25 @@ class Task:
 
         return add_to_chord(self, sig, lazy)
 
+    def update_state(self, task_id: str | None = None, state: str | None = None,
+                     meta: Any = None, **kwargs: Any) -> None:
+        """Record a state (a custom name such as 'PROGRESS' too) with ``meta`` for the current
+        task, or ``task_id``; readers see it as ``AsyncResult.state`` and ``.info``."""
+        from flowc.runtime.outcome import encode_record
+
+        task_id = task_id or self.request.id
+        if task_id is None:
+            raise ValueError("update_state() outside a running task needs task_id=")
+        record = {"status": state or "PENDING", "result": meta, "task_id": task_id}
+        conf = self.app.conf
+        data = encode_record(record, conf.result_serializer)
+        if state in states.READY_STATES:
+            record["date_done"] = now_iso()
+            self.app.backend.store([(task_id, encode_record(record, conf.result_serializer))],
+                                   conf.result_expires)
+        else:
+            self.app.backend.set_state([(task_id, data)], conf.result_expires)
+
     def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None,
               throw: bool = True, eta: Any = None, countdown: float | None = None,
               max_retries: int | None = None, **options: Any) -> Retry:
@@ -145,7 +239,8 @@ class Task:
             if exc is not None:
                 raise exc
             raise MaxRetriesExceededError(
-                f"Can't retry {self.name}[{req.id}] args:{req.args} kwargs:{req.kwargs}")
+                f"Can't retry {self.name}[{req.id}] args:{req.args} kwargs:{req.kwargs}",
+                task_args=req.args, task_kwargs=req.kwargs)
         when = next_retry_eta(policy, req.retries, countdown=countdown, eta=eta)
         err = Retry(exc=exc, when=when)
         err.overrides = {"args": args, "kwargs": kwargs, "max_retries": limit,

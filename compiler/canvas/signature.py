@@ -174,6 +174,10 @@ class Canvas(dict[str, Any]):
     def _require_app(self, action: str) -> Dispatcher:
         app = self.app
         if app is None:
+            from flowc.compiler.dispatch import current_dispatcher
+
+            app = current_dispatcher()
+        if app is None:
             raise CanvasError(
                 f"cannot {action} {self!r}: it is not bound to an app; create it with "
                 "app-bound tasks (my_task.s(...)) or pass app=your_app to the signature"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from flowc.cli.loading import load_app
+from flowc.runtime import signals
 from flowc.runtime.app import App
 from flowc.runtime.beat.entries import (
     ScheduleEntry,
@@ -89,8 +90,8 @@ def load_entries(app: App, schedule_files: tuple[Path, ...]) -> list[ScheduleEnt
 def beat(app_spec: str, schedule_files: tuple[Path, ...], dry_run: bool,
          max_interval: float | None, loglevel: str) -> None:
     """Publish periodic entries until SIGTERM/Ctrl-C (then hand the lease over at once)."""
+    app = load_app(app_spec)  # first, so a setup_logging receiver it connects is honoured
     configure_logging(loglevel)
-    app = load_app(app_spec)
     if max_interval is not None:
         app.conf.beat_max_loop_interval = max_interval
     entries = load_entries(app, schedule_files)
@@ -110,4 +111,5 @@ def beat(app_spec: str, schedule_files: tuple[Path, ...], dry_run: bool,
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signals.beat_init.send(sender=runner)
     runner.loop()

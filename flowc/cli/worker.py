@@ -29,8 +29,8 @@ from flowc.runtime.worker.main import POOLS, Worker, WorkerOptions, configure_lo
 def worker(app_spec: str, queues: str, concurrency: int | None, pool: str, loglevel: str,
            hostname: str | None, quiet: bool, send_events: bool, run_beat: bool) -> None:
     """Consume tasks from queues until SIGTERM/Ctrl-C (warm shutdown; twice for cold)."""
+    app = load_app(app_spec)  # first, so a setup_logging receiver it connects is honoured
     configure_logging(loglevel)
-    app = load_app(app_spec)
     if send_events:
         app.conf.worker_send_task_events = True
     if run_beat:

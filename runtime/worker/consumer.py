@@ -8,14 +8,15 @@ loop through ``hooks`` (``runtime.hooks``), called where each event happens.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from flowc.runtime import states
+from flowc.runtime import signals, states
 from flowc.runtime.broker import Delivery, Outgoing
 from flowc.runtime.exceptions import NotRegistered, TaskRevokedError, WorkerLostError
-from flowc.runtime.execute import Outcome, invoke
+from flowc.runtime.execute import Outcome, invoke, make_request
 from flowc.runtime.message import Message
 from flowc.runtime.outcome import encode_record, exception_to_dict, now_iso
 from flowc.runtime.serialization import decode
@@ -58,6 +59,8 @@ class Consumer:
         self.app = app
         self.queues = list(queues)
         self.name = consumer
+        self.hostname = consumer
+        """The worker's node name (``-n``), what ``self.request.hostname`` and STARTED show."""
         self.accept = app.conf.accepted()
         self.settler = Settler(app)
         self.revoked = RevokedCache(app)
@@ -180,10 +183,10 @@ class Consumer:
         self.before_start(delivery, task, message)
         limiter = self.time_limiter
         if limiter is None or not limiter.start(delivery, task, message):
-            outcome = invoke(task, message, self.name)
+            outcome = invoke(task, message, self.hostname)
         else:
             try:
-                outcome = invoke(task, message, self.name)
+                outcome = invoke(task, message, self.hostname)
             finally:
                 limiter.finish()
         self.finish(delivery, task, message, outcome)
@@ -206,6 +209,9 @@ class Consumer:
                 return None
             reason = (f"unknown task {message.task!r} on worker {self.name} (no live worker "
                       f"on queue {message.queue!r} registers it)")
+            if signals.task_unknown.receivers:
+                signals.task_unknown.send(sender=self, name=message.task, id=message.id,
+                                          message=message, exc=NotRegistered(reason))
             self._give_up(delivery, message, NotRegistered(reason))
             return None
         limit = task.options.get("max_deliveries") or self.max_deliveries
@@ -232,6 +238,9 @@ class Consumer:
         if self._parked_for_rate_limit(delivery, task, message):
             return None
         self.hooks.received(message)
+        if signals.task_received.receivers:
+            signals.task_received.send(sender=self,
+                                       request=make_request(task, message, self.hostname, False))
         return task, message
 
     def _give_up(self, delivery: Delivery, message: Message, exc: Exception) -> None:
@@ -278,6 +287,12 @@ class Consumer:
 
     def _revoked(self, delivery: Delivery, message: Message, why: str) -> None:
         self.hooks.revoked(message, why)
+        if signals.task_revoked.receivers:
+            task = self.app.tasks.get(message.task)
+            signals.task_revoked.send(
+                sender=task, request=make_request(task, message, self.hostname, False)
+                if task is not None else None, terminated=why == "terminated",
+                signum=9 if why == "terminated" else None, expired=why == "expired")
         logger.info("task %s[%s] %s; not run", message.task, message.id, why)
         exc = {"exc_type": "TaskRevokedError", "exc_module": "flowc.runtime.exceptions",
                "exc_message": [f"task {message.id} {why}"]}
@@ -302,7 +317,8 @@ class Consumer:
             self.settler.ack(delivery)
         if self.app.conf.task_track_started or task.options.get("track_started"):
             self.settler.state(message.id, encode_record(
-                {"status": states.STARTED, "worker": self.name, "task_id": message.id},
+                {"status": states.STARTED, "worker": self.name, "task_id": message.id,
+                 "result": {"pid": os.getpid(), "hostname": self.hostname}},
                 self.app.conf.result_serializer))
         if len(self.settler) and (self.runtime_ewma.get(task.name, 1.0) >= FAST_TASK_S
                                   or self.settler.age_s() > MAX_UNFLUSHED_AGE_S

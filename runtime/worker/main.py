@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from flowc.runtime import signals
 from flowc.runtime.worker.consumer import Consumer
 from flowc.runtime.worker.heartbeat import Heartbeat
 from flowc.runtime.worker.reaper import Reaper
@@ -64,7 +65,9 @@ class Worker:
 
     def start(self) -> int:
         """Run until a shutdown signal; return the exit code."""
+        self.app.set_current()
         self.app.import_modules()
+        signals.worker_init.send(sender=self)
         self.app.broker.declare(self.queues)
         beats: list[EmbeddedBeat] = []
 
@@ -72,14 +75,19 @@ class Worker:
             if self.options.beat:
                 beats.append(self._start_beat())
 
+        def ready() -> None:
+            start_beat()
+            signals.worker_ready.send(sender=self)
+
         forks = self.options.pool == "prefork"
         if not forks:
             start_beat()
         try:
-            return self._run_pool(start_beat if forks else None)
+            return self._run_pool(ready if forks else None)
         finally:
             for beat in beats:
                 beat.stop()
+            signals.worker_shutdown.send(sender=self)
 
     def _start_beat(self) -> EmbeddedBeat:
         """``-B``: beat in a thread of this (main) process, with its own Redis connections."""
@@ -105,10 +113,12 @@ class Worker:
 
     def _child(self, index: int) -> int:
         self.app.close()
+        signals.worker_process_init.send(sender=None)
         return self._consume("solo", index)
 
     def _consume(self, pool: str, index: int | None) -> int:
         consumer = self.make_consumer(pool, self.consumer_name(index))
+        consumer.hostname = self.hostname
         if index is not None:
             import multiprocessing
 
@@ -143,6 +153,8 @@ class Worker:
         # into a cold shutdown.
         signal.signal(signal.SIGINT, on_signal if index is None else signal.SIG_IGN)
         heartbeat.start()
+        if index is None:  # in prefork the supervisor reports ready once its children run
+            signals.worker_ready.send(sender=self)
         try:
             consumer.run()
         finally:
@@ -194,10 +206,17 @@ def _expand_hostname(name: str) -> str:
         "%d", host.partition(".")[2] or host)
 
 
+LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
+
+
 def configure_logging(level: str) -> None:
-    """One handler on the root logger with Celery's line format."""
-    logging.basicConfig(level=level.upper(),
-                        format="[%(asctime)s: %(levelname)s/%(processName)s] %(message)s")
+    """One handler on the root logger with Celery's line format; a connected
+    ``setup_logging`` receiver takes over instead (Celery's rule)."""
+    if signals.setup_logging.receivers:
+        signals.setup_logging.send(sender=None, loglevel=level.upper(), logfile=None,
+                                   format=LOG_FORMAT, colorize=False)
+        return
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
 
 
 def queues_from(value: str | Sequence[str] | None) -> list[str]:

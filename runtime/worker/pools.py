@@ -88,7 +88,7 @@ class ThreadConsumer(PoolConsumer):
         self.executor.submit(self._run, delivery, task, message)
 
     def _run(self, delivery: Delivery, task: Task, message: Message) -> None:
-        self.done(delivery, task, message, invoke(task, message, self.name))
+        self.done(delivery, task, message, invoke(task, message, self.hostname))
 
     def shutdown(self) -> None:
         """Wait for running tasks, then stop the threads."""
@@ -112,9 +112,9 @@ class AsyncioConsumer(PoolConsumer):
         """Schedule coroutines on the loop; settle off the loop so it never blocks on Redis."""
         if not task.is_async:
             self.sync_pool.submit(
-                lambda: self.done(delivery, task, message, invoke(task, message, self.name)))
+                lambda: self.done(delivery, task, message, invoke(task, message, self.hostname)))
             return
-        future = asyncio.run_coroutine_threadsafe(ainvoke(task, message, self.name), self.loop)
+        future = asyncio.run_coroutine_threadsafe(ainvoke(task, message, self.hostname), self.loop)
 
         def settle(f: Future[Any]) -> None:
             self.settle_pool.submit(self.done, delivery, task, message, f.result())

@@ -1,0 +1,3 @@
+"""Task states under Celery's module path: ``from flowc.states import SUCCESS``."""
+
+from flowc.runtime.states import *  # noqa: F403

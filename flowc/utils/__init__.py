@@ -1,0 +1,1 @@
+"""Celery's ``celery.utils`` import paths a ported app uses (``flowc.utils.log``)."""
