@@ -31,7 +31,8 @@ def apply_eagerly(task: Task, args: list[Any], kwargs: dict[str, Any],
                   "task_id": message.id, "name": task.name}
         return EagerResult(message.id, task.app, task.name, record)
     exc = outcome.exc
-    if exc is not None and task.app.conf.task_eager_propagates:
+    throw = options.get("throw")
+    if exc is not None and (task.app.conf.task_eager_propagates if throw is None else throw):
         raise exc
     status = states.FAILURE if outcome.status in (states.FAILURE, states.RETRY) else outcome.status
     record = {"status": status, "result": exception_to_dict(exc) if exc else None,

@@ -103,6 +103,11 @@ def _after(task: Task, message: Message, request: Request, outcome: Outcome) -> 
                                     einfo=einfo)
         else:
             retval = outcome.exc
+            if status == states.REJECTED and not outcome.requeue and outcome.exc is not None:
+                einfo = ExceptionInfo(outcome.exc, outcome.traceback)  # Celery 5: a failure
+                signals.task_failure.send(sender=task, task_id=tid, exception=outcome.exc,
+                                          args=args, kwargs=kwargs, traceback=einfo.tb,
+                                          einfo=einfo)
         if status in (states.SUCCESS, states.FAILURE):
             task.after_return(status, retval, tid, args, kwargs, None)
     except Exception:

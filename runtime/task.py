@@ -154,8 +154,27 @@ class Task:
         return self.app.send_task(self.name, args, kwargs, task=self, **options)
 
     def apply(self, args: Any = None, kwargs: Any = None, **options: Any) -> EagerResult:
-        """Run now in this process and return an ``EagerResult`` (retries run inline too)."""
+        """Run now in this process and return an ``EagerResult`` (retries run inline too).
+
+        ``throw=True`` re-raises the task's exception (default: ``task_eager_propagates``);
+        ``link``/``link_error`` callbacks run inline too, as Celery's ``apply`` does.
+        """
         from flowc.runtime.eager import apply_eagerly
+
+        if options.get("link") or options.get("link_error"):
+            from flowc.compiler.canvas.signature import Signature
+
+            throw = options.pop("throw", None)
+            for key in ("link", "link_error"):
+                value = options.get(key)
+                if value is not None and not isinstance(value, list | tuple):
+                    options[key] = [value]
+            sig = Signature(self.name, tuple(args or ()), dict(kwargs or {}), options,
+                            app=self.app)
+            result = self.app.apply_canvas_eager(sig, (), {}, {})
+            if throw and result.failed():
+                result.get()
+            return result
 
         return apply_eagerly(self, list(args or ()), dict(kwargs or {}), options)
 

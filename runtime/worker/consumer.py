@@ -373,6 +373,9 @@ class Consumer:
                                                   delivery.body, delivery.tag))
                 return
             logger.warning("Task %s[%s] rejected: %s", task.name, message.id, reason)
+            if not self._ignore_result(task, message) or \
+                    task.options.get("store_errors_even_if_ignored"):
+                self._failure_record(message, outcome)  # FAILURE, as Celery 5 records it
             self.settler.dead_letter(delivery, f"rejected by task: {reason}")
             return
         if late:

@@ -1,0 +1,310 @@
+"""Celery's app-level API in flowc (issue 20): accepted-but-ignored options and settings,
+``app.conf`` like Celery's, the current app, ``shared_task``, import paths, eager ``apply``."""
+
+from __future__ import annotations
+
+import types
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from flowc.runtime.compat import IgnoredOptionWarning, _warned
+
+from flowc import App
+from flowc.exceptions import ImproperlyConfigured, InvalidTaskOptions
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings() -> Iterator[None]:
+    """Each test sees the once-per-process warnings afresh."""
+    _warned.clear()
+    yield
+    _warned.clear()
+
+
+@pytest.fixture
+def app(redis_url: str, redis_client: redis.Redis) -> Iterator[App]:
+    application = App("p", broker=redis_url)
+    yield application
+    application.close()
+
+
+# --- options and settings flowc does not act on ------------------------------------------------
+
+
+def test_celery_task_options_flowc_ignores_are_accepted_with_one_warning(app: App) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+
+        @app.task(store_eager_result=True, trail=False)
+        def one() -> int:
+            return 1
+
+    assert [(w.category, str(w.message).split("'")[1]) for w in caught] == [
+        (IgnoredOptionWarning, "store_eager_result"), (IgnoredOptionWarning, "trail")]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+
+        @app.task(store_eager_result=True)
+        def two() -> int:  # the same name again: no second warning
+            return 2
+
+    assert one.apply().get() == 1 and two.apply().get() == 2
+
+
+def test_an_unknown_task_option_still_fails_with_a_suggestion(app: App) -> None:
+    with pytest.raises(InvalidTaskOptions, match="did you mean 'store_eager_result'"):
+        app.task(store_eager_reslt=True)
+
+
+def test_celery_call_options_flowc_ignores_are_accepted(app: App) -> None:
+    @app.task
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = add.apply_async((1, 2), retry=True, retry_policy={"max_retries": 3})
+    assert {str(w.message).split("'")[1] for w in caught} == {"retry", "retry_policy"}
+    assert app.broker_client.xlen(app.keys.stream("celery", 0)) == 1
+    assert result.id
+    with pytest.raises(InvalidTaskOptions, match="did you mean 'countdown'"):
+        add.apply_async((1, 2), countdwn=3)
+
+
+def test_celery_settings_flowc_ignores_are_accepted_and_read_back() -> None:
+    application = App("s")
+    with pytest.warns(IgnoredOptionWarning, match="broker_pool_limit"):
+        application.conf.broker_pool_limit = 10
+    assert application.conf.broker_pool_limit == 10
+    assert application.conf["broker_pool_limit"] == 10
+    assert application.conf.get("broker_pool_limit") == 10
+    assert application.conf.worker_max_tasks_per_child is None  # accepted, never set
+    with pytest.raises(ImproperlyConfigured, match="did you mean 'broker_pool_limit'"):
+        application.conf.update(broker_pool_limt=3)
+
+
+# --- app.conf ----------------------------------------------------------------------------------
+
+
+def test_conf_supports_get_items_update_and_attributes() -> None:
+    conf = App("c").conf
+    conf.update({"task_default_queue": "a"}, task_acks_late=True)
+    conf["task_serializer"] = "pickle"
+    assert conf.task_default_queue == "a" and conf["task_acks_late"] is True
+    assert conf.get("task_serializer") == "pickle"
+    assert conf.get("not_a_setting", "fallback") == "fallback"
+    assert "task_acks_late" in conf and "not_a_setting" not in conf
+
+
+def test_config_from_object_with_the_celery_namespace_reads_django_style_names() -> None:
+    settings = types.SimpleNamespace(CELERY_BROKER_URL="redis://h:6379/3",
+                                     CELERY_TASK_ALWAYS_EAGER=True, DEBUG=True,
+                                     SECRET_KEY="x", broker_url="ignored-without-prefix")
+    application = App("d")
+    application.config_from_object(settings, namespace="CELERY")
+    assert application.conf.broker_url == "redis://h:6379/3"
+    assert application.conf.task_always_eager is True
+
+
+def test_a_misspelt_namespaced_setting_fails_with_a_suggestion() -> None:
+    settings = types.SimpleNamespace(CELERY_TASK_ALWAYS_EAGRE=True)
+    with pytest.raises(ImproperlyConfigured, match="did you mean 'task_always_eager'"):
+        App("d").config_from_object(settings, namespace="CELERY")
+
+
+def test_config_from_object_takes_a_module_attribute_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    module = types.ModuleType("parity_settings")
+    module.settings = types.SimpleNamespace(CELERY_TASK_DEFAULT_QUEUE="django")  # type: ignore[attr-defined]
+    monkeypatch.setitem(__import__("sys").modules, "parity_settings", module)
+    application = App("d")
+    application.config_from_object("parity_settings:settings", namespace="CELERY")
+    assert application.conf.task_default_queue == "django"
+
+
+def test_config_from_envvar_loads_the_named_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = types.ModuleType("parity_celeryconfig")
+    module.task_default_queue = "from-env"  # type: ignore[attr-defined]
+    monkeypatch.setitem(__import__("sys").modules, "parity_celeryconfig", module)
+    monkeypatch.setenv("PARITY_CONFIG", "parity_celeryconfig")
+    application = App("e")
+    application.config_from_envvar("PARITY_CONFIG")
+    assert application.conf.task_default_queue == "from-env"
+
+
+# --- the current app ---------------------------------------------------------------------------
+
+
+def test_the_newest_app_is_current_and_set_current_switches() -> None:
+    from flowc import current_app
+
+    first = App("first")
+    second = App("second")
+    assert current_app.main == "second"
+    first.set_current()
+    assert current_app.main == "first" and current_app._get_current_object() is first
+    assert isinstance(current_app, App)
+    assert second.main == "second"
+
+
+def test_async_result_without_an_app_uses_the_current_app(app: App) -> None:
+    from flowc.result import AsyncResult
+
+    @app.task
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    sent = add.apply(args=(1, 2))
+    assert AsyncResult(sent.id).app is app
+    assert AsyncResult("no-such-id").state == "PENDING"
+
+
+def test_signature_and_group_without_an_app_use_the_current_app(app: App) -> None:
+    from flowc import group, signature
+
+    app.conf.task_always_eager = True
+
+    @app.task
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    assert signature(add.name, args=(2, 3)).delay().get() == 5
+    assert signature(add.name, args=(2,)).apply(args=(4,)).get() == 6
+    assert group([]).apply_async().get() == []
+
+
+def test_shared_task_binds_to_every_app_and_resolves_on_the_current_one() -> None:
+    from flowc import shared_task
+
+    early = App("early")
+
+    @shared_task(name="parity.shared_double")
+    def double(x: int) -> int:
+        return 2 * x
+
+    late = App("late")
+    assert "parity.shared_double" in early.tasks and "parity.shared_double" in late.tasks
+    assert double.app is late
+    early.set_current()
+    assert double.app is early
+    assert double(4) == 8
+    assert double.apply((5,)).get() == 10
+
+
+def test_app_task_is_a_base_class_whose_hooks_and_attributes_apply(app: App) -> None:
+    calls: list[tuple[str, object]] = []
+
+    class Base(app.Task):  # type: ignore[misc,name-defined]
+        rate_limit = "10/s"
+        max_retries = 7
+
+        def on_success(self, retval: object, task_id: str, args: object,
+                       kwargs: object) -> None:
+            calls.append(("on_success", retval))
+
+    @app.task(base=Base)
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    assert isinstance(add, Base) and add.app is app
+    assert add.max_retries == 7 and add.options["rate_limit"] == "10/s"
+    assert add.apply((1, 2)).get() == 3
+    assert calls == [("on_success", 3)]
+
+
+def test_a_base_that_is_not_a_task_class_is_refused(app: App) -> None:
+    with pytest.raises(InvalidTaskOptions, match="base must be a Task subclass"):
+        app.task(base=object)
+
+
+# --- import paths --------------------------------------------------------------------------------
+
+
+def test_celerys_import_paths_exist() -> None:
+    from flowc.app.task import Task as AppTask
+    from flowc.exceptions import (
+        ChordError,
+        Ignore,
+        MaxRetriesExceededError,
+        Reject,
+        Retry,
+        SoftTimeLimitExceeded,
+        TaskPredicate,
+        TimeLimitExceeded,
+    )
+    from flowc.result import AsyncResult, EagerResult, GroupResult, ResultSet
+    from flowc.signals import task_prerun, worker_ready
+    from flowc.states import SUCCESS
+    from flowc.utils.log import get_task_logger
+
+    assert issubclass(Retry, TaskPredicate) and issubclass(Reject, TaskPredicate)
+    assert issubclass(Ignore, TaskPredicate)
+    assert {ChordError, MaxRetriesExceededError, SoftTimeLimitExceeded, TimeLimitExceeded}
+    assert {AsyncResult, EagerResult, GroupResult, ResultSet, AppTask}
+    assert task_prerun.name == "task_prerun" and worker_ready.name == "worker_ready"
+    assert SUCCESS == "SUCCESS"
+    assert get_task_logger("parity.tasks").parent.name == "flowc.task"
+
+
+# --- results and eager calls ---------------------------------------------------------------------
+
+
+def test_get_on_an_ignored_result_returns_none_at_once(app: App) -> None:
+    @app.task
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    assert add.apply_async((1, 2), ignore_result=True).get(timeout=0.01) is None
+
+    @app.task(ignore_result=True)
+    def quiet() -> int:
+        return 1
+
+    assert quiet.delay().get(timeout=0.01) is None
+
+
+@pytest.mark.parametrize("eta", [datetime.now(UTC) + timedelta(hours=1),
+                                 datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)],
+                         ids=["aware", "naive-as-utc"])
+def test_eta_datetimes_are_accepted_naive_as_utc(app: App, eta: datetime) -> None:
+    @app.task
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    add.apply_async((1, 2), eta=eta)
+    (_, due), = app.broker_client.zrange(app.keys.delayed("celery"), 0, -1, withscores=True)
+    expected = eta if eta.tzinfo else eta.replace(tzinfo=UTC)
+    assert abs(due - expected.timestamp()) < 0.01
+
+
+def test_apply_throw_reraises_and_link_error_runs_the_errback(app: App) -> None:
+    errors: list[str] = []
+
+    @app.task
+    def boom() -> None:
+        raise ValueError("boom")
+
+    @app.task
+    def on_error(request: object, exc: BaseException, traceback: str) -> None:
+        errors.append(repr(exc))
+
+    assert boom.apply().state == "FAILURE"
+    with pytest.raises(ValueError, match="boom"):
+        boom.apply(throw=True)
+    assert boom.apply(link_error=on_error.s()).state == "FAILURE"
+    assert errors == ["ValueError('boom')"]
+
+
+def test_update_state_in_eager_mode_is_readable_by_id(app: App) -> None:
+    @app.task(bind=True)
+    def step(self: object) -> str:
+        self.update_state(state="PROGRESS", meta={"done": 1})  # type: ignore[attr-defined]
+        return self.request.id  # type: ignore[attr-defined,no-any-return]
+
+    result = step.apply()
+    assert app.AsyncResult(result.get()).state == "PROGRESS"  # eager results are not stored
+    assert app.AsyncResult(result.get()).info == {"done": 1}
