@@ -34,7 +34,7 @@ REPLY_TTL_S = 60
 POLL_S = 0.5
 """How long the listener waits for a command before doing its periodic work."""
 OPS = ("ping", "inspect_active", "inspect_reserved", "inspect_scheduled", "inspect_registered",
-       "rate_limit", "shutdown", "pool_grow", "pool_shrink", "revoke")
+       "inspect_stats", "rate_limit", "shutdown", "pool_grow", "pool_shrink", "revoke")
 
 
 class ControlTarget(Protocol):
@@ -68,6 +68,10 @@ class ControlTarget(Protocol):
         """Forget revoked ids in this process at once; return the ids it was running."""
         ...
 
+    def stats(self) -> dict[str, Any]:
+        """This process's pid, pool, queues and tasks run so far (``inspect().stats()``)."""
+        ...
+
 
 class UnknownCommand(Exception):
     """Raised when a control command names an operation this worker does not know."""
@@ -87,6 +91,8 @@ def handle(target: ControlTarget, op: str, args: dict[str, Any]) -> Any:
         return Monitor(target.app).scheduled(target.queues)
     if op == "inspect_registered":
         return sorted(target.app.tasks)
+    if op == "inspect_stats":
+        return target.stats()
     if op == "rate_limit":
         return target.set_rate_limit(str(args["task"]), args.get("rate"))
     if op == "shutdown":

@@ -252,6 +252,15 @@ class WorkerMonitor(TaskEventHooks):
 
     # --- ControlTarget ------------------------------------------------------------------------
 
+    def stats(self) -> dict[str, Any]:
+        """Celery-shaped ``stats`` of this process: pid, pool, queues, tasks processed."""
+        info = self._info()
+        concurrency = self.worker.concurrency if self.worker is not None else 1
+        return {"pid": info["pid"], "hostname": self.consumer.hostname,
+                "pool": {"implementation": info["pool"], "max-concurrency": concurrency},
+                "queues": self.queues, "total": self.consumer.processed,
+                "broker": {"transport": "redis"}, "sw_ident": "flowc"}
+
     def active(self) -> list[dict[str, Any]]:
         """Tasks running in this process now."""
         return [{"id": tid, "name": name, "args": short_repr(m.args),

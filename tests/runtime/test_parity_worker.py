@@ -4,6 +4,7 @@ fields, custom states, STARTED meta, Reject and MaxRetriesExceededError as Celer
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -247,3 +248,43 @@ def test_worker_lifecycle_signals(start_worker: Start, papp: App, redis_client: 
     assert len(events(redis_client, "worker_shutdown")) == 1
     inits = events(redis_client, "worker_process_init")
     assert len(inits) == (2 if pool == "prefork" else 0)
+
+
+def test_inspect_from_python_answers_per_node(start_worker: Start, papp: App,
+                                              redis_client: redis.Redis) -> None:
+    start_worker("-P", "prefork", "-c", "2", "-n", "gamma@%h", module="parity_app", expect=2)
+    held = parity_app.hold.delay()
+    wait_state(held, "STARTED")
+    inspect = papp.control.inspect(timeout=3)
+    active = inspect.active()
+    assert active is not None and len(active) == 1
+    (node, running), = active.items()
+    assert node.startswith("gamma@") and "." not in node.split("@")[0]
+    assert [t["id"] for t in running] == [held.id]
+    assert "parity_app.hooked_add" in inspect.registered()[node]
+    stats = inspect.stats()[node]
+    assert stats["pool"] == {"implementation": "prefork", "max-concurrency": 2}
+    assert len(stats["processes"]) == 2
+    assert inspect.ping() == {node: {"ok": "pong"}}
+    assert papp.control.ping(timeout=3) == [{node: {"ok": "pong"}}]
+    redis_client.rpush(f"parity:go:{held.id}", 1)
+    held.get(timeout=10)
+
+
+def test_inspect_without_workers_returns_none(papp: App) -> None:
+    assert papp.control.inspect(timeout=0.2).active() is None
+    assert papp.control.ping(timeout=0.2) == []
+
+
+def test_rate_limit_from_python_reaches_each_worker_process(start_worker: Start,
+                                                            papp: App) -> None:
+    start(start_worker)
+    replies = papp.control.rate_limit("parity_app.hooked_add", "5/m", reply=True, timeout=3)
+    assert replies is not None and len(replies) == 1
+    (node, answer), = replies[0].items()
+    assert node == f"flowc@{socket.gethostname()}"  # the node, not the process
+    assert "ok" in answer and "5/m" in str(answer["ok"])
+    from flowc.exceptions import InvalidTaskOptions
+
+    with pytest.raises(InvalidTaskOptions):
+        papp.control.rate_limit("parity_app.hooked_add", "five a minute")
