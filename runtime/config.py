@@ -47,6 +47,10 @@ class Settings(BaseModel):
     task_routes: Any = None
     task_default_queue: str = "celery"
     task_default_priority: int | None = None
+    flowc_most_urgent_priority: Literal[9, 0] = 9
+    """9: flowc's (and RabbitMQ's) order. 0: Celery-on-Redis order for a ported app: 0 is the
+    most urgent and a message without a priority counts as 0 (numbers are flipped at call time;
+    workers, streams and monitoring keep flowc's internal 9-first numbers)."""
     task_create_missing_queues: bool = True
     result_expires: float | None = 86400.0
     task_ignore_result: bool = False

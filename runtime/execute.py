@@ -39,11 +39,13 @@ class Outcome:
 
 def make_request(task: Task, message: Message, hostname: str | None, eager: bool) -> Request:
     """The ``self.request`` of this invocation."""
+    priority = message.priority if task.app.conf.flowc_most_urgent_priority == 9 \
+        else 9 - message.priority
     return Request(id=message.id, task=task.name, args=message.args, kwargs=message.kwargs,
                    retries=message.retries, is_eager=eager, eta=message.eta,
                    expires=message.expires, hostname=hostname,
                    delivery_info={"exchange": "", "routing_key": message.queue,
-                                  "queue": message.queue, "priority": message.priority,
+                                  "queue": message.queue, "priority": priority,
                                   "redelivered": False},
                    root_id=message.root_id, parent_id=message.parent_id,
                    group=message.group_id, called_directly=False, message=message,
@@ -231,6 +233,6 @@ def _retry_message(message: Message, err: Retry) -> Message:
         nxt.kwargs = dict(overrides["kwargs"])
     if overrides.get("queue"):
         nxt.queue = overrides["queue"]
-    if overrides.get("priority") is not None:
+    if overrides.get("priority") is not None:  # already in internal order (Task.retry)
         nxt.priority = overrides["priority"]
     return nxt

@@ -81,6 +81,14 @@ def check_priority(value: Any) -> int | None:
     return value
 
 
+def internal_priority(value: int | None, app: Any) -> int:
+    """A priority as the user wrote it, in flowc's internal order (9 first): flipped when
+    ``flowc_most_urgent_priority`` is 0 (Celery on Redis, where no priority means 0)."""
+    if app.conf.flowc_most_urgent_priority == 0:
+        return 9 - (value or 0)
+    return 0 if value is None else value
+
+
 def check_queue(value: Any) -> str | None:
     """A queue is a non-empty name without braces (braces would break the hash tag)."""
     if value is None:

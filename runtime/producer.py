@@ -10,8 +10,13 @@ from typing import TYPE_CHECKING, Any
 from flowc.runtime.broker import Outgoing
 from flowc.runtime.config import route_for
 from flowc.runtime.message import Message
-from flowc.runtime.options import check_priority, check_queue, resolve_eta, resolve_expires
-from flowc.runtime.redis.keys import DEFAULT_PRIORITY
+from flowc.runtime.options import (
+    check_priority,
+    check_queue,
+    internal_priority,
+    resolve_eta,
+    resolve_expires,
+)
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -54,11 +59,12 @@ def build_message(app: App, name: str, args: list[Any], kwargs: dict[str, Any],
             if source is not None:
                 priority = check_priority(source)
                 break
+    priority = internal_priority(priority, app)
     now = time.time()
     expires = options.get("expires", topts.get("expires"))
     return Message(
         id=options.get("task_id") or str(uuid.uuid4()), task=name, args=args, kwargs=kwargs,
-        queue=queue, priority=DEFAULT_PRIORITY if priority is None else priority,
+        queue=queue, priority=priority,
         eta=resolve_eta(options.get("countdown"), options.get("eta"), now),
         expires=resolve_expires(expires, now), retries=int(options.get("retries", 0)),
         root_id=options.get("root_id"), parent_id=options.get("parent_id"),

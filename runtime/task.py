@@ -262,8 +262,11 @@ class Task:
                 task_args=req.args, task_kwargs=req.kwargs)
         when = next_retry_eta(policy, req.retries, countdown=countdown, eta=eta)
         err = Retry(exc=exc, when=when)
-        err.overrides = {"args": args, "kwargs": kwargs, "max_retries": limit,
-                         **options}
+        if options.get("priority") is not None:
+            from flowc.runtime.options import check_priority, internal_priority
+
+            options["priority"] = internal_priority(check_priority(options["priority"]), self.app)
+        err.overrides = {"args": args, "kwargs": kwargs, "max_retries": limit, **options}
         if throw:
             raise err
         return err

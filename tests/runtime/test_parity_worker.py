@@ -288,3 +288,20 @@ def test_rate_limit_from_python_reaches_each_worker_process(start_worker: Start,
 
     with pytest.raises(InvalidTaskOptions):
         papp.control.rate_limit("parity_app.hooked_add", "five a minute")
+
+
+def test_celery_redis_priority_order_runs_zero_first(start_worker: Start, papp: App,
+                                                    redis_client: redis.Redis) -> None:
+    papp.conf.flowc_most_urgent_priority = 0
+    try:
+        order = [parity_app.hooked_add.apply_async((p, 0), priority=p) for p in (9, 5)]
+        order.append(parity_app.hooked_add.apply_async((-1, 0)))  # none given: Celery's 0
+        order.append(parity_app.hooked_add.apply_async((0, 0), priority=0))
+        start(start_worker)
+        for result in order:
+            result.get(timeout=10)
+    finally:
+        papp.conf.flowc_most_urgent_priority = 9
+    ran = [e["args"][0] for e in events(redis_client, "before_start")]
+    assert ran[2:] == [5, 9]  # the two urgent ones (no priority and 0, equal) before 5 and 9
+    assert sorted(ran[:2]) == [-1, 0]
