@@ -75,6 +75,9 @@ class Settings(BaseModel):
     result_extended: bool = False
     beat_schedule: dict[str, Any] = Field(default_factory=dict)
     beat_max_loop_interval: float = 5.0
+    beat_scheduler: str | None = None
+    """``module:Class`` of a ``flowc.beat.Scheduler`` subclass to run instead of flowc's beat
+    (Celery's own scheduler paths select flowc's beat)."""
     flowc_beat_lock_ttl: float = Field(default=5.0, gt=0)
     """Seconds the beat leader's lease lasts unrenewed: a follower takes over within ~4/3 of it."""
     imports: list[str] = Field(default_factory=list)

@@ -22,6 +22,7 @@ from flowc.runtime.beat.entries import (
     entries_from_app,
     entries_from_compiled,
 )
+from flowc.runtime.beat.scheduler import Scheduler, load_scheduler, run_scheduler
 from flowc.runtime.beat.service import Beat
 from flowc.runtime.exceptions import ImproperlyConfigured
 from flowc.runtime.redis.connection import mask_url
@@ -87,13 +88,24 @@ def load_entries(app: App, schedule_files: tuple[Path, ...]) -> list[ScheduleEnt
 @click.option("--max-interval", type=float, default=None,
               help="Longest sleep between ticks in seconds (beat_max_loop_interval).")
 @click.option("-l", "--loglevel", default="INFO", show_default=True, type=LOG_LEVELS)
+@click.option("-S", "--scheduler", "scheduler_path", default=None,
+              help="module:Class of a custom flowc.beat.Scheduler (beat_scheduler).")
 def beat(app_spec: str, schedule_files: tuple[Path, ...], dry_run: bool,
-         max_interval: float | None, loglevel: str) -> None:
+         max_interval: float | None, loglevel: str, scheduler_path: str | None) -> None:
     """Publish periodic entries until SIGTERM/Ctrl-C (then hand the lease over at once)."""
     app = load_app(app_spec)  # first, so a setup_logging receiver it connects is honoured
     configure_logging(loglevel)
     if max_interval is not None:
         app.conf.beat_max_loop_interval = max_interval
+    scheduler_path = scheduler_path or app.conf.beat_scheduler
+    if scheduler_path:
+        try:
+            custom = load_scheduler(scheduler_path)
+        except ImproperlyConfigured as e:
+            raise click.UsageError(str(e)) from None
+        if custom is not None:
+            _run_custom(app, custom)
+            return
     entries = load_entries(app, schedule_files)
     try:
         runner = Beat(app, entries, dry_run=dry_run)
@@ -113,3 +125,21 @@ def beat(app_spec: str, schedule_files: tuple[Path, ...], dry_run: bool,
     signal.signal(signal.SIGINT, on_signal)
     signals.beat_init.send(sender=runner)
     runner.loop()
+
+
+def _run_custom(app: App, cls: type[Scheduler]) -> None:
+    """Run a custom scheduler (``-S``/``beat_scheduler``) until SIGTERM/Ctrl-C."""
+    import threading
+
+    stopping = threading.Event()
+    scheduler = cls(app)
+    click.echo(f"flowc beat: app {app.main or '__main__'}, scheduler "
+               f"{cls.__module__}.{cls.__qualname__}, {len(scheduler.schedule)} entries", err=True)
+
+    def on_signal(signum: int, frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signals.beat_init.send(sender=scheduler)
+    run_scheduler(scheduler, stopping)

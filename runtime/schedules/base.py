@@ -11,15 +11,24 @@ from __future__ import annotations
 import abc
 import difflib
 import os
-from collections.abc import Iterator
-from datetime import UTC, datetime, tzinfo
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flowc.dsl.errors import FlowcError
 
-__all__ = ["UTC", "Schedule", "ScheduleError", "get_zone", "require_aware", "resolve_zone"]
+__all__ = ["UTC", "Schedule", "ScheduleError", "get_zone", "require_aware", "resolve_zone",
+           "schedstate"]
 
 LOCALTIME_FILE = "/etc/localtime"
+
+
+class schedstate(NamedTuple):  # Celery's name
+    """What ``is_due`` returns: ``(is_due, next)`` with ``next`` in seconds."""
+
+    is_due: bool
+    next: float
 
 
 class ScheduleError(FlowcError, ValueError):
@@ -68,6 +77,33 @@ class Schedule(abc.ABC):
         while t <= end:
             yield t
             t = self.next_after(t)
+
+    # -- Celery's polling API (``celery.schedules.BaseSchedule``) --------------------------------
+
+    nowfun: Callable[[], datetime] | None = None
+    """Celery's ``nowfun``: what ``now()`` returns (for tests and custom schedulers)."""
+
+    def now(self) -> datetime:
+        """The current time, aware (``nowfun()`` when set; naive values are taken as UTC)."""
+        t = self.nowfun() if self.nowfun is not None else datetime.now(UTC)
+        return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+    def _aware(self, t: datetime) -> datetime:
+        return t if t.tzinfo is not None else t.replace(tzinfo=self.zone)
+
+    def remaining_estimate(self, last_run_at: datetime) -> timedelta:
+        """Time from now until the first fire time after ``last_run_at`` (negative when that
+        is already past), as Celery's ``remaining_estimate``. Naive times are in ``zone``."""
+        return self.next_after(self._aware(last_run_at)) - self.now()
+
+    def is_due(self, last_run_at: datetime) -> schedstate:
+        """Celery's ``(is_due, next)``: whether a run is due given the last run, and seconds
+        until the schedule should be checked again (the next fire time when it is due now)."""
+        remaining = self.remaining_estimate(last_run_at).total_seconds()
+        if remaining > 0:
+            return schedstate(False, remaining)
+        now = self.now()
+        return schedstate(True, max((self.next_after(now) - now).total_seconds(), 0.0))
 
     def next_n(self, t: datetime, n: int) -> list[datetime]:
         """Return the next ``n`` fire times strictly after ``t`` (for ``flowc schedule list``)."""

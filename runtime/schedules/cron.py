@@ -24,8 +24,9 @@ from __future__ import annotations
 import calendar
 import copy
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 from flowc.dsl.cron import (
     DAY_OF_MONTH,
@@ -80,8 +81,14 @@ class crontab(Schedule):  # lower-case: Celery's name, kept for drop-in compatib
         day_of_month: Cronspec = "*",
         month_of_year: Cronspec = "*",
         tz: str | tzinfo | None = None,
+        *,
+        nowfun: Callable[[], datetime] | None = None,
+        app: Any = None,
     ) -> None:
         raw = (minute, hour, day_of_week, day_of_month, month_of_year)
+        self.nowfun = nowfun
+        if tz is None and app is not None and getattr(app.conf, "timezone", None):
+            tz = app.conf.timezone  # Celery's crontab(app=) reads the app's timezone
         parsed: dict[str, frozenset[int]] = {}
         problems: list[tuple[FieldSpec, str]] = []
         for spec, value in zip(FIELDS, raw, strict=True):

@@ -13,7 +13,9 @@ from typing import Any
 
 from flowc import App, shared_task
 from flowc.app.task import Task
+from flowc.beat import Scheduler
 from flowc.exceptions import MaxRetriesExceededError, Reject
+from flowc.schedules import schedule
 from flowc.signals import (
     task_failure,
     task_postrun,
@@ -198,3 +200,12 @@ def _process_init(**_: Any) -> None:
 @worker_shutdown.connect
 def _shutdown(sender: Any = None, **_: Any) -> None:
     record("worker_shutdown", pid=os.getpid())
+
+
+class ListScheduler(Scheduler):
+    """A custom scheduler (``flowc beat -S parity_app:ListScheduler``): entries from code."""
+
+    def setup_schedule(self) -> None:
+        self.merge_inplace({"add-often": {"task": "parity_app.hooked_add",
+                                          "schedule": schedule(run_every=0.2),
+                                          "args": (40, 2)}})
