@@ -29,6 +29,8 @@ COMMANDS = {
     "purge": "flowc.cli.purge:purge",
     "dlq": "flowc.cli.dlq:dlq",
     "dashboard": "flowc.cli.dashboard:dashboard",
+    "call": "flowc.cli.call:call",
+    "result": "flowc.cli.call:result",
 }
 """Command name -> ``module:attribute`` of its click command."""
 

@@ -4,7 +4,9 @@ fields, custom states, STARTED meta, Reject and MaxRetriesExceededError as Celer
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -305,3 +307,38 @@ def test_celery_redis_priority_order_runs_zero_first(start_worker: Start, papp: 
     ran = [e["args"][0] for e in events(redis_client, "before_start")]
     assert ran[2:] == [5, 9]  # the two urgent ones (no priority and 0, equal) before 5 and 9
     assert sorted(ran[:2]) == [-1, 0]
+
+
+def flowc_cli(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``flowc ARGS`` against the test database."""
+    env = {**os.environ, "FLOWC_BROKER_URL": redis_url}
+    return subprocess.run([sys.executable, "-m", "flowc", *args], env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_flowc_call_then_flowc_result(start_worker: Start, papp: App, redis_url: str) -> None:
+    start(start_worker)
+    sent = flowc_cli(redis_url, "call", "parity_app.hooked_add", "--args", "[2, 3]")
+    assert sent.returncode == 0, sent.stderr
+    task_id = sent.stdout.strip()
+    shown = flowc_cli(redis_url, "result", task_id, "--timeout", "10")
+    assert (shown.returncode, shown.stdout.strip()) == (0, "5")
+
+
+def test_flowc_result_of_a_failure_prints_the_exception_or_traceback(
+        start_worker: Start, papp: App, redis_url: str) -> None:
+    start(start_worker)
+    failed = parity_app.hooked_fail.delay()
+    with pytest.raises(ValueError):
+        failed.get(timeout=10)
+    shown = flowc_cli(redis_url, "result", failed.id)
+    assert shown.returncode == 1 and shown.stderr.strip() == "ValueError: boom"
+    traced = flowc_cli(redis_url, "result", failed.id, "--traceback")
+    assert traced.returncode == 0 and 'raise ValueError("boom")' in traced.stdout
+
+
+def test_flowc_call_with_bad_json_says_what_to_write(redis_url: str) -> None:
+    sent = flowc_cli(redis_url, "call", "parity_app.hooked_add", "--args", "[2,")
+    assert sent.returncode == 2
+    assert "--args" in sent.stderr and "e.g. '[2, 3]'" in sent.stderr
+    assert "Traceback" not in sent.stderr
