@@ -3,6 +3,8 @@
 Port a Celery app by changing ``from celery import Celery`` to ``from flowc import App``.
 """
 
+import flowc._pools  # noqa: F401, I001 - first: `flowc worker -P gevent` patches before imports
+
 from flowc.compiler.canvas.primitives import chain, chord, fanout, group, signature
 from flowc.compiler.canvas.signature import Signature
 from flowc.runtime import states

@@ -68,7 +68,6 @@ IGNORED_SETTINGS = frozenset({
     "worker_deduplicate_successful_tasks", "worker_eta_task_limit",
     "worker_enable_prefetch_count_reduction", "worker_soft_shutdown_timeout",
     "worker_enable_soft_shutdown_on_idle", "worker_disable_prefetch", "worker_pool",
-    "worker_max_tasks_per_child", "worker_max_memory_per_child",
     # beat (state lives in Redis)
     "beat_schedule_filename", "beat_sync_every", "beat_cron_starting_deadline",
     "beat_enable_remote_control", "beat_remote_control_max_tick_age",

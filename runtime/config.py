@@ -67,6 +67,10 @@ class Settings(BaseModel):
     task_send_sent_event: bool = False
     worker_prefetch_multiplier: int = 4
     worker_concurrency: int | None = None
+    worker_max_tasks_per_child: int | None = Field(default=None, ge=1)
+    """prefork: replace a pool process after it ran this many tasks (``--max-tasks-per-child``)."""
+    worker_max_memory_per_child: int | None = Field(default=None, ge=1)
+    """prefork: replace a pool process left above this resident size, KiB, after a task."""
     worker_send_task_events: bool = False
     worker_hijack_root_logger: bool = True
     broker_connection_retry: bool = True

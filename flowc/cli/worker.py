@@ -26,11 +26,26 @@ from flowc.runtime.worker.main import POOLS, Worker, WorkerOptions, configure_lo
               help="Also run beat in this process (small deployments; see docs/beat.md).")
 @click.option("-E", "--events", "send_events", is_flag=True,
               help="Send task events (monitoring, dashboard): worker_send_task_events.")
+@click.option("--autoscale", default=None, metavar="MAX,MIN",
+              help="prefork: grow to MAX processes while messages wait, back to MIN when idle.")
+@click.option("--max-tasks-per-child", type=click.IntRange(min=1), default=None,
+              help="prefork: replace a pool process after it ran this many tasks.")
+@click.option("--max-memory-per-child", type=click.IntRange(min=1), default=None,
+              metavar="KIB", help="prefork: replace a pool process whose resident memory "
+              "exceeds this many KiB after a task.")
 def worker(app_spec: str, queues: str, concurrency: int | None, pool: str, loglevel: str,
-           hostname: str | None, quiet: bool, send_events: bool, run_beat: bool) -> None:
+           hostname: str | None, quiet: bool, send_events: bool, run_beat: bool,
+           autoscale: str | None, max_tasks_per_child: int | None,
+           max_memory_per_child: int | None) -> None:
     """Consume tasks from queues until SIGTERM/Ctrl-C (warm shutdown; twice for cold)."""
+    scale = _autoscale(autoscale) if autoscale else None
+    if pool != "prefork" and (scale or max_tasks_per_child or max_memory_per_child):
+        raise click.UsageError("--autoscale, --max-tasks-per-child and --max-memory-per-child "
+                               "apply to pool processes: use them with -P prefork")
     app = load_app(app_spec)  # first, so a setup_logging receiver it connects is honoured
     configure_logging(loglevel)
+    max_tasks_per_child = max_tasks_per_child or app.conf.worker_max_tasks_per_child
+    max_memory_per_child = max_memory_per_child or app.conf.worker_max_memory_per_child
     if send_events:
         app.conf.worker_send_task_events = True
     if run_beat:
@@ -39,7 +54,9 @@ def worker(app_spec: str, queues: str, concurrency: int | None, pool: str, logle
         load_entries(app, ())  # a bad beat_schedule fails here, with the fix in the message
     w = Worker(app, WorkerOptions(queues=queues_from(queues), concurrency=concurrency,
                                   pool=pool, hostname=hostname, loglevel=loglevel,
-                                  beat=run_beat))
+                                  beat=run_beat, autoscale=scale,
+                                  max_tasks_per_child=max_tasks_per_child,
+                                  max_memory_per_child=max_memory_per_child))
     app.import_modules()  # before the banner, so it lists tasks from `include`/`imports`
     url = app.broker_url
     shown = mask_url(url)
@@ -48,3 +65,18 @@ def worker(app_spec: str, queues: str, concurrency: int | None, pool: str, logle
     if not quiet:
         click.echo(w.banner(shown), err=True)
     sys.exit(w.start())
+
+
+def _autoscale(value: str) -> tuple[int, int]:
+    """Parse ``--autoscale=max,min`` (or ``max``: min 0 as in Celery, here at least 1)."""
+    parts = [p.strip() for p in value.split(",")]
+    try:
+        high = int(parts[0])
+        low = int(parts[1]) if len(parts) > 1 else 1
+    except (ValueError, IndexError):
+        raise click.BadParameter("write MAX,MIN, e.g. --autoscale=10,3",
+                                 param_hint="--autoscale") from None
+    if len(parts) > 2 or high < 1 or not 1 <= low <= high:
+        raise click.BadParameter("write MAX,MIN with 1 <= MIN <= MAX, e.g. --autoscale=10,3",
+                                 param_hint="--autoscale")
+    return high, low

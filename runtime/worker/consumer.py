@@ -84,6 +84,12 @@ class Consumer:
         self.max_deliveries = app.conf.flowc_max_deliveries
         self.hooks: ConsumerHooks = NO_HOOKS
         """Told of each task's lifecycle (``monitor_worker.attach`` installs a monitor)."""
+        self.max_tasks: int | None = None
+        """``--max-tasks-per-child``: stop (to be replaced) after this many tasks."""
+        self.max_memory_kib: int | None = None
+        """``--max-memory-per-child``: stop (to be replaced) once a task leaves RSS above it."""
+        self.recycled = False
+        """Set when the loop stopped because of one of the two limits above."""
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -190,7 +196,23 @@ class Consumer:
             finally:
                 limiter.finish()
         self.finish(delivery, task, message, outcome)
+        if self.max_tasks is not None or self.max_memory_kib is not None:
+            self._check_recycle()
         return task.name
+
+    def _check_recycle(self) -> None:
+        """Stop after this task when a per-child limit is reached (the pool replaces us)."""
+        why = None
+        if self.max_tasks is not None and self.processed >= self.max_tasks:
+            why = f"ran {self.processed} tasks (--max-tasks-per-child={self.max_tasks})"
+        elif self.max_memory_kib is not None:
+            rss = resident_kib()
+            if rss > self.max_memory_kib:
+                why = f"resident memory {rss} KiB > --max-memory-per-child={self.max_memory_kib}"
+        if why is not None:
+            logger.info("pool process %d %s; it will be replaced", os.getpid(), why)
+            self.recycled = True
+            self.stop()
 
     def prepare(self, delivery: Delivery) -> tuple[Task, Message] | None:
         """Decode and vet a message; malformed, unknown, expired and revoked ones end here."""
@@ -409,3 +431,15 @@ class Consumer:
                 "result": exception_to_dict(e),
                 "traceback": f"the task's return value could not be stored: {e}"}, serializer)
         self.settler.record(message.id, data)
+
+
+def resident_kib() -> int:
+    """This process's resident set size in KiB (``/proc``; peak RSS where it is missing)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from flowc.runtime import signals
 from flowc.runtime.worker.consumer import Consumer
 from flowc.runtime.worker.heartbeat import Heartbeat
+from flowc.runtime.worker.prefork import EXIT_RECYCLED
 from flowc.runtime.worker.reaper import Reaper
 from flowc.runtime.worker.timelimits import RunningSlots, TimeLimiter
 
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("flowc.worker")
 
-POOLS = ("prefork", "threads", "asyncio", "solo")
+POOLS = ("prefork", "threads", "asyncio", "gevent", "solo")
+GEVENT_CONCURRENCY = 100
+"""Default greenlets of ``-P gevent`` without ``-c`` (I/O-bound work waits, not computes)."""
 
 
 @dataclass
@@ -37,6 +40,13 @@ class WorkerOptions:
     loglevel: str = "WARNING"
     beat: bool = False
     """``-B``: also run beat in this process (small deployments)."""
+    autoscale: tuple[int, int] | None = None
+    """``--autoscale=max,min`` (prefork): pool processes grow to max while messages wait and
+    shrink back to min after ``AUTOSCALE_KEEPALIVE_S`` without a backlog."""
+    max_tasks_per_child: int | None = None
+    """Replace a pool process after it ran this many tasks (prefork)."""
+    max_memory_per_child: int | None = None
+    """Replace a pool process after a task leaves it above this resident size, KiB (prefork)."""
 
 
 class Worker:
@@ -48,10 +58,12 @@ class Worker:
         self.app = app
         self.options = options
         self.queues = options.queues or [app.conf.task_default_queue]
-        self.concurrency = options.concurrency or app.conf.worker_concurrency or os.cpu_count() \
-            or 1
+        self.concurrency = options.concurrency or app.conf.worker_concurrency or \
+            (GEVENT_CONCURRENCY if options.pool == "gevent" else os.cpu_count()) or 1
         if options.pool == "solo":
             self.concurrency = 1
+        if options.autoscale is not None:
+            self.concurrency = options.autoscale[0]  # slots for the most processes
         self.hostname = _expand_hostname(options.hostname or "flowc@%h")
         self.token = secrets.token_hex(3)
         """Per start, so a name is never reused even when a container restarts with one pid."""
@@ -108,8 +120,19 @@ class Worker:
             self.app.close()
             self.slots = RunningSlots(self.concurrency)
             watchdog = PoolWatchdog(self.app, self.queues, self.slots, self.consumer_name)
-            return Supervisor(self.concurrency, self._child, watchdog, after_start).run()
+            scaler = None
+            if self.options.autoscale is not None:
+                from flowc.runtime.worker.prefork import Autoscale
+
+                high, low = self.options.autoscale
+                scaler = Autoscale(high, low, self._backlog)
+            return Supervisor(self.concurrency, self._child, watchdog, after_start,
+                              autoscale=scaler).run()
         return self._consume(self.options.pool, None)
+
+    def _backlog(self) -> int:
+        """Messages ready in this worker's queues (the autoscaler's input)."""
+        return sum(self.app.broker.depth(q)["ready"] for q in self.queues)
 
     def _child(self, index: int) -> int:
         self.app.close()
@@ -126,6 +149,9 @@ class Worker:
         from flowc.runtime.monitoring.worker_side import attach as attach_monitoring
 
         attach_monitoring(consumer, self, index)
+        if index is not None:
+            consumer.max_tasks = self.options.max_tasks_per_child
+            consumer.max_memory_kib = self.options.max_memory_per_child
         if pool == "solo":
             consumer.time_limiter = TimeLimiter(self.app, self.slots, index)
         elif self.app.conf.task_time_limit or self.app.conf.task_soft_time_limit:
@@ -159,7 +185,7 @@ class Worker:
             consumer.run()
         finally:
             heartbeat.stop()
-        return 0
+        return EXIT_RECYCLED if consumer.recycled else 0
 
     def make_consumer(self, pool: str, name: str) -> Consumer:
         """The consume loop for ``pool``."""
@@ -171,6 +197,10 @@ class Worker:
             from flowc.runtime.worker.pools import AsyncioConsumer
 
             return AsyncioConsumer(self.app, self.queues, name, self.concurrency)
+        if pool == "gevent":
+            from flowc.runtime.worker.pools import GeventConsumer
+
+            return GeventConsumer(self.app, self.queues, name, self.concurrency)
         return Consumer(self.app, self.queues, name)
 
     def banner(self, broker_display: str) -> str:

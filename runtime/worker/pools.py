@@ -1,4 +1,4 @@
-"""Thread and asyncio pools: one process claims messages and runs up to N tasks at once.
+"""Thread, gevent and asyncio pools: one process claims messages and runs up to N tasks at once.
 
 The solo loop lives in ``consumer``; prefork (processes running solo loops) in ``prefork``.
 Here each finished task is settled at once by its own thread, so results never wait for a batch.
@@ -128,3 +128,32 @@ class AsyncioConsumer(PoolConsumer):
         self.loop_thread.join(timeout=5)
         self.sync_pool.shutdown(wait=True)
         self.settle_pool.shutdown(wait=True)
+
+
+class GeventConsumer(PoolConsumer):
+    """Runs tasks as greenlets (``-P gevent``): the process is monkey-patched before anything
+    else is imported (``flowc.cli.main``), so blocking I/O in tasks (sockets, Redis, HTTP,
+    ``time.sleep``) yields to the other greenlets and hundreds of I/O-bound tasks wait at once."""
+
+    def __init__(self, app: App, queues: Sequence[str], consumer: str, concurrency: int) -> None:
+        from gevent import monkey
+
+        if not monkey.is_module_patched("socket"):
+            raise RuntimeError("-P gevent needs the process monkey-patched before other "
+                               "imports: start it with `flowc worker -P gevent`")
+        super().__init__(app, queues, consumer, concurrency)
+        import gevent.pool
+
+        self.pool = gevent.pool.Pool(concurrency)
+
+    def start(self, delivery: Delivery, task: Task, message: Message) -> None:
+        """Spawn a greenlet for the task."""
+        self.pool.spawn(self._run, delivery, task, message)
+
+    def _run(self, delivery: Delivery, task: Task, message: Message) -> None:
+        self.done(delivery, task, message, invoke(task, message, self.hostname))
+
+    def shutdown(self) -> None:
+        """Wait for running greenlets, then settle."""
+        super().shutdown()
+        self.pool.join(timeout=30)

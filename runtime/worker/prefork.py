@@ -28,6 +28,13 @@ RESTART_BACKOFF_S = 1.0
 """Pause before replacing a child that died on its own, so a crash loop does not spin."""
 TICK_S = 0.05
 """How often the supervisor checks for dead children, deadlines and control commands."""
+EXIT_RECYCLED = 64
+"""Exit code of a child that left after ``--max-tasks-per-child``/``--max-memory-per-child``:
+it is replaced at once, without the crash backoff or an error."""
+AUTOSCALE_KEEPALIVE_S = 30.0
+"""Seconds without waiting messages before ``--autoscale`` retires a process (Celery's)."""
+AUTOSCALE_EVERY_S = 1.0
+"""How often ``--autoscale`` reads the backlog."""
 _PR_SET_PDEATHSIG = 1
 _SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
@@ -44,13 +51,50 @@ class Watchdog(Protocol):
         ...
 
 
+class Autoscale:
+    """``--autoscale=high,low``: how many processes to add (> 0) or retire (< 0) now."""
+
+    def __init__(self, high: int, low: int, backlog: Callable[[], int],
+                 keepalive_s: float = AUTOSCALE_KEEPALIVE_S) -> None:
+        self.high, self.low = high, low
+        self.backlog = backlog
+        self.keepalive_s = keepalive_s
+        self.next_check = 0.0
+        self.idle_since: float | None = None
+
+    def decide(self, running: int, now: float) -> int:
+        """Grow by the backlog up to ``high``; after ``keepalive_s`` of no backlog, retire one
+        process (down to ``low``)."""
+        if now < self.next_check:
+            return 0
+        self.next_check = now + AUTOSCALE_EVERY_S
+        try:
+            waiting = self.backlog()
+        except Exception:
+            logger.warning("autoscale: could not read the backlog", exc_info=True)
+            return 0
+        if waiting > 0:
+            self.idle_since = None
+            return max(0, min(self.high - running, waiting))
+        if self.idle_since is None:
+            self.idle_since = now
+        elif now - self.idle_since >= self.keepalive_s and running > self.low:
+            self.idle_since = now
+            return -1
+        return 0
+
+
 class Supervisor:
     """Forks ``concurrency`` children running ``child_main(index)`` and keeps them alive."""
 
     def __init__(self, concurrency: int, child_main: Callable[[int], int],
                  watchdog: Watchdog | None = None,
-                 after_start: Callable[[], None] | None = None) -> None:
+                 after_start: Callable[[], None] | None = None,
+                 autoscale: Autoscale | None = None) -> None:
         self.concurrency = concurrency
+        self.autoscale = autoscale
+        self.retiring: set[int] = set()
+        """pids asked to leave by the autoscaler (not replaced)."""
         self.child_main = child_main
         self.watchdog = watchdog
         self.after_start = after_start
@@ -73,7 +117,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGQUIT, self._on_cold)
-        for index in range(self.concurrency):
+        for index in range(self.autoscale.low if self.autoscale else self.concurrency):
             self._spawn(index)
         if self.after_start is not None:
             self.after_start()
@@ -86,6 +130,8 @@ class Supervisor:
                 if now >= when and not self.stopping:
                     del self.respawn_at[index]
                     self._spawn(index)
+            if self.autoscale is not None and not self.stopping:
+                self._scale(now)
             if self.watchdog is not None and not self.cold:
                 try:
                     for pid, reason in self.watchdog.check(dict(self.children)).items():
@@ -95,6 +141,23 @@ class Supervisor:
             if not exited:
                 time.sleep(TICK_S)
         return 0
+
+    def _scale(self, now: float) -> None:
+        """Apply the autoscaler's decision: fork into free indices, or retire the newest."""
+        assert self.autoscale is not None
+        live = len(self.children) + len(self.respawn_at) - len(self.retiring)
+        delta = self.autoscale.decide(live, now)
+        used = set(self.children.values()) | set(self.respawn_at)
+        for index in [i for i in range(self.concurrency) if i not in used][:max(delta, 0)]:
+            logger.info("autoscale: adding pool process %d", index)
+            self._spawn(index)
+        if delta < 0:
+            candidates = [(i, p) for p, i in self.children.items() if p not in self.retiring]
+            if candidates:
+                index, pid = max(candidates)
+                logger.info("autoscale: retiring pool process %d (index %d)", pid, index)
+                self.retiring.add(pid)
+                self._signal(pid, signal.SIGTERM)
 
     def _reap(self) -> list[tuple[int, int, int]]:
         out = []
@@ -121,6 +184,12 @@ class Supervisor:
             except Exception:
                 logger.exception("could not settle the task of pool process %d", pid)
         if self.stopping:
+            return
+        if pid in self.retiring:
+            self.retiring.discard(pid)
+            return
+        if reason is None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_RECYCLED:
+            self._spawn(index)
             return
         if reason is None:
             logger.error("pool process %d (index %d) exited with %s; replacing it", pid,

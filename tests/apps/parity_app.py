@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 from flowc import App, shared_task
@@ -30,6 +31,8 @@ from flowc.signals import (
 from flowc.utils.log import get_task_logger
 
 app = App("parity_app")
+if os.environ.get("PARITY_MAX_TASKS"):  # set by a test to check the setting form
+    app.conf.worker_max_tasks_per_child = int(os.environ["PARITY_MAX_TASKS"])
 logger = get_task_logger(__name__)
 EVENTS = "parity:events"
 
@@ -209,3 +212,14 @@ class ListScheduler(Scheduler):
         self.merge_inplace({"add-often": {"task": "parity_app.hooked_add",
                                           "schedule": schedule(run_every=0.2),
                                           "args": (40, 2)}})
+
+
+@app.task
+def pid() -> int:
+    return os.getpid()
+
+
+@app.task
+def io_wait(seconds: float) -> float:
+    time.sleep(seconds)  # monkey-patched under -P gevent: yields to the other greenlets
+    return seconds

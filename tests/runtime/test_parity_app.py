@@ -82,7 +82,7 @@ def test_celery_settings_flowc_ignores_are_accepted_and_read_back() -> None:
     assert application.conf.broker_pool_limit == 10
     assert application.conf["broker_pool_limit"] == 10
     assert application.conf.get("broker_pool_limit") == 10
-    assert application.conf.worker_max_tasks_per_child is None  # accepted, never set
+    assert application.conf.task_queues is None  # accepted, never set
     with pytest.raises(ImproperlyConfigured, match="did you mean 'broker_pool_limit'"):
         application.conf.update(broker_pool_limt=3)
 

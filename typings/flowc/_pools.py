@@ -1,0 +1,1 @@
+../../flowc/_pools.py
