@@ -71,7 +71,8 @@ def lower(
     if args or kwargs:
         canvas = canvas.clone(tuple(args), dict(kwargs or {}))
     lowerer = _Lowerer()
-    out = lowerer.lower(canvas, _NOTHING, dict(options or {}), ())
+    call_options = {k: _jsonable(v) for k, v in (options or {}).items()}
+    out = lowerer.lower(canvas, _NOTHING, call_options, ())
     handlers = [lowerer.errback(sig) for sig in on_error]
     return Workflow(
         id=workflow_id,

@@ -141,9 +141,23 @@ def test_fanout_rejects_a_composite_an_immutable_signature_and_a_bad_width() -> 
         fanout(s("notify"), max_width=0)
 
 
-def test_executing_without_an_app_raises_a_flowc_error_with_a_hint() -> None:
+def test_executing_without_an_app_or_a_current_one_raises_a_flowc_error_with_a_hint(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowc.compiler import dispatch
+
+    monkeypatch.setattr(dispatch, "_current_lookup", None)  # the compiler alone: no runtime app
     with pytest.raises(FlowcError, match="not bound to an app"):
         s("add", 1, 2).delay()
+
+
+def test_executing_without_an_app_uses_the_current_dispatcher(
+        monkeypatch: pytest.MonkeyPatch, app: Any) -> None:
+    from flowc.compiler import dispatch
+
+    monkeypatch.setattr(dispatch, "_current_lookup", lambda: app)  # Celery's current_app
+    s("add", 1, 2).delay()
+    (_, submitted, _), = app.submitted
+    assert submitted.node("n0").args == [1, 2]
 
 
 def test_delay_and_apply_async_delegate_with_partial_args_and_options(app: Any) -> None:

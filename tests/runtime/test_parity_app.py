@@ -308,3 +308,20 @@ def test_update_state_in_eager_mode_is_readable_by_id(app: App) -> None:
     result = step.apply()
     assert app.AsyncResult(result.get()).state == "PROGRESS"  # eager results are not stored
     assert app.AsyncResult(result.get()).info == {"done": 1}
+
+
+@pytest.mark.parametrize("naive", [False, True], ids=["aware", "naive-as-utc"])
+def test_eta_datetimes_are_accepted_by_canvases_and_callbacks(app: App, naive: bool) -> None:
+    from flowc import chain
+
+    @app.task
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    eta = datetime.now(UTC) + timedelta(hours=1)
+    given = eta.replace(tzinfo=None) if naive else eta
+    chain(add.s(1, 2), add.s(3)).apply_async(eta=given)
+    add.apply_async((1, 2), eta=given, link=add.s(5))
+    dues = [due for _, due in app.broker_client.zrange(app.keys.delayed("celery"), 0, -1,
+                                                         withscores=True)]
+    assert len(dues) == 2 and all(abs(due - eta.timestamp()) < 0.01 for due in dues)
