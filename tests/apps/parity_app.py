@@ -24,6 +24,7 @@ from flowc.signals import (
     task_retry,
     task_revoked,
     task_success,
+    worker_init,
     worker_process_init,
     worker_ready,
     worker_shutdown,
@@ -190,19 +191,32 @@ def _revoked(sender: Any = None, request: Any = None, expired: bool = False,
            terminated=terminated)
 
 
+_in_worker = {"yes": False}
+"""Set by worker_init when this app's worker starts (prefork children inherit it), so a test
+process that imports this module and runs some other worker records nothing."""
+
+
+@worker_init.connect
+def _init(sender: Any = None, **_: Any) -> None:
+    _in_worker["yes"] = getattr(sender, "app", None) is app
+
+
 @worker_ready.connect
 def _ready(sender: Any = None, **_: Any) -> None:
-    record("worker_ready", pid=os.getpid())
+    if _in_worker["yes"]:
+        record("worker_ready", pid=os.getpid())
 
 
 @worker_process_init.connect
 def _process_init(**_: Any) -> None:
-    record("worker_process_init", pid=os.getpid())
+    if _in_worker["yes"]:
+        record("worker_process_init", pid=os.getpid())
 
 
 @worker_shutdown.connect
 def _shutdown(sender: Any = None, **_: Any) -> None:
-    record("worker_shutdown", pid=os.getpid())
+    if _in_worker["yes"]:
+        record("worker_shutdown", pid=os.getpid())
 
 
 class ListScheduler(Scheduler):

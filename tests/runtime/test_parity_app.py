@@ -177,6 +177,17 @@ def test_signature_and_group_without_an_app_use_the_current_app(app: App) -> Non
     assert group([]).apply_async().get() == []
 
 
+@pytest.fixture
+def no_new_shared_tasks() -> Iterator[None]:
+    """Shared tasks a test declares bind to later apps too: forget them afterwards."""
+    from flowc.runtime import current
+
+    before = list(current._shared)
+    yield
+    current._shared[:] = before
+
+
+@pytest.mark.usefixtures("no_new_shared_tasks")
 def test_shared_task_binds_to_every_app_and_resolves_on_the_current_one() -> None:
     from flowc import shared_task
 

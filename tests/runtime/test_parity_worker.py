@@ -21,6 +21,11 @@ from tests.runtime.conftest import WorkerProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "apps"))
 import parity_app
+from flowc.runtime import current
+
+# parity_app's @shared_task would otherwise register on every App the rest of the session
+# creates (Celery's rule); this process already has it on parity_app.app.
+current._shared[:] = [s for s in current._shared if s[0].__module__ != "parity_app"]
 
 Start = Callable[..., WorkerProcess]
 
