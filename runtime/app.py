@@ -366,7 +366,9 @@ class App:
             check_arguments(task, args_list, kwargs_dict)
         if not options and task is not None and not callable(self.conf.task_routes) \
                 and not isinstance(self.conf.task_routes, list) \
-                and not self.conf.task_send_sent_event and not _publish_observed():
+                and not self.conf.task_send_sent_event \
+                and not (signals.before_task_publish.receivers
+                         or signals.after_task_publish.receivers):
             result = self._send_plain(task, args_list, kwargs_dict)
         else:
             message = self.build_message(name, args_list, kwargs_dict, task, options)

@@ -190,11 +190,6 @@ class Settings(BaseModel):
         """Bumped by every assignment, so caches derived from settings know to refresh."""
         return self._version
 
-    def __getattr__(self, name: str) -> Any:
-        if name in IGNORED_SETTINGS:
-            return self._ignored.get(name)
-        return super().__getattr__(name)  # type: ignore[misc]
-
     def __getitem__(self, name: str) -> Any:
         _check_name(name)
         return getattr(self, name)
@@ -267,6 +262,15 @@ class Settings(BaseModel):
                         or name.startswith(_SETTING_PREFIXES):
                     values[name] = value
         self.update(values)
+
+
+def _ignored_property(name: str) -> property:
+    return property(lambda self: self._ignored.get(name),
+                    doc=f"Celery's {name}: accepted, no effect in flowc (None until set).")
+
+
+for _name in IGNORED_SETTINGS:  # attribute reads of accepted-and-ignored settings; a property
+    setattr(Settings, _name, _ignored_property(_name))  # keeps other reads free of __getattr__
 
 
 def _check_name(name: str) -> bool:

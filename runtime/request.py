@@ -29,14 +29,14 @@ class Request:
     """The message's custom headers (``apply_async(headers=...)``, ``before_task_publish``)."""
     reply_to: str | None = None
     """Celery's reply queue; always None (flowc results go to the result backend by id)."""
-    correlation_id: str | None = None
     message: Any = None
     """The runtime's Message being executed (None when called directly)."""
 
 
-    def __post_init__(self) -> None:
-        if self.correlation_id is None:
-            self.correlation_id = self.id
+    @property
+    def correlation_id(self) -> str | None:
+        """Celery's message correlation id: the task id."""
+        return self.id
 
     def get(self, key: str, default: Any = None) -> Any:
         """A field, or a custom header of that name (Celery's ``Context.get``)."""

@@ -19,6 +19,10 @@ logger = logging.getLogger("flowc.signals")
 
 _NONE_ID = id(None)
 
+TASK_SIGNALS_LIVE = False
+"""Whether any of the signals sent around each task run has a receiver: the worker tests this
+one flag per task instead of each signal (kept up to date by connect/disconnect)."""
+
 
 def _make_id(target: Any) -> Any:
     """Identity of a receiver or sender: strings by value, bound methods by (self, function)."""
@@ -34,11 +38,19 @@ def _make_id(target: Any) -> Any:
 class Signal:
     """A named signal receivers connect to; ``send`` calls the live ones."""
 
-    def __init__(self, name: str | None = None, providing_args: Any = None) -> None:
+    def __init__(self, name: str | None = None, providing_args: Any = None,
+                 per_task: bool = False) -> None:
         self.name = name
         self.receivers: list[tuple[tuple[Any, Any], Any]] = []
         """(receiver key, sender key) and the receiver or a weak reference to it."""
+        self.per_task = per_task
+        """Sent around every task run: its receivers count in ``TASK_SIGNALS_LIVE``."""
         self._lock = threading.Lock()
+
+    def _changed(self) -> None:
+        if self.per_task:
+            global TASK_SIGNALS_LIVE
+            TASK_SIGNALS_LIVE = any(s.receivers for s in _PER_TASK)
 
     def __repr__(self) -> str:
         return f"<Signal: {self.name}>"
@@ -57,6 +69,7 @@ class Signal:
             with self._lock:
                 if all(k != key for k, _ in self.receivers):
                     self.receivers = [*self.receivers, (key, ref)]
+            self._changed()
             return receiver
 
         if args and callable(args[0]):
@@ -71,11 +84,13 @@ class Signal:
             kept = [(k, r) for k, r in self.receivers if k != key]
             found = len(kept) != len(self.receivers)
             self.receivers = kept
+        self._changed()
         return found
 
     def _dead(self, ref: Any) -> None:
         with self._lock:
             self.receivers = [(k, r) for k, r in self.receivers if r is not ref]
+        self._changed()
 
     def _live(self, sender: Any) -> list[Callable[..., Any]]:
         sender_id = _make_id(sender)
@@ -110,20 +125,22 @@ after_task_publish = Signal("after_task_publish")
 """sender=task name; body, exchange, routing_key, headers. Sent after the write."""
 task_received = Signal("task_received")
 """sender=the consumer; request. A worker accepted a message and will run it."""
-task_prerun = Signal("task_prerun")
+task_prerun = Signal("task_prerun", per_task=True)
 """sender=task; task_id, task, args, kwargs."""
-task_postrun = Signal("task_postrun")
+task_postrun = Signal("task_postrun", per_task=True)
 """sender=task; task_id, task, args, kwargs, retval, state."""
-task_success = Signal("task_success")
+task_success = Signal("task_success", per_task=True)
 """sender=task; result."""
-task_failure = Signal("task_failure")
+task_failure = Signal("task_failure", per_task=True)
 """sender=task; task_id, exception, args, kwargs, traceback, einfo."""
-task_retry = Signal("task_retry")
+task_retry = Signal("task_retry", per_task=True)
 """sender=task; request, reason, einfo."""
 task_revoked = Signal("task_revoked")
 """sender=task; request, terminated, signum, expired."""
 task_unknown = Signal("task_unknown")
 """sender=the consumer; name, id, message, exc."""
+
+_PER_TASK = (task_prerun, task_postrun, task_success, task_failure, task_retry)
 
 # --- workers and beat ----------------------------------------------------------------------
 worker_init = Signal("worker_init")
