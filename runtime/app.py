@@ -322,10 +322,19 @@ class App:
 
         return GroupResult(id, list(results or []), self)
 
-    def autodiscover_tasks(self, packages: Iterable[str], related_name: str = "tasks") -> None:
-        """Import ``<package>.tasks`` for each package so their tasks register."""
+    def autodiscover_tasks(self,
+                           packages: Iterable[str] | Callable[[], Iterable[str]] | None = None,
+                           related_name: str = "tasks", force: bool = False) -> None:
+        """Import ``<package>.tasks`` for each package so their tasks register (now: Celery
+        defers it). ``packages`` may be a callable returning them (Celery's lazy form); with
+        none, a configured Django project's ``INSTALLED_APPS`` are used, as Celery's Django
+        fixup does. A missing ``tasks`` module is skipped."""
         import importlib
 
+        if callable(packages):
+            packages = packages()
+        if packages is None:
+            packages = _django_apps()
         for package in packages:
             try:
                 importlib.import_module(f"{package}.{related_name}")
@@ -455,6 +464,18 @@ class App:
         from flowc.runtime.monitoring.events import producer_sender
 
         return producer_sender(self)
+
+
+def _django_apps() -> list[str]:
+    """The packages of a configured Django project's installed apps; [] without Django."""
+    try:
+        from django.apps import apps
+    except ImportError:
+        return []
+    try:
+        return [config.name for config in apps.get_app_configs()]
+    except Exception:  # Django present but not set up (no settings): nothing to discover
+        return []
 
 
 def _publish_observed() -> bool:

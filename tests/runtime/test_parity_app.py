@@ -336,3 +336,21 @@ def test_eta_datetimes_are_accepted_by_canvases_and_callbacks(app: App, naive: b
     dues = [due for _, due in app.broker_client.zrange(app.keys.delayed("celery"), 0, -1,
                                                          withscores=True)]
     assert len(dues) == 2 and all(abs(due - eta.timestamp()) < 0.01 for due in dues)
+
+
+def test_autodiscover_takes_a_callable_and_defaults_to_nothing_without_django(
+        tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    (root / "parity_pkg").mkdir()
+    (root / "parity_pkg" / "__init__.py").write_text("")
+    (root / "parity_pkg" / "tasks.py").write_text(
+        "from flowc import current_app\n\n@current_app.task(name='parity_pkg.ping')\n"
+        "def ping():\n    return 'pong'\n")
+    monkeypatch.syspath_prepend(str(root))
+    application = App("auto")
+    application.autodiscover_tasks()  # no Django here: nothing to import, no error
+    assert "parity_pkg.ping" not in application.tasks
+    application.autodiscover_tasks(lambda: ["parity_pkg"])
+    assert application.tasks["parity_pkg.ping"].apply().get() == "pong"
