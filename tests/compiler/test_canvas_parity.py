@@ -89,7 +89,10 @@ def test_a_chains_task_id_goes_to_its_last_step() -> None:
     assert "task_id" not in wf.nodes[0].options and wf.nodes[1].options["task_id"] == "last"
 
 
-def test_freeze_without_an_app_says_how_to_bind_one() -> None:
+def test_freeze_without_an_app_says_how_to_bind_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowc.compiler import dispatch
+
+    monkeypatch.setattr(dispatch, "_current_lookup", None)  # no runtime current app either
     with pytest.raises(CanvasError, match="not bound to an app"):
         s("add", 1, 1).freeze()
 
