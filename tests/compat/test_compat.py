@@ -9,7 +9,9 @@ Run: ``python -m pytest tests/compat -m compat``.
 
 from __future__ import annotations
 
+import decimal
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -123,6 +125,19 @@ def test_expires_while_waiting_for_a_busy_worker_revokes_the_task(ctx: Impl) -> 
 
 def test_expires_in_the_future_lets_the_task_run(ctx: Impl) -> None:
     assert ctx.tasks.add.apply_async((1, 1), expires=60).get(timeout=ctx.wait) == 2
+
+
+def test_signature_apply_async_accepts_an_eta_datetime(ctx: Impl) -> None:
+    eta = datetime.now(UTC) + timedelta(seconds=0.3)
+    assert ctx.tasks.add.s(1, 2).apply_async(eta=eta).get(timeout=ctx.wait) == 3
+
+
+def test_chain_apply_async_accepts_countdown(ctx: Impl) -> None:
+    t = ctx.tasks
+    start = time.monotonic()
+    result = t.chain(t.add.s(1, 1), t.add.s(1)).apply_async(countdown=0.4)
+    assert result.get(timeout=ctx.wait) == 3
+    assert time.monotonic() - start >= 0.35
 
 
 def test_send_task_calls_a_task_by_name(ctx: Impl) -> None:
@@ -241,6 +256,31 @@ def test_redis_priority_zero_is_served_first(ctx: Impl) -> None:
     finally:
         worker.stop()
     assert ctx.tasks.recorded(key) == [0, 3, 6, 9]
+
+
+# === Serialization (user guide: Calling > Serializers; kombu's json) ==============================
+
+SERIALIZED = {
+    "datetime": datetime(2026, 1, 5, 12, 30, tzinfo=UTC),
+    "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    "decimal": decimal.Decimal("1.25"),
+    "bytes": b"raw",
+}
+
+
+@pytest.mark.parametrize("case", sorted(SERIALIZED))
+def test_json_round_trips_the_type(ctx: Impl, case: str) -> None:
+    value = SERIALIZED[case]
+    assert ctx.tasks.identity.delay(value).get(timeout=ctx.wait) == value
+
+
+def test_tuples_come_back_as_lists(ctx: Impl) -> None:
+    assert ctx.tasks.identity.delay((1, 2)).get(timeout=ctx.wait) == [1, 2]
+
+
+def test_nested_structures_round_trip(ctx: Impl) -> None:
+    value = {"a": [1, {"b": None}], "c": True, "d": 1.5, "é": "ü"}
+    assert ctx.tasks.identity.delay(value).get(timeout=ctx.wait) == value
 
 
 # === Eager execution: apply() =====================================================================
@@ -1339,11 +1379,46 @@ def test_celery_only_settings_are_accepted(fresh_app: Any) -> None:
     assert fresh_app.conf.broker_pool_limit == 5
 
 
+def test_task_always_eager_runs_delay_in_process(fresh_app: Any) -> None:
+    fresh_app.conf.task_always_eager = True
+
+    @fresh_app.task
+    def double(x: int) -> int:
+        return x * 2
+
+    assert double.delay(21).get() == 42
+
+
+def test_on_after_configure_adds_periodic_tasks(ctx: Impl, fresh_app: Any) -> None:
+    @fresh_app.on_after_configure.connect
+    def setup_periodic_tasks(sender: Any, **kwargs: Any) -> None:
+        sender.add_periodic_task(10.0, ctx.tasks.add.s(1, 1), name="add every 10")
+
+    entry = fresh_app.conf.beat_schedule["add every 10"]
+    assert (entry["task"], entry["schedule"]) == ("compat_tasks.add", 10.0)
+
+
+def test_beat_schedule_setting_accepts_schedule_objects(ctx: Impl, fresh_app: Any) -> None:
+    fresh_app.conf.beat_schedule = {"nightly": {
+        "task": "compat_tasks.add", "schedule": ctx.tasks.crontab(minute=0, hour=3),
+        "args": (1, 2)}}
+    assert fresh_app.conf.beat_schedule["nightly"]["args"] == (1, 2)
+
+
 def test_main_name_of_the_app(fresh_app: Any) -> None:
     assert fresh_app.main == "compat_conf"
 
 
 # === Remote control from Python (user guide: Workers > Remote control) ============================
+
+def test_control_revoke_accepts_a_list_of_ids(ctx: Impl) -> None:
+    first = ctx.tasks.add.apply_async((1, 1), countdown=0.5)
+    second = ctx.tasks.add.apply_async((2, 2), countdown=0.5)
+    ctx.tasks.app.control.revoke([first.id, second.id])
+    for result in (first, second):
+        with pytest.raises(ctx.tasks.TaskRevokedError):
+            result.get(timeout=ctx.wait)
+
 
 def test_control_ping_gets_a_pong(ctx: Impl) -> None:
     replies = ctx.tasks.app.control.ping(timeout=1)
