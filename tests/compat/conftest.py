@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -152,7 +152,6 @@ class Impl:
     redis: redis.Redis
     log_dir: Path
     wait: float = WAIT_S
-    keys: list[str] = field(default_factory=list)
 
     def key(self, label: str) -> str:
         """A fresh Redis key for one case's side effects."""
