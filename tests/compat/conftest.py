@@ -33,7 +33,7 @@ IMPLS = ("celery", "flowc")
 WORKER_START_S = 40.0
 WAIT_S = 5.0
 """How long a case waits for a result; cases expected to fail (xfail) wait ``XFAIL_WAIT_S``."""
-XFAIL_WAIT_S = 1.0
+XFAIL_WAIT_S = 0.5
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
