@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.compat.conftest import Impl, start_worker
+from tests.compat.conftest import WAIT_S, Impl, start_worker
 
 pytestmark = [pytest.mark.compat, pytest.mark.process, pytest.mark.timeout(60)]
 
@@ -1147,9 +1147,11 @@ def test_chord_with_a_failing_header_fails_its_body_with_chord_error(ctx: Impl) 
 
 
 def test_nested_group_in_a_chord_header_keeps_header_order(ctx: Impl) -> None:
+    """Ten chords: an order that is right only by chance (half the time) does not pass."""
     t = ctx.tasks
-    header = [t.group(t.add.si(1, 1), t.add.si(2, 2)), t.add.si(3, 3)]
-    assert t.chord(header, t.identity.s()).delay().get(timeout=ctx.wait) == [2, 4, 6]
+    results = [t.chord([t.group(t.add.si(1, 1), t.add.si(2, 2)), t.add.si(3, 3)],
+                       t.identity.s()).delay() for _ in range(10)]
+    assert [r.get(timeout=ctx.wait) for r in results] == [[2, 4, 6]] * 10
 
 
 def test_chord_error_names_the_header_exception(ctx: Impl) -> None:
@@ -1255,7 +1257,7 @@ def test_task_failure_fires(ctx: Impl) -> None:
 
 def test_task_retry_fires(ctx: Impl) -> None:
     result = ctx.tasks.retry_once.delay(ctx.key("retry-signal"))
-    result.get(timeout=ctx.wait)
+    result.get(timeout=WAIT_S)  # the result comes either way: only the signal is checked
     wait_until(lambda: signal_records(ctx, "task_retry", result.id), ctx.wait, "task_retry")
 
 
