@@ -26,15 +26,16 @@ LOCAL_REDIS = "redis://127.0.0.1:6379"
 TEST_DBS = range(9, 16)
 
 
-def _claim_local_db(stack: contextlib.ExitStack) -> str | None:
-    """URL of a free database on the local Redis, held for the session; None if unusable."""
-    for db in TEST_DBS:
+def _claim_local_db(stack: contextlib.ExitStack, dbs: Sequence[int] = TEST_DBS) -> str | None:
+    """URL of a free database (of ``dbs``) on the local Redis, held for the session; None if
+    unusable."""
+    for db in dbs:
         url = f"{LOCAL_REDIS}/{db}"
         try:
             with redis.Redis.from_url(url, socket_connect_timeout=0.3, socket_timeout=1) as probe:
                 probe.ping()
         except (redis.RedisError, OSError):
-            if db == TEST_DBS[0]:
+            if db == dbs[0]:
                 return None  # No local Redis at all.
             continue  # This database number does not exist there.
         lock_path = os.path.join(tempfile.gettempdir(), f"flowc-test-redis-db{db}.lock")

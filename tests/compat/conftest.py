@@ -30,6 +30,9 @@ from tests.conftest import ProcessReaper, _claim_local_db
 
 HERE = Path(__file__).resolve().parent
 IMPLS = ("celery", "flowc")
+COMPAT_DBS = (8, 7, 6, 5)
+"""Databases the compat suite claims first (same lock files as tests/conftest.py's 9-15, which
+the other tests use): several pytest runs at once on this machine must not leave it none."""
 WORKER_START_S = 40.0
 WAIT_S = 5.0
 """How long a case waits for a result; cases expected to fail (xfail) wait ``XFAIL_WAIT_S``."""
@@ -68,9 +71,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def compat_redis_url() -> Iterator[str]:
     """A database of the local Redis held (file lock) for the compat suite alone, flushed."""
     with contextlib.ExitStack() as stack:
-        url = _claim_local_db(stack)
+        url = _claim_local_db(stack, COMPAT_DBS) or _claim_local_db(stack)
         if url is None:
-            pytest.skip("the compat suite needs a Redis at 127.0.0.1:6379 with a free db 9-15")
+            pytest.skip("the compat suite needs a Redis at 127.0.0.1:6379 with a free db 5-15")
         client = redis.Redis.from_url(url)
         client.flushdb()
         yield url
