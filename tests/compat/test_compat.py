@@ -20,7 +20,12 @@ import pytest
 
 from tests.compat.conftest import WAIT_S, Impl, start_worker
 
-pytestmark = [pytest.mark.compat, pytest.mark.process, pytest.mark.timeout(60)]
+pytestmark = [
+    pytest.mark.compat, pytest.mark.process, pytest.mark.timeout(60),
+    # flowc warns once about a Celery option or setting it accepts but ignores (its documented
+    # choice); Celery is silent. The case then checks what the option should do.
+    pytest.mark.filterwarnings("ignore:.*is accepted for Celery compatibility"),
+]
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str = "condition") -> Any:
