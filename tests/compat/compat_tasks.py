@@ -111,6 +111,9 @@ signals = {name: imp("celery.signals", name) for name in (
 app = Celery("compat_tasks", broker=REDIS_URL, backend=REDIS_URL)
 app.conf.task_default_queue = QUEUE
 app.conf.result_expires = 600
+# The one line a ported Redis app that relies on priorities adds (Celery ignores the name):
+# flowc then serves 0 first, as Celery on Redis does.
+app.conf.flowc_most_urgent_priority = 0
 
 _client: redis.Redis | None = None
 

@@ -32,8 +32,6 @@ FLOWC_GAPS: dict[str, str] = {
     "test_task_starmap": "no Task.starmap",
     "test_task_chunks": "no Task.chunks",
     # --- calling ----------------------------------------------------------------------------------
-    "test_redis_priority_zero_is_served_first":
-        "priority direction: 9 is most urgent, no setting gives Celery's Redis order",
     "test_get_inside_a_task_is_refused": "result.get() inside a task is not refused",
     # --- serialization (kombu's json keeps these types; flowc's orjson gives strings or fails) --
     "test_json_round_trips_the_type[bytes]": "bytes are not JSON-serializable (SerializationError)",
