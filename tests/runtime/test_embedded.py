@@ -154,6 +154,38 @@ def test_the_server_dies_when_the_process_that_started_it_is_sigkilled(
         shutil.rmtree(Path(socket_path).parent, ignore_errors=True)
 
 
+def test_the_next_server_removes_the_temp_dir_a_sigkilled_owner_left_behind(
+    process_reaper: Any, embedded_server_factory: Factory
+) -> None:
+    # Given a server whose owner was SIGKILLed (no atexit, no stop(): its dir stays behind)
+    script = textwrap.dedent(
+        """
+        import time
+        from flowc.runtime.embedded import EmbeddedServer
+        server = EmbeddedServer().start()
+        print(server.pid, server.socket_path, flush=True)
+        time.sleep(60)
+        """
+    )
+    owner = process_reaper.spawn([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pid_text, socket_path = owner.stdout.readline().split()
+    process_reaper.track(int(pid_text))
+    stale_dir = Path(socket_path).parent
+    live = embedded_server_factory()  # a live owner's dir, which must survive the sweep
+    owner.kill()
+    owner.wait()
+    assert _wait_gone(psutil.Process(int(pid_text)), 5)
+    assert stale_dir.is_dir()
+    try:
+        # When the next server starts
+        embedded_server_factory()
+        # Then the dead owner's dir is gone and the live one is kept
+        assert not stale_dir.exists()
+        assert Path(live.socket_path).parent.is_dir() and live.running
+    finally:
+        shutil.rmtree(stale_dir, ignore_errors=True)
+
+
 PARENT = """
 import os, subprocess, sys
 import redis
