@@ -79,14 +79,33 @@ class Progress:
                       self.timing(n.id))
         return t
 
-    def as_json(self) -> dict[str, Any]:
-        def took(n: str) -> float | None:
-            if n not in self.finished or n not in self.started:
-                return None
-            seconds = self.finished[n] - self.started[n]
-            return round(seconds, 3) if seconds > 0 else None  # seen only once it was done
+    def as_json(self, seconds: dict[str, float | None]) -> dict[str, Any]:
+        return {n: {"state": s, "seconds": seconds.get(n)} for n, s in self.states.items()}
 
-        return {n: {"state": s, "seconds": took(n)} for n, s in self.states.items()}
+
+def node_seconds(app: App, wf: Workflow, workflow_id: str) -> dict[str, float | None]:
+    """Seconds from each node becoming ready to its end, from the workers' ``date_done``.
+
+    Ready means its last parent finished (a root: the run was created), so the figure is the
+    queue wait plus the run, on the server's and workers' clocks rather than this poll's.
+    None for a node with no stored result (skipped, revoked, or ``ignore_result``).
+    """
+    run = app.workflow(workflow_id)
+    created = float(run.meta().get("created") or 0.0) or None
+    done: dict[str, float | None] = {}
+    for node_id, task_id in run.task_ids().items():
+        try:
+            when = app.AsyncResult(task_id).date_done
+        except Exception:  # an expired or unreadable record: no figure rather than no report
+            when = None
+        done[node_id] = when.timestamp() if when is not None else None
+    seconds: dict[str, float | None] = {}
+    for n in wf.nodes:
+        end = done.get(n.id)
+        parents = [done.get(p) for p in wf.parents(n.id)]
+        ready = max((t for t in parents if t is not None), default=None) if parents else created
+        seconds[n.id] = round(max(0.0, end - ready), 3) if end and ready else None
+    return seconds
 
 
 def queues_of(app: App, wf: Workflow) -> list[str]:
@@ -227,16 +246,17 @@ def run(file: Path, flow: str | None, params: tuple[str, ...], params_json: str 
             status, progress = _watch(app, wf, workflow_id, live, timeout, console, workers)
         except KeyboardInterrupt:
             _interrupted(app, workflow_id)
-        _report(handle, workflow_id, status, progress, as_json)
+        _report(app, wf, handle, workflow_id, status, progress, as_json)
     finally:
         if workers is not None:
             workers.stop()
 
 
-def _report(handle: Any, workflow_id: str, status: str, progress: Progress,
-            as_json: bool) -> None:
+def _report(app: App, wf: Workflow, handle: Any, workflow_id: str, status: str,
+            progress: Progress, as_json: bool) -> None:
+    seconds = node_seconds(app, wf, workflow_id) if as_json else {}
     doc: dict[str, Any] = {"workflow_id": workflow_id, "status": status,
-                           "nodes": progress.as_json()}
+                           "nodes": progress.as_json(seconds)}
     if status == "TIMEOUT":
         doc["error"] = "timed out waiting; the run goes on"
     elif status == "SUCCESS":

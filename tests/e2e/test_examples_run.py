@@ -85,6 +85,13 @@ def test_etl_with_a_parameter(worker: str) -> None:
     assert doc["result"]["items"][0]["mode"] == "deep"
 
 
+def test_json_reports_each_nodes_seconds_from_ready_to_done(worker: str) -> None:
+    doc = run_json("examples/report.flow", "--params-json", '{"title": "Q3"}', broker=worker)
+    seconds = {node: info["seconds"] for node, info in doc["nodes"].items()}
+    assert seconds and all(isinstance(s, float) and 0 <= s < RUN_TIMEOUT_S
+                           for s in seconds.values()), seconds
+
+
 def test_metrics_chord_collects_every_chunk_in_order(worker: str) -> None:
     doc = run_json("examples/metrics.flow", "-p", "chunks=4", broker=worker)
     assert [i["chunk_id"] for i in doc["result"]["items"]] == [0, 1, 2, 3]
