@@ -353,7 +353,22 @@ class App:
 
     def send_task(self, name: str, args: Any = None, kwargs: Any = None, *,
                   task: BaseTask | None = None, **options: Any) -> AsyncResultType:
-        """Enqueue a task by name (also how ``delay``/``apply_async`` enqueue)."""
+        """Enqueue a task by name (also how ``delay``/``apply_async`` enqueue).
+
+        Raises ``BrokerUnavailable`` (one line: the URL and the fix) when the broker cannot be
+        reached after the client's reconnect attempts (the same that ride out a restart).
+        """
+        try:
+            return self._send_task(name, args, kwargs, task, options)
+        except Exception as e:
+            from flowc.runtime.redis.connection import CONNECTION_ERRORS, unreachable
+
+            if isinstance(e, CONNECTION_ERRORS) and not self.conf.task_always_eager:
+                raise unreachable(self.broker_url, e) from None
+            raise
+
+    def _send_task(self, name: str, args: Any, kwargs: Any, task: BaseTask | None,
+                   options: dict[str, Any]) -> AsyncResultType:
         if options:
             check_call_options(options)
         if task is None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from flowc.cli.loading import load_app
+from flowc.cli.options import app_option, broker_option, reach_broker, use_broker
 from flowc.runtime import signals
 from flowc.runtime.app import App
 from flowc.runtime.beat.entries import (
@@ -79,7 +80,8 @@ def load_entries(app: App, schedule_files: tuple[Path, ...]) -> list[ScheduleEnt
 
 
 @click.command()
-@click.option("-A", "--app", "app_spec", required=True, help="module[:app] holding the App.")
+@app_option(required=True)
+@broker_option()
 @click.option("--schedule", "schedule_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A .flow or YAML file whose schedules to run too; repeatable.")
@@ -90,11 +92,14 @@ def load_entries(app: App, schedule_files: tuple[Path, ...]) -> list[ScheduleEnt
 @click.option("-l", "--loglevel", default="INFO", show_default=True, type=LOG_LEVELS)
 @click.option("-S", "--scheduler", "scheduler_path", default=None,
               help="module:Class of a custom flowc.beat.Scheduler (beat_scheduler).")
-def beat(app_spec: str, schedule_files: tuple[Path, ...], dry_run: bool,
-         max_interval: float | None, loglevel: str, scheduler_path: str | None) -> None:
+def beat(app_spec: str, broker_url: str | None, schedule_files: tuple[Path, ...],
+         dry_run: bool, max_interval: float | None, loglevel: str,
+         scheduler_path: str | None) -> None:
     """Publish periodic entries until SIGTERM/Ctrl-C (then hand the lease over at once)."""
+    use_broker(broker_url)  # over the App's own broker_url, here and in child processes
     app = load_app(app_spec)  # first, so a setup_logging receiver it connects is honoured
     configure_logging(loglevel)
+    reach_broker(app, forever=True)
     if max_interval is not None:
         app.conf.beat_max_loop_interval = max_interval
     scheduler_path = scheduler_path or app.conf.beat_scheduler

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from flowc.cli.options import json_option
 from flowc.cli.project import check as check_loaded
 from flowc.cli.project import load
 from flowc.dsl.diagnostics import Diagnostic, render_all, sort_diagnostics
@@ -47,8 +48,11 @@ def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Human-readable diagnostics or one JSON document.")
-def check(files: tuple[Path, ...], output: str) -> None:
+@json_option("Print one JSON document (same as --format json).")
+def check(files: tuple[Path, ...], output: str, as_json: bool) -> None:
     """Check .flow and YAML files: syntax, names, tasks, arguments, options, schedules."""
+    if as_json:
+        output = "json"
     paths = expand(files)
     if not paths:
         raise click.UsageError("no .flow or YAML files found in the given directories")

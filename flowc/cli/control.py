@@ -6,16 +6,20 @@ from typing import Any
 
 import click
 
-from flowc.cli.status import app_options, echo_json, open_app
+from flowc.cli.options import app_options, echo_json, group_app_options, json_option, open_app
 
 
 @click.group()
-def control() -> None:
-    """Send a command to workers through Redis and print each worker's reply."""
+@group_app_options
+def control(app_spec: str | None, broker_url: str | None) -> None:
+    """Send a command to workers through Redis and print each worker's reply.
+
+    -A/--broker go after the command (flowc control ping -A proj); before it works too.
+    """
 
 
 def _common(fn: Any) -> Any:
-    fn = click.option("--json", "as_json", is_flag=True, help="Print JSON.")(fn)
+    fn = json_option()(fn)
     fn = click.option("-t", "--timeout", "timeout_s", type=float, default=1.0,
                       show_default=True, help="Seconds to wait for replies.")(fn)
     fn = click.option("-d", "--destination", multiple=True,
@@ -73,7 +77,10 @@ def revoke(task_ids: tuple[str, ...], terminate: bool, app_spec: str | None,
 @_common
 def rate_limit(task: str, rate: str, app_spec: str | None, broker_url: str | None,
                destination: tuple[str, ...], timeout_s: float, as_json: bool) -> None:
-    """Set TASK's rate limit (e.g. 10/m; 0 or none removes it) in running workers."""
+    """Set TASK's rate limit in running workers.
+
+    RATE is like 10/m, 5/s or 100/h; 0 or none removes the limit.
+    """
     value = None if rate.lower() in ("0", "none", "") else rate
     _send(app_spec, broker_url, "rate_limit", {"task": task, "rate": value}, destination,
           timeout_s, as_json)

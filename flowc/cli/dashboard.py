@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from flowc.cli.status import app_options, open_app
+from flowc.cli.options import app_options, open_app
 
 
 @click.command()

@@ -9,21 +9,10 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from flowc.runtime.app import App
+from flowc.cli.options import app_options, echo_json, group_app_options, json_option, open_app
 from flowc.runtime.monitoring.dlq import DeadLetter, DeadLetters
 
 REASON_WIDTH = 60
-
-
-def _open(app_spec: str | None, broker_url: str | None) -> DeadLetters:
-    if app_spec:
-        from flowc.cli.loading import load_app
-
-        return DeadLetters(load_app(app_spec))
-    if not broker_url:
-        raise click.UsageError("pass -A module[:app] or --broker redis://host:port/db "
-                               "(or set FLOWC_BROKER_URL)")
-    return DeadLetters(App(broker=broker_url))
 
 
 def _when(ts: float) -> str:
@@ -31,27 +20,29 @@ def _when(ts: float) -> str:
 
 
 @click.group()
-@click.option("-A", "--app", "app_spec", default=None, help="module[:app] holding the App.")
-@click.option("--broker", "broker_url", default=None, envvar="FLOWC_BROKER_URL",
-              help="Broker URL when no -A app is given (or $FLOWC_BROKER_URL).")
-@click.pass_context
-def dlq(ctx: click.Context, app_spec: str | None, broker_url: str | None) -> None:
-    """Dead letters: messages no worker could or should run, with the reason."""
-    ctx.obj = (app_spec, broker_url)
+@group_app_options
+def dlq(app_spec: str | None, broker_url: str | None) -> None:
+    """Dead letters: messages no worker could or should run, with the reason.
+
+    -A/--broker go after the command (flowc dlq list -A proj); before it works too.
+    """
 
 
-def _letters(ctx: click.Context) -> DeadLetters:
-    app_spec, broker_url = ctx.obj
-    return _open(app_spec, broker_url)
+def _letters(app_spec: str | None, broker_url: str | None) -> DeadLetters:
+    return DeadLetters(open_app(app_spec, broker_url))
 
 
 @dlq.command("list")
 @click.option("-n", "--limit", default=50, show_default=True, help="Newest entries to show.")
-@click.pass_context
-def list_(ctx: click.Context, limit: int) -> None:
+@app_options
+@json_option()
+def list_(limit: int, app_spec: str | None, broker_url: str | None, as_json: bool) -> None:
     """Show the newest dead letters (id, time, task, reason)."""
-    letters = _letters(ctx)
+    letters = _letters(app_spec, broker_url)
     total = letters.count()
+    if as_json:
+        echo_json({"total": total, "letters": [_as_dict(x) for x in letters.newest(limit)]})
+        return
     if not total:
         click.echo("the dead-letter stream is empty")
         return
@@ -68,13 +59,23 @@ def list_(ctx: click.Context, limit: int) -> None:
 
 @dlq.command()
 @click.argument("entry_id")
-@click.pass_context
-def show(ctx: click.Context, entry_id: str) -> None:
+@app_options
+@json_option()
+def show(entry_id: str, app_spec: str | None, broker_url: str | None, as_json: bool) -> None:
     """Show one dead letter in full: reason, origin, and the decoded message."""
-    letter = _letters(ctx).get(entry_id)
+    letter = _letters(app_spec, broker_url).get(entry_id)
     if letter is None:
         raise click.ClickException(f"no dead letter {entry_id!r}; see `flowc dlq list`")
+    if as_json:
+        echo_json(_as_dict(letter))
+        return
     click.echo(_describe(letter))
+
+
+def _as_dict(letter: DeadLetter) -> dict[str, object]:
+    return {"id": letter.id, "ts": letter.ts, "reason": letter.reason, "worker": letter.worker,
+            "source": letter.source, "task": letter.task, "task_id": letter.task_id,
+            "message": letter.envelope}
 
 
 def _describe(letter: DeadLetter) -> str:
@@ -94,10 +95,11 @@ def _describe(letter: DeadLetter) -> str:
 @dlq.command()
 @click.argument("entry_ids", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Replay every dead letter.")
-@click.pass_context
-def requeue(ctx: click.Context, entry_ids: tuple[str, ...], everything: bool) -> None:
+@app_options
+def requeue(entry_ids: tuple[str, ...], everything: bool, app_spec: str | None,
+            broker_url: str | None) -> None:
     """Put dead letters back on their queues (and remove them from the dead-letter stream)."""
-    letters = _letters(ctx)
+    letters = _letters(app_spec, broker_url)
     ids = letters.all_ids() if everything else list(entry_ids)
     if not ids:
         raise click.UsageError("name entry ids (see `flowc dlq list`) or pass --all")
@@ -110,11 +112,11 @@ def requeue(ctx: click.Context, entry_ids: tuple[str, ...], everything: bool) ->
 @click.argument("entry_ids", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Delete every dead letter.")
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
-@click.pass_context
-def purge(ctx: click.Context, entry_ids: tuple[str, ...], everything: bool,
-          force: bool) -> None:
+@app_options
+def purge(entry_ids: tuple[str, ...], everything: bool, force: bool, app_spec: str | None,
+          broker_url: str | None) -> None:
     """Delete dead letters for good."""
-    letters = _letters(ctx)
+    letters = _letters(app_spec, broker_url)
     if not everything and not entry_ids:
         raise click.UsageError("name entry ids (see `flowc dlq list`) or pass --all")
     what = f"all {letters.count()}" if everything else str(len(entry_ids))

@@ -7,7 +7,7 @@ import time
 import click
 import orjson
 
-from flowc.cli.status import app_options, open_app
+from flowc.cli.options import app_options, open_app
 from flowc.runtime.monitoring.events import format_event
 
 

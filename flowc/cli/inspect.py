@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from flowc.cli.status import app_options, echo_json, open_app, table
+from flowc.cli.options import app_options, echo_json, json_option, open_app
+from flowc.cli.status import table
 
 WHAT = ("active", "reserved", "scheduled", "registered")
 
@@ -16,7 +17,7 @@ WHAT = ("active", "reserved", "scheduled", "registered")
               help="Only these workers (name@host, or a process name); repeatable.")
 @click.option("-t", "--timeout", "timeout_s", type=float, default=1.0, show_default=True,
               help="Seconds to wait for replies.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 def inspect(what: str, app_spec: str | None, broker_url: str | None,
             destination: tuple[str, ...], timeout_s: float, as_json: bool) -> None:
     """Ask workers what they run (active), hold (reserved), know (registered).

@@ -8,7 +8,12 @@ import sys
 
 import click
 
+from flowc.dsl.errors import FlowcError
 from flowc.runtime.app import App
+
+
+class AppImportError(FlowcError):
+    """Raised when the ``-A`` module fails while it is imported (its own bug, not flowc's)."""
 
 
 def load_app(spec: str) -> App:
@@ -26,7 +31,11 @@ def load_app(spec: str) -> App:
         if e.name and module_name.startswith(e.name):
             raise click.UsageError(f"cannot import {module_name!r}: {e}. Run from the "
                                    "directory that contains it, or pass a dotted path") from e
-        raise
+        raise _import_failed(module_name, e) from e
+    except FlowcError:
+        raise  # flowc's own errors (a misspelt setting...) already say what to do
+    except Exception as e:
+        raise _import_failed(module_name, e) from e
     if attr:
         found = getattr(module, attr, None)
         if not isinstance(found, App):
@@ -40,3 +49,8 @@ def load_app(spec: str) -> App:
     if len(apps) == 1:
         return apps[0]
     raise click.UsageError(f"no App found in {module_name!r}; pass -A {module_name}:<name>")
+
+
+def _import_failed(module_name: str, e: BaseException) -> AppImportError:
+    return AppImportError(f"importing {module_name!r} failed: {type(e).__name__}: {e} "
+                          "('flowc --traceback ...' shows where)")

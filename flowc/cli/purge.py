@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from flowc.cli.status import app_options, open_app
+from flowc.cli.options import app_options, open_app
 
 
 @click.command()

@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from flowc.cli.compiling import PARAM_HELP, compile_or_exit, params_from
+from flowc.cli.options import reach_broker
 from flowc.cli.plan import route
 from flowc.cli.project import Loaded
 from flowc.cli.workers import WorkerProcesses, app_module
@@ -229,6 +230,8 @@ def run(file: Path, flow: str | None, params: tuple[str, ...], params_json: str 
     if detach and not configured:
         raise click.UsageError("--detach needs a broker that outlives this command: pass "
                                f"--broker or set ${BROKER_URL_ENV}")
+    if configured:
+        reach_broker(app)
     console = Console(stderr=True)
     count = worker_count if worker_count is not None else \
         _default_workers(app, wf, configured, detach, console)

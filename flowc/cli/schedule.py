@@ -11,6 +11,7 @@ from rich.table import Table
 
 from flowc.cli.beat import load_entries
 from flowc.cli.loading import load_app
+from flowc.cli.options import app_option
 from flowc.runtime.beat.entries import ScheduleEntry
 from flowc.runtime.schedules import every
 
@@ -41,7 +42,7 @@ def entry_rows(entries: list[ScheduleEntry], now: datetime,
 
 
 @schedule.command("list")
-@click.option("-A", "--app", "app_spec", required=True, help="module[:app] holding the App.")
+@app_option(required=True)
 @click.option("--schedule", "schedule_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A .flow or YAML file whose schedules to list too; repeatable.")

@@ -1,46 +1,13 @@
-"""``flowc status``: workers alive, queue depths (ready, delayed, in flight), dead letters, rates.
-
-Also home of the ``-A``/``--broker`` options the monitoring commands share.
-"""
+"""``flowc status``: workers alive, queue depths, dead letters and task rates."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import click
-import orjson
 
-from flowc.runtime.app import App
-
-AnyCallable = Callable[..., Any]
-
-
-def app_options(fn: AnyCallable) -> AnyCallable:
-    """``-A module[:app]`` and ``--broker URL`` (one of them is needed)."""
-    fn = click.option("--broker", "broker_url", default=None, envvar="FLOWC_BROKER_URL",
-                      help="Broker URL when no -A app is given (or $FLOWC_BROKER_URL).")(fn)
-    return click.option("-A", "--app", "app_spec", default=None,
-                        help="module[:app] holding the App.")(fn)
-
-
-def open_app(app_spec: str | None, broker_url: str | None) -> App:
-    """The user's App, or a bare App on ``broker_url``; refuses to start an embedded server."""
-    if app_spec:
-        from flowc.cli.loading import load_app
-
-        return load_app(app_spec)
-    if not broker_url:
-        raise click.UsageError("pass -A module[:app] or --broker redis://host:port/db "
-                               "(or set FLOWC_BROKER_URL)")
-    return App(broker=broker_url)
-
-
-def echo_json(value: Any) -> None:
-    """Print ``value`` as indented JSON."""
-    options = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
-    click.echo(orjson.dumps(value, option=options, default=str).decode())
+from flowc.cli.options import app_options, echo_json, json_option, open_app
 
 
 def ago(ts: float) -> str:
@@ -65,7 +32,7 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
 
 @click.command()
 @app_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 def status(app_spec: str | None, broker_url: str | None, as_json: bool) -> None:
     """Show workers, queue depths, dead letters and task rates."""
     from flowc.runtime.monitoring.views import Monitor

@@ -7,12 +7,14 @@ import sys
 import click
 
 from flowc.cli.loading import load_app
+from flowc.cli.options import app_option, broker_option, reach_broker, use_broker
 from flowc.runtime.redis.connection import mask_url
 from flowc.runtime.worker.main import POOLS, Worker, WorkerOptions, configure_logging, queues_from
 
 
 @click.command()
-@click.option("-A", "--app", "app_spec", required=True, help="module[:app] holding the App.")
+@app_option(required=True)
+@broker_option()
 @click.option("-Q", "--queues", default="", help="Comma-separated queues to consume.")
 @click.option("-c", "--concurrency", type=int, default=None,
               help="Processes/threads/coroutines at once (default: CPU count).")
@@ -33,17 +35,19 @@ from flowc.runtime.worker.main import POOLS, Worker, WorkerOptions, configure_lo
 @click.option("--max-memory-per-child", type=click.IntRange(min=1), default=None,
               metavar="KIB", help="prefork: replace a pool process whose resident memory "
               "exceeds this many KiB after a task.")
-def worker(app_spec: str, queues: str, concurrency: int | None, pool: str, loglevel: str,
-           hostname: str | None, quiet: bool, send_events: bool, run_beat: bool,
-           autoscale: str | None, max_tasks_per_child: int | None,
+def worker(app_spec: str, broker_url: str | None, queues: str, concurrency: int | None,
+           pool: str, loglevel: str, hostname: str | None, quiet: bool, send_events: bool,
+           run_beat: bool, autoscale: str | None, max_tasks_per_child: int | None,
            max_memory_per_child: int | None) -> None:
     """Consume tasks from queues until SIGTERM/Ctrl-C (warm shutdown; twice for cold)."""
     scale = _autoscale(autoscale) if autoscale else None
     if pool != "prefork" and (scale or max_tasks_per_child or max_memory_per_child):
         raise click.UsageError("--autoscale, --max-tasks-per-child and --max-memory-per-child "
                                "apply to pool processes: use them with -P prefork")
+    use_broker(broker_url)  # over the App's own broker_url, here and in child processes
     app = load_app(app_spec)  # first, so a setup_logging receiver it connects is honoured
     configure_logging(loglevel)
+    reach_broker(app, forever=True)  # like Celery's worker: wait for the server, saying so
     max_tasks_per_child = max_tasks_per_child or app.conf.worker_max_tasks_per_child
     max_memory_per_child = max_memory_per_child or app.conf.worker_max_memory_per_child
     if send_events:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 import redis
 from flowc.dsl.errors import FlowcError
+from flowc.runtime.exceptions import BrokerUnavailable
 from flowc.runtime.redis.embedded import ensure_embedded_url
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
@@ -31,11 +34,14 @@ except ImportError:  # redis-py before 7: it then takes lib_name/lib_version, le
 
 __all__ = [
     "BROKER_URL_ENV",
+    "CONNECTION_ERRORS",
     "BrokerURLError",
     "RedisSettings",
     "connect",
     "mask_url",
     "resolve_broker_url",
+    "unreachable",
+    "wait_for_broker",
 ]
 
 #: Environment variable naming the broker when neither code nor CLI gives one (as in Celery).
@@ -49,6 +55,12 @@ RETRY_BACKOFF_BASE = 0.05
 RETRY_BACKOFF_CAP = 2.0
 RETRY_ATTEMPTS = 12
 HEALTH_CHECK_INTERVAL = 30
+
+#: redis-py's errors for "the server is not there" (refused, reset, timed out, auth failed).
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
+PROBE_TIMEOUT_S = 2.0
+PROBE_INTERVALS_S = (0.5, 1.0, 2.0)
+"""Pauses between pings while waiting for a broker; the last one repeats."""
 
 
 class BrokerURLError(FlowcError, ValueError):
@@ -246,3 +258,50 @@ def resolve_broker_url(explicit: str | None) -> tuple[str, bool]:
     if from_env:
         return from_env, False
     return ensure_embedded_url(), True
+
+
+def unreachable(url: str, error: BaseException | str) -> BrokerUnavailable:
+    """The one-line error for a broker that does not answer: the URL tried, why, the fix."""
+    reason = str(error).strip().rstrip(".") or type(error).__name__
+    return BrokerUnavailable(
+        f"cannot reach the broker at {mask_url(url)} ({reason})",
+        hint="start the server there, or point --broker / $FLOWC_BROKER_URL / the App's "
+             "broker_url at one that runs")
+
+
+def probe(url: str) -> str | None:
+    """PING ``url`` once without the client's reconnect retries: None if it answers, else why."""
+    client = connect(url, retry=Retry(NoBackoff(), 0), retry_on_error=[],
+                     socket_connect_timeout=PROBE_TIMEOUT_S, socket_timeout=PROBE_TIMEOUT_S)
+    try:
+        client.ping()
+        return None
+    except (RedisConnectionError, RedisTimeoutError, OSError) as e:
+        return str(e).strip().rstrip(".") or type(e).__name__
+    finally:
+        client.close()
+
+
+def wait_for_broker(url: str, *, timeout_s: float | None,
+                    on_retry: Callable[[str, int, float], None] | None = None) -> None:
+    """Ping ``url`` until it answers; ``BrokerUnavailable`` once ``timeout_s`` has passed.
+
+    ``timeout_s=None`` waits for ever (a worker started before its Redis). ``on_retry(reason,
+    attempt, delay_s)`` is told before each pause, so the wait is visible.
+    """
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    attempt = 0
+    while True:
+        reason = probe(url)
+        if reason is None:
+            return
+        attempt += 1
+        delay_s = PROBE_INTERVALS_S[min(attempt, len(PROBE_INTERVALS_S)) - 1]
+        if deadline is not None:
+            left_s = deadline - time.monotonic()
+            if left_s <= 0:
+                raise unreachable(url, reason)
+            delay_s = min(delay_s, left_s)
+        if on_retry is not None:
+            on_retry(reason, attempt, delay_s)
+        time.sleep(delay_s)

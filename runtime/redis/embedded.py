@@ -141,7 +141,7 @@ def remove_stale_dirs(base: str) -> list[str]:
     A SIGKILLed owner cannot run its cleanup (its server dies by PDEATHSIG, the dir stays), so
     the next server to start sweeps. Dirs without an owner file, or of a live owner, are kept.
     """
-    removed = []
+    removed: list[str] = []
     try:
         candidates = [e for e in os.scandir(base) if e.name.startswith(_DIR_PREFIX)]
     except OSError:

@@ -161,7 +161,7 @@ def test_the_next_server_removes_the_temp_dir_a_sigkilled_owner_left_behind(
     script = textwrap.dedent(
         """
         import time
-        from flowc.runtime.embedded import EmbeddedServer
+        from flowc.runtime.redis.embedded import EmbeddedServer
         server = EmbeddedServer().start()
         print(server.pid, server.socket_path, flush=True)
         time.sleep(60)
