@@ -95,7 +95,10 @@ def load_entries(app: App, schedule_files: tuple[Path, ...]) -> list[ScheduleEnt
 def beat(app_spec: str, broker_url: str | None, schedule_files: tuple[Path, ...],
          dry_run: bool, max_interval: float | None, loglevel: str,
          scheduler_path: str | None) -> None:
-    """Publish periodic entries until SIGTERM/Ctrl-C (then hand the lease over at once)."""
+    """Publish periodic tasks on time.
+
+    Runs until SIGTERM/Ctrl-C, then hands the lease over at once.
+    """
     use_broker(broker_url)  # over the App's own broker_url, here and in child processes
     app = load_app(app_spec)  # first, so a setup_logging receiver it connects is honoured
     configure_logging(loglevel)

@@ -50,7 +50,10 @@ def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
               show_default=True, help="Human-readable diagnostics or one JSON document.")
 @json_option("Print one JSON document (same as --format json).")
 def check(files: tuple[Path, ...], output: str, as_json: bool) -> None:
-    """Check .flow and YAML files: syntax, names, tasks, arguments, options, schedules."""
+    """Check .flow and YAML files for errors.
+
+    Syntax, names, tasks, arguments, options and schedules, every error at once.
+    """
     if as_json:
         output = "json"
     paths = expand(files)

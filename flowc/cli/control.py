@@ -12,7 +12,9 @@ from flowc.cli.options import app_options, echo_json, group_app_options, json_op
 @click.group()
 @group_app_options
 def control(app_spec: str | None, broker_url: str | None) -> None:
-    """Send a command to workers through Redis and print each worker's reply.
+    """Send a command to running workers.
+
+    Each worker's reply is printed.
 
     -A/--broker go after the command (flowc control ping -A proj); before it works too.
     """
@@ -62,7 +64,10 @@ def _send(app_spec: str | None, broker_url: str | None, op: str, args: dict[str,
 def revoke(task_ids: tuple[str, ...], terminate: bool, app_spec: str | None,
            broker_url: str | None, destination: tuple[str, ...], timeout_s: float,
            as_json: bool) -> None:
-    """Revoke tasks: never run them; with --terminate, kill them if running."""
+    """Revoke tasks so they never run.
+
+    With --terminate, also kill them if running.
+    """
     app = open_app(app_spec, broker_url)
     app.control.revoke(list(task_ids), terminate=terminate)
     if not as_json:
@@ -90,7 +95,10 @@ def rate_limit(task: str, rate: str, app_spec: str | None, broker_url: str | Non
 @_common
 def shutdown(app_spec: str | None, broker_url: str | None, destination: tuple[str, ...],
              timeout_s: float, as_json: bool) -> None:
-    """Warm shutdown: workers finish running tasks, return prefetched ones, and exit."""
+    """Stop workers (warm shutdown).
+
+    Workers finish running tasks, return prefetched ones, and exit.
+    """
     _send(app_spec, broker_url, "shutdown", {}, destination, timeout_s, as_json)
 
 
@@ -99,7 +107,10 @@ def shutdown(app_spec: str | None, broker_url: str | None, destination: tuple[st
 @_common
 def pool_grow(n: int, app_spec: str | None, broker_url: str | None,
               destination: tuple[str, ...], timeout_s: float, as_json: bool) -> None:
-    """Run N more tasks at once (threads and asyncio pools)."""
+    """Run N more tasks at once.
+
+    For threads and asyncio pools.
+    """
     _send(app_spec, broker_url, "pool_grow", {"n": n}, destination, timeout_s, as_json)
 
 
@@ -108,7 +119,10 @@ def pool_grow(n: int, app_spec: str | None, broker_url: str | None,
 @_common
 def pool_shrink(n: int, app_spec: str | None, broker_url: str | None,
                 destination: tuple[str, ...], timeout_s: float, as_json: bool) -> None:
-    """Run N fewer tasks at once (threads and asyncio pools)."""
+    """Run N fewer tasks at once.
+
+    For threads and asyncio pools.
+    """
     _send(app_spec, broker_url, "pool_shrink", {"n": n}, destination, timeout_s, as_json)
 
 

@@ -59,7 +59,10 @@ def _from_file(path: Path) -> ast.Module:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Write here instead of stdout.")
 def convert(source: str, target: str, output: Path | None) -> None:
-    """Convert a .flow or YAML file (or a Python canvas, module:attr) to YAML or .flow."""
+    """Convert between .flow, YAML and Python canvases.
+
+    SOURCE is a .flow or YAML file, or a Python canvas as module:attr.
+    """
     path = Path(source)
     is_canvas = ":" in source and not path.exists()
     module = _from_canvas(source) if is_canvas else _from_file(path)

@@ -22,7 +22,9 @@ def _when(ts: float) -> str:
 @click.group()
 @group_app_options
 def dlq(app_spec: str | None, broker_url: str | None) -> None:
-    """Dead letters: messages no worker could or should run, with the reason.
+    """List, show, requeue or purge dead letters.
+
+    Dead letters are messages no worker could or should run, kept with the reason.
 
     -A/--broker go after the command (flowc dlq list -A proj); before it works too.
     """
@@ -37,7 +39,10 @@ def _letters(app_spec: str | None, broker_url: str | None) -> DeadLetters:
 @app_options
 @json_option()
 def list_(limit: int, app_spec: str | None, broker_url: str | None, as_json: bool) -> None:
-    """Show the newest dead letters (id, time, task, reason)."""
+    """Show the newest dead letters.
+
+    Id, time, task, task id, reason and worker of each.
+    """
     letters = _letters(app_spec, broker_url)
     total = letters.count()
     if as_json:
@@ -62,7 +67,10 @@ def list_(limit: int, app_spec: str | None, broker_url: str | None, as_json: boo
 @app_options
 @json_option()
 def show(entry_id: str, app_spec: str | None, broker_url: str | None, as_json: bool) -> None:
-    """Show one dead letter in full: reason, origin, and the decoded message."""
+    """Show one dead letter in full.
+
+    Its reason, origin and the decoded message.
+    """
     letter = _letters(app_spec, broker_url).get(entry_id)
     if letter is None:
         raise click.ClickException(f"no dead letter {entry_id!r}; see `flowc dlq list`")
@@ -98,7 +106,10 @@ def _describe(letter: DeadLetter) -> str:
 @app_options
 def requeue(entry_ids: tuple[str, ...], everything: bool, app_spec: str | None,
             broker_url: str | None) -> None:
-    """Put dead letters back on their queues (and remove them from the dead-letter stream)."""
+    """Put dead letters back on their queues.
+
+    They are removed from the dead-letter stream.
+    """
     letters = _letters(app_spec, broker_url)
     ids = letters.all_ids() if everything else list(entry_ids)
     if not ids:

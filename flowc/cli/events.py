@@ -22,7 +22,10 @@ from flowc.runtime.monitoring.events import format_event
 @click.option("--traceback", "show_tb", is_flag=True, help="Print failure tracebacks.")
 def events(app_spec: str | None, broker_url: str | None, since: str | None,
            types: tuple[str, ...], count: int | None, as_json: bool, show_tb: bool) -> None:
-    """Tail the events stream (workers send events when started with -E)."""
+    """Print events as they arrive.
+
+    Workers send events when started with -E.
+    """
     from flowc.runtime.redis.events_stream import read_since
 
     app = open_app(app_spec, broker_url)

@@ -24,7 +24,10 @@ from flowc.dsl.formatter import format_module
               "would be reformatted.")
 @click.option("--diff", is_flag=True, help="Print a unified diff instead of writing.")
 def fmt(files: tuple[Path, ...], check_only: bool, diff: bool) -> None:
-    """Format .flow files (4-space indents, one stage per line, comments kept)."""
+    """Format .flow files in place.
+
+    4-space indents, one stage per line, comments kept.
+    """
     changed = failed = 0
     paths = [p for p in expand(files) if not is_yaml(p)]
     for path in paths:

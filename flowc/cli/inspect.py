@@ -20,7 +20,9 @@ WHAT = ("active", "reserved", "scheduled", "registered")
 @json_option()
 def inspect(what: str, app_spec: str | None, broker_url: str | None,
             destination: tuple[str, ...], timeout_s: float, as_json: bool) -> None:
-    """Ask workers what they run (active), hold (reserved), know (registered).
+    """Ask workers what they run, hold and know.
+
+    active: running now; reserved: claimed, not started; registered: known tasks.
 
     ``scheduled`` lists countdown/eta tasks: they wait in Redis, not in worker memory, so it
     is read from Redis and needs no worker.

@@ -146,7 +146,10 @@ def errbacks_table(wf: Workflow) -> Table:
 @click.option("--json", "as_json", is_flag=True, help="Print the compiled IR as JSON.")
 def plan(file: Path, flow: str | None, params: tuple[str, ...], params_json: str | None,
          as_json: bool) -> None:
-    """Show every node of FLOW as it would run: queue, priority, delays, retries, parents."""
+    """Show how each step of FLOW would run.
+
+    Queue, priority, delays, retries (with their delay) and parents of every node.
+    """
     loaded, wf = compile_or_exit(file, flow, params_from(params, params_json))
     if as_json:
         click.echo(wf.to_json())

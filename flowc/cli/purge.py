@@ -12,7 +12,10 @@ from flowc.cli.options import app_options, open_app
 @click.option("-Q", "--queues", default="", help="Comma-separated queues (default: all).")
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
 def purge(app_spec: str | None, broker_url: str | None, queues: str, force: bool) -> None:
-    """Delete waiting messages. Tasks already claimed by a worker are not touched."""
+    """Delete waiting messages.
+
+    Tasks already claimed by a worker are not touched.
+    """
     from flowc.runtime.monitoring.views import Monitor
     from flowc.runtime.worker.main import queues_from
 

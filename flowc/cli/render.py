@@ -45,7 +45,10 @@ def short_names(wf: Workflow) -> Workflow:
 @click.option("--full-names", is_flag=True, help="Label tasks by registered name (module.task).")
 def render(file: Path, flow: str | None, output: Path | None, fmt: str | None,
            params: tuple[str, ...], params_json: str | None, full_names: bool) -> None:
-    """Draw FLOW (default: the flow named like the file, else the first) or a schedule."""
+    """Draw a flow or a schedule as a graph.
+
+    FLOW defaults to the flow named like the file, else the first.
+    """
     if fmt is None:
         fmt = SUFFIX_FORMATS.get(output.suffix.lower(), "") if output else "dot"
         if not fmt:

@@ -217,7 +217,10 @@ def _interrupted(app: App, workflow_id: str) -> None:
 def run(file: Path, flow: str | None, params: tuple[str, ...], params_json: str | None,
         as_json: bool, detach: bool, broker: str | None, worker_count: int | None,
         timeout: float | None) -> None:
-    """Run FLOW of FILE (a flow or a schedule's target) and print its result."""
+    """Run a flow and print its result.
+
+    FLOW is a flow of FILE or a schedule's target.
+    """
     values = params_from(params, params_json)
     if broker:
         os.environ[BROKER_URL_ENV] = broker

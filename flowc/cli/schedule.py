@@ -20,7 +20,10 @@ NEXT_COUNT = 5
 
 @click.group()
 def schedule() -> None:
-    """Inspect periodic entries (beat_schedule, add_periodic_task, .flow schedules)."""
+    """Inspect periodic entries.
+
+    From beat_schedule, add_periodic_task and .flow schedules.
+    """
 
 
 def _format(t: datetime, entry: ScheduleEntry) -> str:
@@ -52,7 +55,10 @@ def entry_rows(entries: list[ScheduleEntry], now: datetime,
               help="List fire times after this ISO instant, not now (2026-10-25T00:00Z).")
 def list_entries(app_spec: str, schedule_files: tuple[Path, ...], count: int,
                  now_text: str | None) -> None:
-    """Each entry with what it publishes, its schedule, zone and next fire times."""
+    """List entries and their next fire times.
+
+    Each entry with what it publishes, its schedule and zone.
+    """
     app = load_app(app_spec)
     entries = load_entries(app, schedule_files)
     now = _parse_now(now_text) if now_text else datetime.now(UTC)

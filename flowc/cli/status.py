@@ -55,8 +55,8 @@ def status(app_spec: str | None, broker_url: str | None, as_json: bool) -> None:
     queues = report["queues"]
     click.echo(f"\nqueues: {len(queues)}")
     if queues:
-        click.echo(table(["queue", "ready", "delayed", "in flight", "consumers"], [
-            [q["name"], q["ready"], q["delayed"], q["in_flight"], q["consumers"]]
+        click.echo(table(["queue", "ready", "delayed", "in flight", "workers", "claimed by"], [
+            [q["name"], q["ready"], q["delayed"], q["in_flight"], q["workers"], q["holders"]]
             for q in queues]))
     click.echo(f"\ndead letters: {report['dead_letters']}")
     rates = report["rates"]

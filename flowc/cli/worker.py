@@ -39,7 +39,10 @@ def worker(app_spec: str, broker_url: str | None, queues: str, concurrency: int 
            pool: str, loglevel: str, hostname: str | None, quiet: bool, send_events: bool,
            run_beat: bool, autoscale: str | None, max_tasks_per_child: int | None,
            max_memory_per_child: int | None) -> None:
-    """Consume tasks from queues until SIGTERM/Ctrl-C (warm shutdown; twice for cold)."""
+    """Consume tasks from queues.
+
+    Runs until SIGTERM/Ctrl-C (warm shutdown; a second one is cold).
+    """
     scale = _autoscale(autoscale) if autoscale else None
     if pool != "prefork" and (scale or max_tasks_per_child or max_memory_per_child):
         raise click.UsageError("--autoscale, --max-tasks-per-child and --max-memory-per-child "

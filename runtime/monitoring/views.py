@@ -64,7 +64,10 @@ class QueueInfo:
     delayed: int
     in_flight: int
     by_priority: dict[int, int] = field(default_factory=dict)
-    consumers: int = 0
+    workers: int = 0
+    """Live workers consuming this queue (from their heartbeats)."""
+    holders: int = 0
+    """Worker processes holding claimed, unacknowledged messages of this queue right now."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -141,13 +144,17 @@ class Monitor:
                 pipe.xpending(key, CONSUMER_GROUP)
             pipe.zcard(self.keys.delayed(q))
         replies = pipe.execute(raise_on_error=False)
+        serving: dict[str, int] = {}
+        for w in self.workers(include_lost=False):
+            for q in w.queues:
+                serving[q] = serving.get(q, 0) + 1
         out = []
         per_queue = 2 * PRIORITY_LEVELS + 1
         for i, q in enumerate(names):
             part = replies[i * per_queue:(i + 1) * per_queue]
             by_priority: dict[int, int] = {}
             in_flight = 0
-            consumers: set[str] = set()
+            holders: set[str] = set()
             for p in range(PRIORITY_LEVELS):
                 length, pending = part[2 * p], part[2 * p + 1]
                 n = 0 if isinstance(length, Exception) else int(length)
@@ -155,7 +162,8 @@ class Monitor:
                 if isinstance(pending, dict):
                     claimed = int(pending.get("pending") or 0)
                     for c in pending.get("consumers") or []:
-                        consumers.add(_s(c.get("name", "")))
+                        if int(c.get("pending") or 0):
+                            holders.add(_s(c.get("name", "")))
                 in_flight += claimed
                 if n - claimed:
                     by_priority[p] = n - claimed
@@ -163,7 +171,7 @@ class Monitor:
             out.append(QueueInfo(
                 name=q, ready=sum(by_priority.values()), in_flight=in_flight,
                 delayed=0 if isinstance(delayed, Exception) else int(delayed),
-                by_priority=by_priority, consumers=len(consumers)))
+                by_priority=by_priority, workers=serving.get(q, 0), holders=len(holders)))
         return out
 
     def scheduled(self, queues: list[str] | None = None, limit: int = 100) -> list[dict[str, Any]]:
