@@ -33,11 +33,11 @@ def dashboard(app_spec: str | None, broker_url: str | None, host: str, port: int
     from flowc.runtime.dashboard.app import create_app
     from flowc.runtime.dashboard.security import AuthConfig, InsecureBind
 
-    app = open_app(app_spec, broker_url)
-    try:
+    try:  # a refused bind is a usage mistake: said before anything connects
         auth = AuthConfig.build(host, basic_auth=basic_auth, token=token, read_only=read_only)
     except InsecureBind as e:
         raise click.UsageError(str(e)) from None
+    app = open_app(app_spec, broker_url)
     web = create_app(app, auth, max_tasks=max_tasks, flow_dir=flow_dir,
                      compile_flow=flow_compiler(flow_dir))
     where = f"http://{'[' + host + ']' if ':' in host else host}:{port}"

@@ -1,15 +1,15 @@
-"""A workflow run's DAG as SVG: read the run records from Redis, lay out with Graphviz ``dot``.
+"""A workflow run's DAG for the browser: nodes and edges read from the run records in Redis.
 
 The run records (``runtime/workflows/plan.py``) hold each node's task, arguments, successors
-and errbacks, so the picture needs nothing but the run's keys. Each node is an SVG group with
-``id="wf_<node id>"`` linking to its task's page; the page colours groups by node state
-(``state-SUCCESS``...) as states change. The layout of a run never changes, so it is cached.
+and errbacks, so the picture needs nothing but the run's keys. The page lays the graph out in
+the browser with dagre (``static/vendor/``, MIT) and draws it as SVG: each node a group with
+``id="wf_<node id>"`` linking to its task's page, coloured by node state (``state-SUCCESS``...)
+as states change. No system binary (Graphviz ``dot``) is needed to serve the dashboard.
 """
 
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -18,11 +18,8 @@ if TYPE_CHECKING:
     from flowc.runtime.app import App
 
 MAX_NODES = 300
-"""Larger runs are shown as a table only (``dot`` would take seconds)."""
+"""Larger runs are shown as a table only (a picture of more is unreadable anyway)."""
 LABEL_MAX = 40
-CACHE_SIZE = 256
-PX_PER_PT = 4 / 3
-_cache: OrderedDict[tuple[str, str], str] = OrderedDict()
 
 
 def _short(text: str) -> str:
@@ -85,53 +82,24 @@ def _kw(text: str) -> str:
     return ", ".join(f"{k}={orjson.dumps(v).decode()}" for k, v in value.items())
 
 
-def to_dot(graph: dict[str, Any], name: str = "workflow") -> str:
-    """DOT source with stable SVG ids (``wf_<node>``) and links to task pages."""
-    import graphviz
+def drawing(graph: dict[str, Any]) -> dict[str, Any] | None:
+    """What the page draws: nodes (label, sub-label, link, kind) and edges (data or error).
 
-    g = graphviz.Digraph(name)
-    g.attr(rankdir="TB", bgcolor="transparent", nodesep="0.3", ranksep="0.45")
-    g.attr("node", shape="box", style="rounded,filled", fillcolor="#eceff1", color="#90a4ae",
-           fontname="Helvetica", fontsize="11", margin="0.15,0.06")
-    g.attr("edge", color="#78909c", arrowsize="0.7")
-    for node_id, node in graph["nodes"].items():
-        label = f"{node['call']}\n{node_id}" + (" · map" if node["map"] else "")
-        g.node(node_id, label, id=f"wf_{node_id}", href=f"/task/{node['task_id']}",
-               tooltip=node["task"], **({"shape": "box3d", "style": "filled"}
-                                        if node["map"] else {}))
-    for node_id, node in graph["nodes"].items():
-        for succ in node["succ"]:
-            g.edge(node_id, succ)
-    for eb_id, eb in graph["errbacks"].items():
-        g.node(eb_id, f"{eb['call']}\non error", id=f"wf_{eb_id}", shape="note",
-               href=f"/task/{eb['task_id']}", color="#c62828", fontcolor="#c62828",
-               fillcolor="#ffebee", style="filled")
-    for node_id, node in graph["nodes"].items():
-        for eb_id in node["errbacks"]:
-            if eb_id in graph["errbacks"]:
-                g.edge(node_id, eb_id, style="dashed", color="#c62828")
-    return g.source
-
-
-def svg(app: App, workflow_id: str, graph: dict[str, Any] | None = None) -> str | None:
-    """The run's picture as an inline ``<svg>`` element (None if too big or gone)."""
-    graph = graph if graph is not None else run_graph(app, workflow_id)
+    None when the run has no nodes or more than :data:`MAX_NODES`.
+    """
     if not graph["nodes"] or len(graph["nodes"]) > MAX_NODES:
         return None
-    key = (app.keys.prefix, workflow_id)
-    if key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key]
-    import graphviz
-
-    text = graphviz.Source(to_dot(graph)).pipe(format="svg").decode()
-    text = text[text.index("<svg"):]
-    size = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', text)
-    if size:  # natural size in CSS pixels; the stylesheet caps the width at the page's
-        width = float(size.group(1)) * PX_PER_PT
-        text = text[:size.start()] + f'<svg class="dag" style="width:{width:.0f}px"' + \
-            text[size.end():]
-    _cache[key] = text
-    if len(_cache) > CACHE_SIZE:
-        _cache.popitem(last=False)
-    return text
+    nodes = [{"id": node_id, "label": node["call"],
+              "sub": node_id + (" · map" if node["map"] else ""), "title": node["task"],
+              "href": f"/task/{node['task_id']}", "kind": "map" if node["map"] else "task"}
+             for node_id, node in graph["nodes"].items()]
+    nodes += [{"id": eb_id, "label": eb["call"], "sub": "on error", "title": eb["task"],
+               "href": f"/task/{eb['task_id']}", "kind": "errback"}
+              for eb_id, eb in graph["errbacks"].items()]
+    edges = [{"from": node_id, "to": succ, "kind": "data"}
+             for node_id, node in graph["nodes"].items() for succ in node["succ"]
+             if succ in graph["nodes"]]
+    edges += [{"from": node_id, "to": eb_id, "kind": "error"}
+              for node_id, node in graph["nodes"].items() for eb_id in node["errbacks"]
+              if eb_id in graph["errbacks"]]
+    return {"nodes": nodes, "edges": edges}

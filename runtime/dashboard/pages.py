@@ -167,7 +167,7 @@ def routes(dash: Dashboard) -> list[Route]:
             "stored": stored})
 
     def workflow_page(request: Request) -> Response:
-        from flowc.runtime.dashboard.graph import MAX_NODES, svg
+        from flowc.runtime.dashboard.graph import MAX_NODES, drawing
 
         workflow_id = request.path_params["workflow_id"]
         data = workflow_data(dash, workflow_id)
@@ -175,11 +175,11 @@ def routes(dash: Dashboard) -> list[Route]:
             return dash.render(request, "not_found.html", {
                 "title": "Workflow not found", "what": f"workflow run {workflow_id}",
                 "hint": "it may have expired (result_expires)"}, status_code=404)
-        picture = svg(dash.app, workflow_id, data["graph"])
+        picture = drawing(data["graph"])
         nodes = list(data["graph"]["nodes"].items())[:NODE_TABLE_MAX]
         return dash.render(request, "workflow.html", {
             "title": f"Workflow {workflow_id}", "page": "workflows",
-            "workflow_id": workflow_id, "svg": picture, "max_nodes": MAX_NODES,
+            "workflow_id": workflow_id, "drawing": picture, "max_nodes": MAX_NODES,
             "nodes": nodes, "node_count": len(data["graph"]["nodes"]), **data})
 
     def schedules_page(request: Request) -> Response:

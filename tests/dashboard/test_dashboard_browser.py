@@ -148,6 +148,41 @@ def test_each_page_loads_with_live_data(page, cluster, tmp_path):
     page.screenshot(path=str(shots / "dashboard-workflow.png"))
 
 
+def _path_without_dot() -> str:
+    """``$PATH`` without the directories that hold Graphviz's ``dot``."""
+    return os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep)
+                           if d and not os.access(os.path.join(d, "dot"), os.X_OK))
+
+
+def test_the_dag_draws_in_the_browser_without_graphviz_and_turns_green_live(
+        page, cluster, monkeypatch):
+    # Given no Graphviz `dot` anywhere on PATH (the dashboard serves from this process)
+    monkeypatch.setenv("PATH", _path_without_dot())
+    assert shutil.which("dot") is None
+    app_module, server = cluster
+    from flowc import chord
+
+    # When a chord of two slow steps is opened while it runs
+    run = chord([app_module.slow.s(1.0, 1), app_module.slow.s(1.0, 2)],
+                app_module.total.s()).apply_async()
+    page.goto(f"{server.url}/workflow/{run.workflow_id}")
+    # Then the DAG is laid out in the page: three nodes, two edges, the body below the header
+    page.wait_for_selector("svg.dag g.node")
+    nodes = page.locator("svg.dag g.node")
+    assert nodes.count() == 3 and page.locator("svg.dag path.edge").count() == 2
+    boxes = {nodes.nth(i).get_attribute("id"): nodes.nth(i).bounding_box() for i in range(3)}
+    body = max(boxes, key=lambda k: boxes[k]["y"])
+    assert all(boxes[body]["y"] > boxes[k]["y"] + boxes[k]["height"] for k in boxes if k != body)
+    assert page.locator(f"svg.dag g#{body}").get_attribute("data-state") != "SUCCESS"
+    # ... and the nodes turn green as they finish, without a reload
+    for node_id in boxes:
+        page.wait_for_selector(f"svg.dag g#{node_id}.state-SUCCESS")
+    fill = page.eval_on_selector(f"svg.dag g#{body} rect.box",
+                                 "r => getComputedStyle(r).fill")
+    assert fill == "rgb(201, 238, 217)"  # the SUCCESS colour
+    assert run.get(timeout=10) == 3
+
+
 def _chord(app_module: Any) -> Any:
     from flowc import chord
 

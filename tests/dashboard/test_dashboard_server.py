@@ -144,7 +144,8 @@ def test_submitted_canvas_runs_and_its_nodes_succeed(monitor_app, start_monitore
         states = client.get(f"/api/workflow/{wid}").json()["states"]
         assert set(states.values()) == {"SUCCESS"} and len(states) == 3
         page = client.get(f"/workflow/{wid}").text
-        assert 'class="dag"' in page and re.search(r"id=\"wf_n\d+\"", page)
+        assert 'id="wf-graph"' in page and "/static/vendor/dagre-" in page  # drawn in the page
+        assert re.search(r'"id":\s*"n\d+"', page)
         bad = client.post("/api/submit/canvas", json={"canvas": {"task": "nope"}})
         assert bad.status_code == 400 and "unknown task" in bad.json()["error"]
 

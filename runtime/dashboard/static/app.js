@@ -1,6 +1,7 @@
 // flowc dashboard: live regions by server-sent events, actions by fetch, charts as inline SVG.
-// No framework and no third-party code; every string from the server is inserted as text,
-// except page fragments, which the server rendered with autoescaping.
+// No framework; the one third-party file is dagre (static/vendor/, MIT), which lays out a
+// workflow's DAG. Every string from the server is inserted as text, except page fragments,
+// which the server rendered with autoescaping.
 "use strict";
 
 (function () {
@@ -134,9 +135,11 @@
   }
 
   // --- workflow DAG colouring ---------------------------------------------------------------
-  const NODE_STATES = ["PENDING", "QUEUED", "RUNNING", "SUCCESS", "FAILURE", "SKIPPED"];
+  const NODE_STATES = ["PENDING", "QUEUED", "RUNNING", "SUCCESS", "FAILURE", "SKIPPED", "RETRY", "REVOKED"];
+  const nodeStates = {};  // the latest state of every node, applied again once the DAG is drawn
   function paintNodes(data) {
     const states = data.states || {};
+    Object.assign(nodeStates, states);
     for (const [node, state] of Object.entries(states)) {
       const g = document.getElementById("wf_" + node);
       if (g) {
@@ -151,6 +154,82 @@
     if (status && data.status) { status.textContent = data.status; status.className = "state big " + data.status; }
     const revoke = document.getElementById("revoke-workflow");
     if (revoke) revoke.hidden = data.status !== "RUNNING";
+  }
+
+  // --- workflow DAG drawing: dagre lays out, plain SVG draws -------------------------------
+  const NODE_PAD_X = 12, NODE_H = 40, LINE_1 = 16, LINE_2 = 31;
+
+  function textWidth(svg, text, cls) {
+    const probe = el("text", { class: cls }, text);
+    svg.appendChild(probe);
+    const width = probe.getComputedTextLength();
+    probe.remove();
+    return width;
+  }
+
+  function edgePath(points) {
+    const [first, ...rest] = points;
+    if (rest.length === 1) return `M${first.x},${first.y}L${rest[0].x},${rest[0].y}`;
+    // a smooth curve through dagre's bend points (quadratic segments between midpoints)
+    let d = `M${first.x},${first.y}`;
+    for (let i = 0; i < rest.length - 1; i++) {
+      const mid = { x: (rest[i].x + rest[i + 1].x) / 2, y: (rest[i].y + rest[i + 1].y) / 2 };
+      d += `Q${rest[i].x},${rest[i].y} ${mid.x},${mid.y}`;
+    }
+    const last = rest[rest.length - 1];
+    return d + `L${last.x},${last.y}`;
+  }
+
+  function drawDag() {
+    const box = document.getElementById("dag");
+    const source = document.getElementById("wf-graph");
+    if (!box || !source) return;
+    if (!window.dagre) { box.textContent = "The graph library did not load; node states are listed below."; return; }
+    const graph = JSON.parse(source.textContent);
+    const svg = el("svg", { class: "dag", role: "img", "aria-label": "workflow graph" });
+    box.replaceChildren(svg);  // in the page, so text can be measured
+    const g = new window.dagre.graphlib.Graph();
+    g.setGraph({ rankdir: "TB", nodesep: 24, ranksep: 40, marginx: 6, marginy: 6 });
+    g.setDefaultEdgeLabel(() => ({}));
+    for (const n of graph.nodes) {
+      const width = Math.max(textWidth(svg, n.label, "label"), textWidth(svg, n.sub, "sub"), 40) + 2 * NODE_PAD_X;
+      g.setNode(n.id, { width: Math.ceil(width), height: NODE_H, node: n });
+    }
+    for (const e of graph.edges) g.setEdge(e.from, e.to, { kind: e.kind });
+    window.dagre.layout(g);
+    const size = g.graph();
+    svg.setAttribute("viewBox", `0 0 ${size.width} ${size.height}`);
+    svg.setAttribute("width", size.width);
+    svg.style.width = size.width + "px";
+    const defs = el("defs");
+    for (const kind of ["data", "error"]) {
+      const marker = el("marker", { id: "arrow-" + kind, viewBox: "0 0 10 10", refX: 9, refY: 5,
+        markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
+      marker.appendChild(el("path", { d: "M0,0L10,5L0,10z", class: "arrow " + kind }));
+      defs.appendChild(marker);
+    }
+    svg.appendChild(defs);
+    const edges = el("g", { class: "edges" });
+    for (const ref of g.edges()) {
+      const edge = g.edge(ref);
+      edges.appendChild(el("path", { d: edgePath(edge.points), class: "edge " + edge.kind,
+        "marker-end": `url(#arrow-${edge.kind})`, "data-from": ref.v, "data-to": ref.w }));
+    }
+    svg.appendChild(edges);
+    for (const id of g.nodes()) {
+      const { x, y, width, height, node } = g.node(id);
+      const group = el("g", { class: "node state-PENDING " + node.kind, id: "wf_" + id, "data-state": "PENDING",
+        transform: `translate(${x - width / 2},${y - height / 2})` });
+      group.appendChild(el("title", {}, node.title));
+      const link = el("a", { href: node.href });
+      if (node.kind === "map") link.appendChild(el("rect", { class: "stack", x: 4, y: 4, width, height, rx: 6 }));
+      link.appendChild(el("rect", { class: "box", width, height, rx: 6 }));
+      link.appendChild(el("text", { class: "label", x: width / 2, y: LINE_1, "text-anchor": "middle" }, node.label));
+      link.appendChild(el("text", { class: "sub", x: width / 2, y: LINE_2, "text-anchor": "middle" }, node.sub));
+      group.appendChild(link);
+      svg.appendChild(group);
+    }
+    paintNodes({ states: nodeStates });
   }
 
   // --- charts -------------------------------------------------------------------------------
@@ -303,7 +382,9 @@
   function setupWorkflow() {
     const initial = document.getElementById("wf-states");
     const status = document.getElementById("wf-status");
-    if (initial) paintNodes({ states: JSON.parse(initial.textContent), status: status ? status.textContent : null });
+    if (initial) Object.assign(nodeStates, JSON.parse(initial.textContent));
+    drawDag();
+    if (initial) paintNodes({ states: nodeStates, status: status ? status.textContent : null });
   }
 
   document.addEventListener("DOMContentLoaded", () => {
