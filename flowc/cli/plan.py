@@ -8,6 +8,7 @@ handlers. ``--json`` prints the IR itself.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -60,29 +61,57 @@ def _seconds(v: Any) -> str:
     return f"{v}s" if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
 
 
+RETRY_DELAYS_SHOWN = 3
+CELERY_RETRY_DELAY_S = 180.0
+"""Celery's ``default_retry_delay``: what a step with ``retries`` but no ``backoff`` waits."""
+
+
 def retry_text(app: App | None, n: Node) -> str:
+    """``3x after 1s, 2s, 4s``: how often the step retries and how long each retry waits.
+
+    The task's retry settings with the step's overrides, as the worker applies them
+    (``runtime/retry.py``); ``≤`` marks delays that jitter draws at random up to that value.
+    """
+    from flowc.runtime.retry import RetryPolicy, backoff_delay
+
     task = app.tasks.get(n.task) if app is not None else None
-    effective: dict[str, Any] = {}
+    step = {k: v for k, v in n.options.items() if k in RETRY_OPTIONS}
+    configured = dict(step)
     if task is not None:
-        effective.update({k: v for k, v in task.options.items() if k in RETRY_OPTIONS})
-        effective.update({k: v for k, v in (task.options.get("retry_kwargs") or {}).items()
-                          if k in RETRY_OPTIONS})
-    effective.update({k: v for k, v in n.options.items() if k in RETRY_OPTIONS})
-    if not effective:
+        configured.update({k: v for k, v in task.options.items() if k in RETRY_OPTIONS})
+        configured.update({k: v for k, v in task.retry_kwargs.items() if k in RETRY_OPTIONS})
+    if not configured and (task is None or not task.autoretry_for):
         return "—"
-    parts = []
-    if "max_retries" in effective:
-        parts.append(f"{effective['max_retries']}x")
-    backoff = effective.get("retry_backoff")
-    if backoff:
-        cap = effective.get("retry_backoff_max")
-        base = "exp" if backoff is True else f"exp {_seconds(backoff)}"
-        parts.append(base + (f" ≤{_seconds(cap)}" if cap else ""))
-    if effective.get("retry_jitter"):
-        parts.append("jitter")
-    if "default_retry_delay" in effective:
-        parts.append(f"every {_seconds(effective['default_retry_delay'])}")
-    return " ".join(parts)
+    default_delay = app.conf.task_default_retry_delay if app is not None \
+        else CELERY_RETRY_DELAY_S
+    policy = RetryPolicy(
+        max_retries=step.get("max_retries", task.retry_kwargs.get("max_retries", task.max_retries)
+                             if task is not None else None),
+        default_retry_delay=float(step.get("default_retry_delay", task.default_retry_delay
+                                           if task is not None else default_delay)),
+        retry_backoff=step.get("retry_backoff", task.retry_backoff if task else False),
+        retry_backoff_max=float(step.get("retry_backoff_max", task.retry_backoff_max
+                                         if task is not None else 600.0)),
+        retry_jitter=bool(step.get("retry_jitter", task.retry_jitter if task else False)),
+        countdown=task.retry_kwargs.get("countdown") if task is not None else None,
+        autoretry_for=())
+    count = policy.max_retries
+    shown = RETRY_DELAYS_SHOWN if count is None else min(count, RETRY_DELAYS_SHOWN)
+    delays = []
+    for attempt in range(shown):
+        if policy.retry_backoff:  # the cap before jitter draws below it
+            delay = backoff_delay(replace(policy, retry_jitter=False), attempt)
+            jittered = policy.retry_jitter
+        else:
+            delay = float(policy.countdown) if policy.countdown is not None \
+                else policy.default_retry_delay
+            jittered = False
+        delays.append(("≤" if jittered else "") + f"{delay:g}s")
+    more = count is None or count > shown
+    times = "∞" if count is None else f"{count}x"
+    if not delays:
+        return f"{times} (no retry)"
+    return f"{times} after {', '.join(delays)}" + (", …" if more else "")
 
 
 def delay_text(n: Node) -> str:

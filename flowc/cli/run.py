@@ -22,66 +22,21 @@ import click
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
-from rich.table import Table
 
 from flowc.cli.compiling import PARAM_HELP, compile_or_exit, params_from
 from flowc.cli.options import reach_broker
 from flowc.cli.plan import route
+from flowc.cli.progress import Progress
 from flowc.cli.project import Loaded
 from flowc.cli.workers import WorkerProcesses, app_module
 from flowc.compiler.ir import Workflow
 from flowc.runtime.app import BROKER_URL_ENV, App
 
 POLL_S = 0.1
+PROGRESS_EVERY_S = 5.0
+"""Without a terminal, one progress line this often (so CI logs show the run moving)."""
 DONE = ("SUCCESS", "FAILURE", "REVOKED")
-COLOURS = {"PENDING": "dim", "QUEUED": "yellow", "RUNNING": "cyan", "SUCCESS": "green",
-           "FAILURE": "red", "SKIPPED": "magenta", "REVOKED": "red"}
 EXIT_FAILED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 1, 3, 130
-
-
-class Progress:
-    """Node states over time: when each node was first seen running and when it finished."""
-
-    def __init__(self, wf: Workflow) -> None:
-        self.wf = wf
-        self.states: dict[str, str] = {n.id: "PENDING" for n in wf.nodes}
-        self.started: dict[str, float] = {}
-        self.finished: dict[str, float] = {}
-        self.t0 = time.monotonic()
-
-    def update(self, nodes: dict[str, dict[str, Any]]) -> None:
-        now = time.monotonic()
-        for node_id, info in nodes.items():
-            state = str(info.get("state", "PENDING"))
-            if node_id not in self.states:
-                continue
-            self.states[node_id] = state
-            if state in ("RUNNING", "SUCCESS", "FAILURE"):
-                self.started.setdefault(node_id, now)
-            if state in ("SUCCESS", "FAILURE", "SKIPPED"):
-                self.finished.setdefault(node_id, now)
-
-    def timing(self, node_id: str) -> str:
-        start = self.started.get(node_id)
-        if start is None:
-            return ""
-        end = self.finished.get(node_id, time.monotonic())
-        return f"{start - self.t0:.2f}s +{end - start:.2f}s"
-
-    def table(self, status: str) -> Table:
-        t = Table(title=f"{self.wf.name}: {status} ({time.monotonic() - self.t0:.1f}s)",
-                  title_justify="left")
-        for column in ("node", "task", "state", "started / took"):
-            t.add_column(column)
-        for n in self.wf.nodes:
-            state = self.states[n.id]
-            task = n.task.rsplit(".", 1)[-1] + (" (map)" if n.kind == "map" else "")
-            t.add_row(n.id, escape(task), f"[{COLOURS.get(state, 'white')}]{state}[/]",
-                      self.timing(n.id))
-        return t
-
-    def as_json(self, seconds: dict[str, float | None]) -> dict[str, Any]:
-        return {n: {"state": s, "seconds": seconds.get(n)} for n, s in self.states.items()}
 
 
 def node_seconds(app: App, wf: Workflow, workflow_id: str) -> dict[str, float | None]:
@@ -155,18 +110,25 @@ def _start_workers(loaded: Loaded, app: App, wf: Workflow, count: int) -> Worker
 
 
 def _watch(app: App, wf: Workflow, workflow_id: str, live: bool, timeout: float | None,
-           console: Console, workers: WorkerProcesses | None) -> tuple[str, Progress]:
+           console: Console, workers: WorkerProcesses | None,
+           every_s: float) -> tuple[str, Progress]:
+    """Poll the run until it ends: a live table on a terminal, else a line every ``every_s``."""
     progress = Progress(wf)
     run = app.workflow(workflow_id)
     deadline = None if timeout is None else time.monotonic() + timeout
     status = run.status()
+    next_line = time.monotonic() + every_s
     with Live(progress.table(status), console=console, refresh_per_second=10,
               transient=False) if live else _Null() as view:
         while True:
             status = run.status()
-            progress.update(run.nodes())
+            progress.poll(app, workflow_id)
             if view is not None:
                 view.update(progress.table(status))
+            elif every_s > 0 and time.monotonic() >= next_line and status not in DONE:
+                console.print(progress.summary(status), soft_wrap=True, markup=False,
+                              highlight=False)
+                next_line = time.monotonic() + every_s
             if status in DONE:
                 return status, progress
             if workers is not None and (error := workers.failed_early()):
@@ -214,9 +176,12 @@ def _interrupted(app: App, workflow_id: str) -> None:
               "server; with a broker, 1 only if a queue of the flow has no live worker).")
 @click.option("--timeout", type=float, default=None, help="Give up waiting after this many "
               "seconds (the run goes on).")
+@click.option("--progress-every", "progress_every", type=click.FloatRange(0),
+              default=PROGRESS_EVERY_S, show_default=True,
+              help="Without a terminal, print a progress line this often (0: never).")
 def run(file: Path, flow: str | None, params: tuple[str, ...], params_json: str | None,
         as_json: bool, detach: bool, broker: str | None, worker_count: int | None,
-        timeout: float | None) -> None:
+        timeout: float | None, progress_every: float) -> None:
     """Run a flow and print its result.
 
     FLOW is a flow of FILE or a schedule's target.
@@ -249,7 +214,8 @@ def run(file: Path, flow: str | None, params: tuple[str, ...], params_json: str 
         if not live and not as_json:
             console.print(f"running {wf.name} as workflow {workflow_id}")
         try:
-            status, progress = _watch(app, wf, workflow_id, live, timeout, console, workers)
+            status, progress = _watch(app, wf, workflow_id, live, timeout, console, workers,
+                                      progress_every)
         except KeyboardInterrupt:
             _interrupted(app, workflow_id)
         _report(app, wf, handle, workflow_id, status, progress, as_json)

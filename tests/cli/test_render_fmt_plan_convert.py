@@ -108,9 +108,18 @@ def test_plan_shows_every_node_with_queue_priority_delays_and_retries() -> None:
 
 def test_plan_shows_the_tasks_own_retry_policy_and_dataflow_inputs() -> None:
     out = flowc("plan", str(EXAMPLES / "fanout.flow")).stdout
-    assert "map ≤100 sync_inventory_webhook(item)" in out and "3x exp jitter" in out
+    assert "map ≤100 sync_inventory_webhook(item)" in out and "3x after ≤1s, ≤2s, ≤4s" in out
     out = flowc("plan", str(EXAMPLES / "report.flow")).stdout
     assert "n1 → clean" in out and "n2 → stats" in out
+
+
+def test_plan_shows_how_long_a_retry_waits(tmp_path: Path) -> None:
+    # a step with retries and no backoff waits Celery's default_retry_delay, 180 s
+    flow = tmp_path / "retry.flow"
+    flow.write_text('use "examples.tasks"\n'
+                    'flow f() { extract_record("x") with retries = 1 }\n')
+    out = flowc("plan", str(flow)).stdout
+    assert "1x after 180s" in out
 
 
 def test_plan_json_is_the_ir() -> None:
