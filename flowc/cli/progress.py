@@ -176,7 +176,7 @@ def retries_waiting(app: App, wf: Workflow, task_ids: dict[str, str],
     A retried task keeps its id; its next attempt waits in the queue's delayed set until due.
     """
     from flowc.cli.plan import route
-    from flowc.runtime.monitor import Monitor
+    from flowc.runtime.monitoring.views import Monitor
 
     queued = [n for n in wf.nodes if states.get(n.id) == "QUEUED" and n.id in task_ids]
     waiting = [n for n in queued[:RETRY_CHECK_MAX]
