@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
@@ -31,6 +32,10 @@ if TYPE_CHECKING:  # annotations only: redis-py takes ~70 ms to import
 
 BROKER_URL_ENV = "FLOWC_BROKER_URL"
 RESULT_BACKEND_ENV = "FLOWC_RESULT_BACKEND"
+FIRST_CONTACT_S = 3.0
+"""How long the first publish of a process waits for a broker it has never reached."""
+
+logger = logging.getLogger("flowc.producer")
 
 
 class App:
@@ -60,6 +65,7 @@ class App:
             self.conf.include = list(include)
         self.tasks = TaskRegistry(self)
         self.broker_is_embedded = False
+        self._broker_reached = False
         if set_as_current:
             current.set_current_app(self)
         current.app_created(self)
@@ -356,8 +362,11 @@ class App:
         """Enqueue a task by name (also how ``delay``/``apply_async`` enqueue).
 
         Raises ``BrokerUnavailable`` (one line: the URL and the fix) when the broker cannot be
-        reached after the client's reconnect attempts (the same that ride out a restart).
+        reached: after about 3 s if this process never reached it, else after the client's
+        reconnect attempts (those that ride out a Redis restart, about 16 s).
         """
+        if not self._broker_reached and not self.conf.task_always_eager:
+            self._first_contact()
         try:
             return self._send_task(name, args, kwargs, task, options)
         except Exception as e:
@@ -366,6 +375,21 @@ class App:
             if isinstance(e, CONNECTION_ERRORS) and not self.conf.task_always_eager:
                 raise unreachable(self.broker_url, e) from None
             raise
+
+    def _first_contact(self) -> None:
+        """Before this process's first publish, ping the broker for a few seconds (a WARNING
+        each time it does not answer): a broker that was never there fails fast with
+        ``BrokerUnavailable``, while one lost later is ridden out by the client's reconnects."""
+        from flowc.runtime.redis.connection import mask_url, wait_for_broker
+
+        url = self.broker_url
+        if not self.broker_is_embedded:
+            def warn(reason: str, attempt: int, delay_s: float) -> None:
+                logger.warning("cannot reach the broker at %s: %s; trying again in %.1fs",
+                               mask_url(url), reason, delay_s)
+
+            wait_for_broker(url, timeout_s=FIRST_CONTACT_S, on_retry=warn)
+        self._broker_reached = True
 
     def _send_task(self, name: str, args: Any, kwargs: Any, task: BaseTask | None,
                    options: dict[str, Any]) -> AsyncResultType:

@@ -110,7 +110,7 @@ def reach_broker(app: App, *, forever: bool = False) -> None:
 
     def say(reason: str, attempt: int, delay_s: float) -> None:
         click.echo(f"cannot reach the broker at {mask_url(url)}: {reason}; "
-                   f"trying again in {delay_s:.0f}s"
+                   f"trying again in {delay_s:.1f}s"
                    + (" (Ctrl-C to stop)" if forever else f" (attempt {attempt})"), err=True)
 
     wait_for_broker(url, timeout_s=None if forever else REACH_TIMEOUT_S, on_retry=say)
