@@ -105,3 +105,7 @@ class WorkflowJoin(Protocol):
     def records(self, workflow_id: str) -> dict[str, dict[str, Any]]:
         """Every node's run record (``workflows/plan.py``), decoded."""
         ...
+
+    def map_progress(self, workflow_id: str) -> dict[str, tuple[int, int]]:
+        """Map node id -> (items done, items in all), for every map that has expanded."""
+        ...

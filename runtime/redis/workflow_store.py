@@ -132,6 +132,19 @@ class RedisWorkflowJoin:
         raw = bytes_hash(self.client.hgetall(self.keys(workflow_id)[0]))
         return {k.decode(): orjson.loads(v) for k, v in raw.items()}
 
+    def map_progress(self, workflow_id: str) -> dict[str, tuple[int, int]]:
+        """Map counts from the pending hash's ``<map>#n`` / ``<map>#left`` fields."""
+        raw = bytes_hash(self.client.hgetall(self.keys(workflow_id)[1]))
+        fields = {k.decode(): v for k, v in raw.items()}
+        out: dict[str, tuple[int, int]] = {}
+        for key, value in fields.items():
+            node_id, sep, part = key.rpartition("#")
+            if sep and part == "n":
+                total = int(value)
+                left = int(fields.get(f"{node_id}#left", total))
+                out[node_id] = (total - left, total)
+        return out
+
     # --- the Redis fast path (runtime/redis/settle.py) ----------------------------------------
 
     def queue(self, pipe: redis.client.Pipeline, op: JoinOp) -> None:

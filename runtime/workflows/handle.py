@@ -44,16 +44,7 @@ class WorkflowRun:
 
     def map_progress(self) -> dict[str, tuple[int, int]]:
         """Map node id -> (instances done, instances in all), for maps that have expanded."""
-        raw = bytes_hash(self.app.broker_client.hgetall(self.app.keys.workflow(self.id)[1]))
-        fields = {k.decode(): v for k, v in raw.items()}
-        out: dict[str, tuple[int, int]] = {}
-        for key, value in fields.items():
-            node_id, sep, part = key.rpartition("#")
-            if sep and part == "n":
-                total = int(value)
-                left = int(fields.get(f"{node_id}#left", total))
-                out[node_id] = (total - left, total)
-        return out
+        return self.app.workflows.map_progress(self.id)
 
     def result(self) -> ResultLike:
         """Handles shaped like the workflow's result; ``.get()`` waits for it."""

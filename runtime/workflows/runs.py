@@ -47,3 +47,7 @@ class WorkflowRuns:
     def node_states(self, workflow_id: str) -> dict[str, str]:
         """State of every node: PENDING, QUEUED, RUNNING, SUCCESS, FAILURE or SKIPPED."""
         return self.join.node_states(workflow_id)
+
+    def map_progress(self, workflow_id: str) -> dict[str, tuple[int, int]]:
+        """Map node id -> (items done, items in all), for every map that has expanded."""
+        return self.join.map_progress(workflow_id)
