@@ -7,7 +7,10 @@ import click
 
 @click.command()
 def lsp() -> None:
-    """Run the .flow language server on stdio (for editors: diagnostics, hover, completion...)."""
+    """Run the .flow language server on stdio.
+
+    For editors: diagnostics, hover, completion...
+    """
     from flowc.lsp.server import serve
 
     serve()
