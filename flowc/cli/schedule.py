@@ -11,7 +11,7 @@ from rich.table import Table
 
 from flowc.cli.beat import load_entries
 from flowc.cli.loading import load_app
-from flowc.cli.options import app_option
+from flowc.cli.options import app_option, echo_json, json_option
 from flowc.runtime.beat.entries import ScheduleEntry
 from flowc.runtime.schedules import every
 
@@ -53,8 +53,9 @@ def entry_rows(entries: list[ScheduleEntry], now: datetime,
               help="How many next fire times to show per entry.")
 @click.option("--now", "now_text", default=None,
               help="List fire times after this ISO instant, not now (2026-10-25T00:00Z).")
+@json_option("Print the entries as JSON (next fire times in ISO 8601, in each entry's zone).")
 def list_entries(app_spec: str, schedule_files: tuple[Path, ...], count: int,
-                 now_text: str | None) -> None:
+                 now_text: str | None, as_json: bool) -> None:
     """List entries and their next fire times.
 
     Each entry with what it publishes, its schedule and zone.
@@ -62,6 +63,13 @@ def list_entries(app_spec: str, schedule_files: tuple[Path, ...], count: int,
     app = load_app(app_spec)
     entries = load_entries(app, schedule_files)
     now = _parse_now(now_text) if now_text else datetime.now(UTC)
+    if as_json:
+        echo_json([{"entry": e.name, "publishes": e.target, "schedule": e.schedule.describe(),
+                    "zone": str(e.schedule.zone),
+                    "next": [t.astimezone(e.schedule.zone).isoformat()
+                             for t in e.schedule.next_n(now, count)]}
+                   for e in sorted(entries, key=lambda e: e.name)])
+        return
     console = Console(width=160)
     if not entries:
         console.print("no periodic entries (set app.conf.beat_schedule or pass --schedule)")

@@ -3,6 +3,7 @@ end to end (compiled by the compiler, published by beat, run by a real worker)."
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -48,6 +49,18 @@ def test_schedule_list_shows_next_fire_times_in_each_entry_zone_across_dst(
                  "2026-10-25 02:30 CEST", "2026-10-26 02:30 CET", "2026-10-27 02:30 CET",
                  "2026-10-24 12:00:01 UTC"):
         assert text in out, out
+
+
+def test_schedule_list_json_gives_each_entrys_next_fire_times_in_its_zone(
+        in_apps_dir: None) -> None:
+    result = CliRunner().invoke(main, ["schedule", "list", "-A", "beat_app", "--schedule",
+                                       str(FLOW_FILE), "--now", "2026-10-24T12:00Z", "-n", "2",
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    entries = {e["entry"]: e for e in json.loads(result.output)}
+    assert entries["nightly"]["next"] == ["2026-10-25T02:30:00+02:00",
+                                          "2026-10-26T02:30:00+01:00"]
+    assert entries["nightly"]["zone"] == "Europe/Berlin"
 
 
 def test_a_bad_beat_schedule_stops_beat_with_the_fix_in_the_message(
