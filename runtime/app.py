@@ -365,8 +365,6 @@ class App:
         reached: after about 3 s if this process never reached it, else after the client's
         reconnect attempts (those that ride out a Redis restart, about 16 s).
         """
-        if not self._broker_reached and not self.conf.task_always_eager:
-            self._first_contact()
         try:
             return self._send_task(name, args, kwargs, task, options)
         except Exception as e:
@@ -417,9 +415,13 @@ class App:
                 and not self.conf.task_send_sent_event \
                 and not (signals.before_task_publish.receivers
                          or signals.after_task_publish.receivers):
+            if not self._broker_reached:  # after the checks: a mistake never waits on Redis
+                self._first_contact()
             result = self._send_plain(task, args_list, kwargs_dict)
         else:
             message = self.build_message(name, args_list, kwargs_dict, task, options)
+            if not self._broker_reached:
+                self._first_contact()
             idempotency_key = options.get("idempotency_key")
             if idempotency_key is not None:
                 first = self.publish_once(message, idempotency_key, options.get("serializer"))

@@ -80,10 +80,10 @@ def open_app(app_spec: str | None, broker_url: str | None, *, reach: bool = True
     With ``reach`` the broker is pinged first, for a few seconds, so an unreachable one ends in
     one line naming the URL and the fix rather than in a stack trace.
     """
-    use_broker(broker_url)
     if app_spec:
         from flowc.cli.loading import load_app
 
+        use_broker(broker_url)  # over the App's own broker_url
         app = load_app(app_spec)
     elif not broker_url:
         raise click.UsageError("pass -A module[:app] or --broker redis://host:port/db "

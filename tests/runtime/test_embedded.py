@@ -217,14 +217,16 @@ print(url)
 
 
 def test_child_processes_share_the_parents_server_which_stops_at_parent_exit(
-    process_reaper: Any,
+    process_reaper: Any, tmp_path: Path
 ) -> None:
+    # A private temp dir, so the rendezvous file is this test's own: a server another
+    # process of the same user registered meanwhile would otherwise be reused (and not ours).
     parent = process_reaper.spawn(
         [sys.executable, "-c", PARENT, CHILD],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_child_env(),
+        env={**_child_env(), "TMPDIR": str(tmp_path)},
     )
     out, err = parent.communicate(timeout=20)
     assert parent.returncode == 0, err
