@@ -287,8 +287,13 @@ def wait_for_broker(url: str, *, timeout_s: float | None,
     """Ping ``url`` until it answers; ``BrokerUnavailable`` once ``timeout_s`` has passed.
 
     ``timeout_s=None`` waits for ever (a worker started before its Redis). ``on_retry(reason,
-    attempt, delay_s)`` is told before each pause, so the wait is visible.
+    attempt, delay_s)`` is told before each pause, so the wait is visible. Cluster and
+    Sentinel URLs are not probed: their clients find their nodes themselves.
     """
+    from flowc.runtime.redis import sentinel
+
+    if is_cluster_url(url) or sentinel.is_sentinel_url(url):
+        return  # their clients discover nodes themselves (and a probe would leave sockets open)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     attempt = 0
     while True:
