@@ -41,7 +41,10 @@ def call(name: str, app_spec: str | None, broker_url: str | None, args_json: str
          kwargs_json: str | None, eta: str | None, countdown: float | None,
          expires: str | None, serializer: str | None, queue: str | None,
          priority: int | None) -> None:
-    """Send task NAME by name and print its id (the task need not be importable here)."""
+    """Send task NAME and print its id.
+
+    The task need not be importable here.
+    """
     from flowc.runtime.exceptions import FlowcRuntimeError
 
     app = open_app(app_spec, broker_url)
@@ -71,7 +74,10 @@ def call(name: str, app_spec: str | None, broker_url: str | None, args_json: str
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def result(task_id: str, app_spec: str | None, broker_url: str | None, task_name: str | None,
            show_traceback: bool, timeout: float | None, as_json: bool) -> None:
-    """Wait for task TASK_ID's result and print it (a failure prints the exception, exit 1)."""
+    """Wait for a task's result and print it.
+
+    A failure prints the exception and exits 1.
+    """
     from flowc.runtime.exceptions import TimeoutError as ResultTimeout
 
     app = open_app(app_spec, broker_url)
