@@ -20,8 +20,8 @@ from flowc.runtime.producer import build_message, check_arguments, send_plain
 from flowc.runtime.redis.keys import Keys
 from flowc.runtime.registry import TaskRegistry
 from flowc.runtime.result import AsyncResult as AsyncResultType
-from flowc.runtime.serialization import get_serializer, tag_of
 from flowc.runtime.task import Task as BaseTask
+from flowc.runtime.wire import Wire
 
 if TYPE_CHECKING:  # annotations only: redis-py takes ~70 ms to import
     from flowc.runtime.backend import ResultBackend, WorkflowJoin
@@ -467,8 +467,15 @@ class App:
     def encode_envelope(self, envelope: dict[str, Any],
                         serializer: str | None = None) -> tuple[bytes, bytes]:
         """Serialize an envelope dict with the task serializer; returns (body, content tag)."""
-        name = serializer or self.conf.task_serializer
-        return get_serializer(name).dumps(envelope), tag_of(name)
+        return self.wire.seal(envelope, serializer)
+
+    @property
+    def wire(self) -> Wire:
+        """Encoding, checking and decoding of message bodies (rebuilt when settings change)."""
+        wire = self.__dict__.get("_wire")
+        if wire is None or wire[0] != self.conf.version:
+            wire = self.__dict__["_wire"] = (self.conf.version, Wire(self.conf))
+        return wire[1]
 
     def build_message(self, name: str, args: list[Any], kwargs: dict[str, Any],
                       task: BaseTask | None, options: Mapping[str, Any]) -> Message:

@@ -102,6 +102,8 @@ class Settings(BaseModel):
     ("join", Redis single node), or the worker right after the join ("worker": the path of a
     backend whose join cannot enqueue; producers and workers must agree)."""
     flowc_events_maxlen: int = 100_000
+    flowc_max_message_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    """Largest encoded message: refused at publish, dead-lettered if one is fetched."""
 
     @field_validator("result_expires", "task_time_limit", "task_soft_time_limit", mode="before")
     @classmethod

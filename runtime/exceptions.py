@@ -67,6 +67,10 @@ class WorkerLostError(FlowcRuntimeError):
     """Recorded when the process running a task died before the task finished."""
 
 
+class MessageTooLarge(FlowcRuntimeError, ValueError):
+    """Raised at call time when an encoded message is over ``flowc_max_message_bytes``."""
+
+
 class BrokerUnavailable(FlowcRuntimeError):
     """Raised when Redis cannot be reached after the configured reconnect attempts."""
 

@@ -7,7 +7,9 @@ producers can write it; docs/architecture.md lists the fields.
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,20 +62,28 @@ class Message:
 
     @classmethod
     def from_envelope(cls, env: Any) -> Message:
-        """Build a Message from a decoded envelope; raise ValueError saying what is wrong."""
+        """Build a Message from a decoded envelope; raise ValueError naming the first bad field.
+
+        Every field is checked for type and range here, so a malformed message is dead-lettered
+        on its first delivery with a reason instead of raising later in the consumer.
+        """
         if not isinstance(env, dict):
             raise ValueError(f"envelope must be an object, got {type(env).__name__}")
-        for key, kind in (("id", str), ("task", str)):
-            if not isinstance(env.get(key), kind):
-                raise ValueError(f"envelope field {key!r} missing or not a string")
-        args, kwargs = env.get("args", []), env.get("kwargs", {})
-        if not isinstance(args, list) or not isinstance(kwargs, dict):
-            raise ValueError("envelope 'args' must be a list and 'kwargs' an object")
         unknown = set(env) - _KNOWN
         if unknown:
-            raise ValueError(f"unknown envelope fields {sorted(unknown)}")
-        values = {k: v for k, v in env.items() if k != "v"}
-        values["args"] = list(args)
+            raise ValueError(f"unknown envelope fields {sorted(map(str, unknown))}")
+        if env.get("v", ENVELOPE_VERSION) != ENVELOPE_VERSION or isinstance(env.get("v"), bool):
+            raise ValueError(f"envelope version {env.get('v')!r} is not {ENVELOPE_VERSION}")
+        for name in ("id", "task"):
+            if name not in env:
+                raise ValueError(f"envelope field {name!r} is missing")
+        for name, value in env.items():
+            if name != "v" and not (value is None and name in _OPTIONAL):
+                problem = _CHECKS[name](value)
+                if problem:
+                    raise ValueError(f"envelope field {name!r} {problem}, got {_show(value)}")
+        values = {k: v for k, v in env.items() if k != "v" and v is not None}
+        values["args"] = list(env.get("args", []))
         return cls(**values)
 
 
@@ -81,3 +91,131 @@ _OPTIONAL = ("eta", "expires", "retries", "root_id", "parent_id", "group_id", "a
              "ignore_result", "time_limit", "soft_time_limit", "link", "link_error", "workflow",
              "headers")
 _KNOWN = frozenset({"v", "id", "task", "args", "kwargs", "queue", "priority", *_OPTIONAL})
+PRIORITY_MAX = 9
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _text(value: Any) -> str | None:
+    return None if isinstance(value, str) and value else "must be a non-empty string"
+
+
+def _string(value: Any) -> str | None:
+    return None if isinstance(value, str) else "must be a string"
+
+
+def _str_keys(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return "must be an object"
+    return None if all(isinstance(k, str) for k in value) else "must have string keys"
+
+
+def _args(value: Any) -> str | None:
+    return None if isinstance(value, list | tuple) else "must be a list"
+
+
+def _priority(value: Any) -> str | None:
+    ok = _is_int(value) and 0 <= value <= PRIORITY_MAX
+    return None if ok else f"must be an integer from 0 to {PRIORITY_MAX}"
+
+
+def _time(value: Any) -> str | None:
+    return None if _is_number(value) and value >= 0 else "must be unix seconds (a number >= 0)"
+
+
+def _count(value: Any) -> str | None:
+    return None if _is_int(value) and value >= 0 else "must be an integer >= 0"
+
+
+def _flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def _limit(value: Any) -> str | None:
+    return None if _is_number(value) and value > 0 else "must be a number of seconds > 0"
+
+
+def _signatures(value: Any) -> str | None:
+    ok = isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    return None if ok else "must be a list of signature objects"
+
+
+def _workflow(value: Any) -> str | None:
+    """A workflow marker: ``{"id", "node"}`` and, per node kind, ``i``, ``expand``, ``max``."""
+    if not isinstance(value, dict):
+        return "must be an object"
+    for key in ("id", "node"):
+        if not (isinstance(value.get(key), str) and value[key]):
+            return f"needs {key!r} as a non-empty string"
+    if value.get("i") is not None and _count(value["i"]):
+        return "needs 'i' as an integer >= 0"
+    if "expand" in value and not isinstance(value["expand"], bool):
+        return "needs 'expand' as true or false"
+    if value.get("max") is not None and _count(value["max"]):
+        return "needs 'max' as an integer >= 0"
+    return None
+
+
+def _headers(value: Any) -> str | None:
+    """Headers are free-form except the ones flowc itself reads (step options, errback)."""
+    problem = _str_keys(value)
+    if problem:
+        return problem
+    options = value.get("options")
+    if options is not None:
+        if not isinstance(options, dict):
+            return "needs 'options' as an object"
+        for key, check in _STEP_OPTION_CHECKS.items():
+            if options.get(key) is not None and check(options[key]):
+                return f"needs 'options.{key}' that {check(options[key])}"
+    if value.get("errback") is not None and not isinstance(value["errback"], dict):
+        return "needs 'errback' as an object"
+    if value.get(RATE_SLOT_HEADER) is not None and _time(value[RATE_SLOT_HEADER]):
+        return f"needs {RATE_SLOT_HEADER!r} as unix seconds"
+    return None
+
+
+def _rate(value: Any) -> str | None:
+    from flowc.runtime.options import parse_rate_limit
+
+    try:
+        parse_rate_limit(value)
+    except Exception:
+        return "is a rate such as '10/s' or '100/m'"
+    return None
+
+
+def _backoff(value: Any) -> str | None:
+    return None if isinstance(value, bool) or (_is_number(value) and value >= 0) else \
+        "is true, false or a number >= 0"
+
+
+_STEP_OPTION_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "max_retries": _count, "default_retry_delay": _time, "retry_backoff": _backoff,
+    "retry_backoff_max": _time, "retry_jitter": _flag, "rate_limit": _rate,
+}
+"""The step options a worker reads from ``headers.options`` (``retry.STEP_OPTIONS``, rate)."""
+RATE_SLOT_HEADER = "flowc-rate-slot"
+"""The header a rate-limited message carries its reserved start slot in (``worker.ratelimit``)."""
+
+_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "id": _text, "task": _text, "args": _args, "kwargs": _str_keys, "queue": _text,
+    "priority": _priority, "eta": _time, "expires": _time, "retries": _count,
+    "root_id": _string, "parent_id": _string, "group_id": _string, "acks_late": _flag,
+    "ignore_result": _flag, "time_limit": _limit, "soft_time_limit": _limit,
+    "link": _signatures, "link_error": _signatures, "workflow": _workflow, "headers": _headers,
+}
+"""One check per envelope field: None when the value is fine, else what it must be."""
+
+
+def _show(value: Any) -> str:
+    """A short description of a bad value for a dead-letter reason."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{type(value).__name__} {text[:37]}..."

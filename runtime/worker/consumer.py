@@ -19,7 +19,7 @@ from flowc.runtime.exceptions import NotRegistered, TaskRevokedError, WorkerLost
 from flowc.runtime.execute import Outcome, invoke, make_request
 from flowc.runtime.message import Message
 from flowc.runtime.outcome import encode_record, exception_to_dict, now_iso
-from flowc.runtime.serialization import decode
+from flowc.runtime.wire import Rejected
 from flowc.runtime.worker.hooks import NO_HOOKS, ConsumerHooks
 from flowc.runtime.worker.peers import Peers
 from flowc.runtime.worker.ratelimit import RateLimiter
@@ -217,9 +217,9 @@ class Consumer:
     def prepare(self, delivery: Delivery) -> tuple[Task, Message] | None:
         """Decode and vet a message; malformed, unknown, expired and revoked ones end here."""
         try:
-            message = Message.from_envelope(decode(delivery.tag, delivery.body, self.accept))
+            message = Message.from_envelope(self.app.wire.open(delivery.body, delivery.tag))
         except Exception as e:
-            reason = f"malformed message: {e}"
+            reason = str(e) if isinstance(e, Rejected) else f"malformed message: {e}"
             logger.error("dead-lettered message %s: %s", delivery.entry_id.decode(), reason)
             self.settler.dead_letter(delivery, reason)
             return None

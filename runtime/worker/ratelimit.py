@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flowc.runtime.message import RATE_SLOT_HEADER
 from flowc.runtime.options import RateLimit, parse_rate_limit
 from flowc.runtime.redis import scripts
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from flowc.runtime.message import Message
     from flowc.runtime.task import Task
 
-SLOT_HEADER = "flowc-rate-slot"
+SLOT_HEADER = RATE_SLOT_HEADER
 """Message header carrying a reserved start slot (server ms); such a message runs as is."""
 RUN_NOW_S = 0.005
 """A slot this close counts as now (not worth a trip through the delayed set)."""

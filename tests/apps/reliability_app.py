@@ -23,6 +23,7 @@ app.conf.update(
     flowc_heartbeat_interval=float(os.environ.get("REL_HEARTBEAT", "0.4")),
     flowc_reap_interval=float(os.environ.get("REL_REAP", "0.5")),
     worker_prefetch_multiplier=int(os.environ.get("REL_PREFETCH", "4")),
+    flowc_max_message_bytes=int(os.environ.get("REL_MAX_MESSAGE_BYTES", str(16 * 1024 * 1024))),
 )
 
 RATE = os.environ.get("REL_RATE", "20/2s")
@@ -39,6 +40,12 @@ def record(i: int, sleep_s: float = 0.0) -> int:
         time.sleep(sleep_s)
     _log("runs", i)
     return i
+
+
+@app.task
+def echo(*args: Any, **kwargs: Any) -> list[Any]:
+    """Takes any arguments and returns at once (the target of fuzzed messages)."""
+    return [list(args), kwargs]
 
 
 @app.task
