@@ -23,8 +23,9 @@ app.conf.update(
     flowc_heartbeat_interval=float(os.environ.get("REL_HEARTBEAT", "0.4")),
     flowc_reap_interval=float(os.environ.get("REL_REAP", "0.5")),
     worker_prefetch_multiplier=int(os.environ.get("REL_PREFETCH", "4")),
-    flowc_max_message_bytes=int(os.environ.get("REL_MAX_MESSAGE_BYTES", str(16 * 1024 * 1024))),
 )
+if os.environ.get("REL_MAX_MESSAGE_BYTES"):
+    app.conf.flowc_max_message_bytes = int(os.environ["REL_MAX_MESSAGE_BYTES"])
 
 RATE = os.environ.get("REL_RATE", "20/2s")
 
