@@ -183,7 +183,8 @@ class App:
         # slots: the worker publishes what the join made ready (flowc_workflow_publish).
         return RedisWorkflowJoin(self.broker_client, self.keys, self.conf.result_expires,
                                  by_worker=self.conf.flowc_workflow_publish == "worker"
-                                 or is_cluster(self.broker_client),
+                                 or is_cluster(self.broker_client)
+                                 or self.wire.signer is not None,  # Lua cannot sign
                                  wait_replicas=self.conf.flowc_wait_replicas,
                                  wait_timeout_ms=self.conf.flowc_wait_timeout_ms)
 

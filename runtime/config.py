@@ -104,11 +104,29 @@ class Settings(BaseModel):
     flowc_events_maxlen: int = 100_000
     flowc_max_message_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     """Largest encoded message: refused at publish, dead-lettered if one is fetched."""
+    # Message signing (runtime/signing.py): a shared secret, or Celery's certificates
+    flowc_signing_key: str | list[str] | None = None
+    """HMAC-SHA256 secret(s): the first signs, all verify (with flowc_signing_keys_accepted)."""
+    flowc_signing_keys_accepted: list[str] = Field(default_factory=list)
+    security_key: str | None = None
+    security_key_password: str | bytes | None = None
+    security_certificate: str | None = None
+    security_cert_store: str | None = None
+    security_digest: str = "sha256"
 
     @field_validator("result_expires", "task_time_limit", "task_soft_time_limit", mode="before")
     @classmethod
     def _timedelta_to_seconds(cls, value: Any) -> Any:
         return _seconds(value)
+
+    @field_validator("flowc_signing_key", "flowc_signing_keys_accepted")
+    @classmethod
+    def _long_secrets(cls, value: str | list[str] | None) -> str | list[str] | None:
+        from flowc.runtime.signing import check_secret
+
+        for secret in [value] if isinstance(value, str) else value or []:
+            check_secret(secret)
+        return value
 
     @field_validator("task_serializer", "result_serializer")
     @classmethod

@@ -179,6 +179,8 @@ def _headers(value: Any) -> str | None:
         return "needs 'errback' as an object"
     if value.get(RATE_SLOT_HEADER) is not None and _time(value[RATE_SLOT_HEADER]):
         return f"needs {RATE_SLOT_HEADER!r} as unix seconds"
+    if value.get(DEFERRED_HEADER) is not None and _count(value[DEFERRED_HEADER]):
+        return f"needs {DEFERRED_HEADER!r} as an integer >= 0"
     return None
 
 
@@ -204,6 +206,8 @@ _STEP_OPTION_CHECKS: dict[str, Callable[[Any], str | None]] = {
 """The step options a worker reads from ``headers.options`` (``retry.STEP_OPTIONS``, rate)."""
 RATE_SLOT_HEADER = "flowc-rate-slot"
 """The header a rate-limited message carries its reserved start slot in (``worker.ratelimit``)."""
+DEFERRED_HEADER = "flowc-deferred"
+"""How often a message was handed back for a worker that has its task (``worker.consumer``)."""
 
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "id": _text, "task": _text, "args": _args, "kwargs": _str_keys, "queue": _text,

@@ -1,5 +1,5 @@
-"""What crosses the broker: envelopes serialized and size-checked on the way out, and on the
-way in size-checked and decoded before anything else looks at them.
+"""What crosses the broker: envelopes serialized, size-checked and signed on the way out; on
+the way in size-checked and verified before anything decodes them (``runtime/signing.py``).
 
 Every producer path (``delay``, ``apply_async``, retries, beat, the dashboard, workflow
 submit) encodes through ``Wire.seal``; every worker decodes through ``Wire.open``, whose
@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowc.runtime.broker import Outgoing
 from flowc.runtime.config import Settings
 from flowc.runtime.exceptions import MessageTooLarge
 from flowc.runtime.serialization import decode, get_serializer, tag_of
+from flowc.runtime.signing import SIGNED_TAG, BadSignature, signer_from, unwrap, wrap
 
 MIB = 1024 * 1024
 
@@ -28,27 +30,71 @@ class Wire:
         self.max_bytes = conf.flowc_max_message_bytes
         self.serializer = conf.task_serializer
         self.accept = conf.accepted()
+        self.signer = signer_from(conf)
 
     def seal(self, envelope: dict[str, Any], serializer: str | None = None) -> tuple[bytes, bytes]:
-        """Serialize ``envelope``; returns (body, content tag). Raises MessageTooLarge."""
+        """Serialize and sign ``envelope``; returns (body, content tag). Raises
+        MessageTooLarge."""
         name = serializer or self.serializer
-        body = get_serializer(name).dumps(envelope)
+        body, tag = get_serializer(name).dumps(envelope), tag_of(name)
+        if self.signer is not None:
+            body, tag = wrap(self.signer, tag, body), SIGNED_TAG
         if len(body) > self.max_bytes:
             raise MessageTooLarge(
                 f"message for {envelope.get('task')!r} is {_size(len(body))}, over "
                 f"flowc_max_message_bytes ({_size(self.max_bytes)})",
                 hint="pass large data by reference (a key, a path, a URL) or raise the setting")
-        return body, tag_of(name)
+        return body, tag
 
-    def open(self, body: bytes, tag: bytes) -> Any:
-        """The decoded envelope of a fetched message; raises Rejected with the reason."""
+    def sign(self, items: list[Outgoing]) -> list[Outgoing]:
+        """Sign bodies built elsewhere (the ready messages a workflow join assembled)."""
+        if self.signer is None:
+            return items
+        return [item if item.tag == SIGNED_TAG else
+                Outgoing(item.queue, item.priority, wrap(self.signer, item.tag, item.body),
+                         SIGNED_TAG, item.eta) for item in items]
+
+    def resign(self, body: bytes, tag: bytes, force: bool = False) -> tuple[bytes, bytes]:
+        """A body whose signature verifies (under any accepted key), signed again with the
+        current key; raises Rejected when it does not verify, unless ``force`` (``flowc dlq
+        requeue --resign``: the operator vouches for the content)."""
+        if self.signer is None:
+            return body, tag
+        if force:
+            tag, payload = unwrap(body, None) if tag == SIGNED_TAG else (tag, body)
+        else:
+            tag, payload = self.verified(body, tag)
+        return wrap(self.signer, tag, payload), SIGNED_TAG
+
+    def verified(self, body: bytes, tag: bytes) -> tuple[bytes, bytes]:
+        """(content tag, payload) of a body that passes the size and signature checks."""
         if len(body) > self.max_bytes:
             raise Rejected(f"message of {_size(len(body))} is over flowc_max_message_bytes "
                            f"({_size(self.max_bytes)})")
+        if tag == SIGNED_TAG:
+            try:
+                return unwrap(body, self.signer)
+            except BadSignature as e:
+                raise Rejected(str(e)) from None
+        if self.signer is not None:
+            raise Rejected("bad signature: the message is not signed")
+        return tag, body
+
+    def open(self, body: bytes, tag: bytes) -> Any:
+        """The decoded envelope of a fetched message; raises Rejected with the reason.
+
+        The signature is checked before anything is decoded: a forged pickle never loads."""
+        tag, payload = self.verified(body, tag)
         try:
-            return decode(tag, body, self.accept)
+            return decode(tag, payload, self.accept)
         except Exception as e:
             raise Rejected(f"malformed message: {e}") from e
+
+    def peek(self, body: bytes, tag: bytes, accept: frozenset[str] | None = None) -> Any:
+        """Decode a body for display (dashboard, DLQ listing), signature unchecked."""
+        if tag == SIGNED_TAG:
+            tag, body = unwrap(body, None)
+        return decode(tag, body, self.accept if accept is None else accept)
 
 
 def _size(n: int) -> str:

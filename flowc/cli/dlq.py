@@ -103,8 +103,10 @@ def _describe(letter: DeadLetter) -> str:
 @dlq.command()
 @click.argument("entry_ids", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Replay every dead letter.")
+@click.option("--resign", is_flag=True,
+              help="Sign again letters whose signature does not verify (you vouch for them).")
 @app_options
-def requeue(entry_ids: tuple[str, ...], everything: bool, app_spec: str | None,
+def requeue(entry_ids: tuple[str, ...], everything: bool, resign: bool, app_spec: str | None,
             broker_url: str | None) -> None:
     """Put dead letters back on their queues.
 
@@ -114,9 +116,12 @@ def requeue(entry_ids: tuple[str, ...], everything: bool, app_spec: str | None,
     ids = letters.all_ids() if everything else list(entry_ids)
     if not ids:
         raise click.UsageError("name entry ids (see `flowc dlq list`) or pass --all")
-    n = letters.requeue(ids)
-    click.echo(f"requeued {n} message(s)" + (f"; {len(ids) - n} not found" if n < len(ids)
-                                              else ""))
+    n = letters.requeue(ids, resign=resign)
+    missing = len(ids) - n - len(letters.refused)
+    click.echo(f"requeued {n} message(s)" + (f"; {missing} not found" if missing else ""))
+    for entry_id, reason in letters.refused:
+        click.echo(f"kept {entry_id}: {reason} (inspect it with `flowc dlq show {entry_id}`; "
+                   "--resign replays it signed)")
 
 
 @dlq.command()

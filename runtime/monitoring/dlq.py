@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowc.runtime.redis.keys import PRIORITY_LEVELS
 from flowc.runtime.redis.replies import stream_entries
-from flowc.runtime.serialization import decode
+from flowc.runtime.wire import Rejected
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -55,6 +55,8 @@ class DeadLetters:
         self.app = app
         self.client = app.broker_client
         self.key = app.keys.dead_letters()
+        self.refused: list[tuple[str, str]] = []
+        """(entry id, reason) of the letters the last ``requeue`` kept."""
 
     def count(self) -> int:
         """How many dead letters there are."""
@@ -70,15 +72,25 @@ class DeadLetters:
         found = stream_entries(self.client.xrange(self.key, entry_id, entry_id))
         return self._entry(*found[0]) if found else None
 
-    def requeue(self, entry_ids: Iterable[str]) -> int:
-        """Put dead letters back on their queues (delivery count reset) and delete them."""
+    def requeue(self, entry_ids: Iterable[str], resign: bool = False) -> int:
+        """Put dead letters back on their queues (delivery count reset) and delete them.
+
+        With signing on, a letter is signed again with the current key if its signature
+        verifies under an accepted one; one that does not (tampered, unsigned, a retired key)
+        is kept and listed in ``refused`` unless ``resign``: the operator vouches for it."""
         n = 0
+        self.refused = []
         for entry_id in entry_ids:
             letter = self.get(entry_id)
             if letter is None:
                 continue
+            try:
+                body, tag = self.app.wire.resign(letter.body, letter.tag, force=resign)
+            except Rejected as e:
+                self.refused.append((letter.id, str(e)))
+                continue
             pipe = self.client.pipeline(transaction=False)
-            pipe.xadd(self._target(letter), {b"b": letter.body, b"c": letter.tag})
+            pipe.xadd(self._target(letter), {b"b": body, b"c": tag})
             pipe.xdel(self.key, letter.id)
             pipe.execute()
             n += 1
@@ -110,7 +122,7 @@ class DeadLetters:
     def _entry(self, entry_id: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
         body, tag = fields.get(b"b", b""), fields.get(b"c", b"")
         try:
-            env = decode(tag, body, self.app.conf.accepted())
+            env = self.app.wire.peek(body, tag)
         except Exception:
             env = None
         try:

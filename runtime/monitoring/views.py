@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from flowc.runtime.message import Message
 from flowc.runtime.monitoring.events_read import count_types
 from flowc.runtime.redis.keys import CONSUMER_GROUP, PRIORITY_LEVELS
-from flowc.runtime.serialization import decode
+from flowc.runtime.wire import Rejected
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -191,7 +191,7 @@ class Monitor:
 
     def _describe(self, tag: bytes, body: bytes) -> dict[str, Any]:
         try:
-            m = Message.from_envelope(decode(tag, body, self.app.conf.accepted()))
+            m = Message.from_envelope(self.app.wire.peek(body, tag))
         except Exception as e:
             return {"id": None, "name": None, "error": f"undecodable: {e}"}
         return {"id": m.id, "name": m.task, "args": m.args, "kwargs": m.kwargs,
@@ -240,7 +240,12 @@ class Monitor:
         if not source:
             raise ValueError(f"dead letter {entry_id} does not say which stream it came from")
         # XADD first: a crash in between leaves a duplicate to inspect, never a lost message
-        new_id: Any = self.client.xadd(source, {b"b": fields[b"b"], b"c": fields.get(b"c", b"j")})
+        try:
+            body, tag = self.app.wire.resign(fields[b"b"], fields.get(b"c", b"j"))
+        except Rejected as e:
+            raise ValueError(f"dead letter {entry_id} kept: {e}; replay it with "
+                             "`flowc dlq requeue --resign` if you vouch for it") from None
+        new_id: Any = self.client.xadd(source, {b"b": body, b"c": tag})
         self.client.xdel(key, entry_id)
         return _s(new_id)
 

@@ -37,7 +37,6 @@ from flowc.runtime.monitoring.events import (
     received_note,
     short_repr,
 )
-from flowc.runtime.serialization import decode
 from flowc.runtime.worker.hooks import ConsumerHooks
 
 if TYPE_CHECKING:
@@ -186,7 +185,7 @@ class TaskEventHooks(ConsumerHooks):
 
     def _identify(self, delivery: Delivery) -> tuple[str | None, str | None]:
         try:
-            env = decode(delivery.tag, delivery.body, self.app.conf.accepted())
+            env = self.app.wire.peek(delivery.body, delivery.tag)
             return str(env.get("id")), str(env.get("task"))
         except Exception:
             return None, None

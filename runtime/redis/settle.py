@@ -133,5 +133,5 @@ class RedisSettlement:
         if follow:
             self.backend.store(follow, self.ttl)
         if ready:
-            self.broker.publish(ready)
+            self.broker.publish(self.app.wire.sign(ready))
         return claimed

@@ -146,7 +146,7 @@ class PortSettlement:
             replies = app.workflows.join.join(batch.joins)
             for op, reply in zip(batch.joins, replies, strict=True):
                 follow += op.follow_up(reply, app.conf.result_serializer)
-                batch.publishes += reply.ready
+                batch.publishes += app.wire.sign(reply.ready)
                 made_ready += len(reply.ready)
                 if reply.finished:
                     batch.hooks.workflow_finished(op.workflow_id)

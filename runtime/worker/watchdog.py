@@ -27,7 +27,6 @@ from flowc.runtime.execute import Outcome
 from flowc.runtime.message import Message
 from flowc.runtime.monitoring.events import events_enabled
 from flowc.runtime.monitoring.worker_side import TaskEventHooks
-from flowc.runtime.serialization import decode
 from flowc.runtime.worker.consumer import Consumer
 from flowc.runtime.worker.timelimits import Running, RunningSlots
 
@@ -142,7 +141,6 @@ class PoolWatchdog:
         if not running.body:
             return Message(id=running.task_id, task=running.task)
         try:
-            return Message.from_envelope(decode(running.tag, running.body,
-                                                self.app.conf.accepted()))
+            return Message.from_envelope(self.app.wire.peek(running.body, running.tag))
         except Exception:
             return Message(id=running.task_id, task=running.task)

@@ -38,7 +38,7 @@ class WorkflowRuns:
         """Publish the messages joins made ready but left to the caller (publish=worker)."""
         ready = [item for reply in replies for item in reply.ready]
         if ready:
-            self.app.broker.publish(ready)
+            self.app.broker.publish(self.app.wire.sign(ready))
 
     def status(self, workflow_id: str) -> dict[str, str]:
         """The run's meta (status, left, failed_node, ...)."""

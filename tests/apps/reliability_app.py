@@ -26,6 +26,11 @@ app.conf.update(
 )
 if os.environ.get("REL_MAX_MESSAGE_BYTES"):
     app.conf.flowc_max_message_bytes = int(os.environ["REL_MAX_MESSAGE_BYTES"])
+for _name in ("flowc_signing_key", "security_key", "security_certificate", "security_cert_store"):
+    if os.environ.get(f"REL_{_name.upper()}"):  # e.g. REL_FLOWC_SIGNING_KEY
+        app.conf[_name] = os.environ[f"REL_{_name.upper()}"]
+if os.environ.get("REL_FLOWC_SIGNING_KEYS_ACCEPTED"):
+    app.conf.flowc_signing_keys_accepted = os.environ["REL_FLOWC_SIGNING_KEYS_ACCEPTED"].split(",")
 
 RATE = os.environ.get("REL_RATE", "20/2s")
 
