@@ -86,8 +86,13 @@ class Broker(Protocol):
         """Move a message to the dead-letter stream with the reason; it is never run again."""
         ...
 
-    def promote_due(self, queues: Sequence[str], now: float) -> float | None:
-        """Move due delayed messages to their queues; return the next due time, if any."""
+    def promote_due(self, queues: Sequence[str]) -> float | None:
+        """Move messages due by the broker's clock to their queues; return when the next is
+        due on this host's clock (``time.time()`` scale), if any."""
+        ...
+
+    def now(self) -> float:
+        """The broker's clock, unix seconds: the one time due times and expiry are read in."""
         ...
 
     def depth(self, queue: str) -> dict[str, int]:

@@ -69,28 +69,38 @@ class Message:
         """
         if not isinstance(env, dict):
             raise ValueError(f"envelope must be an object, got {type(env).__name__}")
-        unknown = set(env) - _KNOWN
-        if unknown:
-            raise ValueError(f"unknown envelope fields {sorted(map(str, unknown))}")
-        if env.get("v", ENVELOPE_VERSION) != ENVELOPE_VERSION or isinstance(env.get("v"), bool):
-            raise ValueError(f"envelope version {env.get('v')!r} is not {ENVELOPE_VERSION}")
+        if not env.keys() <= _KNOWN:
+            unknown = sorted(map(str, env.keys() - _KNOWN))
+            raise ValueError(f"unknown envelope fields {unknown}")
+        version = env.get("v", ENVELOPE_VERSION)
+        if type(version) is not int or version != ENVELOPE_VERSION:
+            raise ValueError(f"envelope version {version!r} is not {ENVELOPE_VERSION}")
         for name in ("id", "task"):
             if name not in env:
                 raise ValueError(f"envelope field {name!r} is missing")
-        for name, value in env.items():
-            if name != "v" and not (value is None and name in _OPTIONAL):
+        for name in _CORE:  # inline, the hot path: every message has these
+            value = env.get(name)
+            if name in env and _CHECKS[name](value):
+                raise ValueError(f"envelope field {name!r} {_CHECKS[name](value)}, got "
+                                 f"{_show(value)}")
+        message = cls(env["id"], env["task"], list(env.get("args", ())), env.get("kwargs", {}),
+                      env.get("queue", "celery"), env.get("priority", 0))
+        for name in env.keys() & _OPTIONAL_SET:
+            value = env[name]
+            if value is not None:
                 problem = _CHECKS[name](value)
                 if problem:
                     raise ValueError(f"envelope field {name!r} {problem}, got {_show(value)}")
-        values = {k: v for k, v in env.items() if k != "v" and v is not None}
-        values["args"] = list(env.get("args", []))
-        return cls(**values)
+                setattr(message, name, value)
+        return message
 
 
 _OPTIONAL = ("eta", "expires", "retries", "root_id", "parent_id", "group_id", "acks_late",
              "ignore_result", "time_limit", "soft_time_limit", "link", "link_error", "workflow",
              "headers")
-_KNOWN = frozenset({"v", "id", "task", "args", "kwargs", "queue", "priority", *_OPTIONAL})
+_OPTIONAL_SET = frozenset(_OPTIONAL)
+_CORE = ("id", "task", "args", "kwargs", "queue", "priority")
+_KNOWN = frozenset({"v", *_CORE, *_OPTIONAL})
 PRIORITY_MAX = 9
 
 

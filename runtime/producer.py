@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -60,8 +59,10 @@ def build_message(app: App, name: str, args: list[Any], kwargs: dict[str, Any],
                 priority = check_priority(source)
                 break
     priority = internal_priority(priority, app)
-    now = time.time()
     expires = options.get("expires", topts.get("expires"))
+    timed = expires is not None or options.get("countdown") is not None \
+        or options.get("eta") is not None
+    now = app.broker.now() if timed else 0.0  # due times and expiry are server time
     return Message(
         id=options.get("task_id") or str(uuid.uuid4()), task=name, args=args, kwargs=kwargs,
         queue=queue, priority=priority,

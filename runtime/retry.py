@@ -66,9 +66,10 @@ def backoff_delay(policy: RetryPolicy, retries: int) -> float:
 
 
 def next_retry_eta(policy: RetryPolicy, retries: int, *, countdown: float | None = None,
-                   eta: Any = None) -> float:
-    """Unix time of the next attempt for a task that has already retried ``retries`` times."""
-    now = time.time()
+                   eta: Any = None, now: float | None = None) -> float:
+    """Unix time of the next attempt (``now``: the broker's clock) for a task that has
+    already retried ``retries`` times."""
+    now = time.time() if now is None else now
     if countdown is None and eta is None:
         if policy.retry_backoff:
             countdown = backoff_delay(policy, retries)

@@ -260,7 +260,8 @@ class Task:
             raise MaxRetriesExceededError(
                 f"Can't retry {self.name}[{req.id}] args:{req.args} kwargs:{req.kwargs}",
                 task_args=req.args, task_kwargs=req.kwargs)
-        when = next_retry_eta(policy, req.retries, countdown=countdown, eta=eta)
+        now = None if req.is_eager or req.called_directly else self.app.broker.now()
+        when = next_retry_eta(policy, req.retries, countdown=countdown, eta=eta, now=now)
         err = Retry(exc=exc, when=when)
         if options.get("priority") is not None:
             from flowc.runtime.options import check_priority, internal_priority

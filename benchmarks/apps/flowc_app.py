@@ -1,7 +1,8 @@
 """The flowc side of the benchmark: one no-op task with flowc's defaults (acks early, json).
 
 ``flowc worker -A flowc_app`` loads ``app``; run.py points it at the benchmark's Redis through
-``$FLOWC_BROKER_URL`` / ``$FLOWC_RESULT_BACKEND``. In-process code calls ``make_app(url)`` to get a
+``$FLOWC_BROKER_URL`` / ``$FLOWC_RESULT_BACKEND``. ``$BENCH_SIGNING_KEY`` turns on HMAC signing
+(producer and workers). In-process code calls ``make_app(url)`` to get a
 fresh app (fresh connections) per benchmark phase.
 """
 
@@ -15,6 +16,8 @@ TASK_NAME = "bench.noop"
 def make_app(url: str) -> App:
     """An App on ``url`` (broker and result backend) with the no-op task registered."""
     app = App("bench", broker=url, backend=url)
+    if os.environ.get("BENCH_SIGNING_KEY"):  # the cost of signing (docs/reliability.md)
+        app.conf.flowc_signing_key = os.environ["BENCH_SIGNING_KEY"]
 
     @app.task(name=TASK_NAME)
     def noop(x=None):

@@ -181,7 +181,7 @@ class Control(_RemoteControl):
         signal, which would let the task finish; ``signal`` is accepted for compatibility.
         """
         ids = [task_id] if isinstance(task_id, str) else list(task_id)
-        now = time.time()
+        now = self.app.broker.now()  # server time: workers compare it with theirs
         client = self.app.broker_client
         pipe = client.pipeline(transaction=False)
         key = self.app.keys.revoked()

@@ -19,7 +19,6 @@ also on Redis Cluster, where no single script may touch both slots.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -146,7 +145,7 @@ class BeatStore:
         app.broker.declare([message.queue])
         ttl = max(FIRED_TTL, 2 * entry.grace)
         marker = self.keys.beat_fired(entry.name, to_us(due), message.queue)
-        if message.eta is not None and message.eta > time.time():
+        if message.eta is not None and message.eta > self.app.broker.now():
             target = self.keys.delayed(message.queue)
             args: list[Any] = [_ms(ttl), run_id, "zadd", body, tag, message.eta,
                                str(message.priority)]

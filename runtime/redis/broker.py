@@ -29,6 +29,7 @@ from typing import Any
 import redis
 from flowc.runtime.broker import Delivery, Outgoing
 from flowc.runtime.redis import scripts
+from flowc.runtime.redis.clock import ServerClock
 from flowc.runtime.redis.connection import is_cluster
 from flowc.runtime.redis.held import held_for
 from flowc.runtime.redis.keys import CONSUMER_GROUP, PRIORITY_LEVELS, Keys
@@ -68,6 +69,7 @@ class RedisBroker:
         self.held = held_for(client)
         self.cluster = is_cluster(client)
         """A Redis Cluster: claims and waits go queue by queue (each queue is one slot)."""
+        self.clock = ServerClock(client)
 
     def close(self) -> None:
         """Close the held connection of this thread (the pool is the client's to close)."""
@@ -108,7 +110,7 @@ class RedisBroker:
     def publish_once(self, item: Outgoing, key: str, task_id: str, ttl_s: float) -> str | None:
         """Enqueue unless ``key`` was used within ``ttl_s``; return the first task's id if so."""
         idem = self.keys.idempotency(key, item.queue)
-        if item.eta is not None and item.eta > time.time():
+        if item.eta is not None and item.eta > self.clock.now():
             args: list[EncodableT] = [
                 task_id, int(ttl_s * 1000), "delayed", _delayed_member(item), repr(item.eta)
             ]
@@ -123,7 +125,7 @@ class RedisBroker:
         return None if first is None else first.decode()
 
     def _publish_one(self, target: redis.Redis, item: Outgoing) -> None:
-        if item.eta is not None and item.eta > time.time():
+        if item.eta is not None and item.eta > self.clock.now():
             member = _delayed_member(item)
             target.zadd(self.keys.delayed(item.queue), {member: item.eta})
         else:
@@ -304,20 +306,26 @@ class RedisBroker:
         if own:
             pipe.execute()
 
-    def promote_due(self, queues: Sequence[str], now: float) -> float | None:
-        """Run promote.lua per queue (each queue is one slot); return the earliest next due."""
+    def promote_due(self, queues: Sequence[str]) -> float | None:
+        """Run promote.lua per queue (each queue is one slot; due by the server's TIME);
+        return when the earliest remaining one is due, on this host's clock."""
         earliest: float | None = None
         for queue in queues:
             keys = [self.keys.delayed(queue)] + [self.keys.stream(queue, p)
                                                  for p in range(PRIORITY_LEVELS)]
             while True:
-                moved, next_due = self._promote(keys=keys, args=[now, PROMOTE_BATCH])
+                moved, wait = self._promote(keys=keys, args=[PROMOTE_BATCH])
                 if int(moved) < PROMOTE_BATCH:
                     break
-            nd = float(next_due)
-            if nd >= 0 and (earliest is None or nd < earliest):
-                earliest = nd
+            wait_s = float(wait)
+            if wait_s >= 0:
+                due = time.time() + wait_s
+                earliest = due if earliest is None else min(earliest, due)
         return earliest
+
+    def now(self) -> float:
+        """The server's clock (``ServerClock``: an offset measured with TIME)."""
+        return self.clock.now()
 
     # --- redelivery ---------------------------------------------------------------------------
 

@@ -170,7 +170,7 @@ class Consumer:
             time.sleep(self.next_due - now)
             now = time.time()
         if now >= self.next_promote or (self.next_due is not None and now >= self.next_due):
-            self.next_due = self.app.broker.promote_due(self.queues, now)
+            self.next_due = self.app.broker.promote_due(self.queues)
             self.next_promote = now + PROMOTE_EVERY_S
             self.revoked.refresh()
         block = BLOCK_S
@@ -242,7 +242,7 @@ class Consumer:
                       f"time (max_deliveries={limit}): a poison pill?")
             self._give_up(delivery, message, WorkerLostError(reason))
             return None
-        if message.expires is not None and time.time() > message.expires:
+        if message.expires is not None and self.app.broker.now() > message.expires:
             self._revoked(delivery, message, "expired")
             return None
         if self.revoked.contains(message.id):
@@ -284,7 +284,7 @@ class Consumer:
         count = int(headers.get(DEFERRED_HEADER, 0))
         headers[DEFERRED_HEADER] = count + 1
         message.headers = headers
-        eta = time.time() + min(DEFER_MAX_S, DEFER_FIRST_S * 2 ** count)
+        eta = self.app.broker.now() + min(DEFER_MAX_S, DEFER_FIRST_S * 2 ** count)
         body, tag = self.app.encode(message)
         self.settler.publish(Outgoing(message.queue, message.priority, body, tag, eta))
         self.settler.ack(delivery)

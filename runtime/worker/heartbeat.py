@@ -64,7 +64,7 @@ class Heartbeat:
     def beat(self) -> None:
         """Write the presence hash with a TTL of ``flowc_worker_lost_after`` seconds."""
         conf = self.app.conf
-        now = time.time()
+        now = self.app.broker.now()  # server time: peers compare it across hosts
         key = self.app.keys.worker(self.name)
         pipe = self.app.broker_client.pipeline(transaction=False)
         pipe.hset(key, mapping={"hostname": socket.gethostname(), "pid": os.getpid(),

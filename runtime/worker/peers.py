@@ -34,7 +34,7 @@ class Peers:
         if now - self._read_at < CACHE_S:
             return
         client, keys = self.app.broker_client, self.app.keys
-        horizon = time.time() - self.app.conf.flowc_worker_lost_after
+        horizon = self.app.broker.now() - self.app.conf.flowc_worker_lost_after
         names: Any = client.zrangebyscore(keys.workers(), horizon, "+inf")
         pipe = client.pipeline(transaction=False)
         decoded = [n.decode() if isinstance(n, bytes) else str(n) for n in names]

@@ -13,7 +13,6 @@ limit is one key in Redis for the whole cluster.
 from __future__ import annotations
 
 import inspect
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,14 +83,14 @@ class RateLimiter:
             return None
         if message.headers and SLOT_HEADER in message.headers:
             slot = float(message.headers.pop(SLOT_HEADER))  # a retry of this run asks again
-            if time.time() - slot <= LATE_SHARE * guard_s(limit):
+            if self.app.broker.now() - slot <= LATE_SHARE * guard_s(limit):
                 return None
         key = self.app.keys.rate(task.name, limit_key_value(task, message))
         wait_ms, _slot = self._script(keys=[key], args=[f"{interval_ms(limit):.3f}"])
         wait_s = float(wait_ms) / 1000.0
         if wait_s <= RUN_NOW_S:
-            return Decision(0.0, time.time())
-        return Decision(wait_s, time.time() + wait_s)
+            return Decision(0.0, self.app.broker.now())
+        return Decision(wait_s, self.app.broker.now() + wait_s)
 
     def mark(self, message: Message, decision: Decision) -> None:
         """Record the reserved slot on the message before it is parked."""

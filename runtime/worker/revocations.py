@@ -6,7 +6,6 @@ revoke reaches every worker within a fraction of a second at no per-task cost.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,11 +21,11 @@ class RevokedCache:
     def __init__(self, app: App) -> None:
         self.app = app
         self.ids: set[str] = set()
-        self.since = time.time() - REVOKED_TTL_S
+        self.since = app.broker.now() - REVOKED_TTL_S  # revoke() stamps server time
 
     def refresh(self) -> None:
         """Pull revocations newer than the last refresh."""
-        now = time.time()
+        now = self.app.broker.now()
         key = self.app.keys.revoked()
         new = self.app.broker_client.zrangebyscore(key, self.since, "+inf")
         self.ids.update(i.decode() if isinstance(i, bytes) else str(i) for i in new)

@@ -10,7 +10,6 @@ never decoded and re-encoded in Redis (no float or big-integer drift).
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -249,7 +248,7 @@ def plan(app: App, wf: Workflow, workflow_id: str | None = None) -> RunPlan:
     for node in nodes:  # ids fixed by freeze() / apply_async(task_id=)
         if "task_id" in node.options:
             task_ids[node.id] = str(node.options["task_id"])
-    steps = _Steps(app, time.time())
+    steps = _Steps(app, app.broker.now())  # server time, like every due time
     wid_json = orjson.dumps(wid).decode()
     parents = wf.parents_map()
     successors: dict[str, list[str]] = {node.id: [] for node in nodes}
