@@ -2,6 +2,7 @@
 
 from flowc.dsl.errors import FlowcError
 from flowc.runtime.exceptions import (
+    BrokerFull,
     BrokerUnavailable,
     ChordError,
     ContentDisallowed,
@@ -31,6 +32,7 @@ OperationalError = BrokerUnavailable
 """Celery's (kombu's) name for a broker that cannot be reached."""
 
 __all__ = [
+    "BrokerFull",
     "BrokerUnavailable",
     "CeleryError",
     "ChordError",

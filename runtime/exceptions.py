@@ -71,6 +71,11 @@ class MessageTooLarge(FlowcRuntimeError, ValueError):
     """Raised at call time when an encoded message is over ``flowc_max_message_bytes``."""
 
 
+class BrokerFull(FlowcRuntimeError):
+    """Raised when Redis refuses a message because it reached ``maxmemory`` (policy
+    ``noeviction``): nothing was queued."""
+
+
 class BrokerUnavailable(FlowcRuntimeError):
     """Raised when Redis cannot be reached after the configured reconnect attempts."""
 

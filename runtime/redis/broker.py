@@ -28,6 +28,7 @@ from typing import Any
 
 import redis
 from flowc.runtime.broker import Delivery, Outgoing
+from flowc.runtime.exceptions import BrokerFull
 from flowc.runtime.redis import scripts
 from flowc.runtime.redis.clock import ServerClock
 from flowc.runtime.redis.connection import is_cluster
@@ -79,7 +80,14 @@ class RedisBroker:
 
     def publish(self, items: Sequence[Outgoing]) -> None:
         """XADD ready messages and ZADD delayed ones; one round trip for the whole batch (a
-        single ready message goes on this thread's held connection: ``delay()``'s hot path)."""
+        single ready message goes on this thread's held connection: ``delay()``'s hot path).
+        Raises BrokerFull when Redis is out of memory."""
+        try:
+            self._publish(items)
+        except redis.exceptions.OutOfMemoryError as e:
+            raise broker_full(self.client) from e
+
+    def _publish(self, items: Sequence[Outgoing]) -> None:
         if len(items) == 1 and not self.wait_replicas:
             item = items[0]
             if item.eta is None:
@@ -118,7 +126,10 @@ class RedisBroker:
         else:
             args = [task_id, int(ttl_s * 1000), "ready", item.body, item.tag]
             target = self.keys.stream(item.queue, item.priority)
-        first = self._publish_once(keys=[idem, target], args=args)
+        try:
+            first = self._publish_once(keys=[idem, target], args=args)
+        except redis.exceptions.OutOfMemoryError as e:
+            raise broker_full(self.client) from e
         if self.wait_replicas:
             self.check_wait([self.client.execute_command("WAIT", self.wait_replicas,
                                                          self.wait_timeout_ms)])
@@ -443,3 +454,17 @@ def _s(value: Any) -> str:
 def _delayed_member(item: Outgoing) -> bytes:
     """A delayed-set member: the priority digit, the content tag byte, then the body."""
     return bytes((48 + item.priority,)) + item.tag + item.body
+
+
+def broker_full(client: redis.Redis) -> BrokerFull:
+    """flowc's error for Redis's OOM reply, with the server's limit and what to do."""
+    try:
+        info: Any = client.info("memory")
+        limit = f"maxmemory {info.get('maxmemory_human', '?')} reached, used " \
+                f"{info.get('used_memory_human', '?')}, maxmemory-policy " \
+                f"{info.get('maxmemory_policy', '?')}"
+    except redis.RedisError:
+        limit = "maxmemory reached"
+    return BrokerFull(f"Redis is out of memory ({limit}): the message was not queued",
+                      hint="drain or purge queues (flowc purge), purge dead letters (flowc dlq "
+                      "purge --all), lower result_expires, or raise maxmemory in redis.conf")

@@ -1,0 +1,43 @@
+"""A Redis at ``maxmemory`` with ``noeviction`` refuses new messages: ``delay()`` raises flowc's
+own one-line ``BrokerFull`` naming the limit and what to do, not redis-py's OOM text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flowc.runtime.app import App
+from flowc.runtime.redis.embedded import EmbeddedServer
+
+from flowc.exceptions import BrokerFull
+
+pytestmark = [pytest.mark.redis, pytest.mark.process]
+
+
+def test_delay_on_a_full_redis_raises_a_one_line_error_saying_what_to_do(
+        embedded_server_factory: Callable[..., EmbeddedServer]) -> None:
+    # Given a private server limited to 5 MB that refuses writes when full
+    server = embedded_server_factory(config={"maxmemory": "5mb",
+                                             "maxmemory-policy": "noeviction"})
+    app = App("full", broker=server.url)
+
+    @app.task
+    def store(blob: str) -> None:
+        """Takes 100 KB per call."""
+
+    # When messages are sent until it is full
+    try:
+        with pytest.raises(BrokerFull) as info:
+            for _ in range(200):  # 20 MB, four times the limit
+                store.delay("x" * 100_000)
+        # Then the error is flowc's, on one line, with the limit and the fix
+        text = str(info.value)
+        assert "\n" not in text
+        assert text.startswith("Redis is out of memory (maxmemory 5.00M reached")
+        assert "maxmemory-policy noeviction" in text
+        assert "purge queues" in text and "raise maxmemory" in text
+        # And a delayed message (its ZADD) fails the same way
+        with pytest.raises(BrokerFull):
+            store.apply_async(("y" * 100_000,), countdown=10)
+    finally:
+        app.close()
