@@ -87,8 +87,10 @@ class Settings(BaseModel):
     imports: list[str] = Field(default_factory=list)
     include: list[str] = Field(default_factory=list)
     flowc_key_prefix: str = "flowc"
-    flowc_heartbeat_interval: float = 2.0
-    flowc_worker_lost_after: float = 10.0
+    flowc_heartbeat_interval: float = 1.0
+    flowc_worker_lost_after: float = 3.0
+    """A consumer process silent this long is lost (its pulse process renews it, so a task
+    holding the GIL cannot make it look lost): a killed worker's tasks are back within ~5 s."""
     flowc_max_deliveries: int = 5
     flowc_reap_interval: float = 1.0
     flowc_idempotency_ttl: float = 86400.0

@@ -1,14 +1,22 @@
-"""Worker presence in Redis: a hash per consumer process refreshed by a background thread.
+"""Worker presence in Redis: a hash per consumer process, kept alive by a pulse process.
 
 A hash that expires means its process is gone (killed, frozen, partitioned): the signal the
-redelivery of its unacknowledged messages and the status commands rely on. A thread, not the
-consume loop, beats, so a task that legitimately runs for an hour still proves its worker alive.
+redelivery of its unacknowledged messages and the status commands rely on. Two things refresh
+it. A thread writes the whole hash (queues, tasks, processed count) and runs the reaper; but a
+thread needs the GIL, which a task in C code (``sum(range(10**10))``, a regex, a numpy call)
+can hold for as long as it runs. So the TTL itself is refreshed by a *pulse*: a process forked
+from the consumer process, with its own interpreter and GIL, that renews the hash's TTL every
+``flowc_heartbeat_interval`` while its parent runs, and stops when the parent is stopped
+(SIGSTOP, a paused VM: state ``T`` in ``/proc``) or dies (``PR_SET_PDEATHSIG``). A busy live
+worker is never declared lost; a frozen or dead one is, after ``flowc_worker_lost_after``.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -44,15 +52,19 @@ class Heartbeat:
         self._last_ok: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="flowc-heartbeat", daemon=True)
+        self.pulse_pid: int | None = None
 
     def start(self) -> None:
         """Beat once now (so the worker is visible at once), then in the background."""
         self.beat()
+        self.pulse_pid = start_pulse(self.app, self.name)
         self._thread.start()
 
     def stop(self) -> None:
         """Stop beating and remove this worker's presence."""
         self._stop.set()
+        stop_pulse(self.pulse_pid)
+        self.pulse_pid = None
         try:
             pipe = self.app.broker_client.pipeline(transaction=False)
             pipe.delete(self.app.keys.worker(self.name))
@@ -98,3 +110,74 @@ class Heartbeat:
                 self.reaper.tick(time.monotonic() - self.healthy_since)
             except Exception:
                 logger.exception("redelivery scan failed; retrying")
+
+
+def start_pulse(app: App, name: str) -> int | None:
+    """Fork the process that renews ``name``'s heartbeat TTL (see the module docstring);
+    returns its pid, or None where ``fork`` is unavailable (the thread alone then beats)."""
+    if not hasattr(os, "fork"):
+        return None
+    parent = os.getpid()
+    prctl = _prctl()
+    pid = os.fork()
+    if pid != 0:
+        return pid
+    try:  # the pulse: never returns into the worker's code
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _pulse(app, name, parent)
+    finally:
+        os._exit(0)
+
+
+def stop_pulse(pid: int | None) -> None:
+    """End a pulse by its pid and reap it."""
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def _pulse(app: App, name: str, parent: int) -> None:
+    """Renew the TTL of ``name``'s hash while ``parent`` runs; return once it is gone."""
+    interval = app.conf.flowc_heartbeat_interval
+    ttl_ms = max(1, int(app.conf.flowc_worker_lost_after * 1000))
+    key, members = app.keys.worker(name), app.keys.workers()
+    client = app.broker_client  # its pool opens new connections in a forked process
+    while os.getppid() == parent:
+        if not _stopped(parent):
+            try:
+                pipe = client.pipeline(transaction=False)
+                pipe.pexpire(key, ttl_ms)
+                pipe.zadd(members, {name: app.broker.now()}, xx=True)
+                pipe.execute()
+            except Exception:  # Redis away: the thread logs it; try again next time
+                pass
+        time.sleep(interval)
+
+
+def _stopped(pid: int) -> bool:
+    """Whether ``pid`` is stopped (SIGSTOP, a debugger): then it must look lost, not alive."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in (b"T", b"t")
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl`` (Linux), so a pulse dies with its worker even by SIGKILL."""
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl

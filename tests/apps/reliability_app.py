@@ -55,6 +55,17 @@ def echo(*args: Any, **kwargs: Any) -> list[Any]:
 
 
 @app.task
+def gil_hog(seconds: float) -> int:
+    """Holds the GIL for about ``seconds`` in one C call (``sum`` over a range never lets
+    another thread run): the heartbeat thread of its process cannot run meanwhile."""
+    _log("gil", os.getpid())
+    started = time.perf_counter()
+    sum(range(2_000_000))
+    per_item = (time.perf_counter() - started) / 2_000_000
+    return sum(range(int(seconds / per_item))) and 1
+
+
+@app.task
 def poison() -> None:
     """Kills the process running it, every time (a poison pill)."""
     _log("poison", os.getpid())
