@@ -82,8 +82,9 @@ class Settings(BaseModel):
     beat_scheduler: str | None = None
     """``module:Class`` of a ``flowc.beat.Scheduler`` subclass to run instead of flowc's beat
     (Celery's own scheduler paths select flowc's beat)."""
-    flowc_beat_lock_ttl: float = Field(default=5.0, gt=0)
-    """Seconds the beat leader's lease lasts unrenewed: a follower takes over within ~4/3 of it."""
+    flowc_beat_lock_ttl: float = Field(default=2.0, gt=0)
+    """Seconds the beat leader's lease lasts unrenewed: a follower takes over within ~4/3 of it
+    (under 3 s by default)."""
     imports: list[str] = Field(default_factory=list)
     include: list[str] = Field(default_factory=list)
     flowc_key_prefix: str = "flowc"

@@ -2,7 +2,7 @@
 
 ``every-second`` comes from ``beat_schedule``; ``every-second-too`` from an
 ``on_after_configure`` handler, as Celery apps register periodic tasks. The broker comes from
-``$FLOWC_BROKER_URL``; ``$BEAT_LOCK_TTL`` sets the lease TTL (short, so takeover is quick).
+``$FLOWC_BROKER_URL``; ``$BEAT_LOCK_TTL`` sets the lease TTL (default: the setting's default).
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from typing import Any
 from flowc import App
 
 app = App("beat_app")
-app.conf.update(
-    flowc_beat_lock_ttl=float(os.environ.get("BEAT_LOCK_TTL", "2")),
-    beat_max_loop_interval=1.0,
-)
+app.conf.update(beat_max_loop_interval=1.0)
+if os.environ.get("BEAT_LOCK_TTL"):  # else the default lease TTL
+    app.conf.flowc_beat_lock_ttl = float(os.environ["BEAT_LOCK_TTL"])
 app.conf.beat_schedule = {
     "every-second": {"task": "beat_app.tick", "schedule": 1.0, "args": ["schedule"]},
 }
