@@ -8,9 +8,11 @@ Reuses run.py's drain measurement (enqueue N with ``delay()``, start the worker,
 last ``date_done``) on one throwaway Redis; the signed runs set ``$BENCH_SIGNING_KEY``, which
 ``apps/flowc_app.py`` turns into ``flowc_signing_key`` for the producer and the worker. The
 order alternates by round and the median is reported, since a shared machine's drain rate
-varies by tens of percent from run to run. Also prints the in-process cost of sealing and
-opening one message (``Wire.seal``, ``Wire.open`` + ``Message.from_envelope``), best of 7,
-which load does not distort. Writes ``signing_cost.json`` next to this file (or ``--out``).
+varies by tens of percent from run to run. Two measures that load distorts far less: the
+solo worker's own CPU time per task over a drain (``--cpu-rounds``, alternating), and the
+in-process cost of sealing and opening one message (``Wire.seal``, ``Wire.open`` +
+``Message.from_envelope``), best of 7. Writes ``signing_cost.json`` next to this file (or
+``--out``).
 """
 
 from __future__ import annotations
@@ -61,11 +63,52 @@ def per_message_us() -> dict[str, dict[str, float]]:
     return out
 
 
+def worker_cpu_us_per_task(server: RedisServer, mode: str, n: int, log_dir: Path) -> float:
+    """CPU time (user + system) a solo worker spends per task while draining ``n`` no-ops."""
+    import psutil
+    from bench_common import WorkerProcess, worker_env
+    from bench_flowc import FlowcSide
+
+    if mode == "hmac":
+        os.environ["BENCH_SIGNING_KEY"] = KEY
+    else:
+        os.environ.pop("BENCH_SIGNING_KEY", None)
+    url = server.next_url()
+    side = FlowcSide(url)
+    client = side.app.broker_client
+    client.flushdb()
+    worker = WorkerProcess(FlowcSide.worker_cmd("solo"), worker_env(side.worker_env()),
+                           log_dir / f"signing-cpu-{mode}.log")
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not client.zcard(side.app.keys.workers()):
+            if time.monotonic() > deadline or not worker.alive():
+                raise RuntimeError(f"worker did not start:\n{worker.tail()}")
+            time.sleep(0.05)
+        time.sleep(0.5)  # past its start-up work
+        before = psutil.Process(worker.pid).cpu_times()
+        ids = [side.task.delay(i).id for i in range(n)]
+        key = side.app.keys.result(ids[-1])
+        while not client.exists(key) or side.app.broker.depth("celery")["ready"]:
+            if time.monotonic() > deadline + n / 100 or not worker.alive():
+                raise RuntimeError(f"drain stalled:\n{worker.tail()}")
+            time.sleep(0.02)
+        after = psutil.Process(worker.pid).cpu_times()
+    finally:
+        worker.stop()
+        side.close()
+        os.environ.pop("BENCH_SIGNING_KEY", None)
+    used = (after.user - before.user) + (after.system - before.system)
+    return used / n * 1e6
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=20_000)
     parser.add_argument("--pools", default="solo")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cpu-rounds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE / "signing_cost.json")
     args = parser.parse_args(argv)
     ns = argparse.Namespace(tasks=args.tasks, mem_interval=0.2, poll=0.02, latency=50, warmup=10)
@@ -77,7 +120,15 @@ def main(argv: list[str] | None = None) -> None:
                             "started": time.strftime("%F %T %Z"),
                             "machine": machine_info(server.version()), "flowc_tree": flowc_tree(),
                             "per_message_us": per_message_us(), "results": results}
+    cpu: dict[str, list[float]] = {m: [] for m in MODES}
+    data["worker_cpu_us_per_task"] = cpu
     try:
+        log_dir = HERE / "logs"
+        log_dir.mkdir(exist_ok=True)
+        for index in range(args.cpu_rounds):
+            for mode in MODES if index % 2 == 0 else MODES[::-1]:
+                cpu[mode].append(worker_cpu_us_per_task(server, mode, args.tasks, log_dir))
+                console.log(f"worker CPU per task, {mode}: {cpu[mode][-1]:.1f} us")
         with Progress(console=console) as progress:
             for index in range(args.rounds):
                 for pool in args.pools.split(","):
@@ -106,6 +157,12 @@ def main(argv: list[str] | None = None) -> None:
                         "samples": samples})
         console.print(f"{pool}: unsigned {med['unsigned']:,.0f}/s, hmac {med['hmac']:,.0f}/s "
                       f"(x{med['hmac'] / med['unsigned']:.2f}); each round: {samples}")
+    cpu_median = {m: statistics.median(v) for m, v in cpu.items() if v}
+    if len(cpu_median) == len(MODES):
+        data["worker_cpu_median_us"] = cpu_median
+        console.print(f"worker CPU per task (median): unsigned {cpu_median['unsigned']:.1f} us, "
+                      f"hmac {cpu_median['hmac']:.1f} us "
+                      f"(x{cpu_median['hmac'] / cpu_median['unsigned']:.3f}); each: {cpu}")
     for mode, cost in data["per_message_us"].items():
         console.print(f"{mode}: seal {cost['seal_us']:.2f} us, open+validate "
                       f"{cost['open_us']:.2f} us, {cost['body_bytes']} bytes")
