@@ -63,8 +63,9 @@ def per_message_us() -> dict[str, dict[str, float]]:
     return out
 
 
-def worker_cpu_us_per_task(server: RedisServer, mode: str, n: int, log_dir: Path) -> float:
-    """CPU time (user + system) a solo worker spends per task while draining ``n`` no-ops."""
+def worker_cpu_s(server: RedisServer, mode: str, n: int, log_dir: Path) -> float:
+    """CPU seconds (user + system) a solo worker uses from its start until it drained ``n``
+    no-op tasks queued before it started (so batches are as large as they get)."""
     import psutil
     from bench_common import WorkerProcess, worker_env
     from bench_flowc import FlowcSide
@@ -77,30 +78,30 @@ def worker_cpu_us_per_task(server: RedisServer, mode: str, n: int, log_dir: Path
     side = FlowcSide(url)
     client = side.app.broker_client
     client.flushdb()
+    ids = [side.task.delay(i).id for i in range(n)]
+    key = side.app.keys.result(ids[-1])
     worker = WorkerProcess(FlowcSide.worker_cmd("solo"), worker_env(side.worker_env()),
                            log_dir / f"signing-cpu-{mode}.log")
     worker.start()
     try:
-        deadline = time.monotonic() + 60
-        while not client.zcard(side.app.keys.workers()):
-            if time.monotonic() > deadline or not worker.alive():
-                raise RuntimeError(f"worker did not start:\n{worker.tail()}")
-            time.sleep(0.05)
-        time.sleep(0.5)  # past its start-up work
-        before = psutil.Process(worker.pid).cpu_times()
-        ids = [side.task.delay(i).id for i in range(n)]
-        key = side.app.keys.result(ids[-1])
+        deadline = time.monotonic() + 60 + n / 100
         while not client.exists(key) or side.app.broker.depth("celery")["ready"]:
-            if time.monotonic() > deadline + n / 100 or not worker.alive():
+            if time.monotonic() > deadline or not worker.alive():
                 raise RuntimeError(f"drain stalled:\n{worker.tail()}")
             time.sleep(0.02)
-        after = psutil.Process(worker.pid).cpu_times()
+        used = psutil.Process(worker.pid).cpu_times()
     finally:
         worker.stop()
         side.close()
         os.environ.pop("BENCH_SIGNING_KEY", None)
-    used = (after.user - before.user) + (after.system - before.system)
-    return used / n * 1e6
+    return float(used.user + used.system)
+
+
+def worker_cpu_us_per_task(server: RedisServer, mode: str, n: int, log_dir: Path) -> float:
+    """Worker CPU per task: a drain of ``n`` less one of ``n // 10`` (start-up cancels out)."""
+    small = max(1, n // 10)
+    full = worker_cpu_s(server, mode, n, log_dir)
+    return (full - worker_cpu_s(server, mode, small, log_dir)) / (n - small) * 1e6
 
 
 def main(argv: list[str] | None = None) -> None:
