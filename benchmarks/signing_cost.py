@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.pop("BENCH_SIGNING_KEY", None)
         server.stop()
     medians = []
-    for pool in args.pools.split(","):
+    for pool in args.pools.split(",") if results else []:
         samples = {m: [r["drain_per_s"] for r in results if r["pool"] == pool
                        and r["mode"] == m] for m in MODES}
         med = {m: statistics.median(v) for m, v in samples.items()}

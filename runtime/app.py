@@ -200,7 +200,8 @@ class App:
 
         broker, backend, join = self.broker, self.backend, self.workflow_join
         if isinstance(broker, RedisBroker) and isinstance(backend, RedisResultBackend) \
-                and isinstance(join, RedisWorkflowJoin) and not join.by_worker:
+                and isinstance(join, RedisWorkflowJoin) \
+                and self.conf.flowc_workflow_publish == "join":  # signing: see RedisSettlement
             return RedisSettlement(self, broker, backend, join)
         return PortSettlement(self)
 

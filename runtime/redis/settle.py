@@ -36,6 +36,12 @@ class RedisSettlement:
         self.shared = backend.client is broker.client
 
     def write(self, batch: Settler, worker: str, claim: Claim | None) -> Claimed | None:
+        if batch.joins and self.join.by_worker:
+            # Signing on: the join leaves its ready messages to the worker, which must publish
+            # them before it acks; the ports path orders that. Plain batches stay on this path.
+            from flowc.runtime.worker.settle import PortSettlement
+
+            return PortSettlement(self.app).write(batch, worker, claim)
         broker, backend = self.broker, self.backend
         pipe: Any = broker.client.pipeline(transaction=False)
         bpipe: Any = pipe if self.shared else backend.client.pipeline(transaction=False)
