@@ -194,14 +194,18 @@ class App:
         port is Redis and joins enqueue, else ``PortSettlement`` (ports only)."""
         from flowc.runtime.redis.backend import RedisResultBackend
         from flowc.runtime.redis.broker import RedisBroker
+        from flowc.runtime.redis.connection import is_cluster
         from flowc.runtime.redis.settle import RedisSettlement
         from flowc.runtime.redis.workflow_store import RedisWorkflowJoin
         from flowc.runtime.worker.settle import PortSettlement
 
         broker, backend, join = self.broker, self.backend, self.workflow_join
+        # A join that leaves publishing to workers only because messages are signed keeps the
+        # fast path: RedisSettlement hands batches with joins to PortSettlement itself
+        signing_only = self.conf.flowc_workflow_publish == "join" and not is_cluster(
+            self.broker_client)
         if isinstance(broker, RedisBroker) and isinstance(backend, RedisResultBackend) \
-                and isinstance(join, RedisWorkflowJoin) \
-                and self.conf.flowc_workflow_publish == "join":  # signing: see RedisSettlement
+                and isinstance(join, RedisWorkflowJoin) and (not join.by_worker or signing_only):
             return RedisSettlement(self, broker, backend, join)
         return PortSettlement(self)
 

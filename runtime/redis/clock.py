@@ -32,7 +32,10 @@ class ServerClock:
     def sync(self) -> None:
         """Measure the offset with one ``TIME`` (assuming the reply was made mid-round-trip)."""
         before = time.time()
-        seconds, micros = self.client.time()
+        reply = self.client.time()
         after = time.time()
+        if isinstance(reply, dict):  # a cluster client answers per node: any node will do
+            reply = next(iter(reply.values()))
+        seconds, micros = reply
         self.offset_s = seconds + micros / 1e6 - (before + after) / 2
         self.synced_at = time.monotonic()
