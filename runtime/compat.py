@@ -71,9 +71,6 @@ IGNORED_SETTINGS = frozenset({
     # beat (state lives in Redis)
     "beat_schedule_filename", "beat_sync_every", "beat_cron_starting_deadline",
     "beat_enable_remote_control", "beat_remote_control_max_tick_age",
-    # security
-    "security_key", "security_certificate", "security_cert_store", "security_digest",
-    "security_key_password",
 })
 """Celery settings that have no effect in flowc (AMQP, other backends, Celery internals)."""
 

@@ -6,7 +6,6 @@ Celery's are; the processes of a prefork node are merged into one entry."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
