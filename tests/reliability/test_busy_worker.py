@@ -60,6 +60,7 @@ def test_the_pulse_dies_with_its_sigkilled_worker_and_the_heartbeat_lapses(
     before = {n.decode() for n in cluster.redis.zrange("flowc:workers", 0, -1)}
     victim = cluster.start("-P", "solo")
     name = _consumer_of(cluster, before)
+    wait_for(lambda: len(victim.children()) == 1, 5, "the pulse (forked after the first beat)")
     [pulse] = victim.children()
     victim.proc.kill()
     wait_for(lambda: not pulse.is_running() or pulse.status() == psutil.STATUS_ZOMBIE, 2,
