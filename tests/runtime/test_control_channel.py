@@ -40,7 +40,9 @@ def test_a_destination_limits_who_acts_and_nobody_is_waited_for_in_vain(two_work
     replies = ControlClient(app).broadcast("inspect_registered", destination=["node2@host"],
                                            timeout_s=5)
     assert time.monotonic() - started < 2  # the skipped process said so at once
-    assert replies == [{"worker": "node2@host.2.tok", "ok": ["ctl.add"]}]
+    # (shared tasks other test modules defined register on every app too: check ours only)
+    assert [r["worker"] for r in replies] == ["node2@host.2.tok"]
+    assert "ctl.add" in replies[0]["ok"]
 
 
 def test_inspect_reserved_and_scheduled_and_revoke(two_workers):
