@@ -121,8 +121,3 @@ def catalog_from_tasks(
 ) -> TaskCatalog:
     """A catalog over ``{registered name: task object or function}`` (what an App holds)."""
     return TaskCatalog(_DuckRegistry(tasks), dict(aliases or {}), tuple(modules))
-
-
-def empty_catalog() -> TaskCatalog:
-    """A catalog that knows no task (every call is reported unknown)."""
-    return catalog_from_tasks({})

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowc.compiler.canvas.primitives import chord, group
 from flowc.compiler.canvas.signature import Canvas, Signature
-from flowc.compiler.ir import Workflow, shape_leaves
+from flowc.compiler.ir import Workflow
 from flowc.compiler.validate import compile_canvas
 from flowc.dsl.gc_pause import gc_paused
 from flowc.runtime.group_result import GroupResult, ResultLike, handle_for
@@ -105,15 +105,4 @@ def apply_canvas_eager(app: App, canvas: Canvas, args: tuple[Any, ...], kwargs: 
     return _with_group_ids(canvas, options, run_eagerly(app, wf))
 
 
-def call_task_inline(app: App, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """``sig()``: call the task's function now, in this process."""
-    return app.tasks[name](*args, **kwargs)
-
-
-def result_leaves(wf: Workflow) -> list[str]:
-    """Node ids of the workflow's result, in order."""
-    return list(shape_leaves(wf.result)) if wf.result is not None else []
-
-
-__all__ = ["apply_canvas", "apply_canvas_eager", "call_task_inline", "handle_for",
-           "submit_workflow"]
+__all__ = ["apply_canvas", "apply_canvas_eager", "handle_for", "submit_workflow"]
