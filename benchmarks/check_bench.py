@@ -25,8 +25,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_common import command_line, flowc_tree, fmt_load, loadavg  # noqa: E402
 from flowc.dsl.parser import parse_with_diagnostics  # noqa: E402
-
-from flowc.cli.project import check, load  # noqa: E402
+from flowc.runtime.project import check, load  # noqa: E402
 
 STEPS = 10
 

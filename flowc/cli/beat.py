@@ -33,19 +33,16 @@ if TYPE_CHECKING:
     from flowc.compiler.flow.compile import ScheduleEntry as CompiledSchedule
 
 FLOW_SUFFIXES = (".flow", ".yaml", ".yml")
-NO_FLOW_SCHEDULES = "compile support for .flow schedules not available yet"
 LOG_LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                           case_sensitive=False)
 
 
 def flow_entries(app: App, path: Path) -> list[ScheduleEntry]:
     """The ``schedule`` items of a ``.flow``/YAML file as beat entries (exit 1 on errors)."""
-    try:
-        from flowc.cli.project import load
-        from flowc.compiler.flow.compile import compile_schedules
-        from flowc.dsl.diagnostics import render_all
-    except ImportError as e:  # the compiler's part may be missing in a partial install
-        raise click.UsageError(f"{NO_FLOW_SCHEDULES} ({e})") from None
+    from flowc.compiler.flow.compile import compile_schedules  # here: most beats have no file
+    from flowc.dsl.diagnostics import render_all
+    from flowc.runtime.project import load
+
     loaded = load(path)
     diags = list(loaded.diagnostics)
     compiled: list[CompiledSchedule] = []

@@ -15,9 +15,9 @@ from typing import Any
 import click
 
 from flowc.cli.options import json_option
-from flowc.cli.project import check as check_loaded
-from flowc.cli.project import load
 from flowc.dsl.diagnostics import Diagnostic, render_all, sort_diagnostics
+from flowc.runtime.project import check as check_loaded
+from flowc.runtime.project import load
 
 SUFFIXES = (".flow", ".yaml", ".yml")
 

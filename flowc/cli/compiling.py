@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from flowc.cli.project import Loaded, compile_one, load, parse_params
 from flowc.compiler.ir import Workflow
 from flowc.dsl.diagnostics import render_all
+from flowc.runtime.project import Loaded, compile_one, load
 
 PARAM_HELP = "A flow parameter, name=value (a .flow literal, else text); repeatable."
 
@@ -32,6 +32,17 @@ def params_from(pairs: tuple[str, ...], params_json: str | None) -> dict[str, ob
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--param") from None
     return values
+
+
+def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``("k=v", ...)`` from ``--param`` options; raises ``ValueError`` naming a bad one."""
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--param needs name=value, got {pair!r}")
+        params[key.strip()] = value
+    return params
 
 
 def compile_or_exit(

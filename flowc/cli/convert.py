@@ -14,13 +14,13 @@ from pathlib import Path
 
 import click
 
-from flowc.cli.project import load
 from flowc.compiler.canvas.export import ExportError, export_flow
 from flowc.compiler.canvas.signature import Canvas
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import render_all
 from flowc.dsl.formatter import format_module
 from flowc.dsl.yaml_dumper import to_yaml
+from flowc.runtime.project import load
 
 
 def _from_canvas(spec: str) -> ast.Module:

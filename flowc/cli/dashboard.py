@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import click
 
 from flowc.cli.options import app_options, open_app
@@ -38,35 +35,10 @@ def dashboard(app_spec: str | None, broker_url: str | None, host: str, port: int
     except InsecureBind as e:
         raise click.UsageError(str(e)) from None
     app = open_app(app_spec, broker_url)
-    web = create_app(app, auth, max_tasks=max_tasks, flow_dir=flow_dir,
-                     compile_flow=flow_compiler(flow_dir))
+    web = create_app(app, auth, max_tasks=max_tasks, flow_dir=flow_dir)
     where = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     click.echo(f"flowc dashboard on {where}/ ({auth.describe()})", err=True)
     if auth.login_url_hint:
         click.echo(f"log in to enable actions: {where}{auth.login_url_hint}", err=True)
     uvicorn.run(web, host=host, port=port, log_level="warning", access_log=False)
 
-
-def flow_compiler(flow_dir: str | None) -> Any:
-    """``(source, flow, params) -> (Workflow | None, diagnostics text)`` for the submit page,
-    using the same loading as ``flowc run`` (None if this installation has no .flow compiler)."""
-    try:
-        from flowc.cli.project import Loaded, compile_one, import_tasks, parse_text
-        from flowc.dsl.diagnostics import render_all
-    except ImportError:
-        return None
-    base = Path(flow_dir) if flow_dir else Path.cwd()
-
-    def compile_source(source: str, flow: str | None,
-                       params: dict[str, Any]) -> tuple[Any, str]:
-        name = "submitted.flow"
-        module, diags = parse_text(source, name, False)
-        loaded = Loaded(base / name, name, source, module, diags)
-        if module is not None:
-            import_tasks(loaded)
-        wf, found = compile_one(loaded, flow, params, from_text=False)
-        errors = [d for d in found if d.severity == "error"]
-        text = render_all(found, source, name, limit=len(found)) if found else ""
-        return (None if errors or wf is None else wf), text
-
-    return compile_source

@@ -13,9 +13,9 @@ from pathlib import Path
 import click
 
 from flowc.cli.check import expand
-from flowc.cli.project import is_yaml, load
 from flowc.dsl.diagnostics import render_all
 from flowc.dsl.formatter import format_module
+from flowc.runtime.project import is_yaml, load
 
 
 @click.command()

@@ -27,10 +27,10 @@ from flowc.cli.compiling import PARAM_HELP, compile_or_exit, params_from
 from flowc.cli.options import reach_broker
 from flowc.cli.plan import route
 from flowc.cli.progress import Progress
-from flowc.cli.project import Loaded
 from flowc.cli.workers import WorkerProcesses, app_module
 from flowc.compiler.ir import Workflow
 from flowc.runtime.app import BROKER_URL_ENV, App
+from flowc.runtime.project import Loaded
 
 POLL_S = 0.1
 PROGRESS_EVERY_S = 5.0

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -177,16 +178,19 @@ def routes(dash: Dashboard) -> list[Route]:
         return _submit_workflow(dash, wf)
 
     def submit_flow(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-        if dash.compile_flow is None:
-            raise ActionError(".flow submission is not available in this installation")
         source = str(body.get("source") or "")
         if not source.strip():
             raise ActionError("the .flow source is empty")
         params = body.get("params") or {}
         if not isinstance(params, dict):
             raise ActionError("params must be a JSON object")
-        wf, problems = dash.compile_flow(source, body.get("flow") or None, params)
+        from flowc.dsl.diagnostics import render_all
+        from flowc.runtime.project import compile_source
+
+        base = dash.flow_dir or Path.cwd()
+        wf, diags = compile_source(source, base, body.get("flow") or None, params)
         if wf is None:
+            problems = render_all(diags, source, "submitted.flow", limit=len(diags))
             raise ActionError(problems or "the flow did not compile")
         return _submit_workflow(dash, wf)
 

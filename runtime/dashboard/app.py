@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from flowc.runtime.app import App
 
 HERE = Path(__file__).resolve().parent
-FlowCompiler = Callable[[str, str | None, dict[str, Any]], tuple[Any, str]]
-"""``(source, flow name, params) -> (Workflow or None, diagnostics text)``."""
 
 
 @dataclass
@@ -46,7 +44,6 @@ class Dashboard:
     monitor: Monitor
     templates: Jinja2Templates
     sender: EventSender
-    compile_flow: FlowCompiler | None = None
     flow_dir: Path | None = None
     started: float = field(default_factory=time.time)
 
@@ -133,8 +130,7 @@ def _secured(response: Response) -> Response:
 
 
 def create_app(app: App, auth: AuthConfig, *, max_tasks: int = 100_000,
-               flow_dir: str | Path | None = None, compile_flow: FlowCompiler | None = None,
-               start_feed: bool = True) -> Starlette:
+               flow_dir: str | Path | None = None, start_feed: bool = True) -> Starlette:
     """The dashboard for ``app``; the event feed starts with the server (``start_feed``)."""
     import socket
 
@@ -151,7 +147,7 @@ def create_app(app: App, auth: AuthConfig, *, max_tasks: int = 100_000,
     dash = Dashboard(app=app, auth=auth, index=index, feed=Feed(app, index),
                      monitor=Monitor(app), templates=templates,
                      sender=EventSender(app, f"dashboard@{socket.gethostname()}"),
-                     compile_flow=compile_flow, flow_dir=Path(flow_dir) if flow_dir else None)
+                     flow_dir=Path(flow_dir) if flow_dir else None)
     collector = metrics.Metrics(dash)
     dash.feed.on_event = collector.on_event
 

@@ -200,7 +200,7 @@ def routes(dash: Dashboard) -> list[Route]:
         tasks = sorted(n for n in dash.app.tasks if not n.startswith("flowc."))
         return dash.render(request, "submit.html", {
             "title": "Run a task or workflow", "page": "submit", "tasks": tasks,
-            "flows": flows, "flow_enabled": dash.compile_flow is not None,
+            "flows": flows,
             "example_flow": _example_flow(dash, tasks)})
 
     def flow_source(request: Request) -> Response:

@@ -6,10 +6,9 @@ lowering and checks as well as the parser; an internal error would show up as co
 
 from __future__ import annotations
 
+from flowc.runtime.project import INTERNAL, Loaded, check, import_tasks, parse_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from flowc.cli.project import INTERNAL, Loaded, check, import_tasks, parse_text
 
 from .support import EXAMPLES
 

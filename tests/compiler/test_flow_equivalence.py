@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from flowc.compiler.canvas.lower import lower
 from flowc.compiler.ir import Node, Workflow
+from flowc.runtime.project import compile_one, load
 
 from examples import canvases
-from flowc.cli.project import compile_one, load
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -60,11 +60,9 @@ def cluster(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                      stderr=subprocess.STDOUT)
     wait_for(lambda: client.pubsub_numsub(control_channel(client))[0][1] >= 1, 20, "the worker")
     auth = AuthConfig.build("127.0.0.1", token="browser-test-token")
-    from flowc.cli.dashboard import flow_compiler
     from tests.dashboard.conftest import _free_port
 
-    web = create_app(app, auth, flow_dir=str(APPS_DIR),
-                     compile_flow=flow_compiler(str(APPS_DIR)))
+    web = create_app(app, auth, flow_dir=str(APPS_DIR))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flowc.dsl.diagnostics import render, sort_diagnostics
-
-from flowc.cli.project import check, load
+from flowc.runtime.project import check, load
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import click
 import pytest
 import redis
 from click.testing import CliRunner
@@ -22,7 +21,7 @@ from flowc.runtime.app import App
 from flowc.runtime.beat.service import Beat
 
 from flowc.cli import main
-from flowc.cli.beat import NO_FLOW_SCHEDULES, flow_entries
+from flowc.cli.beat import flow_entries
 from tests.runtime.beat_support import dues
 
 APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
@@ -91,12 +90,6 @@ def test_a_celery_schedule_state_file_is_refused_with_the_reason(
     result = CliRunner().invoke(main, ["beat", "-A", "beat_app", "--schedule", str(state_file)])
     assert result.exit_code == 2
     assert "beat keeps its state in Redis" in result.output
-
-
-def test_schedule_files_need_the_compiler_support(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "flowc.compiler.flow.compile", None)
-    with pytest.raises(click.UsageError, match=NO_FLOW_SCHEDULES):
-        flow_entries(App("t"), FLOW_FILE)
 
 
 def test_beat_dry_run_logs_what_it_would_publish_and_writes_nothing(

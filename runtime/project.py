@@ -1,5 +1,8 @@
-"""Loading a ``.flow``/YAML file for the CLI: parse it, import its ``use`` modules, compile it.
+"""Loading a ``.flow``/YAML project: parse a file, import its ``use`` modules, compile a flow.
 
+The CLI (``check``, ``run``, ``render``, ``beat``...) and the dashboard's submit page both load
+``.flow`` files through this module, so a file behaves the same wherever it is given. It sits
+in the runtime, not the compiler, because it recognises the user's ``App`` and ``Task`` objects.
 This is the one place that imports user code: each ``use "module"`` is imported, its tasks (the
 ``App``\\ s it holds and the task objects it defines) become the compiler's :class:`TaskCatalog`.
 Modules are found from the current directory or from the directory above the file that holds
@@ -181,12 +184,18 @@ def compile_one(
     return wf, diags + more
 
 
-def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
-    """``("k=v", ...)`` from ``--param`` options; raises ``ValueError`` naming a bad one."""
-    params: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--param needs name=value, got {pair!r}")
-        params[key.strip()] = value
-    return params
+def compile_source(
+    source: str, base: Path, flow: str | None, params: Mapping[str, Any]
+) -> tuple[Workflow | None, list[Diagnostic]]:
+    """``.flow`` text submitted without a file (the dashboard), as if saved in ``base``.
+
+    Returns the workflow, or ``None`` when any diagnostic is an error, and every diagnostic.
+    """
+    name = "submitted.flow"
+    module, diags = parse_text(source, name, False)
+    loaded = Loaded(base / name, name, source, module, diags)
+    if module is not None:
+        import_tasks(loaded)
+    wf, found = compile_one(loaded, flow, params, from_text=False)
+    errors = any(d.severity == "error" for d in found)
+    return (None if errors else wf), found
