@@ -1,10 +1,9 @@
-"""Compiler diagnostics as data: a ``Problem`` per finding, a ``CompileError`` carrying them all.
+"""Compiler findings as data: a ``Diagnostic`` per finding, a ``CompileError`` carrying them all.
 
-Passes never raise on a user mistake; they return ``Problem`` values so that every mistake in a
-workflow is reported at once. ``CompileError`` is what :func:`flowc.compiler.validate.check`
-raises when the list is not empty. The ``.flow`` front end has its own ``Diagnostic`` with a
-source renderer; a ``Problem`` keeps the optional ``span`` of the node it is about so that
-renderer can point at the line.
+Passes never raise on a user mistake; they return ``Diagnostic`` values (the front ends' type,
+made with :func:`finding`) so that every mistake in a workflow is reported at once.
+``CompileError`` is what :func:`flowc.compiler.validate.check` raises when the list is not empty.
+A finding keeps the IR node's id and source span, so the ``.flow`` renderer can point at the line.
 
 Error codes are shared with the ``.flow`` front end (``flowc.dsl.codes``): F2xx names, F3xx
 arity, F4xx options. ``F210`` and ``F310`` are the compiler's own (IR-level) additions.
@@ -12,12 +11,15 @@ arity, F4xx options. ``F210`` and ``F310`` are the compiler's own (IR-level) add
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from flowc.dsl.ast import NO_SPAN, Span
+from flowc.dsl.diagnostics import Diagnostic
 from flowc.dsl.errors import FlowcError
+
+if TYPE_CHECKING:
+    from flowc.compiler.ir import SourceSpan
 
 UNKNOWN_TASK = "F201"
 CYCLE = "F209"
@@ -40,31 +42,31 @@ MAX_LISTED = 20
 """How many problems a ``CompileError`` message lists before "... and N more"."""
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One finding of a compiler pass.
+def finding(
+    code: str,
+    message: str,
+    hint: str | None = None,
+    node: str | None = None,
+    span: SourceSpan | Span | None = None,
+) -> Diagnostic:
+    """A pass's finding on IR node ``node``, at that node's source span when it has one."""
+    return Diagnostic(code, message, to_span(span), hint, node=node)
 
-    ``node`` is the id of the IR node (or errback) the problem is about; ``span`` is that node's
-    source span when it came from a ``.flow`` file (``None`` for Python canvases).
-    """
 
-    code: str
-    message: str
-    hint: str | None = None
-    node: str | None = None
-    span: Any | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.node}: " if self.node else ""
-        hint = f" ({self.hint})" if self.hint else ""
-        return f"{self.code} {where}{self.message}{hint}"
+def to_span(span: SourceSpan | Span | None) -> Span:
+    """An IR ``SourceSpan`` (or an ``ast.Span``) as an ``ast.Span``; unknown when absent."""
+    if span is None:
+        return NO_SPAN
+    if isinstance(span, Span):
+        return span
+    return Span(span.line, span.col, span.end_line, span.end_col)
 
 
 class CompileError(FlowcError):
     """Raised when a workflow fails validation; ``problems`` lists every finding, in pass order."""
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems: tuple[Problem, ...] = tuple(problems)
+    def __init__(self, problems: Sequence[Diagnostic]) -> None:
+        self.problems: tuple[Diagnostic, ...] = tuple(problems)
         super().__init__(format_problems(self.problems))
 
 
@@ -72,7 +74,7 @@ class CanvasError(FlowcError):
     """Raised when a canvas is built or used wrongly (an error in the Python code itself)."""
 
 
-def format_problems(problems: Sequence[Problem], limit: int = MAX_LISTED) -> str:
+def format_problems(problems: Sequence[Diagnostic], limit: int = MAX_LISTED) -> str:
     """Render problems one per line, capped at ``limit`` with an "... and N more" line."""
     count = len(problems)
     noun = "problem" if count == 1 else "problems"
@@ -82,8 +84,3 @@ def format_problems(problems: Sequence[Problem], limit: int = MAX_LISTED) -> str
         lines.append(f"  ... and {count - limit} more")
     return "\n".join(lines)
 
-
-def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """A "did you mean X?" hint for the closest candidate, or ``None`` when nothing is close."""
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean {matches[0]!r}?" if matches else None

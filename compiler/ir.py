@@ -54,7 +54,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from flowc.compiler.diagnostics import CYCLE, CompileError, Problem
+from flowc.compiler.diagnostics import CYCLE, CompileError, finding
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from typing_extensions import TypeAliasType
 
@@ -309,7 +309,7 @@ class Workflow(BaseModel):
         try:
             return list(nx.lexicographical_topological_sort(self.graph(), key=position.__getitem__))
         except nx.NetworkXUnfeasible as e:
-            raise CompileError([Problem(CYCLE, "the workflow graph has a cycle")]) from e
+            raise CompileError([finding(CYCLE, "the workflow graph has a cycle")]) from e
 
     # -- binding (what the join does when a node becomes ready) -----------------------------
     def incoming_value(self, node_id: str, results: Mapping[str, Any]) -> tuple[bool, Any]:

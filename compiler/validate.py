@@ -8,15 +8,16 @@ from typing import Any, TypeAlias
 from flowc.compiler.canvas.lower import lower
 from flowc.compiler.canvas.signature import Canvas
 from flowc.compiler.checks.passes import PASSES, STRUCTURE
-from flowc.compiler.diagnostics import CompileError, Problem
+from flowc.compiler.diagnostics import CompileError
 from flowc.compiler.dispatch import TaskRegistry, as_registry
 from flowc.compiler.ir import Workflow
+from flowc.dsl.diagnostics import Diagnostic
 from flowc.dsl.gc_pause import gc_paused
 
 RegistryLike: TypeAlias = TaskRegistry | Mapping[str, Callable[..., Any]]
 
 
-def validate(wf: Workflow, registry: RegistryLike | None = None) -> list[Problem]:
+def validate(wf: Workflow, registry: RegistryLike | None = None) -> list[Diagnostic]:
     """Every problem of ``wf``, in pass order; without a registry, task checks are skipped."""
     reg = as_registry(registry) if registry is not None else None
     problems = STRUCTURE(wf, reg)

@@ -1,7 +1,10 @@
 """Diagnostics as data, and the pure functions that render them as compiler-style text.
 
-``render`` gives ``file:line:col: error F201: message``, the source line, a caret line and
-an optional hint; tests compare its output to exact golden strings.
+``Diagnostic`` is flowc's one type for a problem in a user's workflow: the ``.flow``/YAML front
+ends and the compiler's passes (``flowc.compiler.checks``, which also fill ``node``) all report
+with it. ``render`` gives ``file:line:col: error F201: message``, the source line, a caret line
+and an optional hint; tests compare its output to exact golden strings. ``did_you_mean`` is the
+one closest-name suggestion for every layer.
 """
 
 from __future__ import annotations
@@ -9,10 +12,10 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from flowc.dsl.ast import Span
+from flowc.dsl.ast import NO_SPAN, Span
 
 Severity = Literal["error", "warning", "note"]
 
@@ -21,13 +24,24 @@ DEFAULT_LIMIT = 20
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
-    """One problem found in a source file: code (see ``codes.py``), message, where, and a hint."""
+    """One problem: code (see ``codes.py``), message, where, and a hint.
+
+    ``span`` is unknown (``NO_SPAN``) for a Python canvas; ``node`` is the id of the IR node a
+    compiler pass found the problem on (``None`` for the front ends' findings).
+    """
 
     code: str
     message: str
-    span: Span
+    span: Span = NO_SPAN
     hint: str | None = None
     severity: Severity = "error"
+    node: str | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        """One line without the source: ``F201 node: message (hint)``."""
+        where = f"{self.node}: " if self.node else ""
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{self.code} {where}{self.message}{hint}"
 
     def __post_init__(self) -> None:
         # A name or value pasted into a message is capped, whatever its length in the source.

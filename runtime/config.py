@@ -6,13 +6,13 @@ Celery's (seconds); ``timedelta`` values are accepted where Celery accepts them.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from types import ModuleType
 from typing import Any, Literal
 
+from flowc.dsl.diagnostics import did_you_mean_hint
 from flowc.runtime.compat import IGNORED_SETTINGS, warn_ignored
 from flowc.runtime.exceptions import ImproperlyConfigured
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -302,9 +302,8 @@ def _check_name(name: str) -> bool:
         return False
     if name in IGNORED_SETTINGS:
         return True
-    close = difflib.get_close_matches(name, [*Settings.model_fields, *IGNORED_SETTINGS], n=1,
-                                      cutoff=0.6)
-    hint = f"did you mean {close[0]!r}?" if close else "see docs/configuration.md for the list"
+    hint = did_you_mean_hint(name, [*Settings.model_fields, *IGNORED_SETTINGS]) or (
+        "see docs/configuration.md for the list")
     raise ImproperlyConfigured(f"unknown setting {name!r}", hint=hint)
 
 

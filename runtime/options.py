@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flowc.dsl.diagnostics import did_you_mean_hint
 from flowc.runtime.compat import IGNORED_CALL_OPTIONS, IGNORED_TASK_OPTIONS, warn_ignored
 from flowc.runtime.exceptions import InvalidTaskOptions
 
@@ -161,16 +162,13 @@ def _reject_unknown(options: Mapping[str, Any], known: frozenset[str], what: str
                     ignored: frozenset[str] = frozenset()) -> None:
     """Fail on the first name not in ``known``, suggesting the closest one; names in
     ``ignored`` (Celery's, without effect here) pass with a once-per-process warning."""
-    import difflib
-
     for key in options:
         if key not in known:
             if key in ignored:
                 warn_ignored(key, what, stacklevel=5)
                 continue
-            close = difflib.get_close_matches(key, known | ignored, n=1)
             raise InvalidTaskOptions(f"unknown {what} {key!r}",
-                                     hint=f"did you mean {close[0]!r}?" if close else None)
+                                     hint=did_you_mean_hint(key, known | ignored))
 
 
 def check_task_options(options: Mapping[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
+from flowc.dsl.diagnostics import did_you_mean_hint
 from flowc.runtime.exceptions import NotRegistered
 from flowc.runtime.task import Task
 from flowc.runtime.workflows.replace import BUILTINS, make_builtin
@@ -49,12 +50,9 @@ class TaskRegistry(dict[str, Task]):
         return sig
 
     def __missing__(self, name: str) -> Task:
-        import difflib
-
         builtin: Task | None = self.get(name)
         if builtin is not None:
             return builtin
 
-        close = difflib.get_close_matches(name, list(self), n=1)
-        raise NotRegistered(f"task {name!r} is not registered" +
-                            (f"; did you mean {close[0]!r}?" if close else ""))
+        hint = did_you_mean_hint(name, self)
+        raise NotRegistered(f"task {name!r} is not registered" + (f"; {hint}" if hint else ""))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flowc.compiler.diagnostics import CYCLE, Problem
+from flowc.compiler.diagnostics import CYCLE, finding
 from flowc.compiler.dispatch import TaskRegistry
 from flowc.compiler.ir import Workflow
+from flowc.dsl.diagnostics import Diagnostic
 
 
-def check_acyclic(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
+def check_acyclic(wf: Workflow, registry: TaskRegistry | None = None) -> list[Diagnostic]:
     """One problem per cycle found (networkx ``find_cycle``, repeated until none is left).
 
     Lowered workflows list parents first, which proves acyclicity in one pass; only other
@@ -20,7 +21,7 @@ def check_acyclic(wf: Workflow, registry: TaskRegistry | None = None) -> list[Pr
     graph = wf.graph()
     if nx.is_directed_acyclic_graph(graph):
         return []
-    problems: list[Problem] = []
+    problems: list[Diagnostic] = []
     while True:
         try:
             cycle = nx.find_cycle(graph)
@@ -29,7 +30,7 @@ def check_acyclic(wf: Workflow, registry: TaskRegistry | None = None) -> list[Pr
         path = [u for u, _ in cycle] + [cycle[0][0]]
         first = wf.node(path[0])
         problems.append(
-            Problem(
+            finding(
                 CYCLE,
                 "cycle: " + " -> ".join(path),
                 "a step cannot depend, even indirectly, on its own result",

@@ -17,11 +17,11 @@ from flowc.compiler.diagnostics import (
     MISSING_ARGUMENT,
     TOO_MANY_ARGUMENTS,
     UNKNOWN_KEYWORD,
-    Problem,
-    did_you_mean,
+    finding,
 )
 from flowc.compiler.dispatch import TaskRegistry
 from flowc.compiler.ir import Errback, Node, Workflow
+from flowc.dsl.diagnostics import Diagnostic, did_you_mean_hint
 
 
 class _Supplied:
@@ -37,10 +37,10 @@ class _Supplied:
 _NO_NAMES: frozenset[str] = frozenset()
 
 
-def check_arguments(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
+def check_arguments(wf: Workflow, registry: TaskRegistry | None = None) -> list[Diagnostic]:
     if registry is None:
         return []
-    problems: list[Problem] = []
+    problems: list[Diagnostic] = []
     ok: set[tuple[str, int, frozenset[str]]] = set()
     for n in wf.nodes:
         # Binding depends only on the task, the positional count and the keyword names.
@@ -75,7 +75,7 @@ def _try_bind(sig: inspect.Signature, args: list[Any], kwargs: dict[str, Any]) -
     return None
 
 
-def _check_node(n: Node, sig: inspect.Signature) -> list[Problem]:
+def _check_node(n: Node, sig: inspect.Signature) -> list[Diagnostic]:
     kwargs: dict[str, Any] = dict(n.kwargs)
     for name, source in n.kwarg_inputs.items():
         kwargs[name] = _Supplied(f"<result of {source}>")
@@ -94,10 +94,10 @@ def _check_node(n: Node, sig: inspect.Signature) -> list[Problem]:
     elif hint is None and incoming:
         hint = f"counting {what}, passed as the first argument"
     message = f"arguments do not match {n.task}{sig}: {error}"
-    return [Problem(_code(error), message, hint, node=n.id, span=n.span)]
+    return [finding(_code(error), message, hint, node=n.id, span=n.span)]
 
 
-def _check_errback(e: Errback, sig: inspect.Signature) -> list[Problem]:
+def _check_errback(e: Errback, sig: inspect.Signature) -> list[Diagnostic]:
     if e.immutable:
         candidates = [list(e.args)]
     else:
@@ -111,7 +111,7 @@ def _check_errback(e: Errback, sig: inspect.Signature) -> list[Problem]:
         "an errback receives (request, exc, traceback) or the failed task id first; "
         "make it immutable with si() to pass only its own arguments"
     )
-    return [Problem(_code(str(errors[0])), message, hint, node=e.id, span=e.span)]
+    return [finding(_code(str(errors[0])), message, hint, node=e.id, span=e.span)]
 
 
 def _code(error: str) -> str:
@@ -132,4 +132,4 @@ def _hint(sig: inspect.Signature, error: str) -> str | None:
         return None
     bad = error.split(marker, 1)[1].strip("'\"")
     names = [p.name for p in sig.parameters.values() if p.kind != p.VAR_POSITIONAL]
-    return did_you_mean(bad, names)
+    return did_you_mean_hint(bad, names)

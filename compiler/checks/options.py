@@ -18,11 +18,11 @@ from flowc.compiler.diagnostics import (
     BAD_RATE_LIMIT,
     EXCLUSIVE_OPTIONS,
     UNKNOWN_OPTION,
-    Problem,
-    did_you_mean,
+    finding,
 )
 from flowc.compiler.dispatch import TaskRegistry
 from flowc.compiler.ir import Errback, Node, SourceSpan, Workflow
+from flowc.dsl.diagnostics import Diagnostic, did_you_mean_hint
 
 PRIORITY_MIN = 0
 PRIORITY_MAX = 9
@@ -145,8 +145,8 @@ NOT_FLOWC_NAMES = {
 """Common names for an option that flowc spells the Celery way (hint only, never accepted)."""
 
 
-def check_options(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
-    problems: list[Problem] = []
+def check_options(wf: Workflow, registry: TaskRegistry | None = None) -> list[Diagnostic]:
+    problems: list[Diagnostic] = []
     calls: list[Node | Errback] = [*wf.nodes, *wf.errbacks]
     for n in calls:
         problems.extend(check_option_values(n.options, n.id, n.span))
@@ -155,29 +155,29 @@ def check_options(wf: Workflow, registry: TaskRegistry | None = None) -> list[Pr
 
 def check_option_values(
     options: Mapping[str, Any], node: str | None = None, span: SourceSpan | None = None
-) -> list[Problem]:
+) -> list[Diagnostic]:
     """Problems with one set of options (also usable when ``@app.task`` runs)."""
-    found: list[Problem] = []
+    found: list[Diagnostic] = []
     for name, value in options.items():
         check = OPTIONS.get(name)
         if check is None:
             if name in NOT_FLOWC_NAMES:
                 hint: str | None = f"flowc uses Celery's name: {NOT_FLOWC_NAMES[name]!r}"
             else:
-                hint = did_you_mean(name, OPTIONS)
-            found.append(Problem(UNKNOWN_OPTION, f"unknown option {name!r}", hint, node, span))
+                hint = did_you_mean_hint(name, OPTIONS)
+            found.append(finding(UNKNOWN_OPTION, f"unknown option {name!r}", hint, node, span))
             continue
         error = check(value)
         if error is not None:
             message = f"option {name}={value!r} {error}"
-            found.append(Problem(CODES.get(name, BAD_OPTION), message, None, node, span))
+            found.append(finding(CODES.get(name, BAD_OPTION), message, None, node, span))
     if options.get("eta") is not None and options.get("countdown") is not None:
         message = "eta and countdown are both set"
         found.append(
-            Problem(EXCLUSIVE_OPTIONS, message, "use either eta or countdown, not both", node, span)
+            finding(EXCLUSIVE_OPTIONS, message, "use either eta or countdown, not both", node, span)
         )
     soft, hard = options.get("soft_time_limit"), options.get("time_limit")
     if isinstance(soft, int | float) and isinstance(hard, int | float) and soft > hard:
         message = f"soft_time_limit={soft!r} is above time_limit={hard!r}"
-        found.append(Problem(BAD_OPTION, message, "the soft limit must come first", node, span))
+        found.append(finding(BAD_OPTION, message, "the soft limit must come first", node, span))
     return found

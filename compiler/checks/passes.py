@@ -1,6 +1,6 @@
 """The validation passes, in the one order they run.
 
-Each pass is a pure function ``(workflow, registry) -> list[Problem]`` in a module of its own;
+Each pass is a pure function ``(workflow, registry) -> list[Diagnostic]`` in a module of its own;
 passes that need the task registry return nothing when it is ``None``. ``check_structure`` runs
 first and alone: the others assume every reference resolves.
 """
@@ -15,11 +15,11 @@ from flowc.compiler.checks.options import check_options
 from flowc.compiler.checks.serialisable import check_serialisable
 from flowc.compiler.checks.structure import check_structure
 from flowc.compiler.checks.tasks import check_tasks
-from flowc.compiler.diagnostics import Problem
 from flowc.compiler.dispatch import TaskRegistry
 from flowc.compiler.ir import Workflow
+from flowc.dsl.diagnostics import Diagnostic
 
-Pass = Callable[[Workflow, TaskRegistry | None], list[Problem]]
+Pass = Callable[[Workflow, TaskRegistry | None], list[Diagnostic]]
 
 STRUCTURE: Pass = check_structure
 """Run first; when it reports anything, the remaining passes are skipped."""

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flowc.compiler.diagnostics import NOT_SERIALISABLE, Problem
+from flowc.compiler.diagnostics import NOT_SERIALISABLE, finding
 from flowc.compiler.dispatch import TaskRegistry
 from flowc.compiler.ir import Errback, Node, Workflow
+from flowc.dsl.diagnostics import Diagnostic
 
 
-def check_serialisable(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
+def check_serialisable(wf: Workflow, registry: TaskRegistry | None = None) -> list[Diagnostic]:
     """Flags the first non-JSON value of each field of each node and errback."""
-    problems: list[Problem] = []
+    problems: list[Diagnostic] = []
     # Only calls with something to send (a chain step without arguments has nothing).
     everything: tuple[Node | Errback, ...] = (*wf.nodes, *wf.errbacks)
     calls = [n for n in everything
@@ -39,7 +40,7 @@ def check_serialisable(wf: Workflow, registry: TaskRegistry | None = None) -> li
                 json.dumps(value, allow_nan=False)
             except (TypeError, ValueError) as e:
                 problems.append(
-                    Problem(
+                    finding(
                         NOT_SERIALISABLE,
                         f"{n.task}: {field} cannot be sent as JSON ({e})",
                         "pass plain data (str, int, float, bool, None, list, dict)",

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from flowc.compiler.diagnostics import MALFORMED, Problem
+from flowc.compiler.diagnostics import MALFORMED, finding
 from flowc.compiler.dispatch import TaskRegistry
 from flowc.compiler.ir import Errback, Node, Workflow, shape_leaves
+from flowc.dsl.diagnostics import Diagnostic
 
 
-def check_structure(wf: Workflow, registry: TaskRegistry | None = None) -> list[Problem]:
+def check_structure(wf: Workflow, registry: TaskRegistry | None = None) -> list[Diagnostic]:
     """Duplicate ids, dangling references, and map/task field mix-ups."""
-    problems: list[Problem] = []
+    problems: list[Diagnostic] = []
     errback_ids = {e.id for e in wf.errbacks}
     task_ids = {n.id for n in wf.nodes}
     if len(task_ids) + len(errback_ids) != len(wf.nodes) + len(wf.errbacks) \
@@ -24,7 +25,7 @@ def check_structure(wf: Workflow, registry: TaskRegistry | None = None) -> list[
         calls: list[Node | Errback] = [*wf.nodes, *wf.errbacks]
         for n in calls:
             if n.id in node_ids:
-                problems.append(Problem(MALFORMED, f"duplicate id {n.id!r}", node=n.id,
+                problems.append(finding(MALFORMED, f"duplicate id {n.id!r}", node=n.id,
                                         span=n.span))
             node_ids.add(n.id)
     for n in wf.nodes:
@@ -37,10 +38,10 @@ def check_structure(wf: Workflow, registry: TaskRegistry | None = None) -> list[
         problems.extend(_check_node(n, task_ids, errback_ids))
     for eid in wf.on_error:
         if eid not in errback_ids:
-            problems.append(Problem(MALFORMED, f"on_error refers to unknown errback {eid!r}"))
+            problems.append(finding(MALFORMED, f"on_error refers to unknown errback {eid!r}"))
     for leaf in [] if wf.result is None else shape_leaves(wf.result):
         if leaf not in task_ids:
-            problems.append(Problem(MALFORMED, f"result refers to unknown node {leaf!r}"))
+            problems.append(finding(MALFORMED, f"result refers to unknown node {leaf!r}"))
     return problems
 
 
@@ -55,11 +56,11 @@ def _references(n: Node) -> Iterator[tuple[str, str]]:
         yield "after", source
 
 
-def _check_node(n: Node, task_ids: set[str], errback_ids: set[str]) -> list[Problem]:
-    found: list[Problem] = []
+def _check_node(n: Node, task_ids: set[str], errback_ids: set[str]) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
 
     def report(message: str, hint: str | None = None) -> None:
-        found.append(Problem(MALFORMED, message, hint, node=n.id, span=n.span))
+        found.append(finding(MALFORMED, message, hint, node=n.id, span=n.span))
 
     for field, ref in _references(n):
         if ref not in task_ids:

@@ -15,13 +15,13 @@ in the message, not at 02:30 in a log.
 
 from __future__ import annotations
 
-import difflib
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, cast, get_args
 
+from flowc.dsl.diagnostics import did_you_mean_hint
 from flowc.runtime.exceptions import ImproperlyConfigured
 from flowc.runtime.options import check_call_options
 from flowc.runtime.schedules import (
@@ -186,8 +186,7 @@ def entry_from_mapping(name: str, spec: Any, zone: tzinfo,
         raise ImproperlyConfigured(f"{where} must be a dict, got {type(spec).__name__}")
     for key in spec:
         if key not in ENTRY_KEYS:
-            close = difflib.get_close_matches(str(key), ENTRY_KEYS, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"use {', '.join(ENTRY_KEYS)}"
+            hint = did_you_mean_hint(str(key), ENTRY_KEYS) or f"use {', '.join(ENTRY_KEYS)}"
             if key == "relative":
                 hint = "flowc interval schedules always sit on a fixed grid; drop 'relative'"
             raise ImproperlyConfigured(f"{where}: unknown key {key!r}", hint=hint)
@@ -267,10 +266,9 @@ def check_options(where: str, options: dict[str, Any]) -> None:
 def check_policy(where: str, value: Any) -> CatchUpPolicy:
     """A catch-up policy name, or an error listing the valid ones."""
     if value not in _POLICIES:
-        close = difflib.get_close_matches(str(value), _POLICIES, n=1)
         raise ImproperlyConfigured(
             f"{where}: unknown catchup policy {value!r}",
-            hint=f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(_POLICIES)}")
+            hint=did_you_mean_hint(str(value), _POLICIES) or f"use one of {', '.join(_POLICIES)}")
     return cast(CatchUpPolicy, value)
 
 

@@ -9,13 +9,13 @@ one run (``(entry, due_time)``), which is what lets several beat processes publi
 from __future__ import annotations
 
 import abc
-import difflib
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from flowc.dsl.diagnostics import did_you_mean_hint
 from flowc.dsl.errors import FlowcError
 
 __all__ = ["UTC", "Schedule", "ScheduleError", "get_zone", "require_aware", "resolve_zone",
@@ -138,8 +138,8 @@ def get_zone(zone: str | tzinfo) -> tzinfo:
     try:
         return ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        close = difflib.get_close_matches(zone, sorted(available_timezones()), n=1)
-        hint = f"did you mean {close[0]!r}?" if close else "use an IANA name like 'Europe/Berlin'"
+        hint = did_you_mean_hint(zone, sorted(available_timezones())) or (
+            "use an IANA name like 'Europe/Berlin'")
         raise ScheduleError(f"unknown time zone {zone!r}", hint=hint) from None
 
 

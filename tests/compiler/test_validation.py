@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from flowc.compiler.canvas import chord, fanout, s, si
 from flowc.compiler.canvas.lower import lower
-from flowc.compiler.diagnostics import CompileError, Problem
+from flowc.compiler.diagnostics import CompileError
 from flowc.compiler.ir import Node, Workflow
 from flowc.compiler.validate import check, compile_canvas, validate
+from flowc.dsl.diagnostics import Diagnostic
 
 
-def codes(problems: list[Problem]) -> list[str]:
+def codes(problems: list[Diagnostic]) -> list[str]:
     return [p.code for p in problems]
 
 
