@@ -12,14 +12,11 @@ arity, F4xx options. ``F210`` and ``F310`` are the compiler's own (IR-level) add
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from flowc.dsl.ast import NO_SPAN, Span
 from flowc.dsl.diagnostics import Diagnostic
 from flowc.dsl.errors import FlowcError
-
-if TYPE_CHECKING:
-    from flowc.compiler.ir import SourceSpan
 
 UNKNOWN_TASK = "F201"
 CYCLE = "F209"
@@ -42,18 +39,31 @@ MAX_LISTED = 20
 """How many problems a ``CompileError`` message lists before "... and N more"."""
 
 
+class Positioned(Protocol):
+    """A source range: the IR's ``SourceSpan`` or the AST's ``Span`` (1-based, end exclusive)."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def col(self) -> int: ...
+    @property
+    def end_line(self) -> int: ...
+    @property
+    def end_col(self) -> int: ...
+
+
 def finding(
     code: str,
     message: str,
     hint: str | None = None,
     node: str | None = None,
-    span: SourceSpan | Span | None = None,
+    span: Positioned | None = None,
 ) -> Diagnostic:
     """A pass's finding on IR node ``node``, at that node's source span when it has one."""
     return Diagnostic(code, message, to_span(span), hint, node=node)
 
 
-def to_span(span: SourceSpan | Span | None) -> Span:
+def to_span(span: Positioned | None) -> Span:
     """An IR ``SourceSpan`` (or an ``ast.Span``) as an ``ast.Span``; unknown when absent."""
     if span is None:
         return NO_SPAN
