@@ -1,5 +1,8 @@
 """Shared fixtures: a real Redis for every test (never a fake) and reaping of test processes.
 
+Markers are applied here, by fixture and folder (see ``MARKERS`` in pyproject.toml and
+docs/contributing.md), so ``python -m pytest -m unit`` runs the fast, server-free tests.
+
 ``redis_url`` is the real Redis at 127.0.0.1:6379 when it answers PING, on a dedicated database
 (9-15, claimed with a file lock so concurrent pytest runs on one machine never flush each other's
 data), else a session-scoped embedded server. ``FLOWC_TEST_REDIS_URL`` overrides both.
@@ -9,11 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -24,6 +29,50 @@ from flowc.runtime.redis.embedded import EmbeddedServer
 
 LOCAL_REDIS = "redis://127.0.0.1:6379"
 TEST_DBS = range(9, 16)
+TESTS = Path(__file__).resolve().parent
+
+REDIS_FIXTURES = {"redis_url", "redis_client", "embedded_server_factory"}
+"""A test using any of these talks to a real Redis server: marker ``redis``."""
+PROCESS_FIXTURES = {"process_reaper", "start_worker", "start_monitored_worker",
+                    "embedded_server_factory"}
+"""A test using any of these starts processes (workers, beat, servers): marker ``process``."""
+FOLDER_MARKERS = {
+    "reliability": ("process",),  # kills workers and Redis mid-task (chaos: marked by hand)
+    "e2e": ("process",),  # runs `flowc` as a subprocess
+}
+BROWSER_MODULES = {"test_dashboard_browser.py"}
+SUBPROCESS_MODULES = {"test_embedded.py", "test_worker_process.py", "test_beat_processes.py",
+                      "test_events_watchdog.py"}
+"""Modules that start processes without the fixtures above (servers, `python -c` children)."""
+
+
+@functools.cache
+def _uses_celery(path: Path) -> bool:
+    """Whether a test module compares with Celery itself (marker ``compat``)."""
+    text = path.read_text(encoding="utf-8")
+    return "import celery" in text or "from celery" in text or 'importorskip("celery' in text
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test ``redis``/``process``/``browser``/``chaos``/``compat``, else ``unit``."""
+    for item in items:
+        path = Path(str(item.path))
+        fixtures = set(getattr(item, "fixturenames", ()))
+        marks: set[str] = set()
+        if fixtures & REDIS_FIXTURES:
+            marks.add("redis")
+        if fixtures & PROCESS_FIXTURES or path.name in SUBPROCESS_MODULES:
+            marks.add("process")
+        if path.name in BROWSER_MODULES:
+            marks |= {"browser", "process"}
+        folder = path.relative_to(TESTS).parts[0] if path.is_relative_to(TESTS) else ""
+        marks.update(FOLDER_MARKERS.get(folder, ()))
+        if _uses_celery(path):
+            marks.add("compat")
+        if not marks & {"redis", "process", "browser", "chaos"}:
+            marks.add("unit")
+        for name in sorted(marks):
+            item.add_marker(name)
 
 
 def _claim_local_db(stack: contextlib.ExitStack, dbs: Sequence[int] = TEST_DBS) -> str | None:
