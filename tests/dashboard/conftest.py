@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +13,8 @@ from typing import Any
 import pytest
 import redis
 from flowc.runtime.app import App
+
+from tests.waiting import spawn_worker, wait_until
 
 APPS_DIR = Path(__file__).resolve().parent / "apps"
 TOKEN = "test-token-0123456789"
@@ -50,22 +49,13 @@ def start_monitored_worker(redis_url: str, redis_client: redis.Redis, process_re
     """Start ``flowc worker -A monitor_app -E`` and wait until it answers a ping."""
 
     def start(*args: str, events: bool = True, timeout: float = 20.0) -> subprocess.Popen[bytes]:
-        log_path = tmp_path / f"worker-{time.monotonic_ns()}.log"
-        env = {**os.environ, "FLOWC_BROKER_URL": redis_url, "PYTHONUNBUFFERED": "1"}
-        env.pop("FLOWC_RESULT_BACKEND", None)
         before = redis_client.zcard("flowc:workers")
-        with open(log_path, "wb") as out:
-            proc: subprocess.Popen[bytes] = process_reaper.spawn(
-                [sys.executable, "-m", "flowc", "worker", "-A", "monitor_app", "-q",
-                 *(["-E"] if events else []), *args],
-                cwd=str(APPS_DIR), env=env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while redis_client.zcard("flowc:workers") <= before or \
-                redis_client.pubsub_numsub(control_channel(redis_client))[0][1] < 1:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"worker did not start:\n{log_path.read_text()}")
-            time.sleep(0.05)
-        return proc
+        worker = spawn_worker(
+            process_reaper, "monitor_app", ["-q", *(["-E"] if events else []), *args],
+            broker_url=redis_url, cwd=APPS_DIR, log_dir=tmp_path, timeout=timeout,
+            ready=lambda: redis_client.zcard("flowc:workers") > before
+            and redis_client.pubsub_numsub(control_channel(redis_client))[0][1] >= 1)
+        return worker.proc
 
     return start
 
@@ -107,11 +97,7 @@ def serve_dashboard() -> Iterator[Callable[..., Server]]:
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline:
-                raise AssertionError("the dashboard did not start")
-            time.sleep(0.02)
+        wait_until(lambda: server.started, 10, "the dashboard to start")
         web.state.dashboard.feed.ready.wait(10)
         found = Server(f"http://127.0.0.1:{port}", web, server, thread)
         servers.append(found)
@@ -121,15 +107,3 @@ def serve_dashboard() -> Iterator[Callable[..., Server]]:
     for s in servers:
         s.server.should_exit = True
         s.thread.join(10)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until truthy; returns its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)

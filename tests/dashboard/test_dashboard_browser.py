@@ -21,7 +21,8 @@ from flowc.runtime.monitoring.views import Monitor
 from flowc.runtime.redis.connection import connect
 
 from tests.conftest import ProcessReaper
-from tests.dashboard.conftest import APPS_DIR, Server, control_channel, wait_for
+from tests.dashboard.conftest import APPS_DIR, Server, control_channel
+from tests.waiting import wait_until
 
 CHROMIUM = os.environ.get("FLOWC_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -58,7 +59,7 @@ def cluster(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                       "-P", "threads", "-c", "4"], cwd=str(APPS_DIR),
                      env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=out,
                      stderr=subprocess.STDOUT)
-    wait_for(lambda: client.pubsub_numsub(control_channel(client))[0][1] >= 1, 20, "the worker")
+    wait_until(lambda: client.pubsub_numsub(control_channel(client))[0][1] >= 1, 20, "the worker")
     auth = AuthConfig.build("127.0.0.1", token="browser-test-token")
     from tests.dashboard.conftest import _free_port
 
@@ -70,7 +71,7 @@ def cluster(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    wait_for(lambda: server.started, 10, "the dashboard")
+    wait_until(lambda: server.started, 10, "the dashboard")
     yield monitor_app, Server(f"http://127.0.0.1:{port}", web, server, thread)
     server.should_exit = True
     thread.join(10)
@@ -122,9 +123,9 @@ def test_each_page_loads_with_live_data(page, cluster, tmp_path):
     for r in done:
         r.get(timeout=10)
     chord_run.get(timeout=10)
-    wait_for(lambda: server.dashboard.index.get(failed.id) is not None and
+    wait_until(lambda: server.dashboard.index.get(failed.id) is not None and
              server.dashboard.index.get(failed.id).state == "FAILURE", what="events")
-    wait_for(lambda: len(server.dashboard.feed.depths) >= 1, what="a depth sample")
+    wait_until(lambda: len(server.dashboard.feed.depths) >= 1, what="a depth sample")
     shots = shots_dir(tmp_path)
     checks = {
         "workers": "#workers-table", "queues": "#chart-depth svg", "tasks": "#tasks-table",
@@ -218,7 +219,7 @@ def test_workflow_submitted_from_the_page_turns_green(page, cluster, tmp_path):
 def test_revoke_a_task_from_its_page(page, cluster):
     app_module, server = cluster
     waiting = app_module.add.apply_async((5, 5), countdown=600)
-    wait_for(lambda: Monitor(app_module.app).scheduled(["celery"]), what="the delayed task")
+    wait_until(lambda: Monitor(app_module.app).scheduled(["celery"]), what="the delayed task")
     page.goto(f"{server.url}/task/{waiting.id}")
     page.on("dialog", lambda dialog: dialog.accept())
     page.click("#revoke-task")
@@ -231,14 +232,14 @@ def test_requeue_a_dead_letter_from_the_page(page, cluster):
     monitor = Monitor(app_module.app)
     before = monitor.dead_letter_count()
     app_module.refuse.delay("requeue me")
-    wait_for(lambda: monitor.dead_letter_count() == before + 1, what="a dead letter")
+    wait_until(lambda: monitor.dead_letter_count() == before + 1, what="a dead letter")
     letter = monitor.dead_letters()[0]
     page.goto(f"{server.url}/dead-letters")
     page.on("dialog", lambda dialog: dialog.accept())
     page.click(f"tr[data-entry='{letter.entry_id}'] button.requeue")
     page.wait_for_selector("#toast div:has-text('requeued')")
     # it ran again and was rejected again: a new entry for the same task id
-    wait_for(lambda: monitor.dead_letters()[0].entry_id != letter.entry_id, what="redelivery")
+    wait_until(lambda: monitor.dead_letters()[0].entry_id != letter.entry_id, what="redelivery")
     assert monitor.dead_letters()[0].task_id == letter.task_id
 
 

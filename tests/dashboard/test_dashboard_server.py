@@ -12,7 +12,8 @@ from flowc.runtime.dashboard.security import AuthConfig, InsecureBind
 from flowc.runtime.monitoring.views import Monitor
 
 from flowc.cli import main
-from tests.dashboard.conftest import TOKEN, wait_for
+from tests.dashboard.conftest import TOKEN
+from tests.waiting import wait_until
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -37,7 +38,7 @@ def test_every_page_renders_live_cluster_state(monitor_app, start_monitored_work
     with pytest.raises(ValueError):
         bad.get(timeout=10)
     server = serve_dashboard(monitor_app, AuthConfig.build("127.0.0.1", token=TOKEN))
-    wait_for(lambda: server.dashboard.index.get(bad.id) and
+    wait_until(lambda: server.dashboard.index.get(bad.id) and
              server.dashboard.index.get(bad.id).state == "FAILURE", what="failure event")
     with httpx.Client(base_url=server.url, headers=BEARER, timeout=10) as client:
         # When each page is loaded, Then it answers with the cluster's state
@@ -167,7 +168,7 @@ def test_requeued_dead_letter_goes_back_to_its_stream(monitor_app, start_monitor
     start_monitored_worker("-P", "threads", "-c", "1")
     monitor = Monitor(monitor_app)
     m.refuse.delay("not today")
-    wait_for(lambda: monitor.dead_letter_count() == 1, what="a dead letter")
+    wait_until(lambda: monitor.dead_letter_count() == 1, what="a dead letter")
     letter = monitor.dead_letters()[0]
     assert letter.task == "monitor_app.refuse" and "not today" in letter.reason
     server = serve_dashboard(monitor_app, AuthConfig.build("127.0.0.1", token=TOKEN))
@@ -178,7 +179,7 @@ def test_requeued_dead_letter_goes_back_to_its_stream(monitor_app, start_monitor
         again = client.post(f"/api/dead-letters/{letter.entry_id}/requeue", json={})
         assert again.status_code == 400  # already requeued
     # the worker runs it again, and it is rejected again: a new dead letter, same task id
-    wait_for(lambda: monitor.dead_letters() and
+    wait_until(lambda: monitor.dead_letters() and
              monitor.dead_letters()[0].entry_id != letter.entry_id, what="redelivery")
     assert monitor.dead_letters()[0].task_id == letter.task_id
 
@@ -193,7 +194,7 @@ def test_metrics_expose_task_counts_runtimes_queues_and_workers(monitor_app,
     for i in range(3):
         m.add.delay(i, i).get(timeout=10)
     m.slow.apply_async((1,), countdown=600)
-    wait_for(lambda: server.dashboard.index.counts()["SUCCESS"] == 3, what="events")
+    wait_until(lambda: server.dashboard.index.counts()["SUCCESS"] == 3, what="events")
     with httpx.Client(base_url=server.url, headers=BEARER, timeout=10) as client:
         text = client.get("/metrics").text
     assert 'flowc_tasks_total{name="monitor_app.add",state="SUCCESS"} 3.0' in text

@@ -7,15 +7,11 @@ Workers run ``tests/apps/reliability_app.py`` with a short redelivery window (``
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import redis
 from flowc.runtime.app import App
@@ -26,23 +22,7 @@ APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
 sys.path.insert(0, str(APPS_DIR))
 import reliability_app  # noqa: E402
 
-from tests.runtime.conftest import WorkerProcess  # noqa: E402
-
-
-class Worker(WorkerProcess):
-    """One ``flowc worker -A reliability_app`` subprocess."""
-
-    @property
-    def alive(self) -> bool:
-        """True while the process runs."""
-        return self.proc.poll() is None
-
-    def children(self) -> list[psutil.Process]:
-        """Its pool processes (prefork)."""
-        try:
-            return psutil.Process(self.proc.pid).children()
-        except psutil.NoSuchProcess:
-            return []
+from tests.waiting import WorkerProcess, spawn_worker  # noqa: E402
 
 
 class Cluster:
@@ -53,7 +33,7 @@ class Cluster:
         self.reaper = reaper
         self.tmp_path = tmp_path
         self.redis = connect(server.url)
-        self.workers: list[Worker] = []
+        self.workers: list[WorkerProcess] = []
 
     def live_consumers(self) -> set[str]:
         """Names of consumer processes with a heartbeat."""
@@ -61,25 +41,14 @@ class Cluster:
                 if self.redis.exists(f"flowc:worker:{n.decode()}")}
 
     def start(self, *args: str, env: dict[str, str] | None = None, expect: int = 1,
-              timeout: float = 20.0) -> Worker:
+              timeout: float = 20.0) -> WorkerProcess:
         """Start a worker and wait until ``expect`` new consumer processes beat (0: no wait)."""
-        log_path = self.tmp_path / f"worker-{time.monotonic_ns()}.log"
-        full_env = {**os.environ, "FLOWC_BROKER_URL": self.server.url, "PYTHONUNBUFFERED": "1",
-                    **(env or {})}
-        full_env.pop("FLOWC_RESULT_BACKEND", None)
         before = self.live_consumers()
-        with open(log_path, "wb") as out:
-            proc = self.reaper.spawn(
-                [sys.executable, "-m", "flowc", "worker", "-A", "reliability_app",
-                 "-l", "INFO", *args],
-                cwd=str(APPS_DIR), env=full_env, stdout=out, stderr=subprocess.STDOUT)
-        worker = Worker(proc, log_path)
+        worker = spawn_worker(
+            self.reaper, "reliability_app", ["-l", "INFO", *args], broker_url=self.server.url,
+            cwd=APPS_DIR, log_dir=self.tmp_path, env=env, timeout=timeout,
+            ready=lambda: len(self.live_consumers() - before) >= expect)
         self.workers.append(worker)
-        deadline = time.monotonic() + timeout
-        while len(self.live_consumers() - before) < expect:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"worker did not start:\n{worker.log}")
-            time.sleep(0.05)
         return worker
 
     def logged(self, key: str) -> list[str]:
@@ -116,17 +85,6 @@ def rel_app(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
     app.close()
     for name in ("broker_url", "backend_url"):
         app.__dict__.pop(name, None)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str,
-             logs: Callable[[], str] | None = None) -> None:
-    """Poll ``predicate`` until true or fail saying ``what`` did not happen."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}" +
-                                 (f"\n{logs()}" if logs else ""))
-        time.sleep(0.05)
 
 
 def redis_of(cluster: Cluster) -> redis.Redis:

@@ -9,7 +9,8 @@ import reliability_app as ra
 from flowc.runtime.app import App
 
 from flowc.exceptions import TaskRevokedError, TimeLimitExceeded
-from tests.reliability.conftest import Cluster, wait_for
+from tests.reliability.conftest import Cluster
+from tests.waiting import wait_until
 
 
 @pytest.mark.parametrize("pool", ["solo", "prefork"])
@@ -31,7 +32,7 @@ def test_a_hard_time_limit_kills_and_replaces_the_pool_process(cluster: Cluster,
     with pytest.raises(TimeLimitExceeded):
         ra.runaway.delay().get(timeout=10)
     # And its process was replaced, the message settled (not redelivered), work goes on
-    wait_for(lambda: len(worker.children()) == concurrency, 10, "a replacement pool process")
+    wait_until(lambda: len(worker.children()) == concurrency, 10, "a replacement pool process")
     assert {c.pid for c in worker.children()} != before
     assert ra.record.delay(1).get(timeout=10) == 1
     time.sleep(1.0)
@@ -51,15 +52,15 @@ def test_revoke_with_terminate_kills_the_running_task(cluster: Cluster, rel_app:
     # Given a long task running in a prefork pool process
     worker = cluster.start("-P", "prefork", "-c", "2", expect=2)
     result = ra.sleeper.delay(30.0)
-    wait_for(lambda: len(cluster.logged("sleeper")) == 1, 10, "the task to start")
+    wait_until(lambda: len(cluster.logged("sleeper")) == 1, 10, "the task to start")
     pid = int(cluster.logged("sleeper")[0])
     # When it is revoked with terminate=True
     result.revoke(terminate=True)
     # Then its process is killed, the task is REVOKED, and it is not run again
     with pytest.raises(TaskRevokedError):
         result.get(timeout=5)
-    wait_for(lambda: pid not in {c.pid for c in worker.children()}, 5, "the process killed")
-    wait_for(lambda: len(worker.children()) == 2, 10, "a replacement pool process")
+    wait_until(lambda: pid not in {c.pid for c in worker.children()}, 5, "the process killed")
+    wait_until(lambda: len(worker.children()) == 2, 10, "a replacement pool process")
     assert ra.record.delay(1).get(timeout=10) == 1
     time.sleep(1.0)
     assert len(cluster.logged("sleeper")) == 1
@@ -84,7 +85,7 @@ def test_reject_without_requeue_dead_letters_with_the_reason(cluster: Cluster,
                                                              rel_app: App) -> None:
     cluster.start("-P", "solo")
     rejected = ra.rejects.delay(False)
-    wait_for(lambda: cluster.redis.xlen("flowc:dlq") == 1, 10, "the dead letter")
+    wait_until(lambda: cluster.redis.xlen("flowc:dlq") == 1, 10, "the dead letter")
     [(_, fields)] = cluster.redis.xrange("flowc:dlq")
     assert fields[b"reason"] == b"rejected by task: bad payload"
     assert rejected.id.encode() in fields[b"b"]

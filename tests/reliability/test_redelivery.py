@@ -17,20 +17,21 @@ import psutil
 import reliability_app as ra
 from flowc.runtime.app import App
 
-from tests.reliability.conftest import Cluster, Worker, wait_for
+from tests.reliability.conftest import Cluster
+from tests.waiting import WorkerProcess, wait_until
 
 TASKS = 2000
 KILLS = 10
 
 
-def _kill_one(cluster: Cluster, rng: random.Random, solos: list[Worker]) -> str:
+def _kill_one(cluster: Cluster, rng: random.Random, solos: list[WorkerProcess]) -> str:
     """SIGKILL a random consumer process: a solo worker (then start a new one) or a pool child."""
     prefork = [w for w in cluster.workers if w.children()]
     victims: list[tuple[str, object]] = [("solo", w) for w in solos if w.alive]
     victims += [("child", c) for w in prefork for c in w.children()]
     kind, victim = rng.choice(victims)
     if kind == "solo":
-        assert isinstance(victim, Worker)
+        assert isinstance(victim, WorkerProcess)
         victim.proc.kill()
         solos.remove(victim)
         solos.append(cluster.start("-P", "solo", expect=0))
@@ -69,7 +70,7 @@ def test_a_poison_pill_is_dead_lettered_after_max_deliveries_and_the_rest_finish
     poison = ra.poison.delay()
     others = [ra.record.delay(i) for i in range(50)]
     # Then the poison pill reaches the dead-letter stream after five deliveries
-    wait_for(lambda: cluster.redis.xlen("flowc:dlq") >= 1, 30, "the poison pill's dead letter",
+    wait_until(lambda: cluster.redis.xlen("flowc:dlq") >= 1, 30, "the poison pill's dead letter",
              cluster.logs)
     [(_, fields)] = cluster.redis.xrange("flowc:dlq")
     assert b"delivered 5 times and its worker was lost each time" in fields[b"reason"]
@@ -98,7 +99,7 @@ def test_a_prefetched_message_of_a_killed_worker_runs_elsewhere_but_a_started_ea
     victim = cluster.start("-P", "solo")
     started = ra.sleeper.apply_async((30.0,), acks_late=False)
     prefetched = ra.record.apply_async((7,), acks_late=False)
-    wait_for(lambda: len(cluster.logged("sleeper")) == 1, 10, "the long task to start")
+    wait_until(lambda: len(cluster.logged("sleeper")) == 1, 10, "the long task to start")
     time.sleep(0.2)
     # When the worker is SIGKILLed and another starts
     victim.proc.kill()

@@ -14,7 +14,8 @@ import reliability_app as ra
 from flowc.runtime.app import App
 from flowc.runtime.redis.embedded import EmbeddedServer
 
-from tests.reliability.conftest import Cluster, wait_for
+from tests.reliability.conftest import Cluster
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -49,12 +50,12 @@ def test_workers_recover_from_a_restart_that_lost_every_key(
     assert [ra.record.delay(i).get(timeout=20) for i in range(2, 6)] == [2, 3, 4, 5]
     # a worker that dies holding a message after the restart: the message comes back
     held = ra.sleeper.delay(60)
-    wait_for(lambda: len(cluster.logged("sleeper")) == 1, 20, "the sleeper to start",
+    wait_until(lambda: len(cluster.logged("sleeper")) == 1, 20, "the sleeper to start",
              cluster.logs)
     pid = int(cluster.logged("sleeper")[0])
     victim, survivor = (a, b) if a.proc.pid == pid else (b, a)
     victim.proc.send_signal(signal.SIGKILL)
-    wait_for(lambda: len(cluster.logged("sleeper")) == 2, 20,
+    wait_until(lambda: len(cluster.logged("sleeper")) == 2, 20,
              "the dead worker's message to run on the other worker", cluster.logs)
     assert int(cluster.logged("sleeper")[1]) == survivor.proc.pid
     assert held.state != "SUCCESS"

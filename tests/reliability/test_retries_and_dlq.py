@@ -16,7 +16,8 @@ from flowc.runtime.app import App
 
 from flowc.cli import main
 from flowc.exceptions import MaxRetriesExceededError
-from tests.reliability.conftest import Cluster, wait_for
+from tests.reliability.conftest import Cluster
+from tests.waiting import wait_until
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "examples" / "seed"
 
@@ -42,7 +43,7 @@ def test_a_retrying_task_shows_retry_then_fails_with_its_exception(cluster: Clus
                                                                    rel_app: App) -> None:
     cluster.start("-P", "solo")
     result = ra.gives_up.delay()
-    wait_for(lambda: result.state == "RETRY", 5, "the RETRY state")
+    wait_until(lambda: result.state == "RETRY", 5, "the RETRY state")
     assert isinstance(result.info, KeyError)  # the reason for the retry
     with pytest.raises(KeyError, match="still broken"):
         result.get(timeout=10)
@@ -65,14 +66,14 @@ def test_the_seed_webhook_task_works_as_written(cluster: Cluster, tmp_path: Path
         proc = process_reaper.spawn(  # type: ignore[attr-defined]
             [sys.executable, "-m", "flowc", "worker", "-A", "tasks", "-P", "solo"],
             cwd=str(SEED_DIR), env=env, stdout=out, stderr=subprocess.STDOUT)
-    wait_for(lambda: cluster.redis.zcard("flowc:workers") >= 1 or proc.poll() is not None,
+    wait_until(lambda: cluster.redis.zcard("flowc:workers") >= 1 or proc.poll() is not None,
              20, "the seed worker", log.read_text)
     seed = App("tasks", broker=cluster.server.url)
     try:
         ok = seed.send_task("tasks.sync_inventory_webhook", ["store-1"])
         bad = seed.send_task("tasks.sync_inventory_webhook", ["missing-store"])
         assert ok.get(timeout=10) == "synced store-1"
-        wait_for(lambda: cluster.redis.xlen("flowc:dlq") == 1, 10, "the rejected webhook",
+        wait_until(lambda: cluster.redis.xlen("flowc:dlq") == 1, 10, "the rejected webhook",
                  log.read_text)
         [(_, fields)] = cluster.redis.xrange("flowc:dlq")
         assert fields[b"reason"] == b"rejected by task: Fatal client syntax error."
@@ -85,7 +86,7 @@ def test_flowc_dlq_lists_shows_requeues_and_purges(cluster: Cluster, rel_app: Ap
     # Given two rejected messages in the dead-letter stream
     worker = cluster.start("-P", "solo")
     first, second = ra.rejects.delay(False), ra.rejects.delay(False)
-    wait_for(lambda: cluster.redis.xlen("flowc:dlq") == 2, 10, "two dead letters")
+    wait_until(lambda: cluster.redis.xlen("flowc:dlq") == 2, 10, "two dead letters")
     worker.stop()
     runner = CliRunner()
     url = ["--broker", cluster.server.url]

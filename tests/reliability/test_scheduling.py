@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 import reliability_app as ra
 from flowc.runtime.app import App
 
-from tests.reliability.conftest import Cluster, wait_for
+from tests.reliability.conftest import Cluster
+from tests.waiting import wait_until
 
 LIMIT, PERIOD_S = 20, 2.0  # reliability_app's REL_RATE default, '20/2s'
 
@@ -125,5 +126,5 @@ def test_expired_tasks_are_revoked_without_running(cluster: Cluster, rel_app: Ap
     late = ra.record.apply_async((1,), countdown=1.0, expires=0.5)
     r = ra.record.delay(2)
     assert r.get(timeout=10) == 2
-    wait_for(lambda: late.state == "REVOKED", 10, "the expired task to be REVOKED")
+    wait_until(lambda: late.state == "REVOKED", 10, "the expired task to be REVOKED")
     assert cluster.logged("runs") == ["2"]

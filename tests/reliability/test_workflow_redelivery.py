@@ -6,7 +6,8 @@ import reliability_app as ra
 from flowc.compiler.canvas.primitives import chain, chord
 from flowc.runtime.app import App
 
-from tests.reliability.conftest import Cluster, wait_for
+from tests.reliability.conftest import Cluster
+from tests.waiting import wait_until
 
 
 def test_a_chain_finishes_after_the_worker_running_a_step_is_killed(
@@ -17,7 +18,7 @@ def test_a_chain_finishes_after_the_worker_running_a_step_is_killed(
     result = chain(ra.step.s(0, 1), ra.step.s(10, 1.5), ra.step.s(100),
                    chord([ra.step.s(1000, 0.05) for _ in range(6)], ra.total.s())).delay()
     # When the worker that claimed the slow step is SIGKILLed while it runs
-    wait_for(lambda: any(s.startswith("10:") for s in cluster.logged("steps")), 10,
+    wait_until(lambda: any(s.startswith("10:") for s in cluster.logged("steps")), 10,
              "the slow step to start", cluster.logs)
     runner = next(s for s in cluster.logged("steps") if s.startswith("10:")).split(":")[1]
     next(w for w in cluster.workers if str(w.proc.pid) == runner).proc.kill()

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +10,8 @@ from typing import Any
 import pytest
 import redis
 from flowc.runtime.app import App
+
+from tests.waiting import WorkerProcess, spawn_worker
 
 APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
 
@@ -35,25 +33,6 @@ def publish_mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-class WorkerProcess:
-    """A real ``flowc worker`` subprocess; ``stop()`` sends SIGTERM and waits."""
-
-    def __init__(self, proc: subprocess.Popen[bytes], log_path: Path) -> None:
-        self.proc = proc
-        self.log_path = log_path
-
-    @property
-    def log(self) -> str:
-        """Everything the worker printed so far."""
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
-        """Signal the worker and wait for it to exit; returns its exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        return self.proc.wait(timeout)
-
-
 @pytest.fixture
 def start_worker(redis_url: str, redis_client: redis.Redis, process_reaper: Any,
                  tmp_path: Path) -> Callable[..., WorkerProcess]:
@@ -62,23 +41,10 @@ def start_worker(redis_url: str, redis_client: redis.Redis, process_reaper: Any,
     def start(*args: str, module: str = "sample_app", env: dict[str, str] | None = None,
               cwd: Path = APPS_DIR, expect: int = 1, timeout: float = 20.0,
               popen: dict[str, Any] | None = None) -> WorkerProcess:
-        log_path = tmp_path / f"worker-{time.monotonic_ns()}.log"
-        full_env = {**os.environ, "FLOWC_BROKER_URL": redis_url, "PYTHONUNBUFFERED": "1",
-                    **(env or {})}
-        full_env.pop("FLOWC_RESULT_BACKEND", None)
         before = redis_client.zcard("flowc:workers")
-        with open(log_path, "wb") as out:
-            proc = process_reaper.spawn(
-                [sys.executable, "-m", "flowc", "worker", "-A", module, *args],
-                cwd=str(cwd), env=full_env, stdout=out, stderr=subprocess.STDOUT,
-                **(popen or {}))
-        worker = WorkerProcess(proc, log_path)
-        deadline = time.monotonic() + timeout
-        while redis_client.zcard("flowc:workers") < before + expect:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"worker did not start:\n{worker.log}")
-            time.sleep(0.05)
-        return worker
+        return spawn_worker(process_reaper, module, args, broker_url=redis_url, cwd=cwd,
+                            log_dir=tmp_path, env=env, popen=popen, timeout=timeout,
+                            ready=lambda: redis_client.zcard("flowc:workers") >= before + expect)
 
     return start
 

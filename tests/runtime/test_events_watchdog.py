@@ -19,7 +19,7 @@ from flowc.runtime.app import App
 from flowc.runtime.redis.events_stream import iter_range
 
 from flowc.exceptions import TaskRevokedError, TimeLimitExceeded
-from tests.runtime.conftest import WorkerProcess
+from tests.waiting import WorkerProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "apps"))
 import sample_app

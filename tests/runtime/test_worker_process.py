@@ -16,7 +16,7 @@ from flowc.runtime.app import App
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "apps"))
 import sample_app
 
-from tests.runtime.conftest import WorkerProcess
+from tests.waiting import WorkerProcess
 
 Start = Callable[..., WorkerProcess]
 
