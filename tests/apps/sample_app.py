@@ -32,6 +32,13 @@ def sleep_then(seconds: float, value: object = None) -> object:
     return value
 
 
+@app.task(track_started=True)
+def sleep_started(seconds: float, value: object = None) -> object:
+    """``sleep_then`` that stores STARTED when it begins, so a test can wait until it runs."""
+    time.sleep(seconds)
+    return value
+
+
 @app.task
 def fail_custom(message: str) -> None:
     """Raises an exception type the caller can import."""

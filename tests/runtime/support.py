@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import redis
 from flowc.runtime.app import App
 from flowc.runtime.worker.consumer import Consumer
+
+from tests.waiting import wait_until
 
 
 def add_arithmetic_tasks(app: App) -> None:
@@ -50,3 +55,27 @@ class BackgroundConsumer:
         """Stop after the current batch and wait for the thread."""
         self.consumer.stop()
         self.thread.join(10)
+
+
+def unsettled_messages(app: App) -> int:
+    """Messages still queued, delayed or in flight (acknowledging deletes them) on every queue."""
+    client = app.broker_client
+    names = {q.decode() if isinstance(q, bytes) else q for q in client.smembers(app.keys.queues())}
+    names.add(app.conf.task_default_queue)
+    total = 0
+    for queue in names:
+        total += sum(int(client.xlen(stream)) for stream in app.keys.streams(queue))
+        total += int(client.zcard(app.keys.delayed(queue)))
+    return total
+
+
+def wait_settled(app: App, timeout: float = 10.0) -> None:
+    """Wait until every message is processed: proves nothing more is coming, without a sleep."""
+    wait_until(lambda: unsettled_messages(app) == 0, timeout, "every message to be settled")
+
+
+def blocked_clients(client: redis.Redis, command: str) -> int:
+    """Connections to ``client``'s database blocked in ``command`` (e.g. ``blmove``)."""
+    db = int(client.connection_pool.connection_kwargs.get("db", 0))
+    clients: Any = client.client_list()
+    return sum(1 for c in clients if c.get("cmd") == command and int(c.get("db", -1)) == db)

@@ -25,6 +25,7 @@ from flowc.runtime.redis.beat_lock import RENEW_FRACTION
 from flowc.runtime.redis.keys import Keys
 
 from tests.runtime.beat_support import Sent, sent
+from tests.waiting import wait_until
 
 APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
 SEED_DIR = Path(__file__).resolve().parents[2] / "examples" / "seed"
@@ -44,14 +45,10 @@ def spawn_beat(process_reaper: Any, redis_url: str, log: Path,
 
 def leader_pid(client: redis.Redis, timeout_s: float = 15.0) -> tuple[int, int]:
     """(pid, fence) of the process holding the lease (candidate ids are host.pid.random)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        token = client.get(Keys().beat_lock())
-        if token is not None:
-            fence, candidate = token.decode().split(":", 1)
-            return int(candidate.rsplit(".", 2)[1]), int(fence)
-        time.sleep(0.02)
-    raise AssertionError("no beat process took the lease")
+    token = wait_until(lambda: client.get(Keys().beat_lock()), timeout_s,
+                       "a beat process to take the lease")
+    fence, candidate = token.decode().split(":", 1)
+    return int(candidate.rsplit(".", 2)[1]), int(fence)
 
 
 def check_every_second_once(messages: list[Sent], entry: str) -> list[datetime]:
@@ -78,12 +75,13 @@ def test_three_beats_one_killed_publish_every_second_exactly_once(
         procs[proc.pid] = proc
     pid, fence = leader_pid(redis_client)
     assert pid in procs
-    time.sleep(5)
+    wait_until(lambda: len(sent(redis_client, "celery")) >= 5, 15, "five seconds published")
     # When the leader is SIGKILLed midway (its lease is not released: it must expire)
     killed_at_ms = int(time.time() * 1000)
     os.kill(pid, signal.SIGKILL)
     procs[pid].wait(5)
-    time.sleep(6)
+    wait_until(lambda: sum(m.added_ms > killed_at_ms for m in sent(redis_client, "celery")) >= 5,
+               15, "five seconds published after the takeover")
     for other in procs.values():
         if other.poll() is None:
             other.send_signal(signal.SIGTERM)
@@ -126,12 +124,12 @@ def test_worker_with_B_runs_beat_and_the_tasks_it_publishes(
             cwd=str(APPS_DIR), env=env, stdout=out, stderr=subprocess.STDOUT)
     app = App("beat_app", broker=redis_url)
     try:
-        deadline = time.monotonic() + 20
-        done: list[bytes] = []
-        while time.monotonic() < deadline and len(done) < 4:
-            done = list(redis_client.scan_iter(match=app.keys.result("*"), count=1000))
-            time.sleep(0.1)
-        assert len(done) >= 4, log.read_text()  # the worker ran what its beat thread published
+        # the worker runs what its beat thread publishes
+        def results() -> list[bytes]:
+            return list(redis_client.scan_iter(match=app.keys.result("*"), count=1000))
+
+        done = wait_until(lambda: r if len(r := results()) >= 4 else [], 20, "four results",
+                          log.read_text)
         ids = [k.decode().rsplit(":", 1)[1] for k in done]
         assert {app.AsyncResult(i).get(timeout=5) for i in ids} == {"schedule", "signal"}
         proc.send_signal(signal.SIGTERM)

@@ -125,7 +125,7 @@ def test_a_server_started_from_a_short_lived_thread_outlives_the_thread(
     worker = threading.Thread(target=lambda: box.update(server=embedded_server_factory()))
     worker.start()
     worker.join()
-    time.sleep(0.2)
+    time.sleep(0.2)  # not a wait: the window in which a PDEATHSIG tied to the thread would land
     assert box["server"].running
 
 

@@ -8,7 +8,6 @@ supervisor settles the task for it and sends the event under the pool process's 
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from flowc.runtime.app import App
 from flowc.runtime.redis.events_stream import iter_range
 
 from flowc.exceptions import TaskRevokedError, TimeLimitExceeded
-from tests.waiting import WorkerProcess
+from tests.waiting import WorkerProcess, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "apps"))
 import sample_app
@@ -34,14 +33,10 @@ def _events_of(client: redis.Redis, task_id: str) -> list[dict[str, Any]]:
 
 def _wait_for_event(client: redis.Redis, task_id: str, kind: str,
                     timeout: float = 15.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [e for e in _events_of(client, task_id) if e["type"] == kind]
-        if found:
-            return found[0]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {kind} event for {task_id}: {_events_of(client, task_id)}")
-        time.sleep(0.05)
+    found = wait_until(lambda: [e for e in _events_of(client, task_id) if e["type"] == kind],
+                       timeout, f"a {kind} event for {task_id}",
+                       lambda: str(_events_of(client, task_id)))
+    return found[0]
 
 
 def test_a_task_killed_for_its_hard_time_limit_sends_task_failed(

@@ -10,12 +10,8 @@ from typing import Any
 import redis
 from flowc.runtime.app import App
 
-from tests.runtime.support import add_arithmetic_tasks
-
-
-def _blocked_waiters(client: redis.Redis) -> int:
-    clients: Any = client.client_list()
-    return sum(1 for c in clients if c.get("cmd") == "xreadgroup")
+from tests.runtime.support import add_arithmetic_tasks, blocked_clients
+from tests.waiting import wait_until
 
 
 def test_wakes_taken_from_several_streams_are_not_lost(app: App,
@@ -49,13 +45,11 @@ def _waiting(app: App, client: redis.Redis, name: str, count: int = 4
     queues = [app.conf.task_default_queue]
     assert app.broker.fetch(name, queues, count, 0.0) == []
     got: list[Any] = []
-    before = _blocked_waiters(client)
+    before = blocked_clients(client, "xreadgroup")
     thread = threading.Thread(target=lambda: got.extend(
         app.broker.fetch(name, queues, count, 4.0, idle_ids=[b"-"] * 10)))
     thread.start()
-    deadline = time.monotonic() + 5
-    while _blocked_waiters(client) == before and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: blocked_clients(client, "xreadgroup") > before, 5, "the consumer to block")
     return thread, got
 
 

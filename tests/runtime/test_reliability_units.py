@@ -3,7 +3,6 @@ rate-limit slots, idempotency keys, and the call-time checks of bad options."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +14,8 @@ from flowc.runtime.worker.consumer import Consumer
 from flowc.runtime.worker.heartbeat import Heartbeat
 from flowc.runtime.worker.ratelimit import RateLimiter, interval_ms, limit_key_value
 from flowc.runtime.worker.reaper import Reaper
+
+from tests.waiting import wait_until
 
 STREAM = "flowc:{q:celery}:p0"
 
@@ -188,7 +189,8 @@ def test_an_idempotency_key_expires_after_its_ttl(app: App, redis_client: redis.
 
     app.conf.flowc_idempotency_ttl = 0.2
     first = charge.apply_async((1,), idempotency_key="k")
-    time.sleep(0.3)
+    key = app.keys.idempotency("k", app.conf.task_default_queue)
+    wait_until(lambda: not redis_client.exists(key), 5, "the idempotency key to expire")
     assert charge.apply_async((1,), idempotency_key="k").id != first.id
 
 

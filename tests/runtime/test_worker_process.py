@@ -16,7 +16,7 @@ from flowc.runtime.app import App
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "apps"))
 import sample_app
 
-from tests.waiting import WorkerProcess
+from tests.waiting import WorkerProcess, wait_until
 
 Start = Callable[..., WorkerProcess]
 
@@ -87,10 +87,9 @@ def test_pickle_message_is_refused_when_only_json_is_accepted(
 def test_warm_shutdown_finishes_the_running_task_and_returns_prefetched_ones(
         start_worker: Start, client_app: App, redis_client: redis.Redis) -> None:
     worker = start_worker("-P", "solo")
-    running = sample_app.sleep_then.delay(1.0, "done")
-    time.sleep(0.3)  # the worker has claimed it and is sleeping
+    running = sample_app.sleep_started.delay(1.0, "done")
+    wait_until(lambda: running.state == "STARTED", 10, "the task to start")
     queued = [sample_app.add.delay(i, i) for i in range(3)]
-    time.sleep(0.1)
     assert worker.stop(signal.SIGTERM) == 0
     assert running.get(timeout=1) == "done"
     pending = redis_client.xpending("flowc:{q:celery}:p0", "workers")["pending"]
@@ -107,28 +106,29 @@ def test_banner_lists_tasks_and_masks_the_broker_password(start_worker: Start,
     else:
         url = redis_url + ("&" if "?" in redis_url else "?") + "password=s3cret"
     worker = start_worker("-P", "solo", env={"FLOWC_BROKER_URL": url})
-    time.sleep(0.2)
-    log = worker.log
+    log = wait_until(lambda: worker.log if "sample_app.add" in worker.log else "", 10,
+                     "the banner")
     assert "s3cret" not in log and "****" in log
     assert "sample_app.add" in log and "solo" in log
 
 
 def test_a_worker_only_consumes_the_queues_it_was_given(
-        start_worker: Start, client_app: App) -> None:
+        start_worker: Start, client_app: App, redis_client: redis.Redis) -> None:
     start_worker("-P", "solo", "-Q", "media_heavy")
     on_other = sample_app.add.apply_async((1, 1), queue="elsewhere")
     on_mine = sample_app.add.apply_async((2, 2), queue="media_heavy")
     assert on_mine.get(timeout=10) == 4
-    time.sleep(0.3)
+    # the worker fetched from media_heavy after the message to elsewhere was queued
     assert on_other.state == "PENDING"
+    assert redis_client.xlen("flowc:{q:elsewhere}:p0") == 1
 
 
 def test_one_ctrl_c_to_a_prefork_workers_process_group_is_a_warm_shutdown(
         start_worker: Start, client_app: App) -> None:
     """The terminal sends SIGINT to every process of the group; children must not count it."""
     worker = start_worker("-P", "prefork", "-c", "2", expect=2, popen={"start_new_session": True})
-    running = sample_app.sleep_then.delay(1.0, "finished")
-    time.sleep(0.4)
+    running = sample_app.sleep_started.delay(1.0, "finished")
+    wait_until(lambda: running.state == "STARTED", 10, "the task to start")
     os.killpg(worker.proc.pid, signal.SIGINT)
     assert worker.proc.wait(20) == 0
     assert running.get(timeout=1) == "finished"

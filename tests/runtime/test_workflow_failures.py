@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +15,8 @@ from flowc.compiler.canvas.primitives import chain, chord, group
 from flowc.runtime.app import App
 from flowc.runtime.workflows.join import JoinOp
 
-from tests.runtime.support import BackgroundConsumer, add_arithmetic_tasks
+from tests.runtime.support import BackgroundConsumer, add_arithmetic_tasks, wait_settled
+from tests.waiting import wait_until
 
 
 class StepFailed(Exception):
@@ -79,10 +81,8 @@ def test_link_error_on_a_chain_fires_exactly_once_with_the_failed_task_id(
     with pytest.raises(StepFailed):
         result.get(timeout=5)
     failed_task = fapp.workflow(result.workflow_id).nodes()["n1"]["task_id"]
-    deadline = time.monotonic() + 5
-    while not calls(redis_client) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)
+    wait_until(lambda: calls(redis_client), 5, "the errback")
+    wait_settled(fapp)
     assert calls(redis_client) == [["id", failed_task]]
 
 
@@ -92,9 +92,7 @@ def test_errback_taking_request_exc_traceback_gets_celerys_arguments(
     result = fail.apply_async((1,), link_error=fapp.tasks["on_error_celery"].s())
     with pytest.raises(StepFailed):
         result.get(timeout=5)
-    deadline = time.monotonic() + 5
-    while not calls(redis_client) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: calls(redis_client), 5, "the errback")
     assert calls(redis_client) == [["celery", result.id, "StepFailed", True]]
 
 
@@ -106,7 +104,8 @@ def test_two_failing_header_tasks_fire_the_errback_once(fapp: App,
     result = workflow.delay()
     with pytest.raises(StepFailed):
         result.get(timeout=5)
-    time.sleep(0.3)
+    wait_until(lambda: calls(redis_client), 5, "the errback")
+    wait_settled(fapp)
     assert len(calls(redis_client)) == 1
 
 
@@ -134,12 +133,13 @@ def test_a_failure_in_one_group_member_leaves_the_others_running(fapp: App) -> N
 
 def test_revoked_workflow_enqueues_nothing_more(fapp: App, redis_client: redis.Redis) -> None:
     add = fapp.tasks["add"]
-    sleeper = fapp.task(name="nap")(lambda x: time.sleep(0.5) or x)
+    started = threading.Event()
+    sleeper = fapp.task(name="nap")(lambda x: started.set() or time.sleep(0.5) or x)
     result = chain(sleeper.s(1), add.s(1), add.s(1)).delay()
-    time.sleep(0.1)
     run = fapp.workflow(result.workflow_id)
+    assert started.wait(5), "the first step did not start"
     run.revoke()
-    time.sleep(1.0)
+    wait_settled(fapp)
     assert run.status() == "REVOKED"
     assert run.nodes()["n1"]["state"] != "SUCCESS"
 

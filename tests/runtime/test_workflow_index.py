@@ -10,6 +10,7 @@ from flowc.runtime.app import App
 from flowc.runtime.workflows.index import IndexPruner
 
 from tests.runtime.support import BackgroundConsumer, add_arithmetic_tasks
+from tests.waiting import wait_until
 
 
 def _index(app: App, client: redis.Redis) -> set[str]:
@@ -29,10 +30,7 @@ def test_a_finished_run_whose_keys_expired_leaves_the_index_and_a_running_one_st
         worker.stop()
     running = chain(add.s(1, 1).set(queue="nobody-consumes"), add.s(1)).delay()
     meta = app.keys.workflow(finished.workflow_id)[4]
-    deadline = time.monotonic() + 10
-    while redis_client.exists(meta) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not redis_client.exists(meta), "the finished run's keys did not expire"
+    wait_until(lambda: not redis_client.exists(meta), 10, "the finished run's keys to expire")
 
     removed = IndexPruner(app).prune(now=time.time() + 5)
 
