@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 
+from tests.runtime.support import clients_in
+from tests.waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 QUEUES = "celery,default,media_heavy"
@@ -168,10 +171,9 @@ def test_ctrl_c_revokes_the_run(redis_url: str, redis_client: Any, process_reape
          "--workers", "0"],  # wait for a worker of our own: none comes
         cwd=ROOT, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not redis_client.zcard("flowc:workflows") and time.monotonic() < deadline:
-        time.sleep(0.05)  # wait until the run is submitted, however slow start-up is
-    time.sleep(0.3)
+    # wait until the run is submitted and `flowc run` watches it, however slow start-up is
+    wait_until(lambda: redis_client.zcard("flowc:workflows"), 30, "the run to be submitted")
+    wait_until(lambda: clients_in(redis_client, "hgetall"), 10, "flowc run to read the run")
     # When Ctrl-C arrives (stdin is not a terminal: revoke without asking)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)

@@ -74,8 +74,11 @@ def wait_settled(app: App, timeout: float = 10.0) -> None:
     wait_until(lambda: unsettled_messages(app) == 0, timeout, "every message to be settled")
 
 
-def blocked_clients(client: redis.Redis, command: str) -> int:
-    """Connections to ``client``'s database blocked in ``command`` (e.g. ``blmove``)."""
+def clients_in(client: redis.Redis, command: str) -> int:
+    """Connections to ``client``'s database in (or last done with) ``command``, e.g. ``blmove``.
+
+    A client blocked in a command shows it until it returns, so this sees waiters block.
+    """
     db = int(client.connection_pool.connection_kwargs.get("db", 0))
     clients: Any = client.client_list()
     return sum(1 for c in clients if c.get("cmd") == command and int(c.get("db", -1)) == db)

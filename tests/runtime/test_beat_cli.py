@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from flowc.runtime.beat.service import Beat
 from flowc.cli import main
 from flowc.cli.beat import flow_entries
 from tests.runtime.beat_support import dues
+from tests.waiting import wait_until
 
 APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
 FLOW_FILE = APPS_DIR / "beat_schedules.flow"
@@ -100,9 +100,8 @@ def test_beat_dry_run_logs_what_it_would_publish_and_writes_nothing(
         proc = process_reaper.spawn(
             [sys.executable, "-m", "flowc", "beat", "-A", "beat_app", "--schedule", str(FLOW_FILE),
              "--dry-run"], cwd=str(APPS_DIR), env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while "would publish pulse" not in log.read_text() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: "would publish pulse" in log.read_text(), 20, "a dry-run publish",
+               log.read_text)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == 0
     text = log.read_text()

@@ -10,7 +10,7 @@ from typing import Any
 import redis
 from flowc.runtime.app import App
 
-from tests.runtime.support import add_arithmetic_tasks, blocked_clients
+from tests.runtime.support import add_arithmetic_tasks, clients_in
 from tests.waiting import wait_until
 
 
@@ -45,11 +45,11 @@ def _waiting(app: App, client: redis.Redis, name: str, count: int = 4
     queues = [app.conf.task_default_queue]
     assert app.broker.fetch(name, queues, count, 0.0) == []
     got: list[Any] = []
-    before = blocked_clients(client, "xreadgroup")
+    before = clients_in(client, "xreadgroup")
     thread = threading.Thread(target=lambda: got.extend(
         app.broker.fetch(name, queues, count, 4.0, idle_ids=[b"-"] * 10)))
     thread.start()
-    wait_until(lambda: blocked_clients(client, "xreadgroup") > before, 5, "the consumer to block")
+    wait_until(lambda: clients_in(client, "xreadgroup") > before, 5, "the consumer to block")
     return thread, got
 
 

@@ -11,7 +11,7 @@ from flowc.runtime import states
 from flowc.runtime.app import App
 from flowc.runtime.exceptions import TaskError, TimeoutError
 
-from tests.runtime.support import blocked_clients, drain
+from tests.runtime.support import clients_in, drain
 from tests.waiting import wait_until
 
 
@@ -89,10 +89,10 @@ def test_get_blocks_until_the_result_is_stored_and_wakes_at_once(app: App) -> No
         result.get(timeout=5)
         woke.append(time.perf_counter())
 
-    before = blocked_clients(app.broker_client, "blmove")
+    before = clients_in(app.broker_client, "blmove")
     waiter = threading.Thread(target=wait)
     waiter.start()
-    wait_until(lambda: blocked_clients(app.broker_client, "blmove") > before, 5,
+    wait_until(lambda: clients_in(app.broker_client, "blmove") > before, 5,
                "the waiter to block in Redis")
     assert not woke  # still blocked: nothing was stored yet
     drain(app)
