@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -199,10 +198,7 @@ def test_workflow_submitted_from_the_page_turns_green(page, cluster, tmp_path):
     page.select_option("#flow-file", "demo.flow")
     # Poll from Python: wait_for_function evaluates a string, which the page's CSP forbids.
     textarea = page.locator("#submit-flow textarea")
-    deadline = time.monotonic() + 10
-    while "flow demo" not in textarea.input_value() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert "flow demo" in textarea.input_value()
+    wait_until(lambda: "flow demo" in textarea.input_value(), 10, "the demo flow to load")
     page.fill("#submit-flow input[name=params]", '{"a": 40}')
     page.click("#submit-flow button[type=submit]")
     link = page.wait_for_selector("#submitted a[href^='/workflow/']")

@@ -10,6 +10,7 @@ from flowc.runtime.app import App
 
 from flowc.exceptions import TaskRevokedError, TimeLimitExceeded
 from tests.reliability.conftest import Cluster
+from tests.runtime.support import wait_settled
 from tests.waiting import wait_until
 
 
@@ -35,9 +36,8 @@ def test_a_hard_time_limit_kills_and_replaces_the_pool_process(cluster: Cluster,
     wait_until(lambda: len(worker.children()) == concurrency, 10, "a replacement pool process")
     assert {c.pid for c in worker.children()} != before
     assert ra.record.delay(1).get(timeout=10) == 1
-    time.sleep(1.0)
-    pending = cluster.redis.xpending("flowc:{q:celery}:p0", "workers")["pending"]
-    assert pending == 0 and cluster.redis.xlen("flowc:{q:celery}:p0") == 0
+    wait_until(lambda: cluster.redis.xpending("flowc:{q:celery}:p0", "workers")["pending"] == 0
+               and cluster.redis.xlen("flowc:{q:celery}:p0") == 0, 10, "every message settled")
 
 
 def test_a_hard_time_limit_in_the_solo_pool_fails_the_task(cluster: Cluster,
@@ -62,7 +62,7 @@ def test_revoke_with_terminate_kills_the_running_task(cluster: Cluster, rel_app:
     wait_until(lambda: pid not in {c.pid for c in worker.children()}, 5, "the process killed")
     wait_until(lambda: len(worker.children()) == 2, 10, "a replacement pool process")
     assert ra.record.delay(1).get(timeout=10) == 1
-    time.sleep(1.0)
+    wait_settled(rel_app)
     assert len(cluster.logged("sleeper")) == 1
     assert result.state == "REVOKED"
 
@@ -77,7 +77,7 @@ def test_revoked_queued_and_delayed_tasks_never_run(cluster: Cluster, rel_app: A
     for r in (delayed, queued):
         with pytest.raises(TaskRevokedError):
             r.get(timeout=5)
-    time.sleep(2.0)
+    wait_settled(rel_app)  # the delayed one came due (1.5 s) and was discarded
     assert cluster.logged("runs") == ["3"]
 
 

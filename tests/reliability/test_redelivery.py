@@ -18,6 +18,7 @@ import reliability_app as ra
 from flowc.runtime.app import App
 
 from tests.reliability.conftest import Cluster
+from tests.runtime.support import wait_settled
 from tests.waiting import WorkerProcess, wait_until
 
 TASKS = 2000
@@ -51,7 +52,7 @@ def test_2000_acks_late_tasks_survive_10_random_sigkills(cluster: Cluster,
     results = [ra.record.delay(i, rng.uniform(0.005, 0.015)) for i in range(TASKS)]
     killed = []
     for _ in range(KILLS):
-        time.sleep(rng.uniform(0.15, 0.45))
+        time.sleep(rng.uniform(0.15, 0.45))  # not a wait: the random kill schedule under test
         killed.append(_kill_one(cluster, rng, solos))
     # Then every task ends SUCCESS and each ran at least once
     assert [r.get(timeout=60) for r in results] == list(range(TASKS)), cluster.logs()
@@ -96,18 +97,20 @@ def test_a_long_task_on_a_live_worker_is_never_taken(cluster: Cluster, rel_app: 
 def test_a_prefetched_message_of_a_killed_worker_runs_elsewhere_but_a_started_early_ack_one_does_not(  # noqa: E501
         cluster: Cluster, rel_app: App) -> None:
     # Given a solo worker holding a running early-ack task and a prefetched one
-    victim = cluster.start("-P", "solo")
+    # (both queued before the worker starts, so its first fetch claims them together)
     started = ra.sleeper.apply_async((30.0,), acks_late=False)
     prefetched = ra.record.apply_async((7,), acks_late=False)
+    victim = cluster.start("-P", "solo")
     wait_until(lambda: len(cluster.logged("sleeper")) == 1, 10, "the long task to start")
-    time.sleep(0.2)
+    wait_until(lambda: cluster.redis.xpending("flowc:{q:celery}:p0", "workers")["pending"] == 1,
+               10, "the second message to be held (and the first acknowledged)")
     # When the worker is SIGKILLed and another starts
     victim.proc.kill()
     cluster.start("-P", "solo")
     # Then the prefetched message runs on the new worker (it had not started)...
     assert prefetched.get(timeout=15) == 7
     # ...and the started one is not run again: it was acknowledged when it started (Celery)
-    time.sleep(1.0)
+    wait_settled(rel_app)
     assert len(cluster.logged("sleeper")) == 1
     assert started.state == "PENDING"
 
@@ -116,7 +119,7 @@ def test_warm_shutdown_of_a_prefork_worker_loses_nothing(cluster: Cluster,
                                                          rel_app: App) -> None:
     worker = cluster.start("-P", "prefork", "-c", "2", expect=2)
     results = [ra.record.delay(i, 0.01) for i in range(100)]
-    time.sleep(0.3)
+    wait_until(lambda: len(cluster.logged("runs")) >= 10, 20, "the run to be under way")
     assert worker.stop(signal.SIGTERM) == 0
     cluster.start("-P", "solo")
     assert [r.get(timeout=30) for r in results] == list(range(100))

@@ -9,6 +9,7 @@ import reliability_app as ra
 from flowc.runtime.app import App
 
 from tests.reliability.conftest import Cluster
+from tests.waiting import wait_until
 
 
 def test_a_redis_restart_mid_run_loses_nothing(cluster: Cluster, rel_app: App) -> None:
@@ -16,7 +17,7 @@ def test_a_redis_restart_mid_run_loses_nothing(cluster: Cluster, rel_app: App) -
     cluster.start("-P", "solo")
     cluster.start("-P", "prefork", "-c", "2", expect=2)
     first = [ra.record.delay(i, 0.006) for i in range(400)]
-    time.sleep(0.4)
+    wait_until(lambda: len(cluster.logged("runs")) >= 40, 20, "the run to be under way")
     # When the server restarts in the middle of the run
     done_before = len(cluster.logged("runs"))
     cluster.server.restart()
@@ -39,7 +40,7 @@ def test_workers_survive_the_server_being_down_for_a_few_seconds(cluster: Cluste
     cluster.start("-P", "solo")
     assert ra.record.delay(1).get(timeout=10) == 1
     cluster.server.kill()  # a crash: AOF (fsync every second) was written before the kill
-    time.sleep(3.0)
+    time.sleep(3.0)  # not a wait: the outage under test (workers keep retrying meanwhile)
     cluster.server.start()
     assert ra.record.delay(2).get(timeout=30) == 2
     assert all(w.alive for w in cluster.workers)

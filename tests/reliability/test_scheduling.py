@@ -12,6 +12,7 @@ import reliability_app as ra
 from flowc.runtime.app import App
 
 from tests.reliability.conftest import Cluster
+from tests.runtime.support import unsettled_messages, wait_settled
 from tests.waiting import wait_until
 
 LIMIT, PERIOD_S = 20, 2.0  # reliability_app's REL_RATE default, '20/2s'
@@ -64,7 +65,8 @@ def test_a_rate_limited_task_does_not_block_other_tasks_in_the_same_worker(
         cluster: Cluster, rel_app: App) -> None:
     cluster.start("-P", "solo")
     limited = [ra.limited.delay(i) for i in range(25)]  # the last 5 wait about 2 s
-    time.sleep(0.3)
+    wait_until(lambda: cluster.redis.zcard("flowc:{q:celery}:delayed"), 10,
+               "limited tasks deferred to the delayed set")
     other = ra.record.delay(99)
     assert other.get(timeout=1.0) == 99  # ran while the limited ones wait in the delayed set
     assert [r.get(timeout=10) for r in limited] == list(range(25))
@@ -99,7 +101,7 @@ def test_an_eta_survives_worker_restarts_and_runs_once_never_early(
     soon = ra.when.apply_async((2,), eta=datetime.fromtimestamp(due, tz=new_york))
     # When the worker is killed and replaced, twice, before either is due
     for _ in range(2):
-        time.sleep(0.5)
+        time.sleep(0.5)  # not a wait: the worker runs a while before it is killed
         worker.proc.kill()
         worker = cluster.start("-P", "solo")
         # Then both still wait in Redis (the delayed set), not in any worker's memory
@@ -107,7 +109,7 @@ def test_an_eta_survives_worker_restarts_and_runs_once_never_early(
         assert cluster.logged("when") == []
     # And the near one runs once, not before its ETA; the hour-long one keeps waiting
     assert soon.get(timeout=10) >= due
-    time.sleep(1.0)
+    wait_until(lambda: unsettled_messages(rel_app) == 1, 10, "only the hour-long one to be left")
     assert [line.split()[0] for line in cluster.logged("when")] == ["2"]
     [(member, score)] = cluster.redis.zrange("flowc:{q:celery}:delayed", 0, -1, withscores=True)
     assert hour.id.encode() in member and score > time.time() + 3500
@@ -117,7 +119,7 @@ def test_an_eta_survives_worker_restarts_and_runs_once_never_early(
     cluster.start("-P", "solo")
     cluster.start("-P", "solo")
     hour.get(timeout=10)
-    time.sleep(1.0)
+    wait_settled(rel_app)
     assert sorted(line.split()[0] for line in cluster.logged("when")) == ["1", "2"]
 
 

@@ -24,21 +24,17 @@ from flowc.runtime.redis.embedded import (
     find_server_binary,
 )
 
+from tests.waiting import wait_until
+
 Factory = Callable[..., EmbeddedServer]
 
 
-def _wait_gone(process: psutil.Process, timeout: float) -> bool:
+def _gone(process: psutil.Process) -> bool:
     """True once ``process`` has exited (a zombie nobody reaped counts as exited)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def _child_env() -> dict[str, str]:
@@ -82,7 +78,7 @@ def test_server_answers_on_a_private_socket_and_stop_removes_everything(
         finally:
             client.close()
         process = psutil.Process(server.pid)
-    assert _wait_gone(process, 0)
+    assert _gone(process)
     assert not private_dir.exists()
     server.stop()  # Idempotent.
     with pytest.raises(EmbeddedServerError, match="stopped"):
@@ -149,7 +145,7 @@ def test_the_server_dies_when_the_process_that_started_it_is_sigkilled(
     owner.kill()
     owner.wait()
     try:
-        assert _wait_gone(server, 5)
+        wait_until(lambda: _gone(server), 5, "the server to exit")
     finally:
         shutil.rmtree(Path(socket_path).parent, ignore_errors=True)
 
