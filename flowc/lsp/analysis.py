@@ -1,6 +1,6 @@
 """One document as ``flowc check`` sees it: parsed, its ``use`` modules imported, checked.
 
-The loading is :mod:`flowc.cli.project`'s (the one place that imports user code), fed with the
+The loading is :mod:`flowc.runtime.project`'s (the one place that imports user code), fed with the
 editor's text instead of the file on disk. Task modules are imported once per process (Python's
 module cache), so an edited task module is seen after the server restarts.
 """
@@ -14,10 +14,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowc.cli.project import Loaded, import_tasks, is_yaml, parse_text
-from flowc.cli.project import check as check_loaded
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic, sort_diagnostics
+from flowc.runtime.project import Loaded, import_tasks, is_yaml, parse_text
+from flowc.runtime.project import check as check_loaded
 
 _USE_LINE = re.compile(r"^[ \t]*use[ \t]+(\"[^\"\n]*\"|'[^'\n]*')[ \t]*(#.*)?$", re.MULTILINE)
 

@@ -13,7 +13,6 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace.position_codec import PositionCodec
 
-from flowc.cli.project import is_yaml
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic
 from flowc.lsp.actions import Fix, fixes
@@ -25,6 +24,7 @@ from flowc.lsp.hover import hover_text
 from flowc.lsp.locate import Target, target_at
 from flowc.lsp.ranges import to_line_col, to_range, whole_document
 from flowc.lsp.symbols import Symbol, outline
+from flowc.runtime.project import is_yaml
 
 SEVERITY = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSeverity.Warning,
             "note": lsp.DiagnosticSeverity.Information}

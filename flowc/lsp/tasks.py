@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowc.cli.project import Loaded
+from flowc.runtime.project import Loaded
 
 
 @dataclass(frozen=True)
