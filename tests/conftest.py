@@ -39,6 +39,7 @@ PROCESS_FIXTURES = {"process_reaper", "start_worker", "start_monitored_worker",
 FOLDER_MARKERS = {
     "reliability": ("process",),  # kills workers and Redis mid-task (chaos: marked by hand)
     "e2e": ("process",),  # runs `flowc` as a subprocess
+    "lsp": ("process",),  # talks to a `flowc lsp` subprocess
 }
 BROWSER_MODULES = {"test_dashboard_browser.py"}
 SUBPROCESS_MODULES = {"test_embedded.py", "test_worker_process.py", "test_beat_processes.py",
