@@ -40,6 +40,7 @@ FOLDER_MARKERS = {
     "reliability": ("process",),  # kills workers and Redis mid-task (chaos: marked by hand)
     "e2e": ("process",),  # runs `flowc` as a subprocess
     "lsp": ("process",),  # talks to a `flowc lsp` subprocess
+    "topology": ("process", "redis"),  # starts Redis primaries, replicas and sentinels
 }
 BROWSER_MODULES = {"test_dashboard_browser.py"}
 SUBPROCESS_MODULES = {"test_embedded.py", "test_worker_process.py", "test_beat_processes.py",

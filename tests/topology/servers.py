@@ -7,12 +7,13 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import redis
+
+from tests import waiting
 
 MASTER_NAME = "flowc-test"
 
@@ -41,16 +42,15 @@ def cluster_port() -> int:
 
 
 def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    """Poll ``predicate`` (a state check, not a sleep) until true or fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """``tests.waiting.wait_until``, counting a server that does not answer yet as "not yet"."""
+
+    def answered() -> bool:
         try:
-            if predicate():
-                return
+            return bool(predicate())
         except (redis.RedisError, OSError):
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            return False
+
+    waiting.wait_until(answered, timeout, what)
 
 
 @dataclass
