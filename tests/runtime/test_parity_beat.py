@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from flowc.runtime.schedules import ScheduleError
 
 from flowc import App
 from flowc.schedules import crontab, schedule, solar
-from tests.runtime.conftest import WorkerProcess
+from tests.waiting import WorkerProcess, wait_until
 
 APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
 NOW = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
@@ -91,13 +90,12 @@ def test_a_custom_scheduler_publishes_its_entries(
              "-S", "parity_app:ListScheduler"],
             cwd=str(APPS_DIR), env={**os.environ, "FLOWC_BROKER_URL": redis_url},
             stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    runs: list[dict[str, Any]] = []
-    while len(runs) < 3:
-        assert time.monotonic() < deadline, log.read_text()
+    def started() -> list[dict[str, Any]]:
         raw = redis_client.lrange("parity:events", 0, -1)
-        runs = [e for e in map(json.loads, raw) if e["kind"] == "before_start"]
-        time.sleep(0.05)
+        return [e for e in map(json.loads, raw) if e["kind"] == "before_start"]
+
+    runs = wait_until(lambda: r if len(r := started()) >= 3 else [], 20, "three scheduled runs",
+                      log.read_text)
     beat.send_signal(signal.SIGTERM)
     assert beat.wait(10) == 0
     assert all(r["args"] == [40, 2] for r in runs)

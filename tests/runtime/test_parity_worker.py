@@ -17,7 +17,7 @@ import pytest
 import redis
 from flowc.runtime.app import App
 
-from tests.runtime.conftest import WorkerProcess
+from tests.waiting import WorkerProcess, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "apps"))
 import parity_app
@@ -61,10 +61,8 @@ def wait_for(client: redis.Redis, kind: str, count: int = 1,
 
 def wait_state(result: Any, state: str, timeout: float = 15.0) -> None:
     """Block until the result reports ``state``."""
-    deadline = time.monotonic() + timeout
-    while result.state != state:
-        assert time.monotonic() < deadline, f"still {result.state}, never {state}"
-        time.sleep(0.02)
+    wait_until(lambda: result.state == state, timeout, f"the {state} state",
+               lambda: f"still {result.state}")
 
 
 def start(start_worker: Start, *args: str) -> WorkerProcess:
@@ -218,10 +216,8 @@ def test_reject_without_requeue_records_failure_and_dead_letters(
         result.get(timeout=10)
     assert result.state == "FAILURE"
     assert wait_for(redis_client, "task_failure")[0]["exception"] == "Reject"
-    deadline = time.monotonic() + 10
-    while redis_client.xlen("flowc:dlq") < 1:
-        assert time.monotonic() < deadline, "the rejected message was not dead-lettered"
-        time.sleep(0.02)
+    wait_until(lambda: redis_client.xlen("flowc:dlq") >= 1, 10,
+               "the rejected message to be dead-lettered")
 
 
 def test_max_retries_exceeded_error_carries_the_task_arguments(

@@ -14,7 +14,7 @@ import pytest
 import redis
 from flowc.runtime.app import App
 
-from tests.runtime.conftest import WorkerProcess
+from tests.waiting import WorkerProcess, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "apps"))
 import parity_app
@@ -77,10 +77,8 @@ def test_autoscale_grows_to_max_while_messages_wait(start_worker: Start, papp: A
     start_worker("-P", "prefork", "--autoscale", "3,1", module="parity_app", expect=1)
     assert redis_client.zcard("flowc:workers") == 1
     held = [parity_app.hold.delay() for _ in range(6)]
-    deadline = time.monotonic() + 20
-    while redis_client.zcard("flowc:workers") < 3:
-        assert time.monotonic() < deadline, "the pool did not grow to 3 processes"
-        time.sleep(0.05)
+    wait_until(lambda: redis_client.zcard("flowc:workers") >= 3, 20,
+               "the pool to grow to 3 processes")
     for result in held:
         redis_client.rpush(f"parity:go:{result.id}", 1)
     assert len({r.get(timeout=15) for r in held}) >= 2
