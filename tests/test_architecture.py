@@ -27,14 +27,17 @@ KNOWN_CYCLES: list[set[str]] = [
     # The embedded server and its cross-process rendezvous (runtime/redis, the lead's issue 13
     # work): rendezvous pings the server through embedded._ping.
     {"flowc.runtime.redis.embedded", "flowc.runtime.redis.rendezvous"},
-    # Issue 20's parity work (function-level imports): GroupResult.restore() looks up the
-    # current app in runtime.app, which reaches the workflows modules that build GroupResults;
-    # Task.replace() lives in workflows/replace.py, whose builtins are Tasks.
-    {"flowc.runtime.app", "flowc.runtime.group_result", "flowc.runtime.workflows.canvas_app",
-     "flowc.runtime.workflows.eager", "flowc.runtime.workflows.handle"},
-    {"flowc.runtime.task", "flowc.runtime.workflows.replace"},
+    # Issue 20's parity work (function-level imports): the current app (runtime/current.py)
+    # set by App and read by Task; GroupResult.restore() looks up the current app in
+    # runtime.app, which reaches the workflows modules that build GroupResults; Task.replace()
+    # lives in workflows/replace.py, whose builtins are Tasks.
+    {"flowc.runtime.app", "flowc.runtime.current", "flowc.runtime.eager",
+     "flowc.runtime.group_result", "flowc.runtime.registry", "flowc.runtime.result",
+     "flowc.runtime.task", "flowc.runtime.workflows.canvas_app", "flowc.runtime.workflows.eager",
+     "flowc.runtime.workflows.handle", "flowc.runtime.workflows.replace"},
 ]
-"""Import cycles that exist today, each with its reason; a new cycle fails the test."""
+"""Import cycles that exist today, each with its reason; a cycle that is not inside one of
+them (a new one, or a known one that draws in another module) fails the test."""
 
 CYCLES_SCRIPT = """
 import json, grimp, networkx as nx
@@ -83,7 +86,7 @@ def test_no_module_imports_itself_through_a_cycle_beyond_the_known_ones() -> Non
     result = in_typings([sys.executable, "-c", CYCLES_SCRIPT])
     assert result.returncode == 0, result.stderr
     cycles = [set(c) for c in json.loads(result.stdout)]
-    new = [sorted(c) for c in cycles if c not in KNOWN_CYCLES]
+    new = [sorted(c) for c in cycles if not any(c <= known for known in KNOWN_CYCLES)]
     assert not new, f"new import cycles: {new}"
 
 
