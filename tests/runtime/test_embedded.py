@@ -170,7 +170,8 @@ def test_the_next_server_removes_the_temp_dir_a_sigkilled_owner_left_behind(
     live = embedded_server_factory()  # a live owner's dir, which must survive the sweep
     owner.kill()
     owner.wait()
-    wait_until(lambda: _gone(psutil.Process(int(pid_text))), 5, "the owner's server to exit")
+    owner_server = psutil.Process(int(pid_text))
+    wait_until(lambda: _gone(owner_server), 5, "the owner's server to exit")
     assert stale_dir.is_dir()
     try:
         # When the next server starts
