@@ -39,6 +39,7 @@ PROCESS_FIXTURES = {"process_reaper", "start_worker", "start_monitored_worker",
 FOLDER_MARKERS = {
     "reliability": ("process",),  # kills workers and Redis mid-task (chaos: marked by hand)
     "e2e": ("process",),  # runs `flowc` as a subprocess
+    "compat": ("compat", "process", "redis"),  # the same cases on Celery and flowc workers
     "lsp": ("process",),  # talks to a `flowc lsp` subprocess
     "topology": ("process", "redis"),  # starts Redis primaries, replicas and sentinels
 }

@@ -13,7 +13,8 @@ import reliability_app as ra
 from flowc.runtime.app import App
 from flowc.runtime.config import Settings
 
-from tests.reliability.conftest import Cluster, wait_for
+from tests.reliability.conftest import Cluster
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.process]
 
@@ -22,7 +23,7 @@ def _hog_runs_once_on_a_live_worker(cluster: Cluster, seconds: float) -> None:
     # Given two workers, heartbeat TTL 2 s (REL_LOST_AFTER), and a task holding the GIL longer
     busy = cluster.start("-P", "solo")
     result = ra.gil_hog.apply_async((seconds,), acks_late=True)
-    wait_for(lambda: len(cluster.logged("gil")) == 1, 10, "the task to start", cluster.logs)
+    wait_until(lambda: len(cluster.logged("gil")) == 1, 10, "the task to start", cluster.logs)
     cluster.start("-P", "solo")  # would take the message if the busy worker looked lost
     started = time.monotonic()
     # Then its heartbeat never lapses while the task runs, and the task runs once
@@ -60,12 +61,12 @@ def test_the_pulse_dies_with_its_sigkilled_worker_and_the_heartbeat_lapses(
     before = {n.decode() for n in cluster.redis.zrange("flowc:workers", 0, -1)}
     victim = cluster.start("-P", "solo")
     name = _consumer_of(cluster, before)
-    wait_for(lambda: len(victim.children()) == 1, 5, "the pulse (forked after the first beat)")
+    wait_until(lambda: len(victim.children()) == 1, 5, "the pulse (forked after the first beat)")
     [pulse] = victim.children()
     victim.proc.kill()
-    wait_for(lambda: not pulse.is_running() or pulse.status() == psutil.STATUS_ZOMBIE, 2,
+    wait_until(lambda: not pulse.is_running() or pulse.status() == psutil.STATUS_ZOMBIE, 2,
              "the pulse to die with its worker")
-    wait_for(lambda: not cluster.redis.exists(f"flowc:worker:{name}"), 3,
+    wait_until(lambda: not cluster.redis.exists(f"flowc:worker:{name}"), 3,
              "the heartbeat (TTL 2 s) to lapse")
 
 
@@ -78,7 +79,7 @@ def test_a_frozen_worker_looks_lost_although_its_pulse_lives(cluster: Cluster,
     victim.proc.send_signal(signal.SIGSTOP)
     try:
         # Then its pulse stops renewing the heartbeat, so its messages can be redelivered
-        wait_for(lambda: not cluster.redis.exists(f"flowc:worker:{name}"), 3,
+        wait_until(lambda: not cluster.redis.exists(f"flowc:worker:{name}"), 3,
                  "the heartbeat (TTL 2 s) to lapse")
         assert all(p.is_running() for p in victim.children())
     finally:
@@ -96,7 +97,7 @@ def test_a_killed_workers_late_tasks_are_all_back_within_5_s_with_the_default_se
     ra.sleeper.apply_async((30.0,), acks_late=True)
     results = [ra.record.apply_async((i,), acks_late=True) for i in range(200)]
     victim = cluster.start("-P", "solo", env=env)
-    wait_for(lambda: bool(cluster.logged("sleeper")), 10, "the long task", cluster.logs)
+    wait_until(lambda: bool(cluster.logged("sleeper")), 10, "the long task", cluster.logs)
     cluster.start("-P", "threads", "-c", "4", env=env)
     # When it is SIGKILLed
     killed = time.monotonic()

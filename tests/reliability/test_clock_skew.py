@@ -11,7 +11,8 @@ import pytest
 import reliability_app as ra
 from flowc.runtime.app import App
 
-from tests.reliability.conftest import Cluster, wait_for
+from tests.reliability.conftest import Cluster
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.process]
 
@@ -34,9 +35,9 @@ def test_a_worker_five_minutes_ahead_does_not_run_a_countdown_early(cluster: Clu
     sent = time.time()
     ra.record.apply_async((1,), countdown=60)
     ra.record.delay(2)
-    wait_for(lambda: "2" in cluster.logged("runs"), 10, "the plain task", cluster.logs)
+    wait_until(lambda: "2" in cluster.logged("runs"), 10, "the plain task", cluster.logs)
     # Then after several promotion rounds (every 0.25 s) the countdown task still waits
-    wait_for(lambda: time.time() - sent > 2.0, 3, "two seconds")
+    wait_until(lambda: time.time() - sent > 2.0, 3, "two seconds")
     assert cluster.logged("runs") == ["2"], worker.log[-2000:]
     assert cluster.redis.zcard(rel_app.keys.delayed("celery")) == 1
 

@@ -16,7 +16,8 @@ from flowc.runtime.redis.keys import CONSUMER_GROUP, DEFAULT_PRIORITY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.reliability.conftest import Cluster, wait_for
+from tests.reliability.conftest import Cluster
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.process]
 
@@ -52,7 +53,7 @@ def test_malformed_fields_are_dead_lettered_on_first_delivery_naming_the_field(
     for body in bodies.values():
         _send(cluster, rel_app, body)
     # Then each is dead-lettered within seconds with its field in the reason, delivered once
-    wait_for(lambda: len(_dead_letters(cluster)) == len(bad), SETTLE_S, "the dead letters",
+    wait_until(lambda: len(_dead_letters(cluster)) == len(bad), SETTLE_S, "the dead letters",
              cluster.logs)
     assert time.monotonic() - started < SETTLE_S
     letters = _dead_letters(cluster)
@@ -135,7 +136,7 @@ def test_every_arbitrary_message_is_run_or_dead_lettered_and_the_worker_stays_up
         dead_before = cluster.redis.xlen("flowc:dlq")
         _send(cluster, rel_app, body, tag)
         # Then it leaves the queue: acknowledged (run) or dead-lettered, within 5 s
-        wait_for(lambda: cluster.redis.xlen(stream) == 0 and not _pending(cluster, stream),
+        wait_until(lambda: cluster.redis.xlen(stream) == 0 and not _pending(cluster, stream),
                  SETTLE_S, f"{body[:200]!r} to be settled", cluster.logs)
         if cluster.redis.xlen("flowc:dlq") > dead_before:
             [(_, letter)] = cluster.redis.xrevrange("flowc:dlq", count=1)
@@ -143,7 +144,7 @@ def test_every_arbitrary_message_is_run_or_dead_lettered_and_the_worker_stays_up
         else:  # it ran (or was revoked as expired): its outcome is recorded unless ignored
             env = orjson.loads(body)
             if not env.get("ignore_result"):
-                wait_for(lambda: results.get(env["id"]) != (None, None), SETTLE_S,
+                wait_until(lambda: results.get(env["id"]) != (None, None), SETTLE_S,
                          f"a result for {body[:200]!r}", cluster.logs)
 
     each_message_settles()

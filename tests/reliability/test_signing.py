@@ -14,7 +14,8 @@ from flowc.runtime.redis.keys import DEFAULT_PRIORITY
 from flowc.runtime.signing import SIGNED_TAG
 
 from flowc.cli import main
-from tests.reliability.conftest import Cluster, wait_for
+from tests.reliability.conftest import Cluster
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.process]
 
@@ -61,7 +62,7 @@ def test_a_message_whose_args_were_changed_in_the_stream_is_dead_lettered_not_ru
     cluster.redis.xdel(signed.keys.stream("celery", DEFAULT_PRIORITY), entry_id)
     # Then a signing worker dead-letters it as "bad signature" and never runs it
     cluster.start("-P", "solo", env=SIGNING)
-    wait_for(lambda: cluster.redis.xlen("flowc:dlq") == 1, 5, "the dead letter", cluster.logs)
+    wait_until(lambda: cluster.redis.xlen("flowc:dlq") == 1, 5, "the dead letter", cluster.logs)
     assert _reason(cluster) == "bad signature"
     assert ra.record.delay(2).get(timeout=10) == 2  # an honest message still runs
     assert cluster.logged("runs") == ["2"]
@@ -71,7 +72,7 @@ def test_an_unsigned_message_is_dead_lettered_by_a_signing_worker(cluster: Clust
                                                                   rel_app: App) -> None:
     cluster.start("-P", "solo", env=SIGNING)
     ra.record.delay(1)  # this producer does not sign
-    wait_for(lambda: cluster.redis.xlen("flowc:dlq") == 1, 5, "the dead letter", cluster.logs)
+    wait_until(lambda: cluster.redis.xlen("flowc:dlq") == 1, 5, "the dead letter", cluster.logs)
     assert _reason(cluster) == "bad signature: the message is not signed"
     assert cluster.logged("runs") == []
 
@@ -112,5 +113,5 @@ def test_dlq_requeue_signs_again_with_the_current_key_and_keeps_a_forgery(
     assert "requeued 1 message(s)" in out.output, out.output
     assert "kept" in out.output and "bad signature" in out.output
     cluster.start("-P", "solo", env=SIGNING)
-    wait_for(lambda: cluster.logged("runs") == ["1"], 10, "the replayed task", cluster.logs)
+    wait_until(lambda: cluster.logged("runs") == ["1"], 10, "the replayed task", cluster.logs)
     assert cluster.redis.xlen("flowc:dlq") == 1  # the forgery stays for inspection
