@@ -137,7 +137,7 @@ def invoke(task: Task, message: Message, hostname: str | None = None,
                 value = asyncio.run(value)
             outcome = Outcome(states.SUCCESS, value, runtime_s=time.perf_counter() - started)
         except BaseException as exc:
-            outcome = _classify(task, message, exc, time.perf_counter() - started)
+            outcome = _classify(task, message, exc, time.perf_counter() - started, eager)
         if observed:
             _after(task, message, request, outcome)
         return outcome
@@ -188,7 +188,8 @@ async def _await_within(value: Awaitable[Any], hard_s: float | None) -> Any:
         raise TimeLimitExceeded(f"time limit ({hard_s:g} s) exceeded") from None
 
 
-def _classify(task: Task, message: Message, exc: BaseException, runtime_s: float) -> Outcome:
+def _classify(task: Task, message: Message, exc: BaseException, runtime_s: float,
+              eager: bool = False) -> Outcome:
     if isinstance(exc, KeyboardInterrupt | SystemExit):
         raise exc
     autoretry = task.autoretry_for
@@ -198,7 +199,7 @@ def _classify(task: Task, message: Message, exc: BaseException, runtime_s: float
         autoretry = policy_for(task, message).autoretry_for
     if autoretry and isinstance(exc, autoretry) \
             and not isinstance(exc, Retry | Reject | Ignore):
-        exc = _autoretry(task, message, exc)
+        exc = _autoretry(task, message, exc, eager)
     if isinstance(exc, Retry):
         return Outcome(states.RETRY, exc=exc, traceback=format_traceback(exc.exc or exc),
                        retry=_retry_message(message, exc), runtime_s=runtime_s)
@@ -209,9 +210,11 @@ def _classify(task: Task, message: Message, exc: BaseException, runtime_s: float
     return Outcome(states.FAILURE, exc=exc, traceback=format_traceback(exc), runtime_s=runtime_s)
 
 
-def _autoretry(task: Task, message: Message, exc: BaseException) -> BaseException:
-    """Turn an exception listed in ``autoretry_for`` into a Retry, or the final exception."""
-    token = current_request.set(make_request(task, message, None, False))
+def _autoretry(task: Task, message: Message, exc: BaseException,
+               eager: bool = False) -> BaseException:
+    """Turn an exception listed in ``autoretry_for`` into a Retry, or the final exception (an
+    eager run's retry is computed on the local clock: eager mode never touches the broker)."""
+    token = current_request.set(make_request(task, message, None, eager))
     try:
         # max_retries and countdown come from the policy (task, retry_kwargs, step overrides)
         task.retry(exc=exc)

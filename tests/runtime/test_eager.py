@@ -70,3 +70,17 @@ def test_eager_autoretry_gives_up_with_the_original_exception() -> None:
 
     result = down.apply()
     assert result.failed() and isinstance(result.result, ConnectionError)
+
+
+def test_eager_retries_never_touch_the_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An eager run (``apply()``) is all in-process: even its retries need no broker."""
+    monkeypatch.setenv("FLOWC_BROKER_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    app = App("t")
+
+    @app.task(autoretry_for=(ConnectionError,), retry_kwargs={"max_retries": 2})
+    def down() -> None:
+        raise ConnectionError("refused")
+
+    result = down.apply()
+    assert result.failed() and isinstance(result.result, ConnectionError)
+    assert "broker_client" not in app.__dict__
