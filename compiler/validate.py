@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
-from flowc.compiler.canvas.lower import lower
+from flowc.compiler.canvas.lower import canvas_name, lower
 from flowc.compiler.canvas.signature import Canvas
 from flowc.compiler.checks.passes import PASSES, STRUCTURE
 from flowc.compiler.diagnostics import CompileError
@@ -47,5 +47,6 @@ def compile_canvas(
 ) -> Workflow:
     """Lower a canvas (called with ``args``/``kwargs``/``options``) and check it."""
     with gc_paused():
-        wf = lower(canvas, args, kwargs, options, on_error=on_error)
+        wf = lower(canvas, args, kwargs, options, on_error=on_error,
+                   name=canvas_name(canvas))
         return check(wf, registry)

@@ -84,6 +84,38 @@ def lower(
     )
 
 
+NAME_MAX = 80
+"""Longest generated run name (longer ones end with an ellipsis)."""
+
+
+def canvas_name(canvas: Canvas) -> str:
+    """A short readable name for a Python canvas's run, e.g. ``chain(fetch → parse → store)``,
+    ``group(add, mul)``, and a chord of three ``add`` into ``total``; task names without their
+    module (so the dashboard's run list says what ran, as it does for a ``.flow`` run)."""
+    from flowc.compiler.canvas.primitives import chain, chord, fanout, group
+
+    def short(c: Canvas) -> str:
+        if isinstance(c, chord):
+            body = c.body
+            return f"chord({_members(c.tasks)}" + (f" → {short(body)})" if body else ")")
+        if isinstance(c, chain):
+            return f"chain({' → '.join(short(t) for t in c.tasks)})"
+        if isinstance(c, group):
+            return f"group({_members(c.tasks)})"
+        if isinstance(c, fanout):
+            return f"fanout({short(c.sig)})"
+        return str(c.task).rsplit(".", 1)[-1]
+
+    def _members(tasks: list[Canvas]) -> str:
+        names = [short(t) for t in tasks]
+        if len(set(names)) == 1 and len(names) > 1:
+            return f"{len(names)}× {names[0]}"  # noqa: RUF001
+        return ", ".join(names)
+
+    text = short(canvas)
+    return text if len(text) <= NAME_MAX else text[:NAME_MAX - 1] + "…"
+
+
 def _own_options(canvas: Canvas) -> dict[str, Any]:
     return {k: _jsonable(v) for k, v in canvas.options.items() if k not in (LINK, LINK_ERROR)}
 

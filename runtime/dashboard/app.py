@@ -143,6 +143,7 @@ def create_app(app: App, auth: AuthConfig, *, max_tasks: int = 100_000,
     templates.env.filters["ago"] = pages.ago
     templates.env.filters["when"] = pages.when
     templates.env.filters["secs"] = pages.secs
+    templates.env.filters["span"] = pages.span
     index = TaskIndex(max_tasks)
     dash = Dashboard(app=app, auth=auth, index=index, feed=Feed(app, index),
                      monitor=Monitor(app), templates=templates,

@@ -40,6 +40,20 @@ def when(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(float(ts)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
+def span(value: float | None) -> str:
+    """A wait in words: ``45s``, ``12m``, ``3.2h``, ``1.5d``."""
+    if value is None:
+        return "—"
+    s = max(0.0, float(value))
+    if s < 60:
+        return f"{s:.0f}s"
+    if s < 3600:
+        return f"{s / 60:.0f}m"
+    if s < 86400:
+        return f"{s / 3600:.1f}h"
+    return f"{s / 86400:.1f}d"
+
+
 def secs(value: float | None) -> str:
     """A duration, with a unit that fits."""
     if value is None:
@@ -125,6 +139,68 @@ def dead_letters_data(dash: Dashboard, params: dict[str, str]) -> dict[str, Any]
             "total": dash.monitor.dead_letter_count()}
 
 
+def flow_dir_schedules(app: Any, flow_dir: Any) -> tuple[list[Any], list[str]]:
+    """The ``schedule`` items of every ``.flow`` file in ``flow_dir`` as beat entries, and a
+    line per file that does not compile (one bad file does not hide the others)."""
+    from flowc.compiler.flow.compile import compile_schedules
+    from flowc.runtime.beat.entries import app_zone, entries_from_compiled
+    from flowc.runtime.project import load
+
+    entries: list[Any] = []
+    problems: list[str] = []
+    for path in sorted(flow_dir.glob("*.flow")):
+        try:
+            loaded = load(path, path.name)
+            if loaded.module is None:
+                problems.append(f"{path.name} does not parse: run flowc check {path}")
+                continue
+            compiled, diags = compile_schedules(loaded.module, loaded.catalog, loaded.name)
+            errors = [d for d in [*loaded.diagnostics, *diags] if d.severity == "error"]
+            if errors:
+                problems.append(f"{path.name}: {errors[0].message} (flowc check {path})")
+                continue
+            entries += entries_from_compiled(compiled, app_zone(app), path.name)
+        except Exception as e:  # shown on the page, like a compile error
+            problems.append(f"{path.name}: {e}")
+    return entries, problems
+
+
+def schedules_data(dash: Dashboard) -> dict[str, Any]:
+    """Every periodic entry beat would run (``beat_schedule``, ``add_periodic_task`` and the
+    ``.flow`` files of ``--flow-dir``) with its schedule in words, next fire time and the last
+    fire time beat handled (from Redis)."""
+    from flowc.runtime.beat.entries import entries_from_app
+    from flowc.runtime.redis.beat_store import BeatStore
+
+    problems: list[str] = []
+    entries: list[Any] = []
+    try:
+        entries += entries_from_app(dash.app)
+    except Exception as e:  # shown on the page: the same check fails `flowc beat` at start
+        problems.append(str(e))
+    if dash.flow_dir is not None:
+        found, more = flow_dir_schedules(dash.app, dash.flow_dir)
+        entries += found
+        problems += more
+    now = dt.datetime.now(dt.UTC)
+    try:
+        states = BeatStore(dash.app).read([item.name for item in entries])
+    except Exception as e:
+        states = {}
+        problems.append(f"could not read beat's state from Redis: {e}")
+    rows = []
+    for entry in sorted(entries, key=lambda item: item.name):
+        state = states.get(entry.name)
+        upcoming = entry.schedule.next_after(now)
+        rows.append({
+            "name": entry.name, "target": entry.target, "schedule": entry.schedule.describe(),
+            "zone": str(entry.schedule.zone), "source": entry.source, "catchup": entry.catchup,
+            "next": upcoming.timestamp(), "next_in": (upcoming - now).total_seconds(),
+            "last": state.last.timestamp() if state and state.last else None,
+            "options": dict(entry.options) or None})
+    return {"entries": rows, "problems": problems}
+
+
 DATA = {"workers": workers_data, "queues": queues_data, "tasks": tasks_data,
         "workflows": workflows_data, "dead-letters": dead_letters_data}
 
@@ -183,15 +259,8 @@ def routes(dash: Dashboard) -> list[Route]:
             "nodes": nodes, "node_count": len(data["graph"]["nodes"]), **data})
 
     def schedules_page(request: Request) -> Response:
-        entries = []
-        for name, entry in sorted(dash.app.conf.beat_schedule.items()):
-            entry = dict(entry) if isinstance(entry, dict) else {"schedule": entry}
-            entries.append({"name": name, "task": entry.get("task"),
-                            "schedule": str(entry.get("schedule")),
-                            "args": entry.get("args"), "kwargs": entry.get("kwargs"),
-                            "options": entry.get("options")})
         return dash.render(request, "schedules.html", {
-            "title": "Schedules", "page": "schedules", "entries": entries})
+            "title": "Schedules", "page": "schedules", **schedules_data(dash)})
 
     def submit_page(request: Request) -> Response:
         flows = []
@@ -299,9 +368,38 @@ def _stored_result(dash: Dashboard, task_id: str) -> dict[str, Any] | None:
             "worker": info.get("worker"), "retries": info.get("retries")}
 
 
+FLOW_SAMPLES: dict[Any, tuple[str, str]] = {
+    int: ("int", "1"), float: ("float", "1.0"), str: ("str", '"text"'), bool: ("bool", "true"),
+    "int": ("int", "1"), "float": ("float", "1.0"), "str": ("str", '"text"'),
+    "bool": ("bool", "true")}
+"""A .flow parameter type and sample default per Python annotation."""
+
+
 def _example_flow(dash: Dashboard, tasks: list[str]) -> str:
+    """A ``.flow`` that compiles as shown: the first task whose required arguments all have a
+    simple type (or none), called with flow parameters of that type and a sample default."""
+    import inspect
+
     module = dash.app.main or "tasks"
-    if not tasks:
-        return ""
-    first = tasks[0].rsplit(".", 1)[-1]
-    return (f'use "{module}"\n\nflow demo() {{\n    {first}()\n}}\n')
+    for name in tasks:
+        try:
+            signature = inspect.signature(dash.app.tasks[name].run)
+        except (TypeError, ValueError):
+            continue
+        params: list[str] = []
+        for p in signature.parameters.values():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.default is not p.empty:
+                continue
+            if p.name == "self" and getattr(dash.app.tasks[name], "bind", False):
+                continue
+            sample = FLOW_SAMPLES.get(p.annotation) if p.annotation is not p.empty else \
+                ("int", "1")
+            if sample is None:
+                break
+            params.append(f"{p.name}: {sample[0]} = {sample[1]}")
+        else:
+            names = ", ".join(part.split(":")[0] for part in params)
+            short = name.rsplit(".", 1)[-1]
+            return (f'use "{module}"\n\nflow demo({", ".join(params)}) {{\n'
+                    f'    {short}({names})\n}}\n')
+    return ""

@@ -143,6 +143,8 @@ class TaskIndex:
                 self.tasks.move_to_end(task_id)
             before = (rec.state if task_id in self.by_state.get(rec.state, ()) else None,
                       rec.name, rec.worker)
+            if state == "SUCCESS":  # a retried task that then succeeded has no error now
+                rec.exception = rec.traceback = None
             for name in _COPIED:
                 value = event.get(name)
                 if value is not None:

@@ -55,7 +55,7 @@ def test_every_page_renders_live_cluster_state(monitor_app, start_monitored_work
         assert "Traceback" in detail and "ValueError" in detail
         # arguments are rendered escaped, never as markup
         assert "<b>on purpose</b>" not in detail and "&lt;b&gt;on purpose&lt;/b&gt;" in detail
-        assert client.get("/schedules").text.count("nightly-cleanup") == 1
+        assert client.get("/schedules").text.count('data-entry-name="nightly-cleanup"') == 1
         assert "monitor_app.add" in client.get("/submit").text
         assert client.get("/dead-letters").status_code == 200
         assert client.get("/workflows").status_code == 200

@@ -307,7 +307,10 @@
   function note(html, bad) {
     const box = document.getElementById("submitted");
     const item = document.createElement("div");
-    if (bad) { item.className = "bad"; item.textContent = html; } else { item.appendChild(html); }
+    if (bad) { item.className = "bad"; item.textContent = html; } else {
+      item.appendChild(html);
+      box.querySelectorAll("div.bad").forEach((old) => old.remove());  // a later success clears errors
+    }
     box.prepend(item);
     while (box.childNodes.length > 6) box.removeChild(box.lastChild);
   }

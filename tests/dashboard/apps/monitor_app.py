@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import time
 
-from flowc import App
+from flowc import App, crontab
 from flowc.exceptions import Reject
 
 app = App("monitor_app")
 app.conf.update(task_acks_late=True, beat_schedule={
     "nightly-cleanup": {"task": "monitor_app.add", "schedule": 3600.0, "args": [1, 2]},
+    "nightly-report": {"task": "monitor_app.add", "schedule": crontab(minute=30, hour=2),
+                       "args": [3, 4]},
 })
 
 
@@ -49,3 +51,11 @@ def total(values: list[int]) -> int:
 def whoami() -> int:
     """The pid of the process that ran the task."""
     return os.getpid()
+
+
+@app.task(bind=True, max_retries=3)
+def flaky(self: object, message: str) -> str:
+    """Fails with ``message`` on its first try and succeeds on the retry."""
+    if self.request.retries == 0:  # type: ignore[attr-defined]
+        raise self.retry(exc=ValueError(message), countdown=0)  # type: ignore[attr-defined]
+    return "fine after a retry"
