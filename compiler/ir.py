@@ -206,6 +206,9 @@ class Workflow(BaseModel):
     errbacks: list[Errback] = Field(default_factory=list)
     on_error: list[str] = Field(default_factory=list)
     result: Shape | None = None
+    params: dict[str, Any] | None = None
+    """The parameters a ``.flow`` run was compiled with (defaults included), kept with the run
+    so its history can be searched by them; None for Python canvases."""
 
     _index: dict[str, Node] | None = PrivateAttr(default=None)
     _succ: dict[str, list[str]] | None = PrivateAttr(default=None)

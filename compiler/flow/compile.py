@@ -203,6 +203,8 @@ def compile_flow(
         diags += only_about(static_checks(module), module, flow)
         lowerer = FlowLowerer(module, catalog, filename)
         wf = lowerer.lower_flow(flow, values)
+        if values:
+            wf = wf.model_copy(update={"params": dict(values)})
         diags += _ir_diagnostics(wf, catalog, lowerer)
         return wf, unique(diags + lowerer.diagnostics)
 

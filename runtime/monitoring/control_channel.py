@@ -34,7 +34,8 @@ REPLY_TTL_S = 60
 POLL_S = 0.5
 """How long the listener waits for a command before doing its periodic work."""
 OPS = ("ping", "inspect_active", "inspect_reserved", "inspect_scheduled", "inspect_registered",
-       "inspect_stats", "rate_limit", "shutdown", "pool_grow", "pool_shrink", "revoke")
+       "inspect_stats", "inspect_active_queues", "rate_limit", "shutdown", "pool_grow",
+       "pool_shrink", "add_consumer", "cancel_consumer", "revoke")
 
 
 class ControlTarget(Protocol):
@@ -66,6 +67,14 @@ class ControlTarget(Protocol):
 
     def revoke(self, ids: Sequence[str], terminate: bool) -> list[str]:
         """Forget revoked ids in this process at once; return the ids it was running."""
+        ...
+
+    def add_consumer(self, queue: str) -> str:
+        """Start consuming from ``queue`` too (Celery's ``add_consumer``)."""
+        ...
+
+    def cancel_consumer(self, queue: str) -> str:
+        """Stop consuming from ``queue`` (Celery's ``cancel_consumer``)."""
         ...
 
     def stats(self) -> dict[str, Any]:
@@ -103,6 +112,14 @@ def handle(target: ControlTarget, op: str, args: dict[str, Any]) -> Any:
     if op == "revoke":
         return target.revoke([str(i) for i in args.get("ids", [])],
                              bool(args.get("terminate")))
+    if op == "inspect_active_queues":
+        return list(target.queues)
+    if op in ("add_consumer", "cancel_consumer"):
+        queue = str(args.get("queue") or "").strip()
+        if not queue:
+            raise ValueError(f"{op} needs a queue name: {{\"queue\": \"name\"}}")
+        return target.add_consumer(queue) if op == "add_consumer" else \
+            target.cancel_consumer(queue)
     raise UnknownCommand(f"unknown control command {op!r}; known: {', '.join(OPS)}")
 
 

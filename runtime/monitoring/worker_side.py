@@ -254,11 +254,18 @@ class WorkerMonitor(TaskEventHooks):
     def stats(self) -> dict[str, Any]:
         """Celery-shaped ``stats`` of this process: pid, pool, queues, tasks processed."""
         info = self._info()
+        c: Any = self.consumer
         concurrency = self.worker.concurrency if self.worker is not None else 1
+        concurrency = int(getattr(c, "concurrency", concurrency))  # after pool_grow/shrink
+        limits = {t.name: t.options["rate_limit"] for t in self.app.tasks.values()
+                  if t.options.get("rate_limit")}
         return {"pid": info["pid"], "hostname": self.consumer.hostname,
                 "pool": {"implementation": info["pool"], "max-concurrency": concurrency},
-                "queues": self.queues, "total": self.consumer.processed,
-                "broker": {"transport": "redis"}, "sw_ident": "flowc"}
+                "queues": list(c.queues), "total": self.consumer.processed,
+                "broker": {"transport": "redis"}, "sw_ident": "flowc",
+                "prefetch_count": int(c.prefetch), "rate_limits": limits,
+                "running": len(self.running), "reserved": len(c.pending),
+                "registered": len(self.app.tasks)}
 
     def active(self) -> list[dict[str, Any]]:
         """Tasks running in this process now."""
@@ -319,6 +326,31 @@ class WorkerMonitor(TaskEventHooks):
         """Add ``ids`` to this process's revoked cache now; return those it is running."""
         self.consumer.revoked.ids.update(ids)
         return [i for i in ids if i in self.running]
+
+    def add_consumer(self, queue: str) -> str:
+        """Consume ``queue`` too, from the next claim on (the heartbeat advertises it)."""
+        c = self.consumer
+        if queue in c.queues:
+            return f"already consuming from {queue}"
+        self.app.broker.declare([queue])
+        c.queues = [*c.queues, queue]  # a new list: the consumer thread reads it whole
+        c.idle_ids = None
+        self.queues = list(c.queues)
+        return f"now consuming from {queue}"
+
+    def cancel_consumer(self, queue: str) -> str:
+        """Stop claiming from ``queue``; messages already claimed still run."""
+        c = self.consumer
+        if queue not in c.queues:
+            raise ValueError(f"not consuming from {queue!r}; consuming from "
+                             f"{', '.join(c.queues)}")
+        if len(c.queues) == 1:
+            raise ValueError(f"{queue!r} is this worker's only queue: add another first, or "
+                             "shut the worker down")
+        c.queues = [q for q in c.queues if q != queue]
+        c.idle_ids = None
+        self.queues = list(c.queues)
+        return f"no longer consuming from {queue}"
 
 
 def attach(consumer: Consumer, worker: Worker | None = None,

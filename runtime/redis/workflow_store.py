@@ -52,6 +52,9 @@ class RedisWorkflowJoin:
                  "task_ids": orjson.dumps(run.task_ids)}
         if wf.name:
             extra["name"] = wf.name.encode()
+        if wf.params:
+            extra["params"] = orjson.dumps(wf.params, default=str,
+                                           option=orjson.OPT_SORT_KEYS)
         if self.by_worker:
             extra["publish"] = b"worker"
         args: list[Any] = ["submit", self.ttl, orjson.dumps(run.on_error), len(extra)]

@@ -36,14 +36,15 @@ class Heartbeat:
     """Beats every ``flowc_heartbeat_interval`` seconds until ``stop()``; between beats, gives
     the ``reaper`` (if any) its chance to return lost workers' messages."""
 
-    def __init__(self, app: App, name: str, queues: Sequence[str], pool: str,
-                 processed: Callable[[], int], reaper: Reaper | None = None) -> None:
+    def __init__(self, app: App, name: str, queues: Sequence[str] | Callable[[], Sequence[str]],
+                 pool: str, processed: Callable[[], int], reaper: Reaper | None = None) -> None:
         self.app = app
         self.tasks = orjson.dumps(sorted(app.tasks))
         """The names this process can run, advertised so that a worker without a task leaves
         its messages to one that has it (``peers.Peers``) and ``flowc run`` can check."""
         self.name = name
-        self.queues = ",".join(queues)
+        self.queues_of = queues if callable(queues) else (lambda fixed=list(queues): fixed)
+        """The queues consumed now (``add_consumer``/``cancel_consumer`` change them)."""
         self.pool = pool
         self.processed = processed
         self.reaper = reaper
@@ -80,7 +81,7 @@ class Heartbeat:
         key = self.app.keys.worker(self.name)
         pipe = self.app.broker_client.pipeline(transaction=False)
         pipe.hset(key, mapping={"hostname": socket.gethostname(), "pid": os.getpid(),
-                                "queues": self.queues, "pool": self.pool, "ts": now,
+                                "queues": ",".join(self.queues_of()), "pool": self.pool, "ts": now,
                                 "processed": self.processed(), "tasks": self.tasks})
         pipe.pexpire(key, max(1, int(conf.flowc_worker_lost_after * 1000)))
         pipe.zadd(self.app.keys.workers(), {self.name: now})

@@ -159,7 +159,7 @@ class Worker:
                            pool, " except hard ones of async def tasks" if pool == "asyncio"
                            else "")
         reaper = Reaper(self.app, consumer.name, consumer.held_ids)
-        heartbeat = Heartbeat(self.app, consumer.name, self.queues, self.options.pool,
+        heartbeat = Heartbeat(self.app, consumer.name, lambda: consumer.queues, self.options.pool,
                               lambda: consumer.processed, reaper)
         presses = {"count": 0}
 

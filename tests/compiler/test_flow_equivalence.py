@@ -2,7 +2,7 @@
 
 The ``.flow`` files in ``examples/`` are compiled against the real task module; the canvases in
 ``examples/canvases.py`` are lowered with ``lower_canvas.lower``. Spans (only ``.flow`` has
-them) and the workflow name are ignored.
+them), the workflow name and its parameters (run metadata) are ignored.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def compiled(name: str, flow: str | None = None, **params: Any) -> Workflow:
 
 def comparable(wf: Workflow) -> dict[str, Any]:
     data = wf.model_dump()
-    data["name"] = None
+    data["name"] = data["params"] = None  # run metadata, not the DAG
     for item in (*data["nodes"], *data["errbacks"]):
         item["span"] = None
     return data

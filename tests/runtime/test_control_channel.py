@@ -78,6 +78,50 @@ def test_shutdown_stops_an_in_process_consumer(two_workers):
     assert consumers[0].stopping and not consumers[1].stopping
 
 
+def test_add_consumer_makes_a_worker_claim_from_another_queue(two_workers):
+    app, consumers, _ = two_workers
+    client = ControlClient(app)
+    replies = client.broadcast("add_consumer", {"queue": "extra"},
+                               destination=["node1@host.1.tok"], timeout_s=5)
+    assert replies == [{"worker": "node1@host.1.tok", "ok": "now consuming from extra"}]
+    assert consumers[0].queues == ["celery", "extra"] and consumers[1].queues == ["celery"]
+    app.tasks["ctl.add"].apply_async((2, 3), queue="extra")
+    claimed = app.broker.fetch(consumers[0].name, consumers[0].queues, 10, 1.0)
+    assert len(claimed) == 1 and b"extra" in claimed[0].source
+    queues = client.broadcast("inspect_active_queues", timeout_s=5)
+    assert [r["ok"] for r in queues] == [["celery", "extra"], ["celery"]]
+
+
+def test_cancel_consumer_stops_claiming_and_refuses_the_last_queue(two_workers):
+    app, consumers, _ = two_workers
+    client = ControlClient(app)
+    client.broadcast("add_consumer", {"queue": "extra"}, timeout_s=5)
+    done = client.broadcast("cancel_consumer", {"queue": "celery"}, timeout_s=5)
+    assert [r["ok"] for r in done] == ["no longer consuming from celery"] * 2
+    assert all(c.queues == ["extra"] for c in consumers)
+    app.tasks["ctl.add"].apply_async((2, 3), queue="celery")
+    assert app.broker.fetch(consumers[0].name, consumers[0].queues, 10, 0.2) == []
+    last = client.broadcast("cancel_consumer", {"queue": "extra"}, timeout_s=5)
+    assert all("only queue" in r["error"] for r in last)
+    unknown = client.broadcast("cancel_consumer", {"queue": "nope"}, timeout_s=5)
+    assert all("not consuming from 'nope'" in r["error"] for r in unknown)
+    nameless = client.broadcast("add_consumer", {}, timeout_s=5)
+    assert all("needs a queue name" in r["error"] for r in nameless)
+
+
+def test_stats_describe_each_process_with_its_rate_limits_and_claims(two_workers):
+    app, _, _ = two_workers
+    client = ControlClient(app)
+    client.broadcast("rate_limit", {"task": "ctl.add", "rate": "5/s"}, timeout_s=5)
+    replies = client.broadcast("inspect_stats", destination=["node2@host"], timeout_s=5)
+    assert len(replies) == 1
+    stats = replies[0]["ok"]
+    assert stats["pool"] == {"implementation": "solo", "max-concurrency": 1}
+    assert stats["queues"] == ["celery"] and stats["rate_limits"] == {"ctl.add": "5/s"}
+    assert stats["total"] == 0 and stats["reserved"] == 0 and stats["running"] == 0
+    assert stats["prefetch_count"] >= 1 and stats["registered"] >= 1
+
+
 def test_no_worker_means_no_reply_and_unknown_commands_are_refused(redis_url, redis_client):
     app = App("nobody", broker=redis_url)
     assert ControlClient(app).broadcast("ping", timeout_s=0.2) == []
