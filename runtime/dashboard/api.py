@@ -99,6 +99,10 @@ def routes(dash: Dashboard) -> list[Route]:
         return _json({"status": meta.get("status"),
                       "states": dash.app.workflows.node_states(workflow_id)})
 
+    def api_task_stats(request: Request) -> Response:
+        data = pages.stats_data(dash, dict(request.query_params))
+        return _json({"since": data["since"], "tasks": data["rows"]})
+
     def api_series(request: Request) -> Response:
         return _json(_series(dash))
 
@@ -119,6 +123,20 @@ def routes(dash: Dashboard) -> list[Route]:
         dash.app.control.revoke(task_id, terminate=terminate)
         _tell_workers(dash, "revoke", {"ids": [task_id], "terminate": terminate})
         return {"revoked": task_id, "terminate": terminate}
+
+    def api_workflows(request: Request) -> Response:
+        data = pages.workflows_data(dash, dict(request.query_params))
+        return _json({"total": data["total"], "runs": data["runs"]})
+
+    def retry_workflow(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        workflow_id = request.path_params["workflow_id"]
+        run = dash.app.workflow(workflow_id)
+        status = run.status()
+        if status not in ("FAILURE", "REVOKED"):
+            raise ActionError(f"workflow {workflow_id} is {status}: only a failed or revoked "
+                              "run can be resumed")
+        run.retry()
+        return {"resumed": workflow_id, "status": run.status()}
 
     def revoke_workflow(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         workflow_id = request.path_params["workflow_id"]
@@ -145,7 +163,8 @@ def routes(dash: Dashboard) -> list[Route]:
         from flowc.runtime.monitoring.control_channel import ControlClient
 
         op = request.path_params["op"]
-        if op not in ("shutdown", "pool_grow", "pool_shrink", "rate_limit", "ping"):
+        if op not in ("shutdown", "pool_grow", "pool_shrink", "rate_limit", "ping",
+                      "add_consumer", "cancel_consumer"):
             raise ActionError(f"unknown command {op!r}")
         dest = body.get("destination")
         args = {k: v for k, v in body.items() if k != "destination"}
@@ -198,11 +217,14 @@ def routes(dash: Dashboard) -> list[Route]:
         Route("/api/status", api_status),
         Route("/api/tasks", api_tasks),
         Route("/api/task/{task_id}", api_task),
+        Route("/api/workflows", api_workflows),
         Route("/api/workflow/{workflow_id}", api_workflow),
         Route("/api/series", api_series),
+        Route("/api/stats/tasks", api_task_stats),
         Route("/api/live", live),
         Route("/api/task/{task_id}/revoke", action(revoke_task), methods=["POST"]),
         Route("/api/workflow/{workflow_id}/revoke", action(revoke_workflow), methods=["POST"]),
+        Route("/api/workflow/{workflow_id}/retry", action(retry_workflow), methods=["POST"]),
         Route("/api/dead-letters/{entry_id}/requeue", action(requeue_dead_letter),
               methods=["POST"]),
         Route("/api/dead-letters/{entry_id}/delete", action(delete_dead_letter),
@@ -285,6 +307,18 @@ def _series(dash: Dashboard) -> dict[str, Any]:
             "now": now}
 
 
+def _stats_series(dash: Dashboard, params: dict[str, str]) -> dict[str, Any]:
+    """The stats page's charts: recent runtimes per task name, and completions per second."""
+    name = params.get("name", "").strip()
+    runtimes = dash.feed.stats.runtime_points(300)
+    if name:
+        runtimes = {n: p for n, p in runtimes.items() if name in n}
+    series = dash.feed.series
+    return {"runtimes": runtimes, "succeeded": series.points("task-succeeded", 300),
+            "failed": series.points("task-failed", 300),
+            "retried": series.points("task-retried", 300), "now": time.time()}
+
+
 def _matcher(params: dict[str, str]) -> Any:
     ids = {v for k, v in params.items() if k in ("task", "root", "workflow") and v}
     if not ids:
@@ -325,6 +359,8 @@ async def _live(dash: Dashboard, request: Request, page: str, params: dict[str, 
                 yield _sse("fragment", html)
             if page == "queues":
                 yield _sse("series", await run_in_threadpool(_series, dash))
+            if page == "stats":
+                yield _sse("stats", await run_in_threadpool(_stats_series, dash, params))
         if page == "workflow" and params.get("workflow"):
             wid = params["workflow"]
             states = await run_in_threadpool(_workflow_states, dash, wid)

@@ -73,8 +73,54 @@ def workers_data(dash: Dashboard, params: dict[str, str]) -> dict[str, Any]:
     """Worker processes, grouped by node, with what each runs now."""
     workers = dash.monitor.workers()
     running = dash.index.running_by_worker()
-    return {"workers": workers, "running": running,
+    nodes: dict[str, list[Any]] = {}
+    for w in sorted(workers, key=lambda w: (w.node, w.name)):
+        nodes.setdefault(w.node, []).append(w)
+    return {"workers": workers, "running": running, "nodes": nodes,
             "alive": sum(1 for w in workers if w.alive)}
+
+
+INSPECT_TIMEOUT_S = 1.5
+"""How long the worker page waits for a node's processes to answer."""
+
+
+def worker_data(dash: Dashboard, node: str) -> dict[str, Any]:
+    """One node (``name@host``) or process: its processes with their pool, concurrency,
+    queues and rate limits (``stats``), registered tasks (from the heartbeat), and the tasks
+    each runs now and has claimed (``inspect_active``/``inspect_reserved``)."""
+    from flowc.runtime.monitoring.control_channel import ControlClient
+
+    node = node.split(".", 1)[0]
+    processes = [w for w in dash.monitor.workers() if w.node == node]
+    client = ControlClient(dash.app)
+    replies: dict[str, dict[str, Any]] = {w.name: {} for w in processes}
+    if any(w.alive for w in processes):
+        for op in ("stats", "inspect_active", "inspect_reserved"):
+            for reply in client.broadcast(op, destination=[node], timeout_s=INSPECT_TIMEOUT_S):
+                replies.setdefault(reply["worker"], {})[op] = reply.get("ok", reply.get("error"))
+    registered: set[str] = set()
+    raw = dash.app.broker_client.pipeline(transaction=False)
+    for w in processes:
+        raw.hget(dash.app.keys.worker(w.name), "tasks")
+    import orjson
+
+    for value in raw.execute():
+        if value:
+            registered.update(orjson.loads(value))
+    stats = [r["stats"] for r in replies.values() if isinstance(r.get("stats"), dict)]
+    queues = sorted({q for w in processes for q in w.queues})
+    limits: dict[str, str] = {}
+    for one in stats:
+        limits.update(one.get("rate_limits") or {})
+    return {"node": node, "processes": processes, "replies": replies,
+            "registered": sorted(registered), "queues": queues, "rate_limits": limits,
+            "pool": processes[0].pool if processes else "",
+            "concurrency": sum(int(one.get("concurrency") or 0) for one in stats),
+            "active": [t for r in replies.values() for t in r.get("inspect_active") or []
+                       if isinstance(t, dict)],
+            "reserved": [t for r in replies.values() for t in r.get("inspect_reserved") or []
+                         if isinstance(t, dict)],
+            "alive": sum(1 for w in processes if w.alive)}
 
 
 def queues_data(dash: Dashboard, params: dict[str, str]) -> dict[str, Any]:
@@ -112,14 +158,57 @@ def tasks_data(dash: Dashboard, params: dict[str, str]) -> dict[str, Any]:
             "query_ms": (time.perf_counter() - started) * 1000, "indexed": len(dash.index)}
 
 
+HISTORY_SCAN = 5000
+"""Newest runs searched when the run list is filtered by name, status or parameters."""
+
+
+def parse_param_filter(text: str) -> dict[str, str]:
+    """``a=40, region=eu`` -> ``{"a": "40", "region": "eu"}`` (pairs without ``=`` are
+    ignored)."""
+    out = {}
+    for part in text.replace(";", ",").split(","):
+        key, sep, value = part.partition("=")
+        if sep and key.strip():
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _param_text(value: Any) -> str:
+    import orjson
+
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
 def workflows_data(dash: Dashboard, params: dict[str, str]) -> dict[str, Any]:
-    """The newest workflow runs with their status."""
-    ids = [wid for wid, _ in dash.monitor.workflow_ids(100)]
-    submitted = dict(dash.monitor.workflow_ids(100))
-    runs = dash.monitor.workflow_summaries(ids)
-    for run in runs:
-        run["submitted"] = submitted.get(run["id"])
-    return {"runs": runs, "total": dash.monitor.workflow_count()}
+    """The newest runs, or the run history of a flow: filtered by name (part of it), status
+    and parameters (``a=40``: the run's parameter ``a`` is 40)."""
+    name = params.get("name", "").strip()
+    status = params.get("status", "").strip().upper()
+    wanted = parse_param_filter(params.get("params", ""))
+    filtered = bool(name or status or wanted)
+    listed = dash.monitor.workflow_ids(HISTORY_SCAN if filtered else PAGE_SIZE)
+    submitted = dict(listed)
+    runs: list[dict[str, Any]] = []
+    batch = 500
+    for start in range(0, len(listed), batch):
+        for run in dash.monitor.workflow_summaries([w for w, _ in listed[start:start + batch]]):
+            if name and name not in (run["name"] or ""):
+                continue
+            if status and run["status"] != status:
+                continue
+            given = run["params"] or {}
+            if any(k not in given or _param_text(given[k]) != v for k, v in wanted.items()):
+                continue
+            run["submitted"] = submitted.get(run["id"])
+            run["seconds"] = (run["finished"] - run["created"]) \
+                if run["finished"] and run["created"] else None
+            runs.append(run)
+            if len(runs) >= PAGE_SIZE:
+                break
+        if len(runs) >= PAGE_SIZE:
+            break
+    return {"runs": runs, "total": dash.monitor.workflow_count(), "filtered": filtered,
+            "scanned": len(listed)}
 
 
 def workflow_data(dash: Dashboard, workflow_id: str) -> dict[str, Any]:
@@ -201,7 +290,16 @@ def schedules_data(dash: Dashboard) -> dict[str, Any]:
     return {"entries": rows, "problems": problems}
 
 
-DATA = {"workers": workers_data, "queues": queues_data, "tasks": tasks_data,
+def stats_data(dash: Dashboard, params: dict[str, str]) -> dict[str, Any]:
+    """Per-task-name counts and runtime percentiles (Flower's task types, plus p95/p99)."""
+    rows = dash.feed.stats.table()
+    name = params.get("name", "").strip()
+    if name:
+        rows = [r for r in rows if name in r["name"]]
+    return {"rows": rows, "since": dash.started}
+
+
+DATA = {"stats": stats_data, "workers": workers_data, "queues": queues_data, "tasks": tasks_data,
         "workflows": workflows_data, "dead-letters": dead_letters_data}
 
 
@@ -231,6 +329,17 @@ def routes(dash: Dashboard) -> list[Route]:
             return dash.render(request, f"{name.replace('-', '_')}.html", context)
 
         return handler
+
+    def worker_page(request: Request) -> Response:
+        node = request.path_params["node"]
+        data = worker_data(dash, node)
+        if not data["processes"]:
+            return dash.render(request, "not_found.html", {
+                "title": "Worker not found", "what": f"worker {node}",
+                "hint": "it stopped beating more than a few minutes ago, or never ran"},
+                status_code=404)
+        return dash.render(request, "worker.html", {
+            "title": f"Worker {data['node']}", "page": "workers", **data})
 
     def task_page(request: Request) -> Response:
         task_id = request.path_params["task_id"]
@@ -306,8 +415,10 @@ def routes(dash: Dashboard) -> list[Route]:
 
     return [
         Route("/workers", page("workers", "Workers")),
+        Route("/worker/{node}", worker_page),
         Route("/queues", page("queues", "Queues")),
         Route("/tasks", page("tasks", "Tasks")),
+        Route("/stats", page("stats", "Task statistics")),
         Route("/task/{task_id}", task_page),
         Route("/workflows", page("workflows", "Workflows")),
         Route("/workflow/{workflow_id}", workflow_page),

@@ -252,6 +252,115 @@ class TaskIndex:
         return out
 
 
+RUNTIME_SAMPLES = 10_000
+"""Runtimes kept per task name for the percentiles (the newest)."""
+RECENT_RUNS = 5_000
+"""Completed runs kept, across task names, for the runtime chart."""
+NAMES_MAX = 200_000
+"""Unfinished task ids whose name the statistics remember."""
+
+
+@dataclass
+class TaskTypeStats:
+    """Counts and recent runtimes of one task name since the dashboard started (plus what it
+    replayed from the events stream)."""
+
+    name: str
+    received: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+    revoked: int = 0
+    runtimes: deque[float] = field(default_factory=lambda: deque(maxlen=RUNTIME_SAMPLES))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: counts and runtime percentiles in seconds (None without samples)."""
+        ordered = sorted(self.runtimes)
+        runtime: dict[str, Any] = {"samples": len(ordered)}
+        for label, q in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99)):
+            runtime[label] = percentile(ordered, q)
+        runtime["mean"] = sum(ordered) / len(ordered) if ordered else None
+        runtime["max"] = ordered[-1] if ordered else None
+        finished = self.succeeded + self.failed
+        return {"name": self.name, "count": max(self.received, finished),
+                "received": self.received, "succeeded": self.succeeded, "failed": self.failed,
+                "retried": self.retried, "revoked": self.revoked,
+                "failure_rate": self.failed / finished if finished else None,
+                "runtime": runtime}
+
+
+def percentile(ordered: list[float], q: float) -> float | None:
+    """The ``q`` quantile of sorted values, by linear interpolation (numpy's default)."""
+    if not ordered:
+        return None
+    pos = (len(ordered) - 1) * q
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+class TaskStats:
+    """Per-task-name statistics folded from task events (Flower's task-type view)."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, TaskTypeStats] = {}
+        self.names: dict[str, str] = {}
+        """Task id -> name: later events of a task carry only its id."""
+        self.recent: deque[tuple[float, str, float]] = deque(maxlen=RECENT_RUNS)
+        """``(ts, name, runtime)`` of the newest completed runs, for the runtime chart."""
+        self.lock = threading.Lock()
+
+    def apply(self, event: dict[str, Any]) -> None:
+        """Count one task event."""
+        kind = event.get("type")
+        task_id = event.get("uuid")
+        if not task_id or kind not in STATE_OF:
+            return
+        with self.lock:
+            name = event.get("name") or self.names.get(task_id)
+            if not name:
+                return
+            if len(self.names) > NAMES_MAX:
+                self.names.clear()  # bounded memory; a forgotten id only loses its later events
+            self.names[task_id] = str(name)
+            stats = self.by_name.get(name)
+            if stats is None:
+                stats = self.by_name[name] = TaskTypeStats(str(name))
+            if kind == "task-received":
+                stats.received += 1
+            elif kind == "task-succeeded":
+                stats.succeeded += 1
+            elif kind == "task-failed":
+                stats.failed += 1
+            elif kind == "task-retried":
+                stats.retried += 1
+            elif kind == "task-revoked":
+                stats.revoked += 1
+            runtime = event.get("runtime")
+            if kind in ("task-succeeded", "task-failed") and runtime is not None:
+                value = float(runtime)
+                stats.runtimes.append(value)
+                self.recent.append((float(event.get("ts") or time.time()), str(name), value))
+            if kind in ("task-succeeded", "task-failed", "task-revoked"):
+                self.names.pop(task_id, None)
+
+    def table(self) -> list[dict[str, Any]]:
+        """Every task name's statistics, busiest first."""
+        with self.lock:
+            rows = [s.to_dict() for s in self.by_name.values()]
+        return sorted(rows, key=lambda r: (-r["count"], r["name"]))
+
+    def runtime_points(self, seconds: int = 300) -> dict[str, list[tuple[float, float]]]:
+        """``{name: [(seconds before now, runtime)]}`` of runs completed in the window."""
+        now = time.time()
+        out: dict[str, list[tuple[float, float]]] = {}
+        with self.lock:
+            for ts, name, runtime in self.recent:
+                if ts >= now - seconds:
+                    out.setdefault(name, []).append((round(ts - now, 2), runtime))
+        return out
+
+
 class Series:
     """Per-second counts over the last ``SERIES_S`` seconds."""
 
@@ -290,6 +399,7 @@ class Feed:
         self.index = index
         self.on_event = on_event
         self.series = Series()
+        self.stats = TaskStats()
         self.depths: deque[tuple[float, dict[str, int]]] = deque(
             maxlen=int(SERIES_S / SAMPLE_EVERY_S))
         self.logs: deque[tuple[int, dict[str, Any]]] = deque(maxlen=LOG_LINES)
@@ -343,6 +453,7 @@ class Feed:
         """Fold one event into the index, the counters, the log and the listeners."""
         self.events_seen += 1
         self.index.apply(event)
+        self.stats.apply(event)
         kind = str(event.get("type", ""))
         if kind in ("task-succeeded", "task-failed", "task-retried", "task-received"):
             self.series.add(float(event.get("ts") or time.time()), kind)

@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from flowc.runtime.message import Message
 from flowc.runtime.monitoring.events_read import count_types
 from flowc.runtime.redis.keys import CONSUMER_GROUP, PRIORITY_LEVELS
@@ -292,16 +293,19 @@ class Monitor:
         pipe = self.client.pipeline(transaction=False)
         for wid in ids:
             keys = self.keys.workflow(wid)
-            pipe.hmget(keys[4], "status", "name", "left", "failed_node")
+            pipe.hmget(keys[4], "status", "name", "left", "failed_node", "params", "created",
+                       "finished")
             pipe.hlen(keys[0])
         replies = pipe.execute()
         out = []
         for i, wid in enumerate(ids):
-            status, name, left, failed = replies[2 * i]
+            status, name, left, failed, params, created, finished = replies[2 * i]
             out.append({"id": wid, "status": _s(status) if status else "EXPIRED",
                         "name": _s(name) if name else None,
                         "left": int(left) if left else 0, "nodes": int(replies[2 * i + 1]),
-                        "failed_node": _s(failed) if failed else None})
+                        "failed_node": _s(failed) if failed else None,
+                        "params": orjson.loads(params) if params else None,
+                        "created": _seconds(created), "finished": _seconds(finished)})
         return out
 
     # --- all at once --------------------------------------------------------------------------
@@ -311,3 +315,8 @@ class Monitor:
         return {"workers": [w.to_dict() for w in self.workers()],
                 "queues": [q.to_dict() for q in self.queues()],
                 "dead_letters": self.dead_letter_count(), "rates": self.rates()}
+
+
+def _seconds(raw: Any) -> float | None:
+    """A unix time workflow.lua stored (seconds), or None."""
+    return float(raw) if raw else None

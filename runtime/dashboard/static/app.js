@@ -58,15 +58,42 @@
     button.disabled = true;
     try {
       const data = await post(button.dataset.action, body);
-      toast(describe(data));
+      toast(describe(data), refusedByAll(data));
       const row = button.closest("tr[data-entry]");
       if (row) row.remove();
+      if (button.hasAttribute("data-reload")) reloadSoon();
     } catch (err) {
       actionError(err);
     } finally {
       button.disabled = false;
     }
   });
+
+  // forms that send a control command with their fields (the worker page)
+  document.addEventListener("submit", async (ev) => {
+    const form = ev.target.closest("form[data-control]");
+    if (!form) return;
+    ev.preventDefault();
+    let body = {};
+    try { body = JSON.parse(form.dataset.body || "{}"); } catch (e) { body = {}; }
+    new FormData(form).forEach((v, k) => { body[k] = v === "" ? null : v; });
+    try {
+      const data = await post(form.dataset.control, body);
+      toast(describe(data), refusedByAll(data));
+      if (!refusedByAll(data)) reloadSoon();
+    } catch (err) {
+      actionError(err);
+    }
+  });
+
+  function refusedByAll(data) {
+    return Boolean(data.replies && data.replies.length && data.replies.every((r) => r.error));
+  }
+
+  function reloadSoon() {
+    // long enough to read the reply; the reloaded page asks the workers again
+    setTimeout(() => window.location.reload(), 1200);
+  }
 
   function describe(data) {
     if (data.replies) {
@@ -76,6 +103,7 @@
     if (data.requeued) return "requeued " + data.requeued;
     if (data.deleted) return "deleted " + data.deleted;
     if (data.revoked) return "revoked " + data.revoked;
+    if (data.resumed) return "resumed " + data.resumed;
     return JSON.stringify(data);
   }
 
@@ -117,6 +145,7 @@
     source.addEventListener("nodes", (ev) => paintNodes(JSON.parse(ev.data)));
     source.addEventListener("log", (ev) => appendLog(JSON.parse(ev.data)));
     source.addEventListener("series", (ev) => drawCharts(JSON.parse(ev.data)));
+    source.addEventListener("stats", (ev) => drawStats(JSON.parse(ev.data)));
   }
 
   function appendLog(lines) {
@@ -154,6 +183,8 @@
     if (status && data.status) { status.textContent = data.status; status.className = "state big " + data.status; }
     const revoke = document.getElementById("revoke-workflow");
     if (revoke) revoke.hidden = data.status !== "RUNNING";
+    const resume = document.getElementById("retry-workflow");
+    if (resume) resume.hidden = data.status !== "FAILURE" && data.status !== "REVOKED";
   }
 
   // --- workflow DAG drawing: dagre lays out, plain SVG draws -------------------------------
@@ -242,12 +273,12 @@
     return node;
   }
 
-  function lineChart(box, series, xMin, xMax, xLabel) {
+  function lineChart(box, series, xMin, xMax, xLabel, yFloor) {
     if (!box) return;
     const W = 600, H = 200, L = 44, R = 10, T = 10, B = 28;
-    let yMax = 1;
+    let yMax = yFloor === undefined ? 1 : 0;
     series.forEach((s) => s.points.forEach(([, y]) => { if (y > yMax) yMax = y; }));
-    yMax = niceMax(Math.max(yMax, 4));
+    yMax = niceMax(Math.max(yMax, yFloor === undefined ? 4 : yFloor));
     const x = (v) => L + ((v - xMin) / (xMax - xMin || 1)) * (W - L - R);
     const y = (v) => H - B - (v / yMax) * (H - T - B);
     const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img" });
@@ -278,7 +309,7 @@
     for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
     return 10 * p;
   }
-  function fmt(v) { return v >= 1000 ? (v / 1000).toFixed(v >= 10000 ? 0 : 1) + "k" : String(Math.round(v * 10) / 10); }
+  function fmt(v) { if (v > 0 && v < 1) return String(Number(v.toPrecision(2))); return v >= 1000 ? (v / 1000).toFixed(v >= 10000 ? 0 : 1) + "k" : String(Math.round(v * 10) / 10); }
 
   function drawCharts(data) {
     const now = data.now;
@@ -289,6 +320,19 @@
       { name: "succeeded", points: rel(data.succeeded || []), colour: "#1b7f4b" },
       { name: "failed", points: rel(data.failed || []), colour: "#b3261e" },
       { name: "received", points: rel(data.received || []), colour: "#2f6fab" },
+    ], -300, 0, "−5 min");
+  }
+
+  function drawStats(data) {
+    const now = data.now;
+    const rel = (pts) => pts.map(([s, n]) => [s - now, n]);
+    const runtimes = Object.entries(data.runtimes || {}).slice(0, COLOURS.length)
+      .map(([name, pts]) => ({ name: name.split(".").pop(), points: pts }));
+    lineChart(document.getElementById("chart-runtime"), runtimes, -300, 0, "−5 min", 0.001);
+    lineChart(document.getElementById("chart-throughput"), [
+      { name: "succeeded", points: rel(data.succeeded || []), colour: "#1b7f4b" },
+      { name: "failed", points: rel(data.failed || []), colour: "#b3261e" },
+      { name: "retried", points: rel(data.retried || []), colour: "#8a5a00" },
     ], -300, 0, "−5 min");
   }
 

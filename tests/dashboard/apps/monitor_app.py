@@ -59,3 +59,11 @@ def flaky(self: object, message: str) -> str:
     if self.request.retries == 0:  # type: ignore[attr-defined]
         raise self.retry(exc=ValueError(message), countdown=0)  # type: ignore[attr-defined]
     return "fine after a retry"
+
+
+@app.task
+def needs_flag(flag: str) -> str:
+    """Fails until the Redis key ``flag`` exists: a failure someone fixes, then resumes."""
+    if not app.broker_client.exists(flag):
+        raise RuntimeError(f"{flag} is not set yet")
+    return "flag found"
