@@ -83,6 +83,7 @@ def test_run_history_filters_by_flow_name_and_parameters(monitor_app, start_moni
 def test_a_failed_run_is_resumed_from_its_failed_step(monitor_app, start_monitored_worker,
                                                       serve_dashboard, redis_client):
     import monitor_app as m
+
     from flowc import chain
 
     start_monitored_worker("-P", "threads", "-c", "2")

@@ -292,7 +292,9 @@
     const legend = el("g", { class: "legend" });
     series.forEach((s, i) => {
       const colour = s.colour || COLOURS[i % COLOURS.length];
-      if (s.points.length) {
+      if (s.dots) {
+        s.points.forEach(([px, py]) => svg.appendChild(el("circle", { cx: x(px).toFixed(1), cy: y(py).toFixed(1), r: 2.5, fill: colour, class: "dot" })));
+      } else if (s.points.length) {
         const d = s.points.map(([px, py], j) => (j ? "L" : "M") + x(px).toFixed(1) + "," + y(py).toFixed(1)).join("");
         svg.appendChild(el("path", { d, fill: "none", stroke: colour, "stroke-width": 1.8, "vector-effect": "non-scaling-stroke" }));
       }
@@ -327,7 +329,7 @@
     const now = data.now;
     const rel = (pts) => pts.map(([s, n]) => [s - now, n]);
     const runtimes = Object.entries(data.runtimes || {}).slice(0, COLOURS.length)
-      .map(([name, pts]) => ({ name: name.split(".").pop(), points: pts }));
+      .map(([name, pts]) => ({ name: name.split(".").pop(), points: pts, dots: true }));
     lineChart(document.getElementById("chart-runtime"), runtimes, -300, 0, "−5 min", 0.001);
     lineChart(document.getElementById("chart-throughput"), [
       { name: "succeeded", points: rel(data.succeeded || []), colour: "#1b7f4b" },
