@@ -1,4 +1,5 @@
-"""``flowc control revoke|rate_limit|shutdown|pool_grow|pool_shrink``: commands to workers."""
+"""``flowc control revoke|rate_limit|shutdown|pool_grow|pool_shrink|add_consumer|
+cancel_consumer|ping``: commands to workers."""
 
 from __future__ import annotations
 
@@ -124,6 +125,26 @@ def pool_shrink(n: int, app_spec: str | None, broker_url: str | None,
     For threads and asyncio pools.
     """
     _send(app_spec, broker_url, "pool_shrink", {"n": n}, destination, timeout_s, as_json)
+
+
+@control.command("add_consumer")
+@click.argument("queue")
+@_common
+def add_consumer(queue: str, app_spec: str | None, broker_url: str | None,
+                 destination: tuple[str, ...], timeout_s: float, as_json: bool) -> None:
+    """Make workers consume QUEUE too (until they restart)."""
+    _send(app_spec, broker_url, "add_consumer", {"queue": queue}, destination, timeout_s,
+          as_json)
+
+
+@control.command("cancel_consumer")
+@click.argument("queue")
+@_common
+def cancel_consumer(queue: str, app_spec: str | None, broker_url: str | None,
+                    destination: tuple[str, ...], timeout_s: float, as_json: bool) -> None:
+    """Make workers stop consuming QUEUE (a worker keeps at least one queue)."""
+    _send(app_spec, broker_url, "cancel_consumer", {"queue": queue}, destination, timeout_s,
+          as_json)
 
 
 @control.command()

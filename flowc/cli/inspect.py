@@ -7,7 +7,7 @@ import click
 from flowc.cli.options import app_options, echo_json, json_option, open_app
 from flowc.cli.status import table
 
-WHAT = ("active", "reserved", "scheduled", "registered")
+WHAT = ("active", "reserved", "scheduled", "registered", "active_queues", "stats")
 
 
 @click.command()
@@ -20,9 +20,10 @@ WHAT = ("active", "reserved", "scheduled", "registered")
 @json_option()
 def inspect(what: str, app_spec: str | None, broker_url: str | None,
             destination: tuple[str, ...], timeout_s: float, as_json: bool) -> None:
-    """Ask workers what they run, hold and know.
+    """Ask workers what they run, hold, know and consume, and how they are set up.
 
-    active: running now; reserved: claimed, not started; registered: known tasks.
+    active: running now; reserved: claimed, not started; registered: known tasks;
+    active_queues: queues consumed now; stats: pool, concurrency, prefetch, rate limits.
 
     ``scheduled`` lists countdown/eta tasks: they wait in Redis, not in worker memory, so it
     is read from Redis and needs no worker.
@@ -42,7 +43,8 @@ def inspect(what: str, app_spec: str | None, broker_url: str | None,
                 [_when(i["eta"]), i["queue"], i.get("name"), i.get("id"), i.get("args")]
                 for i in items]))
         return
-    replies = ControlClient(app).broadcast(f"inspect_{what}", destination=destination or None,
+    op = "stats" if what == "stats" else f"inspect_{what}"
+    replies = ControlClient(app).broadcast(op, destination=destination or None,
                                            timeout_s=timeout_s)
     if as_json:
         echo_json(replies)
@@ -54,7 +56,11 @@ def inspect(what: str, app_spec: str | None, broker_url: str | None,
             click.echo(f"-> {reply['worker']}: ERROR {reply['error']}")
             continue
         items = reply["ok"]
-        click.echo(f"-> {reply['worker']}: {len(items)} {what}")
+        if isinstance(items, dict):  # stats
+            click.echo(f"-> {reply['worker']}: " + ", ".join(
+                f"{k}={v}" for k, v in items.items()))
+            continue
+        click.echo(f"-> {reply['worker']}: {len(items)} {what.replace('_', ' ')}")
         for item in items:
             if isinstance(item, str):
                 click.echo(f"   * {item}")

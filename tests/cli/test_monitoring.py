@@ -59,6 +59,17 @@ def test_inspect_and_control_gather_each_workers_reply(cluster, redis_url):
     assert code == 1 and "no worker replied" in out
 
 
+def test_control_adds_and_cancels_a_consumer_and_inspect_shows_the_queues(cluster, redis_url):
+    code, out = run(redis_url, "control", "add_consumer", "reports")
+    assert code == 0 and "now consuming from reports" in out
+    code, out = run(redis_url, "inspect", "active_queues", "--json")
+    assert code == 0 and "reports" in out
+    code, out = run(redis_url, "control", "cancel_consumer", "reports")
+    assert code == 0 and "no longer consuming from reports" in out
+    code, out = run(redis_url, "inspect", "stats", "--json")
+    assert code == 0 and '"pool"' in out and "reports" not in out
+
+
 def test_control_revoke_records_the_revocation_even_without_workers(redis_url, redis_client):
     app = App("cli", broker=redis_url)
     pending = app.send_task("cli.add", (1, 2), countdown=60)
