@@ -43,8 +43,7 @@ def inspect(what: str, app_spec: str | None, broker_url: str | None,
                 [_when(i["eta"]), i["queue"], i.get("name"), i.get("id"), i.get("args")]
                 for i in items]))
         return
-    op = "stats" if what == "stats" else f"inspect_{what}"
-    replies = ControlClient(app).broadcast(op, destination=destination or None,
+    replies = ControlClient(app).broadcast(f"inspect_{what}", destination=destination or None,
                                            timeout_s=timeout_s)
     if as_json:
         echo_json(replies)

@@ -95,7 +95,7 @@ def worker_data(dash: Dashboard, node: str) -> dict[str, Any]:
     client = ControlClient(dash.app)
     replies: dict[str, dict[str, Any]] = {w.name: {} for w in processes}
     if any(w.alive for w in processes):
-        for op in ("stats", "inspect_active", "inspect_reserved"):
+        for op in ("inspect_stats", "inspect_active", "inspect_reserved"):
             for reply in client.broadcast(op, destination=[node], timeout_s=INSPECT_TIMEOUT_S):
                 replies.setdefault(reply["worker"], {})[op] = reply.get("ok", reply.get("error"))
     registered: set[str] = set()
@@ -107,7 +107,8 @@ def worker_data(dash: Dashboard, node: str) -> dict[str, Any]:
     for value in raw.execute():
         if value:
             registered.update(orjson.loads(value))
-    stats = [r["stats"] for r in replies.values() if isinstance(r.get("stats"), dict)]
+    stats = [r["inspect_stats"] for r in replies.values()
+             if isinstance(r.get("inspect_stats"), dict)]
     queues = sorted({q for w in processes for q in w.queues})
     limits: dict[str, str] = {}
     for one in stats:
@@ -115,7 +116,8 @@ def worker_data(dash: Dashboard, node: str) -> dict[str, Any]:
     return {"node": node, "processes": processes, "replies": replies,
             "registered": sorted(registered), "queues": queues, "rate_limits": limits,
             "pool": processes[0].pool if processes else "",
-            "concurrency": sum(int(one.get("concurrency") or 0) for one in stats),
+            "concurrency": sum(int((one.get("pool") or {}).get("max-concurrency") or 0)
+                               for one in stats),
             "active": [t for r in replies.values() for t in r.get("inspect_active") or []
                        if isinstance(t, dict)],
             "reserved": [t for r in replies.values() for t in r.get("inspect_reserved") or []
