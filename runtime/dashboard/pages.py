@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from flowc.runtime.dashboard.security import CSRF_COOKIE, SESSION_COOKIE, new_csrf
 from flowc.runtime.dashboard.state import COUNT_CAP, STATES
 from starlette.requests import Request
@@ -102,8 +103,6 @@ def worker_data(dash: Dashboard, node: str) -> dict[str, Any]:
     raw = dash.app.broker_client.pipeline(transaction=False)
     for w in processes:
         raw.hget(dash.app.keys.worker(w.name), "tasks")
-    import orjson
-
     for value in raw.execute():
         if value:
             registered.update(orjson.loads(value))
@@ -176,8 +175,6 @@ def parse_param_filter(text: str) -> dict[str, str]:
 
 
 def _param_text(value: Any) -> str:
-    import orjson
-
     return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
