@@ -132,7 +132,9 @@ def pool_shrink(n: int, app_spec: str | None, broker_url: str | None,
 @_common
 def add_consumer(queue: str, app_spec: str | None, broker_url: str | None,
                  destination: tuple[str, ...], timeout_s: float, as_json: bool) -> None:
-    """Make workers consume QUEUE too (until they restart)."""
+    """Make workers consume QUEUE too.
+
+    Until they restart: the queues given at start come back then."""
     _send(app_spec, broker_url, "add_consumer", {"queue": queue}, destination, timeout_s,
           as_json)
 
@@ -142,7 +144,9 @@ def add_consumer(queue: str, app_spec: str | None, broker_url: str | None,
 @_common
 def cancel_consumer(queue: str, app_spec: str | None, broker_url: str | None,
                     destination: tuple[str, ...], timeout_s: float, as_json: bool) -> None:
-    """Make workers stop consuming QUEUE (a worker keeps at least one queue)."""
+    """Make workers stop consuming QUEUE.
+
+    A worker keeps at least one queue: cancelling its last one is refused."""
     _send(app_spec, broker_url, "cancel_consumer", {"queue": queue}, destination, timeout_s,
           as_json)
 

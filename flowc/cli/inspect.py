@@ -20,7 +20,7 @@ WHAT = ("active", "reserved", "scheduled", "registered", "active_queues", "stats
 @json_option()
 def inspect(what: str, app_spec: str | None, broker_url: str | None,
             destination: tuple[str, ...], timeout_s: float, as_json: bool) -> None:
-    """Ask workers what they run, hold, know and consume, and how they are set up.
+    """Ask workers what they run, hold, know and consume.
 
     active: running now; reserved: claimed, not started; registered: known tasks;
     active_queues: queues consumed now; stats: pool, concurrency, prefetch, rate limits.

@@ -490,8 +490,10 @@ def _example_flow(dash: Dashboard, tasks: list[str]) -> str:
     simple type (or none), called with flow parameters of that type and a sample default."""
     import inspect
 
-    module = dash.app.main or "tasks"
-    for name in tasks:
+    main = dash.app.main or "tasks"
+    # the app's own tasks first: a shared task of another module may be unknown to workers
+    ordered = sorted(tasks, key=lambda n: not n.startswith(main + "."))
+    for name in ordered:
         try:
             signature = inspect.signature(dash.app.tasks[name].run)
         except (TypeError, ValueError):
@@ -509,7 +511,7 @@ def _example_flow(dash: Dashboard, tasks: list[str]) -> str:
             params.append(f"{p.name}: {sample[0]} = {sample[1]}")
         else:
             names = ", ".join(part.split(":")[0] for part in params)
-            short = name.rsplit(".", 1)[-1]
-            return (f'use "{module}"\n\nflow demo({", ".join(params)}) {{\n'
+            module, _, short = name.rpartition(".")
+            return (f'use "{module or main}"\n\nflow demo({", ".join(params)}) {{\n'
                     f'    {short}({names})\n}}\n')
     return ""
