@@ -9,7 +9,7 @@ from flowc.runtime.beat.entries import entries_from_app
 from flowc.runtime.beat.service import Beat
 
 from tests.dashboard import test_dashboard_browser as base
-from tests.dashboard.conftest import wait_for
+from tests.dashboard.conftest import wait_until
 
 pytestmark = base.pytestmark
 browser, cluster, page = base.browser, base.cluster, base.page
@@ -19,7 +19,7 @@ def test_a_task_that_succeeded_on_retry_shows_its_result_not_the_old_error(page,
     app_module, server = cluster
     result = app_module.flaky.delay("transient glitch 7f3a")
     assert result.get(timeout=15) == "fine after a retry"
-    wait_for(lambda: (rec := server.dashboard.index.get(result.id)) is not None
+    wait_until(lambda: (rec := server.dashboard.index.get(result.id)) is not None
              and rec.state == "SUCCESS", what="the success event")
     page.goto(f"{server.url}/tasks?name=monitor_app.flaky")
     row = page.wait_for_selector(f"#tasks-table tr:has(a[href='/task/{result.id}'])")

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from flowc.runtime.dashboard.security import AuthConfig
 
-from tests.dashboard.conftest import APPS_DIR, TOKEN, wait_for
+from tests.dashboard.conftest import APPS_DIR, TOKEN, wait_until
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -20,10 +20,8 @@ def _client(base: str, auth: bool = True) -> httpx.Client:
 
 
 def _dashboard(monitor_app, serve_dashboard):
-    from flowc.cli.dashboard import flow_compiler
-
     return serve_dashboard(monitor_app, AuthConfig.build("127.0.0.1", token=TOKEN),
-                           flow_dir=str(APPS_DIR), compile_flow=flow_compiler(str(APPS_DIR)))
+                           flow_dir=str(APPS_DIR))
 
 
 def test_task_statistics_count_outcomes_and_runtime_percentiles(monitor_app,
@@ -38,7 +36,7 @@ def test_task_statistics_count_outcomes_and_runtime_percentiles(monitor_app,
     with pytest.raises(ValueError):
         m.boom.delay("no").get(timeout=10)
     assert m.flaky.delay("once").get(timeout=10) == "fine after a retry"
-    wait_for(lambda: server.dashboard.feed.stats.by_name.get("monitor_app.flaky") and
+    wait_until(lambda: server.dashboard.feed.stats.by_name.get("monitor_app.flaky") and
              server.dashboard.feed.stats.by_name["monitor_app.flaky"].succeeded == 1,
              what="the events")
     with _client(server.url) as client:
@@ -90,7 +88,7 @@ def test_a_failed_run_is_resumed_from_its_failed_step(monitor_app, start_monitor
     server = _dashboard(monitor_app, serve_dashboard)
     run = chain(m.add.s(1, 1), m.needs_flag.si("resume-flag")).apply_async()
     handle = monitor_app.workflow(run.workflow_id)
-    wait_for(lambda: handle.status() == "FAILURE", 15, "the failure")
+    wait_until(lambda: handle.status() == "FAILURE", 15, "the failure")
     with _client(server.url) as client:
         redis_client.set("resume-flag", "1")
         answer = client.post(f"/api/workflow/{run.workflow_id}/retry")

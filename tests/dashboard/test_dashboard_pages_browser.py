@@ -7,7 +7,7 @@ from __future__ import annotations
 from flowc.runtime.monitoring.views import Monitor
 
 from tests.dashboard import test_dashboard_browser as base
-from tests.dashboard.conftest import APPS_DIR, wait_for
+from tests.dashboard.conftest import APPS_DIR, wait_until
 
 pytestmark = base.pytestmark
 browser, cluster, page = base.browser, base.cluster, base.page
@@ -22,7 +22,7 @@ def test_the_stats_page_shows_each_task_type_with_percentiles_and_charts(page, c
     for r in [app_module.slow.delay(0.05 * i) for i in range(1, 5)]:
         r.get(timeout=10)
     app_module.boom.delay("stats page")
-    wait_for(lambda: (s := server.dashboard.feed.stats.by_name.get("monitor_app.boom"))
+    wait_until(lambda: (s := server.dashboard.feed.stats.by_name.get("monitor_app.boom"))
              and s.failed >= 1, what="the failure event")
     page.goto(f"{server.url}/stats")
     row = page.wait_for_selector("#stats-table tr[data-task-name='monitor_app.slow']")
@@ -63,7 +63,7 @@ def test_a_failed_run_is_resumed_from_its_page(page, cluster):
 
     run = chain(app_module.add.s(2, 2), app_module.needs_flag.si("browser-flag")).apply_async()
     handle = app_module.app.workflow(run.workflow_id)
-    wait_for(lambda: handle.status() == "FAILURE", 15, "the failure")
+    wait_until(lambda: handle.status() == "FAILURE", 15, "the failure")
     page.goto(f"{server.url}/workflow/{run.workflow_id}")
     assert page.wait_for_selector("#retry-workflow").is_visible()
     app_module.app.broker_client.set("browser-flag", "1")
@@ -76,13 +76,12 @@ def test_a_failed_run_is_resumed_from_its_page(page, cluster):
 
 def test_run_history_is_filtered_by_flow_name_and_parameters(page, cluster, tmp_path):
     app_module, server = cluster
-    from flowc.cli.dashboard import flow_compiler
+    from flowc.runtime.project import compile_source
 
-    compile_flow = flow_compiler(str(APPS_DIR))
     source = (APPS_DIR / "demo.flow").read_text()
     ids = {}
     for a in (11, 12, 11):
-        wf, problems = compile_flow(source, None, {"a": a})
+        wf, problems = compile_source(source, APPS_DIR, None, {"a": a})
         assert wf is not None, problems
         ids.setdefault(a, []).append(app_module.app.submit_workflow(wf).workflow_id)
     page.goto(f"{server.url}/workflows")
