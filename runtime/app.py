@@ -32,10 +32,21 @@ if TYPE_CHECKING:  # annotations only: redis-py takes ~70 ms to import
 
 BROKER_URL_ENV = "FLOWC_BROKER_URL"
 RESULT_BACKEND_ENV = "FLOWC_RESULT_BACKEND"
+COORDINATION_URL_ENV = "FLOWC_COORDINATION_URL"
 FIRST_CONTACT_S = 3.0
 """How long the first publish of a process waits for a broker it has never reached."""
 
 logger = logging.getLogger("flowc.producer")
+
+
+def transport(url: str) -> str:
+    """Which adapter a URL selects: ``amqp``, ``postgresql`` or ``redis`` (by its scheme)."""
+    scheme = url.partition("://")[0].lower().removeprefix("db+").split("+")[0]
+    if scheme in ("amqp", "amqps", "pyamqp"):
+        return "amqp"
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql"
+    return "redis"
 
 
 class App:
@@ -136,13 +147,30 @@ class App:
     @cached_property
     def backend_url(self) -> str:
         """The result backend URL (``$FLOWC_RESULT_BACKEND`` wins); defaults to the broker's."""
-        return os.environ.get(RESULT_BACKEND_ENV) or self.conf.result_backend or self.broker_url
+        return os.environ.get(RESULT_BACKEND_ENV) or self.conf.result_backend or (
+            self.broker_url if transport(self.broker_url) == "redis" else self.coordination_url)
+
+    @cached_property
+    def coordination_url(self) -> str:
+        """The Redis behind what has no port yet (heartbeats, reaper, revocations, rate limits,
+        events, remote control, beat): the broker's when it is Redis, else
+        ``$FLOWC_COORDINATION_URL``, else a Redis result backend's, else the embedded server."""
+        if transport(self.broker_url) == "redis":
+            return self.broker_url
+        backend = os.environ.get(RESULT_BACKEND_ENV) or self.conf.result_backend
+        from flowc.runtime.redis.embedded import ensure_embedded_url
+
+        return os.environ.get(COORDINATION_URL_ENV) or (
+            backend if backend and transport(backend) == "redis" else ensure_embedded_url())
 
     @cached_property
     def broker_client(self) -> RedisClient:
-        """The redis-py client of the broker (a connection pool; thread-safe)."""
+        """The redis-py client of the broker, or of ``coordination_url`` when the broker is not
+        Redis (a connection pool; thread-safe)."""
         from flowc.runtime.redis.connection import connect
 
+        if transport(self.broker_url) != "redis":  # broker_transport_options are AMQP's
+            return connect(self.coordination_url)
         return connect(self.broker_url, transport_options=self.conf.broker_transport_options)
 
     @cached_property
@@ -150,7 +178,7 @@ class App:
         """The redis-py client of the result backend (shared with the broker when equal)."""
         from flowc.runtime.redis.connection import connect
 
-        if self.backend_url == self.broker_url:
+        if self.backend_url == self.coordination_url:
             return self.broker_client
         return connect(self.backend_url, transport_options=self.conf.broker_transport_options)
 
@@ -159,7 +187,15 @@ class App:
 
     @cached_property
     def broker(self) -> Broker:
-        """The broker (``RedisBroker``)."""
+        """The broker: ``AmqpBroker`` for amqp:// URLs, else ``RedisBroker``."""
+        if transport(self.broker_url) == "amqp":
+            from flowc.runtime.amqp.broker import AmqpBroker
+
+            from flowc.runtime.redis.clock import ServerClock
+
+            return AmqpBroker(self.broker_url, self.backend.claim_key,
+                              self.conf.broker_transport_options,
+                              clock=ServerClock(self.broker_client).now)
         from flowc.runtime.redis.broker import RedisBroker
 
         return RedisBroker(self.broker_client, self.keys,
@@ -168,17 +204,33 @@ class App:
 
     @cached_property
     def backend(self) -> ResultBackend:
-        """The result backend (``RedisResultBackend``)."""
+        """The result backend: ``PgResultBackend`` for postgresql:// URLs, else Redis."""
+        if transport(self.backend_url) == "postgresql":
+            from flowc.runtime.sql.backend import Database, PgResultBackend
+
+            return PgResultBackend(Database(self.backend_url))
         from flowc.runtime.redis.backend import RedisResultBackend
 
         return RedisResultBackend(self.backend_client, self.keys)
 
     @cached_property
     def workflow_join(self) -> WorkflowJoin:
-        """The durable join of workflow runs (``RedisWorkflowJoin``, on the broker's server)."""
+        """The durable join of workflow runs: in PostgreSQL with that backend, else
+        ``RedisWorkflowJoin`` on the broker's server (or the backend's, returning ready
+        messages, when the broker is not Redis)."""
+        if transport(self.backend_url) == "postgresql":
+            from flowc.runtime.sql.backend import PgResultBackend
+            from flowc.runtime.sql.join import PgWorkflowJoin
+
+            backend = self.backend
+            assert isinstance(backend, PgResultBackend)
+            return PgWorkflowJoin(backend.db, self.conf.result_expires)
         from flowc.runtime.redis.connection import is_cluster
         from flowc.runtime.redis.workflow_store import RedisWorkflowJoin
 
+        if transport(self.broker_url) != "redis":
+            return RedisWorkflowJoin(self.backend_client, self.keys, self.conf.result_expires,
+                                     by_worker=True)
         # On a cluster a run's join lives in its run's slot and cannot enqueue into queues'
         # slots: the worker publishes what the join made ready (flowc_workflow_publish).
         return RedisWorkflowJoin(self.broker_client, self.keys, self.conf.result_expires,

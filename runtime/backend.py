@@ -48,6 +48,12 @@ class ResultBackend(Protocol):
         """Delete everything stored for a task."""
         ...
 
+    def claim_key(self, key: str, task_id: str, ttl_s: float) -> str | None:
+        """Take an idempotency key for ``task_id`` for ``ttl_s`` seconds unless someone holds it;
+        return the holder's task id, or None if the key is now this task's (how a broker with
+        no key store of its own, RabbitMQ, keeps ``publish_once``)."""
+        ...
+
 
 @dataclass(slots=True)
 class JoinReply:

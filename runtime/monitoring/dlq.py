@@ -49,7 +49,17 @@ class DeadLetter:
 
 
 class DeadLetters:
-    """Read, replay and delete dead letters."""
+    """Read, replay and delete dead letters (on RabbitMQ: ``runtime/amqp/dlq.py``)."""
+
+    def __new__(cls, app: App) -> DeadLetters:
+        if cls is DeadLetters:
+            from flowc.runtime.app import transport
+
+            if transport(app.broker_url) == "amqp":
+                from flowc.runtime.amqp.dlq import AmqpDeadLetters
+
+                return object.__new__(AmqpDeadLetters)
+        return object.__new__(cls)
 
     def __init__(self, app: App) -> None:
         self.app = app

@@ -91,6 +91,14 @@ class RedisResultBackend:
             if got is not None:
                 return bytes(got)
 
+    def claim_key(self, key: str, task_id: str, ttl_s: float) -> str | None:
+        """SET NX with the TTL; the holder's task id if the key was taken."""
+        name = f"{self.keys.prefix}:idem:{key}"
+        if self.client.set(name, task_id, nx=True, px=max(1, int(ttl_s * 1000))):
+            return None
+        held: Any = self.client.get(name)
+        return None if held is None else bytes(held).decode()
+
     def forget(self, task_id: str) -> None:
         """Delete the record and the state."""
         self.client.delete(self.keys.result(task_id), self.keys.state(task_id))

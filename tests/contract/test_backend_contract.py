@@ -7,7 +7,7 @@ import threading
 import pytest
 from flowc.runtime.app import App
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.amqp, pytest.mark.postgresql]
 
 
 class TestResultBackendContract:

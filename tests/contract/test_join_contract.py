@@ -14,7 +14,7 @@ from flowc.runtime.app import App
 from flowc.runtime.workflows.join import JoinOp
 from flowc.runtime.workflows.plan import RunPlan, plan
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.amqp, pytest.mark.postgresql]
 
 
 @pytest.fixture(params=["join", "worker"])

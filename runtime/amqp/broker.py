@@ -1,0 +1,449 @@
+"""The RabbitMQ broker: durable priority queues, publisher confirms, manual acks (pika).
+
+Design (docs/transports.md):
+- Every flowc queue is a durable classic queue with ``x-max-priority`` 10 (9 = most urgent, as
+  on Redis) whose dead letters go through the fanout exchange ``flowc.dlx`` into the queue
+  ``flowc.dead_letters``; flowc's own dead letters (with reason, worker and time in headers)
+  are published there directly, then the original is acked.
+- Claims are AMQP deliveries with manual acks: a consumer whose connection drops (a killed
+  worker) has its unacked messages requeued by RabbitMQ at once, so the redelivery methods of
+  the port answer "nothing to do". A redelivered message comes back flagged; quorum queues
+  also count (``x-delivery-count``).
+- Countdown/ETA: a delayed message waits in one of 28 TTL queues per target queue,
+  ``flowc.delay.<queue>.<k>`` holding messages for 0.1 s x 2^k, which dead-letter into the
+  target queue. It goes to the longest level not past its eta; a fetch that finds it still
+  early parks it again at a shorter level (a log2 number of hops). Nothing is held in worker
+  memory; a message is at most ~0.1 s late, never early.
+- Fetch takes ready messages with ``basic.get`` (exactly ``count``, nothing buffered); when all
+  queues are empty it blocks on a consumer with prefetch ``count`` (no polling) and cancels it
+  as soon as something arrives.
+- pika is not thread-safe: each thread has its own connection and channel; a delivery is
+  acked on the channel that received it (from another thread through pika's thread-safe
+  callback). Heartbeats are off (a task may run for hours without touching the connection);
+  TCP keepalive detects a dead peer, and a killed process closes its socket at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import pika
+from flowc.runtime.broker import Delivery, Outgoing
+from flowc.runtime.exceptions import BrokerUnavailable, ImproperlyConfigured
+from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
+from pika.exceptions import AMQPError
+
+MAX_PRIORITY = 10
+"""``x-max-priority`` of every queue: priorities 0..9, 9 the most urgent."""
+DEAD_LETTER_EXCHANGE = "flowc.dlx"
+DEAD_LETTER_QUEUE = "flowc.dead_letters"
+DELAY_BASE_S = 0.1
+"""The shortest delay level; level k holds a message for ``DELAY_BASE_S * 2**k`` seconds."""
+DELAY_LEVELS = 28
+"""Delay levels per queue: the longest holds a message ~155 days, longer delays hop again."""
+EARLY_S = 0.02
+"""A message this close to its eta is delivered now rather than parked again."""
+ETA_HEADER = "x-flowc-eta"
+LOST_HEADER = "x-flowc-lost"
+"""Deliveries lost before this copy was published (a requeue carries the count over)."""
+
+ClaimKey = Callable[[str, str, float], "str | None"]
+"""``(key, task_id, ttl_s)`` -> the task id that holds the key already, or None if now this one
+(the result backend's ``claim_key``: idempotency keys need a store RabbitMQ does not have)."""
+
+
+def delay_queue(queue: str, level: int) -> str:
+    """The name of ``queue``'s delay level ``level``."""
+    return f"flowc.delay.{queue}.{level}"
+
+
+def delay_level(remaining_s: float) -> int:
+    """The longest level that does not pass a due time ``remaining_s`` away (at least 0)."""
+    if remaining_s < DELAY_BASE_S * 2:
+        return 0
+    return min(DELAY_LEVELS - 1, int(math.log2(remaining_s / DELAY_BASE_S)))
+
+
+@dataclass(eq=False)
+class _Link:
+    """One thread's connection and channel (in confirm mode), and what it declared."""
+
+    connection: BlockingConnection
+    channel: BlockingChannel
+    generation: int
+    pid: int = field(default_factory=os.getpid)
+    thread: int = field(default_factory=threading.get_ident)
+    declared: set[str] = field(default_factory=set)
+
+    def owned_here(self) -> bool:
+        return self.pid == os.getpid() and self.thread == threading.get_ident()
+
+
+class AmqpBroker:
+    """``Broker`` on RabbitMQ >= 3.8 through pika's blocking connection."""
+
+    def __init__(self, url: str, claim_key: ClaimKey | None = None,
+                 transport_options: dict[str, Any] | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
+        self.params = pika.URLParameters(url)
+        self.params.heartbeat = 0
+        self.params.tcp_options = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 3}
+        self.claim_key = claim_key
+        self.clock = clock or time.time
+        """The clock due times are read on (the coordination Redis's, so that revocations
+        and rate limits stamped there agree); RabbitMQ's TTLs themselves are relative."""
+        options = transport_options or {}
+        self.quorum = options.get("queue_type") == "quorum"
+        self._local = threading.local()
+        self._links: dict[int, _Link] = {}
+        self._lock = threading.Lock()
+        self._generations = 0
+
+    # --- connections --------------------------------------------------------------------------
+
+    def _link(self) -> _Link:
+        link: _Link | None = getattr(self._local, "link", None)
+        if link is not None and link.pid == os.getpid() and link.connection.is_open \
+                and link.channel.is_open:
+            return link
+        if link is not None:
+            self._drop(link)
+        try:
+            connection = BlockingConnection(self.params)
+        except AMQPError as e:
+            raise BrokerUnavailable(
+                f"cannot connect to RabbitMQ at {self.params.host}:{self.params.port} ({e!r})",
+                hint="start RabbitMQ or fix broker_url") from e
+        channel = connection.channel()
+        channel.confirm_delivery()
+        with self._lock:
+            self._generations += 1
+            link = _Link(connection, channel, self._generations)
+            self._links[link.generation] = link
+        self._local.link = link
+        return link
+
+    def _drop(self, link: _Link) -> None:
+        """Forget a link (closing it if it is this process's): its unacked messages go back."""
+        with self._lock:
+            self._links.pop(link.generation, None)
+        if getattr(self._local, "link", None) is link:
+            self._local.link = None
+        if link.pid == os.getpid():
+            with contextlib.suppress(Exception):  # already closed or broken: nothing to release
+                link.connection.close()
+
+    def _retrying(self, fn: Callable[[_Link], Any]) -> Any:
+        """Run ``fn`` on this thread's link; on a dropped connection reconnect and run it once
+        more (publishes are at-least-once: a confirm lost with the connection is sent again)."""
+        link = self._link()
+        try:
+            return fn(link)
+        except AMQPError:
+            self._drop(link)
+            return fn(self._link())
+
+    def close(self) -> None:
+        """Close every connection of this process (their unacked deliveries go back to their
+        queues); call it when the threads that used them are done."""
+        with self._lock:
+            links = list(self._links.values())
+        for link in links:
+            self._drop(link)
+
+    # --- declaring ----------------------------------------------------------------------------
+
+    def queue_arguments(self) -> dict[str, Any]:
+        """Arguments of every flowc queue (a redeclare with other ones is refused by RabbitMQ)."""
+        args: dict[str, Any] = {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE}
+        if self.quorum:
+            args["x-queue-type"] = "quorum"
+        else:
+            args["x-max-priority"] = MAX_PRIORITY
+        return args
+
+    def _declare(self, link: _Link, queues: Sequence[str]) -> None:
+        ch = link.channel
+        if DEAD_LETTER_QUEUE not in link.declared:
+            ch.exchange_declare(DEAD_LETTER_EXCHANGE, "fanout", durable=True)
+            ch.queue_declare(DEAD_LETTER_QUEUE, durable=True)
+            ch.queue_bind(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE)
+            link.declared.add(DEAD_LETTER_QUEUE)
+        for queue in queues:
+            if queue in link.declared:
+                continue
+            ch.queue_declare(queue, durable=True, arguments=self.queue_arguments())
+            for level in range(DELAY_LEVELS):
+                ch.queue_declare(delay_queue(queue, level), durable=True, arguments={
+                    "x-message-ttl": int(DELAY_BASE_S * 1000 * 2 ** level),
+                    "x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue})
+            link.declared.add(queue)
+
+    def declare(self, queues: Sequence[str]) -> None:
+        """Declare the queues, their delay levels and the dead-letter queue (idempotent)."""
+        self._retrying(lambda link: self._declare(link, queues))
+
+    # --- producing ----------------------------------------------------------------------------
+
+    def _send(self, link: _Link, item: Outgoing, lost: int = 0) -> None:
+        headers: dict[str, Any] = {}
+        target = item.queue
+        if item.eta is not None:
+            remaining = item.eta - self.clock()
+            if remaining > EARLY_S:
+                headers[ETA_HEADER] = repr(item.eta)  # AMQP tables have no float
+                target = delay_queue(item.queue, delay_level(remaining))
+        if lost:
+            headers[LOST_HEADER] = lost
+        props = pika.BasicProperties(delivery_mode=2, priority=item.priority,
+                                     type=item.tag.decode("latin-1"), headers=headers or None)
+        link.channel.basic_publish("", target, item.body, props, mandatory=True)
+
+    def publish(self, items: Sequence[Outgoing]) -> None:
+        """Publish each message persistent, waiting for the broker's confirm of each."""
+        def run(link: _Link) -> None:
+            self._declare(link, sorted({item.queue for item in items}))
+            for item in items:
+                self._send(link, item)
+
+        if items:
+            self._retrying(run)
+
+    def publish_once(self, item: Outgoing, key: str, task_id: str, ttl_s: float) -> str | None:
+        """Claim the key in the result backend, then publish: RabbitMQ keeps no keys. Not one
+        atomic step: a crash between the two loses this message (the key stays claimed)."""
+        if self.claim_key is None:
+            raise ImproperlyConfigured("idempotency_key on RabbitMQ needs a result backend "
+                                       "that stores keys", hint="set result_backend to a "
+                                       "redis:// or postgresql:// URL")
+        first = self.claim_key(key, task_id, ttl_s)
+        if first is not None and first != task_id:
+            return first
+        self.publish([item])
+        return None
+
+    # --- consuming ----------------------------------------------------------------------------
+
+    def _accept(self, link: _Link, queue: str, method: Any, props: Any,
+                body: bytes) -> Delivery | None:
+        """A delivery for the caller, or None after parking an early message again."""
+        headers = props.headers or {}
+        eta = headers.get(ETA_HEADER)
+        if eta is not None:
+            remaining = float(eta) - self.clock()
+            if remaining > EARLY_S:
+                props.headers = dict(headers)
+                link.channel.basic_publish("", delay_queue(queue, delay_level(remaining)),
+                                           body, props, mandatory=True)
+                link.channel.basic_ack(method.delivery_tag)
+                return None
+        lost = int(headers.get(LOST_HEADER) or 0)
+        if "x-delivery-count" in headers:  # quorum queues count every redelivery
+            lost += int(headers["x-delivery-count"])
+        elif method.redelivered:
+            lost += 1
+        priority = props.priority or 0
+        entry = f"{link.generation}:{method.delivery_tag}:{priority}".encode()
+        return Delivery(queue.encode(), entry, body, (props.type or "").encode("latin-1"),
+                        lost + 1)
+
+    def fetch(self, consumer: str, queues: Sequence[str], count: int, block_s: float,
+              idle_ids: list[bytes] | None = None) -> list[Delivery]:
+        """``basic.get`` up to ``count`` messages, queue by queue; when there are none, wait on
+        a consumer with prefetch ``count`` (RabbitMQ names consumers itself: ``consumer`` is
+        not used)."""
+        try:
+            link = self._link()
+            self._declare(link, queues)
+            out = self._get(link, queues, count)
+            if out or block_s <= 0:
+                return out
+            return self._wait(link, queues, count, block_s)
+        except AMQPError:  # the connection dropped: RabbitMQ has requeued what it held
+            broken = getattr(self._local, "link", None)
+            if broken is not None:
+                self._drop(broken)
+            return []
+
+    def _get(self, link: _Link, queues: Sequence[str], count: int) -> list[Delivery]:
+        out: list[Delivery] = []
+        for queue in queues:
+            while len(out) < count:
+                method, props, body = link.channel.basic_get(queue, auto_ack=False)
+                if method is None:
+                    break
+                delivery = self._accept(link, queue, method, props, body)
+                if delivery is not None:
+                    out.append(delivery)
+            if len(out) >= count:
+                break
+        return out
+
+    def _wait(self, link: _Link, queues: Sequence[str], count: int,
+              block_s: float) -> list[Delivery]:
+        got: list[tuple[str, Any, Any, bytes]] = []
+        out: list[Delivery] = []
+        ch = link.channel
+        ch.basic_qos(prefetch_count=count)
+        tags = [ch.basic_consume(q, partial(_collect, got, q)) for q in queues]
+        deadline = time.monotonic() + block_s
+        try:
+            while not out:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                link.connection.process_data_events(time_limit=left)
+                out += self._accept_all(link, got)
+        finally:
+            for tag in tags:  # pika nacks what arrived but was not dispatched yet
+                ch.basic_cancel(tag)
+        out += self._accept_all(link, got)
+        extra = out[count:]
+        if extra:
+            self.requeue(extra)
+        return out[:count]
+
+    def _accept_all(self, link: _Link, got: list[tuple[str, Any, Any, bytes]]
+                    ) -> list[Delivery]:
+        out = []
+        for queue, method, props, body in got:
+            delivery = self._accept(link, queue, method, props, body)
+            if delivery is not None:
+                out.append(delivery)
+        got.clear()
+        return out
+
+    # --- settling -----------------------------------------------------------------------------
+
+    def _by_link(self, deliveries: Sequence[Delivery]) -> dict[_Link, list[Delivery]]:
+        """Deliveries grouped by the live link that received them (others are gone: RabbitMQ
+        has requeued them with their connection)."""
+        out: dict[_Link, list[Delivery]] = {}
+        for d in deliveries:
+            link = self._links.get(int(d.entry_id.split(b":", 1)[0]))
+            if link is not None and link.pid == os.getpid():
+                out.setdefault(link, []).append(d)
+        return out
+
+    def _on_link(self, link: _Link, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on ``link``'s thread (pika channels belong to one thread)."""
+        try:
+            if link.owned_here():
+                fn()
+            else:
+                link.connection.add_callback_threadsafe(fn)
+        except AMQPError:
+            self._drop(link)  # the connection is gone: its deliveries are back in their queues
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """``basic.ack`` each delivery on its channel (no round trip)."""
+        for link, items in self._by_link(deliveries).items():
+            tags = [_tag(d) for d in items]
+            self._on_link(link, partial(_ack_all, link.channel, tags))
+
+    def requeue(self, deliveries: Sequence[Delivery]) -> None:
+        """Publish a copy to the tail of its queue (keeping priority and lost-delivery count),
+        then ack the original: a requeue is not a lost delivery (``nack`` would flag it so)."""
+        for link, items in self._by_link(deliveries).items():
+            def run(link: _Link = link, items: list[Delivery] = items) -> None:
+                for d in items:
+                    priority = int(d.entry_id.rsplit(b":", 1)[1])
+                    self._send(link, Outgoing(d.source.decode(), priority, d.body, d.tag),
+                               lost=d.deliveries - 1)
+                    link.channel.basic_ack(_tag(d))
+
+            self._on_link(link, run)
+
+    def dead_letter(self, delivery: Delivery, reason: str, worker: str) -> None:
+        """Publish the message to ``flowc.dead_letters`` with the reason, then ack it."""
+        def run(link: _Link) -> None:
+            self._declare(link, [])
+            props = pika.BasicProperties(
+                delivery_mode=2, message_id=uuid.uuid4().hex, type=delivery.tag.decode("latin-1"),
+                timestamp=int(time.time()),
+                headers={"reason": reason, "worker": worker, "source": delivery.source.decode(),
+                         "ts": repr(time.time()),
+                         "priority": int(delivery.entry_id.rsplit(b":", 1)[1])})
+            link.channel.basic_publish("", DEAD_LETTER_QUEUE, delivery.body, props,
+                                       mandatory=True)
+
+        self._retrying(run)
+        self.ack([delivery])
+
+    def promote_due(self, queues: Sequence[str]) -> float | None:
+        """Nothing to do: delay queues dead-letter due messages into their queue themselves."""
+        return None
+
+    def now(self) -> float:
+        """The clock due times are read on (see ``clock``)."""
+        return self.clock()
+
+    # --- inspecting ---------------------------------------------------------------------------
+
+    def _count(self, link: _Link, name: str) -> int:
+        return int(link.channel.queue_declare(name, passive=True).method.message_count)
+
+    def depth(self, queue: str) -> dict[str, int]:
+        """Ready messages (not counting unacked ones) and messages in the delay levels."""
+        def run(link: _Link) -> dict[str, int]:
+            self._declare(link, [queue])
+            delayed = sum(self._count(link, delay_queue(queue, k)) for k in range(DELAY_LEVELS))
+            return {"ready": self._count(link, queue), "delayed": delayed}
+
+        result: dict[str, int] = self._retrying(run)
+        return result
+
+    def purge(self, queues: Sequence[str]) -> int:
+        """Purge the queues and their delay levels (unacked deliveries stay to be settled)."""
+        def run(link: _Link) -> int:
+            self._declare(link, queues)
+            removed = 0
+            for queue in queues:
+                for name in [queue, *(delay_queue(queue, k) for k in range(DELAY_LEVELS))]:
+                    removed += int(link.channel.queue_purge(name).method.message_count)
+            return removed
+
+        result: int = self._retrying(run)
+        return result
+
+    # --- redelivery: RabbitMQ returns a lost consumer's messages itself -----------------------
+
+    def consumers(self) -> dict[str, list[bytes]]:
+        """None to watch: a consumer's claims die with its connection."""
+        return {}
+
+    def pending_of(self, consumer: str, streams: Sequence[bytes],
+                   min_idle_s: float) -> list[tuple[bytes, bytes]]:
+        """Nothing: a live consumer's unacked messages are its own until its connection drops."""
+        return []
+
+    def reclaim(self, consumer: str, streams: Sequence[bytes]) -> int:
+        """Nothing to return (RabbitMQ did when the consumer's connection dropped)."""
+        return 0
+
+    def reclaim_entries(self, consumer: str, entries: Sequence[tuple[bytes, bytes]]) -> int:
+        """Nothing to return (see ``reclaim``)."""
+        return 0
+
+
+def _collect(got: list[tuple[str, Any, Any, bytes]], queue: str, channel: Any, method: Any,
+             props: Any, body: bytes) -> None:
+    got.append((queue, method, props, body))
+
+
+def _tag(delivery: Delivery) -> int:
+    return int(delivery.entry_id.split(b":", 2)[1])
+
+
+def _ack_all(channel: BlockingChannel, tags: list[int]) -> None:
+    for tag in tags:
+        channel.basic_ack(tag)

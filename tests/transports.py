@@ -1,0 +1,82 @@
+"""Fixtures for the other transports: a private RabbitMQ vhost and a private PostgreSQL schema
+per test run (both deleted after it), and helpers that empty them between tests.
+
+RabbitMQ (127.0.0.1:5672, guest/guest) and PostgreSQL (127.0.0.1:5432, trust, database
+``test``) run on every machine here; ``FLOWC_TEST_AMQP`` / ``FLOWC_TEST_POSTGRES`` point
+elsewhere. The vhost is made with ``rabbitmqctl`` (the management plugin is not enabled).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import pika
+import psycopg
+import pytest
+from flowc.runtime.amqp.broker import DEAD_LETTER_QUEUE, DELAY_LEVELS, delay_queue
+
+AMQP_HOST = os.environ.get("FLOWC_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
+POSTGRES = os.environ.get("FLOWC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+FLOWC_TABLES = ("flowc_values", "flowc_nodes", "flowc_runs", "flowc_keys", "flowc_results")
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    """A broker URL on a vhost of its own, deleted with everything in it after the run."""
+    vhost = f"flowc-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    try:
+        _rabbitmqctl("add_vhost", vhost)
+    except (OSError, subprocess.SubprocessError) as e:
+        pytest.fail(f"cannot create a RabbitMQ vhost with rabbitmqctl ({e}); is RabbitMQ "
+                    "running on 127.0.0.1:5672?")
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        yield f"{AMQP_HOST}/{vhost}"
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+def empty_vhost(url: str, queues: list[str]) -> None:
+    """Delete ``queues``, their delay levels and the dead-letter queue (a test's leftovers)."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        for queue in queues:
+            for name in [queue, *(delay_queue(queue, k) for k in range(DELAY_LEVELS))]:
+                channel.queue_delete(name)
+        channel.queue_delete(DEAD_LETTER_QUEUE)
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A result-backend URL whose tables live in a schema of their own, dropped after the run."""
+    schema = f"flowc_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')  # type: ignore[arg-type]
+    except psycopg.OperationalError as e:
+        pytest.fail(f"cannot reach PostgreSQL at {POSTGRES} ({e})")
+    try:
+        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')  # type: ignore[arg-type]
+
+
+def empty_schema(url: str) -> None:
+    """Delete every row flowc stored in the schema (the tables stay)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        present = {r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").fetchall()}
+        tables = [t for t in FLOWC_TABLES if t in present]
+        if tables:
+            conn.execute(f"TRUNCATE {', '.join(tables)}")  # type: ignore[arg-type]
