@@ -83,6 +83,9 @@ class _Link:
     pid: int = field(default_factory=os.getpid)
     thread: int = field(default_factory=threading.get_ident)
     declared: set[str] = field(default_factory=set)
+    batches: BlockingChannel | None = None
+    """A second channel in transaction mode: a batch of publishes costs one commit (one disk
+    sync) instead of one confirm each."""
 
     def owned_here(self) -> bool:
         return self.pid == os.getpid() and self.thread == threading.get_ident()
@@ -103,6 +106,7 @@ class AmqpBroker:
         and rate limits stamped there agree); RabbitMQ's TTLs themselves are relative."""
         options = transport_options or {}
         self.quorum = options.get("queue_type") == "quorum"
+        self.confirm = bool(options.get("confirm_publish", True))
         self._local = threading.local()
         self._links: dict[int, _Link] = {}
         self._lock = threading.Lock()
@@ -124,7 +128,8 @@ class AmqpBroker:
                 f"cannot connect to RabbitMQ at {self.params.host}:{self.params.port} ({e!r})",
                 hint="start RabbitMQ or fix broker_url") from e
         channel = connection.channel()
-        channel.confirm_delivery()
+        if self.confirm:
+            channel.confirm_delivery()
         with self._lock:
             self._generations += 1
             link = _Link(connection, channel, self._generations)
@@ -194,7 +199,8 @@ class AmqpBroker:
 
     # --- producing ----------------------------------------------------------------------------
 
-    def _send(self, link: _Link, item: Outgoing, lost: int = 0) -> None:
+    def _send(self, link: _Link, item: Outgoing, lost: int = 0,
+              channel: BlockingChannel | None = None) -> None:
         headers: dict[str, Any] = {}
         target = item.queue
         if item.eta is not None:
@@ -206,14 +212,26 @@ class AmqpBroker:
             headers[LOST_HEADER] = lost
         props = pika.BasicProperties(delivery_mode=2, priority=item.priority,
                                      type=item.tag.decode("latin-1"), headers=headers or None)
-        link.channel.basic_publish("", target, item.body, props, mandatory=True)
+        if channel is None:
+            link.channel.basic_publish("", target, item.body, props, mandatory=self.confirm)
+        else:
+            channel.basic_publish("", target, item.body, props)
 
     def publish(self, items: Sequence[Outgoing]) -> None:
-        """Publish each message persistent, waiting for the broker's confirm of each."""
+        """Publish persistent messages: one waits for its confirm, a batch for one transaction
+        commit (both return once RabbitMQ has the messages on disk)."""
         def run(link: _Link) -> None:
             self._declare(link, sorted({item.queue for item in items}))
+            if len(items) == 1 or not self.confirm:
+                for item in items:
+                    self._send(link, item)
+                return
+            if link.batches is None:
+                link.batches = link.connection.channel()
+                link.batches.tx_select()
             for item in items:
-                self._send(link, item)
+                self._send(link, item, channel=link.batches)
+            link.batches.tx_commit()
 
         if items:
             self._retrying(run)
