@@ -24,11 +24,12 @@ def app(redis_url: str, redis_client: redis.Redis) -> Iterator[App]:
     application.close()
 
 
-@pytest.fixture(params=["join", "worker"])
+@pytest.fixture(params=["join", "worker", "rabbitmq+postgresql"])
 def publish_mode(request: pytest.FixtureRequest) -> str:
     """Both ways a workflow step made ready reaches its queue: enqueued by the atomic join
     (Redis single node) or published by the worker after the join (the path of a backend whose
-    join cannot enqueue), forced by ``flowc_workflow_publish``. Workflow tests that take this
+    join cannot enqueue), forced by ``flowc_workflow_publish``; and the second way on RabbitMQ
+    with the PostgreSQL join (``support.use_publish_mode``). Workflow tests that take this
     fixture run once per way."""
     return str(request.param)
 

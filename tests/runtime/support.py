@@ -4,11 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import redis
 from flowc.runtime.app import App
 from flowc.runtime.worker.consumer import Consumer
 
+from tests.transports import empty_schema, empty_vhost
 from tests.waiting import wait_until
+
+RABBITMQ_POSTGRESQL = "rabbitmq+postgresql"
+"""The ``publish_mode`` that moves a test App to RabbitMQ and PostgreSQL (joins return ready
+messages, the worker publishes them)."""
+
+
+def use_publish_mode(app: App, mode: str, request: pytest.FixtureRequest) -> None:
+    """Set ``flowc_workflow_publish`` to ``mode``, or move ``app`` (on the test Redis) to the
+    session's RabbitMQ vhost and PostgreSQL schema, emptied, keeping the Redis for what has no
+    port yet (heartbeats, revocations, events)."""
+    if mode != RABBITMQ_POSTGRESQL:
+        app.conf.flowc_workflow_publish = mode  # type: ignore[assignment]
+        return
+    amqp_url: str = request.getfixturevalue("amqp_url")
+    pg_url: str = request.getfixturevalue("pg_url")
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    empty_vhost(amqp_url, [app.conf.task_default_queue])
+    empty_schema(pg_url)
+    monkeypatch.setenv("FLOWC_COORDINATION_URL", app.broker_url)
+    app.close()
+    for name in ("broker_url", "backend_url", "coordination_url", "broker_client"):
+        app.__dict__.pop(name, None)
+    app.conf.broker_url = amqp_url
+    app.conf.result_backend = pg_url
 
 
 def add_arithmetic_tasks(app: App) -> None:
@@ -58,7 +84,13 @@ class BackgroundConsumer:
 
 
 def unsettled_messages(app: App) -> int:
-    """Messages still queued, delayed or in flight (acknowledging deletes them) on every queue."""
+    """Messages still queued, delayed or in flight (acknowledging deletes them) on every queue
+    (another broker: queued and delayed on the default queue, through the port)."""
+    from flowc.runtime.app import transport
+
+    if transport(app.broker_url) != "redis":
+        depth = app.broker.depth(app.conf.task_default_queue)
+        return depth["ready"] + depth["delayed"]
     client = app.broker_client
     names = {q.decode() if isinstance(q, bytes) else q for q in client.smembers(app.keys.queues())}
     names.add(app.conf.task_default_queue)

@@ -11,14 +11,15 @@ from flowc.compiler.canvas.primitives import chain, chord, fanout, group
 from flowc.runtime.app import App
 from flowc.runtime.group_result import GroupResult
 
-from tests.runtime.support import BackgroundConsumer, add_arithmetic_tasks
+from tests.runtime.support import BackgroundConsumer, add_arithmetic_tasks, use_publish_mode
 
 
 @pytest.fixture
-def wf_app(app: App, publish_mode: str) -> Iterator[App]:
+def wf_app(app: App, publish_mode: str,
+           request: pytest.FixtureRequest) -> Iterator[App]:
     """The test App with a few tasks and a consumer running in the background, once with each
     ``flowc_workflow_publish``."""
-    app.conf.flowc_workflow_publish = publish_mode
+    use_publish_mode(app, publish_mode, request)
     add_arithmetic_tasks(app)
 
     @app.task(name="echo")

@@ -15,7 +15,12 @@ from flowc.compiler.canvas.primitives import chain, chord, group
 from flowc.runtime.app import App
 from flowc.runtime.workflows.join import JoinOp
 
-from tests.runtime.support import BackgroundConsumer, add_arithmetic_tasks, wait_settled
+from tests.runtime.support import (
+    BackgroundConsumer,
+    add_arithmetic_tasks,
+    use_publish_mode,
+    wait_settled,
+)
 from tests.waiting import wait_until
 
 
@@ -24,10 +29,11 @@ class StepFailed(Exception):
 
 
 @pytest.fixture
-def fapp(app: App, redis_client: redis.Redis, publish_mode: str) -> Iterator[App]:
+def fapp(app: App, redis_client: redis.Redis, publish_mode: str,
+         request: pytest.FixtureRequest) -> Iterator[App]:
     """Tasks that fail, record errback calls in Redis, and a background consumer, once with
     each ``flowc_workflow_publish``."""
-    app.conf.flowc_workflow_publish = publish_mode
+    use_publish_mode(app, publish_mode, request)
     add_arithmetic_tasks(app)
 
     @app.task(name="fail")
@@ -109,17 +115,17 @@ def test_two_failing_header_tasks_fire_the_errback_once(fapp: App,
     assert len(calls(redis_client)) == 1
 
 
-def test_duplicate_completion_of_a_step_changes_nothing(fapp: App,
-                                                        redis_client: redis.Redis) -> None:
+def test_duplicate_completion_of_a_step_changes_nothing(fapp: App) -> None:
     """A redelivered acks_late task that finishes twice must not double-count the join."""
     add, tsum = fapp.tasks["add"], fapp.tasks["tsum"]
     result = chord([add.s(1, 1), add.s(2, 2)], tsum.s()).delay()
     assert result.get(timeout=5) == 6
     wid = result.workflow_id
     [reply] = fapp.workflow_join.join([JoinOp("done", wid, "n0", result_json=b"1000")])
-    assert reply.applied == 0
-    assert orjson.loads(redis_client.hget(fapp.keys.workflow(wid)[2], "n0")) == 2
-    assert redis_client.xlen("flowc:{q:celery}:p0") == 0  # the body was not enqueued again
+    assert (reply.applied, reply.ready) == (0, [])  # the body is not offered again
+    assert fapp.workflow_join.status(wid)["left"] == "0"
+    assert set(fapp.workflow_join.node_states(wid).values()) == {"SUCCESS"}
+    assert fapp.broker.depth("celery")["ready"] == 0  # nor was it enqueued again
 
 
 def test_a_failure_in_one_group_member_leaves_the_others_running(fapp: App) -> None:
