@@ -14,9 +14,10 @@ Design (docs/transports.md):
   target queue. It goes to the longest level not past its eta; a fetch that finds it still
   early parks it again at a shorter level (a log2 number of hops). Nothing is held in worker
   memory; a message is at most ~0.1 s late, never early.
-- Fetch takes ready messages with ``basic.get`` (exactly ``count``, nothing buffered); when all
-  queues are empty it blocks on a consumer with prefetch ``count`` (no polling) and cancels it
-  as soon as something arrives.
+- Fetch takes ready messages with ``basic.get`` until a fetch finds nothing and must wait;
+  then the thread starts a standing consumer with prefetch = the fetch's count (a worker's
+  batch), waits in pika's event loop (no polling), and from then on takes what RabbitMQ pushed
+  without a round trip (``_Standing``). Priorities order what is not yet prefetched.
 - pika is not thread-safe: each thread has its own connection and channel; a delivery is
   acked on the channel that received it (from another thread through pika's thread-safe
   callback). Heartbeats are off (a task may run for hours without touching the connection);
@@ -31,6 +32,7 @@ import os
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -52,6 +54,9 @@ DELAY_LEVELS = 28
 """Delay levels per queue: the longest holds a message ~155 days, longer delays hop again."""
 EARLY_S = 0.02
 """A message this close to its eta is delivered now rather than parked again."""
+PREFETCH_BATCHES = 2
+"""A standing consumer's prefetch in batches of the largest count fetched: the next batch is
+on its way while this one runs (1 would cost a round trip per batch)."""
 ETA_HEADER = "x-flowc-eta"
 LOST_HEADER = "x-flowc-lost"
 """Deliveries lost before this copy was published (a requeue carries the count over)."""
@@ -74,6 +79,20 @@ def delay_level(remaining_s: float) -> int:
 
 
 @dataclass(eq=False)
+class _Standing:
+    """A thread's standing consumer: started by the first fetch that had to wait (a worker's
+    loop, which fetches again), kept while the thread fetches the same queues. RabbitMQ pushes
+    up to ``prefetch`` (the largest count asked for) unacked messages into ``buffer``; a fetch
+    takes from it without a round trip. A fetch that never waits (a probe, a settle's folded
+    claim before any wait) uses ``basic.get`` and leaves nothing prefetched."""
+
+    queues: tuple[str, ...]
+    prefetch: int
+    tags: list[str] = field(default_factory=list)
+    buffer: deque[tuple[str, Any, Any, bytes]] = field(default_factory=deque)
+
+
+@dataclass(eq=False)
 class _Link:
     """One thread's connection and channel (in confirm mode), and what it declared."""
 
@@ -83,6 +102,9 @@ class _Link:
     pid: int = field(default_factory=os.getpid)
     thread: int = field(default_factory=threading.get_ident)
     declared: set[str] = field(default_factory=set)
+    standing: _Standing | None = None
+    outstanding: set[int] = field(default_factory=set)
+    """Delivery tags received and not yet settled (an ack can then use ``multiple``)."""
     batches: BlockingChannel | None = None
     """A second channel in transaction mode: a batch of publishes costs one commit (one disk
     sync) instead of one confirm each."""
@@ -163,6 +185,9 @@ class AmqpBroker:
         with self._lock:
             links = list(self._links.values())
         for link in links:
+            if link.owned_here() and link.standing is not None:
+                with contextlib.suppress(AMQPError):
+                    self._stop_standing(link)
             self._drop(link)
 
     # --- declaring ----------------------------------------------------------------------------
@@ -270,22 +295,40 @@ class AmqpBroker:
         elif method.redelivered:
             lost += 1
         priority = props.priority or 0
+        link.outstanding.add(method.delivery_tag)
         entry = f"{link.generation}:{method.delivery_tag}:{priority}".encode()
         return Delivery(queue.encode(), entry, body, (props.type or "").encode("latin-1"),
                         lost + 1)
 
     def fetch(self, consumer: str, queues: Sequence[str], count: int, block_s: float,
               idle_ids: list[bytes] | None = None) -> list[Delivery]:
-        """``basic.get`` up to ``count`` messages, queue by queue; when there are none, wait on
-        a consumer with prefetch ``count`` (RabbitMQ names consumers itself: ``consumer`` is
-        not used)."""
+        """Claim up to ``count`` messages: with ``basic.get`` until a fetch has to wait, then
+        from this thread's standing consumer (see ``_Standing``). RabbitMQ names consumers
+        itself: ``consumer`` is not used."""
         try:
             link = self._link()
             self._declare(link, queues)
-            out = self._get(link, queues, count)
-            if out or block_s <= 0:
-                return out
-            return self._wait(link, queues, count, block_s)
+            standing = link.standing
+            if standing is not None and standing.queues != tuple(queues):
+                self._stop_standing(link)
+                standing = None
+            if standing is None:
+                if block_s <= 0:
+                    return self._get(link, queues, count)
+                standing = self._start_standing(link, queues, count)
+            elif count * PREFETCH_BATCHES > standing.prefetch:
+                standing.prefetch = count * PREFETCH_BATCHES
+                link.channel.basic_qos(prefetch_count=standing.prefetch, global_qos=True)
+            link.connection.process_data_events(time_limit=0)
+            out = self._take(link, standing, count)
+            deadline = time.monotonic() + block_s
+            while not out:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                link.connection.process_data_events(time_limit=left)
+                out = self._take(link, standing, count)
+            return out
         except AMQPError:  # the connection dropped: RabbitMQ has requeued what it held
             broken = getattr(self._local, "link", None)
             if broken is not None:
@@ -306,39 +349,32 @@ class AmqpBroker:
                 break
         return out
 
-    def _wait(self, link: _Link, queues: Sequence[str], count: int,
-              block_s: float) -> list[Delivery]:
-        got: list[tuple[str, Any, Any, bytes]] = []
-        out: list[Delivery] = []
-        ch = link.channel
-        ch.basic_qos(prefetch_count=count)
-        tags = [ch.basic_consume(q, partial(_collect, got, q)) for q in queues]
-        deadline = time.monotonic() + block_s
-        try:
-            while not out:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                link.connection.process_data_events(time_limit=left)
-                out += self._accept_all(link, got)
-        finally:
-            for tag in tags:  # pika nacks what arrived but was not dispatched yet
-                ch.basic_cancel(tag)
-        out += self._accept_all(link, got)
-        extra = out[count:]
-        if extra:
-            self.requeue(extra)
-        return out[:count]
+    def _start_standing(self, link: _Link, queues: Sequence[str], count: int) -> _Standing:
+        standing = _Standing(tuple(queues), count * PREFETCH_BATCHES)
+        link.channel.basic_qos(prefetch_count=standing.prefetch, global_qos=True)
+        for queue in queues:
+            standing.tags.append(link.channel.basic_consume(
+                queue, partial(_collect, standing.buffer, queue)))
+        link.standing = standing
+        return standing
 
-    def _accept_all(self, link: _Link, got: list[tuple[str, Any, Any, bytes]]
-                    ) -> list[Delivery]:
-        out = []
-        for queue, method, props, body in got:
+    def _take(self, link: _Link, standing: _Standing, count: int) -> list[Delivery]:
+        out: list[Delivery] = []
+        while standing.buffer and len(out) < count:
+            queue, method, props, body = standing.buffer.popleft()
             delivery = self._accept(link, queue, method, props, body)
             if delivery is not None:
                 out.append(delivery)
-        got.clear()
         return out
+
+    def _stop_standing(self, link: _Link) -> None:
+        """Cancel the standing consumer; what it prefetched goes back to its queue."""
+        standing, link.standing = link.standing, None
+        if standing is None:
+            return
+        for tag in standing.tags:  # pika nacks what arrived but was not dispatched yet
+            link.channel.basic_cancel(tag)
+        self.requeue(self._take(link, standing, len(standing.buffer)))
 
     # --- settling -----------------------------------------------------------------------------
 
@@ -366,7 +402,7 @@ class AmqpBroker:
         """``basic.ack`` each delivery on its channel (no round trip)."""
         for link, items in self._by_link(deliveries).items():
             tags = [_tag(d) for d in items]
-            self._on_link(link, partial(_ack_all, link.channel, tags))
+            self._on_link(link, partial(_ack_all, link, tags))
 
     def requeue(self, deliveries: Sequence[Delivery]) -> None:
         """Publish a copy to the tail of its queue (keeping priority and lost-delivery count),
@@ -377,7 +413,7 @@ class AmqpBroker:
                     priority = int(d.entry_id.rsplit(b":", 1)[1])
                     self._send(link, Outgoing(d.source.decode(), priority, d.body, d.tag),
                                lost=d.deliveries - 1)
-                    link.channel.basic_ack(_tag(d))
+                    _ack_all(link, [_tag(d)])
 
             self._on_link(link, run)
 
@@ -453,7 +489,7 @@ class AmqpBroker:
         return 0
 
 
-def _collect(got: list[tuple[str, Any, Any, bytes]], queue: str, channel: Any, method: Any,
+def _collect(got: deque[tuple[str, Any, Any, bytes]], queue: str, channel: Any, method: Any,
              props: Any, body: bytes) -> None:
     got.append((queue, method, props, body))
 
@@ -462,6 +498,17 @@ def _tag(delivery: Delivery) -> int:
     return int(delivery.entry_id.split(b":", 2)[1])
 
 
-def _ack_all(channel: BlockingChannel, tags: list[int]) -> None:
-    for tag in tags:
-        channel.basic_ack(tag)
+def _ack_all(link: _Link, tags: list[int]) -> None:
+    """Ack ``tags``: in one frame (``multiple``) when every unsettled tag up to the highest is
+    among them (a batch settled in order), else one by one."""
+    if not tags:
+        return
+    acked = set(tags)
+    top = max(acked)
+    if len(acked) > 1 and all(t in acked for t in link.outstanding if t <= top):
+        link.channel.basic_ack(top, multiple=True)
+        link.outstanding.difference_update([t for t in link.outstanding if t <= top])
+        return
+    for tag in acked:
+        link.channel.basic_ack(tag)
+    link.outstanding.difference_update(acked)
