@@ -293,7 +293,13 @@ class AmqpBroker:
         if "x-delivery-count" in headers:  # quorum queues count every redelivery
             lost += int(headers["x-delivery-count"])
         elif method.redelivered:
-            lost += 1
+            # A classic queue only flags a redelivery, it does not count them: publish a copy
+            # carrying the count (to the queue's tail) and settle this one, so a poison pill
+            # that kills worker after worker reaches flowc_max_deliveries.
+            props.headers = {**headers, LOST_HEADER: lost + 1}
+            link.channel.basic_publish("", queue, body, props, mandatory=self.confirm)
+            link.channel.basic_ack(method.delivery_tag)
+            return None
         priority = props.priority or 0
         link.outstanding.add(method.delivery_tag)
         entry = f"{link.generation}:{method.delivery_tag}:{priority}".encode()
@@ -363,8 +369,14 @@ class AmqpBroker:
         while standing.buffer and len(out) < count:
             queue, method, props, body = standing.buffer.popleft()
             delivery = self._accept(link, queue, method, props, body)
-            if delivery is not None:
-                out.append(delivery)
+            if delivery is None:
+                continue
+            out.append(delivery)
+            if delivery.redelivered and link.standing is standing:
+                # it may be a poison pill: hand back what was prefetched behind it, so that
+                # no innocent message is counted as lost if it kills this process
+                self._stop_standing(link)
+                break
         return out
 
     def _stop_standing(self, link: _Link) -> None:
@@ -372,7 +384,8 @@ class AmqpBroker:
         standing, link.standing = link.standing, None
         if standing is None:
             return
-        for tag in standing.tags:  # pika nacks what arrived but was not dispatched yet
+        link.connection.process_data_events(time_limit=0)  # into the buffer: pika would nack
+        for tag in standing.tags:  # what arrived but was not dispatched yet (flagging it)
             link.channel.basic_cancel(tag)
         self.requeue(self._take(link, standing, len(standing.buffer)))
 

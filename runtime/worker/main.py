@@ -185,6 +185,7 @@ class Worker:
             consumer.run()
         finally:
             heartbeat.stop()
+            self.app.broker.close()  # RabbitMQ: what a consumer prefetched goes back unflagged
         return EXIT_RECYCLED if consumer.recycled else 0
 
     def make_consumer(self, pool: str, name: str) -> Consumer:
