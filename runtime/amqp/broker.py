@@ -269,7 +269,7 @@ class AmqpBroker:
                                        "that stores keys", hint="set result_backend to a "
                                        "redis:// or postgresql:// URL")
         first = self.claim_key(key, task_id, ttl_s)
-        if first is not None and first != task_id:
+        if first is not None:  # held, maybe by this very id (beat's ids are deterministic)
             return first
         self.publish([item])
         return None

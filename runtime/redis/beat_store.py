@@ -25,7 +25,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import redis
+from flowc.runtime.broker import Outgoing
 from flowc.runtime.redis import scripts
+from flowc.runtime.redis.broker import RedisBroker
 from flowc.runtime.redis.beat_lock import Lease
 
 if TYPE_CHECKING:
@@ -145,6 +147,11 @@ class BeatStore:
         app.broker.declare([message.queue])
         ttl = max(FIRED_TTL, 2 * entry.grace)
         marker = self.keys.beat_fired(entry.name, to_us(due), message.queue)
+        if not isinstance(app.broker, RedisBroker):  # e.g. RabbitMQ: the key in the backend
+            first_id = app.broker.publish_once(
+                Outgoing(message.queue, message.priority, body, tag, message.eta), marker,
+                run_id, ttl.total_seconds())
+            return Published(entry.name, due, first_id or run_id, first_id is None)
         if message.eta is not None and message.eta > self.app.broker.now():
             target = self.keys.delayed(message.queue)
             args: list[Any] = [_ms(ttl), run_id, "zadd", body, tag, message.eta,
@@ -158,8 +165,7 @@ class BeatStore:
 
     def _publish_workflow(self, entry: ScheduleEntry, due: datetime) -> Published:
         run_id = self.run_id(entry.name, due)
-        meta_key = self.keys.workflow(run_id)[4]
-        existed = bool(self.client.exists(meta_key))
+        existed = bool(self.app.workflow_join.status(run_id))
         assert entry.workflow is not None  # the caller publishes workflow entries only here
         self.app.workflows.submit(entry.workflow, run_id)  # idempotent for one run id
         return Published(entry.name, due, run_id, not existed)

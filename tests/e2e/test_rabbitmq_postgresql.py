@@ -133,3 +133,20 @@ def test_a_killed_workers_task_runs_again_on_another_worker(start_worker: Start)
     first.wait(10)
     start_worker("-P", "solo", env={"SAMPLE_ACKS_LATE": "1"})
     assert result.get(timeout=30) == "survived"
+
+
+def test_beat_publishes_one_due_time_once_on_rabbitmq(transports: dict[str, str]) -> None:
+    from datetime import UTC, datetime
+
+    from flowc.runtime.beat.entries import ScheduleEntry
+    from flowc.runtime.redis.beat_store import BeatStore
+    from flowc.runtime.schedules import crontab
+
+    app = sample_app.app
+    entry = ScheduleEntry("nightly", crontab(minute="30", hour="2"), task="sample_app.add",
+                          args=(1, 2))
+    store = BeatStore(app)
+    due = datetime(2026, 1, 2, 2, 30, tzinfo=UTC)
+    first, again = store.publish(entry, due), store.publish(entry, due)
+    assert first.new and not again.new and again.run_id == first.run_id
+    assert app.broker.depth("celery")["ready"] == 1
