@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 import redis
 from flowc.runtime.broker import Outgoing
 from flowc.runtime.redis import scripts
-from flowc.runtime.redis.broker import RedisBroker
 from flowc.runtime.redis.beat_lock import Lease
+from flowc.runtime.redis.broker import RedisBroker
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
