@@ -164,6 +164,10 @@ class _Run:
                 srec = self.record(succ)
                 self.enqueue(srec, self.envelope(srec))
 
+    def errback_body(self, erec: dict[str, Any], extra: str) -> bytes:
+        """An immutable errback (``si``) gets its own arguments only, as in Celery."""
+        return self.envelope(erec) if erec.get("imm") else self.envelope(erec, extra)
+
     def handlers_of(self, rec: dict[str, Any]) -> list[str]:
         return [*rec["le"], *orjson.loads(self.meta.get("on_error") or "[]")]
 
@@ -323,7 +327,7 @@ class PgWorkflowJoin:
                 for eb in run.handlers_of(run.record(node_id)):
                     if meta.get("fired:" + eb):
                         erec = run.errback(eb)
-                        run.enqueue(erec, run.envelope(erec, extra))
+                        run.enqueue(erec, run.errback_body(erec, extra))
             return _reply(run)
         exc_json = orjson.dumps(op.exc or {}).decode()
         tb_json = orjson.dumps(op.traceback or "").decode()
@@ -347,7 +351,9 @@ class PgWorkflowJoin:
             to_skip.append(succ)
             left -= 1
             srec = run.record(succ)
-            skipped.append(srec["t"])
+            # a skipped chord body (it collects its parents' results) is reported as
+            # "chord:<task id>" (its result: ChordError), as workflow.lua does
+            skipped.append(("chord:" if srec.get("in") == "collect" else "") + srec["t"])
             queue += srec["succ"]
         run.set_state(to_skip, "SKIPPED")
         extra = _errback_header(op.task_id, exc_json, tb_json)
@@ -355,7 +361,7 @@ class PgWorkflowJoin:
             if not meta.get("fired:" + eb):
                 meta["fired:" + eb] = "1"
                 erec = run.errback(eb)
-                run.enqueue(erec, run.envelope(erec, extra))
+                run.enqueue(erec, run.errback_body(erec, extra))
         return _reply(run, 1, run.finish_if_done(left), skipped=skipped)
 
     def resume(self, workflow_id: str, reset: dict[str, int], ready: Sequence[str]) -> JoinReply:
