@@ -24,6 +24,9 @@ CLEANUP_EVERY_S = 60.0
 """How often one process deletes expired rows (on its next store)."""
 POOL_MAX = 8
 """Connections per process (a waiter holds one while it waits)."""
+_INHERITED: list[Any] = []
+"""Pools a forked child inherited: kept referenced, never closed or collected, because freeing
+a libpq connection sends the server a Terminate on the socket the parent still uses."""
 
 
 def conninfo(url: str) -> str:
@@ -57,7 +60,10 @@ class Database:
         if self._pool is not None and self._pid == os.getpid():
             return self._pool
         with self._lock:
-            if self._pool is None or self._pid != os.getpid():
+            if self._pool is not None and self._pid != os.getpid():
+                _INHERITED.append(self._pool)
+                self._pool = None
+            if self._pool is None:
                 try:
                     with psycopg.connect(self.conninfo, autocommit=True) as conn:
                         self.schema_name = schema.create(conn)
@@ -90,6 +96,8 @@ class Database:
         pool, self._pool = self._pool, None
         if pool is not None and self._pid == os.getpid():
             pool.close()
+        elif pool is not None:
+            _INHERITED.append(pool)
 
 
 def _expiry(ttl_s: float | None) -> Any:
