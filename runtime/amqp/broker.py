@@ -165,8 +165,8 @@ class AmqpBroker:
             self._links.pop(link.generation, None)
         if getattr(self._local, "link", None) is link:
             self._local.link = None
-        if link.pid == os.getpid():
-            with contextlib.suppress(Exception):  # already closed or broken: nothing to release
+        if link.pid == os.getpid() and link.connection.is_open:
+            with contextlib.suppress(Exception):  # broken meanwhile: nothing to release
                 link.connection.close()
 
     def _retrying(self, fn: Callable[[_Link], Any]) -> Any:

@@ -150,3 +150,19 @@ def test_beat_publishes_one_due_time_once_on_rabbitmq(transports: dict[str, str]
     first, again = store.publish(entry, due), store.publish(entry, due)
     assert first.new and not again.new and again.run_id == first.run_id
     assert app.broker.depth("celery")["ready"] == 1
+
+
+def test_workers_and_producers_reconnect_when_rabbitmq_drops_their_connections(
+        start_worker: Start, amqp_url: str) -> None:
+    start_worker("-P", "prefork", "-c", "2", expect=2)
+    assert sample_app.add.delay(1, 1).get(timeout=20) == 2
+    # RabbitMQ closes every connection of this run's vhost (as a broker restart would)
+    vhost = amqp_url.rsplit("/", 1)[1]
+    listed = subprocess.run(["rabbitmqctl", "-q", "list_connections", "vhost", "pid"],
+                            capture_output=True, text=True, check=True, timeout=60).stdout
+    pids = [line.split()[1] for line in listed.splitlines() if line.split()[:1] == [vhost]]
+    assert len(pids) >= 3  # the producer's and each pool process's
+    for pid in pids:
+        subprocess.run(["rabbitmqctl", "-q", "close_connection", pid, "test: dropped"],
+                       capture_output=True, check=True, timeout=60)
+    assert [sample_app.add.delay(i, 1).get(timeout=30) for i in range(5)] == [1, 2, 3, 4, 5]
