@@ -93,6 +93,19 @@ class TestBrokerContract:
         assert (letter.reason, letter.worker, letter.body) == (
             "unknown task 't'", "w1@host", b'{"id":"x","task":"t"}')
 
+    def test_a_requeued_dead_letter_is_fetched_again_and_leaves_the_listing(
+            self, adapter_app: App) -> None:
+        broker = adapter_app.broker
+        broker.declare([Q])
+        broker.publish([out(b'{"id":"x","task":"t"}', 5)])
+        [got] = fetch_all(adapter_app)
+        broker.dead_letter(got, "unknown task 't'", "w1@host")
+        letters = DeadLetters(adapter_app)
+        [letter] = letters.newest()
+        assert letters.requeue([letter.id]) == 1
+        assert letters.count() == 0
+        assert [d.body for d in fetch_all(adapter_app, "c2")] == [b'{"id":"x","task":"t"}']
+
     def test_purge_deletes_ready_and_delayed_messages(self, adapter_app: App) -> None:
         broker = adapter_app.broker
         broker.declare([Q])
