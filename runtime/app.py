@@ -190,7 +190,6 @@ class App:
         """The broker: ``AmqpBroker`` for amqp:// URLs, else ``RedisBroker``."""
         if transport(self.broker_url) == "amqp":
             from flowc.runtime.amqp.broker import AmqpBroker
-
             from flowc.runtime.redis.clock import ServerClock
 
             return AmqpBroker(self.broker_url, self.backend.claim_key,
@@ -438,7 +437,8 @@ class App:
         ``BrokerUnavailable``, while one lost later is ridden out by the client's reconnects."""
         from flowc.runtime.redis.connection import mask_url, wait_for_broker
 
-        url = self.broker_url
+        url = self.broker_url if transport(self.broker_url) == "redis" else \
+            self.coordination_url  # another broker's adapter raises BrokerUnavailable itself
         if not self.broker_is_embedded:
             def warn(reason: str, attempt: int, delay_s: float) -> None:
                 logger.warning("cannot reach the broker at %s: %s; trying again in %.1fs",

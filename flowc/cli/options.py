@@ -104,9 +104,12 @@ def reach_broker(app: App, *, forever: bool = False) -> None:
     """
     if app.broker_is_embedded:
         return
+    from flowc.runtime.app import transport
     from flowc.runtime.redis.connection import mask_url, wait_for_broker
 
-    url = app.broker_url
+    # another broker's adapter fails on connect with BrokerUnavailable itself; its
+    # coordination Redis (heartbeats, revocations, events) is the one to wait for here
+    url = app.broker_url if transport(app.broker_url) == "redis" else app.coordination_url
 
     def say(reason: str, attempt: int, delay_s: float) -> None:
         click.echo(f"cannot reach the broker at {mask_url(url)}: {reason}; "

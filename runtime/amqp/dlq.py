@@ -16,6 +16,7 @@ import pika
 from flowc.runtime.amqp.broker import DEAD_LETTER_QUEUE, AmqpBroker
 from flowc.runtime.broker import Outgoing
 from flowc.runtime.monitoring.dlq import DeadLetter, DeadLetters
+from flowc.runtime.wire import Rejected
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -32,6 +33,7 @@ class AmqpDeadLetters(DeadLetters):
         broker = app.broker
         assert isinstance(broker, AmqpBroker)
         self.broker = broker
+        self.refused: list[tuple[str, str]] = []
 
     def _open(self) -> tuple[pika.BlockingConnection, Any]:
         connection = pika.BlockingConnection(self.broker.params)
@@ -75,7 +77,7 @@ class AmqpDeadLetters(DeadLetters):
         """Every dead letter's id, oldest first."""
         return [letter.id for letter in self._all()]
 
-    def _settle(self, entry_ids: Iterable[str] | None, replay: bool) -> int:
+    def _settle(self, entry_ids: Iterable[str] | None, replay: bool, resign: bool = False) -> int:
         wanted = None if entry_ids is None else set(entry_ids)
         connection, channel = self._open()
         n = 0
@@ -85,18 +87,25 @@ class AmqpDeadLetters(DeadLetters):
                 if wanted is not None and letter.id not in wanted:
                     continue
                 if replay:
+                    try:  # signing on: signed again, or refused (see DeadLetters.requeue)
+                        signed, tag_out = self.app.wire.resign(body, letter.tag, force=resign)
+                    except Rejected as e:
+                        self.refused.append((letter.id, str(e)))
+                        continue
                     priority = int((props.headers or {}).get("priority") or 0)
-                    self.broker.publish([Outgoing(self._queue(letter), priority, body,
-                                                  letter.tag)])
+                    self.broker.publish([Outgoing(self._queue(letter), priority, signed,
+                                                  tag_out)])
                 channel.basic_ack(tag)
                 n += 1
         finally:
             connection.close()  # letters not settled go back
         return n
 
-    def requeue(self, entry_ids: Iterable[str]) -> int:
-        """Publish the letters to their queues again, then delete them."""
-        return self._settle(entry_ids, replay=True)
+    def requeue(self, entry_ids: Iterable[str], resign: bool = False) -> int:
+        """Publish the letters to their queues again, then delete them (with signing on, as
+        ``DeadLetters.requeue``: refused letters stay and are listed in ``refused``)."""
+        self.refused = []
+        return self._settle(entry_ids, replay=True, resign=resign)
 
     def purge(self, entry_ids: Iterable[str] | None = None) -> int:
         """Delete these dead letters, or all of them."""

@@ -419,6 +419,20 @@ class PgWorkflowJoin:
                                 (workflow_id,)).fetchall()
         return {str(n): orjson.loads(r) for n, r in rows}
 
+    def map_progress(self, workflow_id: str) -> dict[str, tuple[int, int]]:
+        """Map node id -> (items done, items in all), from the ``<map>#n`` / ``#left`` values."""
+        with self.db.pool.connection() as conn:
+            rows = conn.execute("SELECT name, value FROM flowc_values WHERE workflow_id = %s "
+                                "AND (name LIKE '%%#n' OR name LIKE '%%#left')",
+                                (workflow_id,)).fetchall()
+        values = {str(n): int(v) for n, v in rows}
+        out: dict[str, tuple[int, int]] = {}
+        for name, total in values.items():
+            node_id, _, part = name.rpartition("#")
+            if part == "n":
+                out[node_id] = (total - values.get(node_id + "#left", total), total)
+        return out
+
 
 def _result_ids(wf: Workflow, run: RunPlan) -> Any:
     def fill(shape: Any) -> Any:
