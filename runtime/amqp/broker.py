@@ -39,6 +39,7 @@ from functools import partial
 from typing import Any
 
 import pika
+from flowc.runtime.amqp.dlq import DEAD_LETTER_QUEUE, AmqpDeadLetters
 from flowc.runtime.broker import Delivery, Outgoing
 from flowc.runtime.exceptions import BrokerUnavailable, ImproperlyConfigured
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
@@ -47,7 +48,7 @@ from pika.exceptions import AMQPError
 MAX_PRIORITY = 10
 """``x-max-priority`` of every queue: priorities 0..9, 9 the most urgent."""
 DEAD_LETTER_EXCHANGE = "flowc.dlx"
-DEAD_LETTER_QUEUE = "flowc.dead_letters"
+__all__ = ["DEAD_LETTER_QUEUE", "AmqpBroker"]
 DELAY_BASE_S = 0.1
 """The shortest delay level; level k holds a message for ``DELAY_BASE_S * 2**k`` seconds."""
 DELAY_LEVELS = 28
@@ -481,6 +482,10 @@ class AmqpBroker:
 
         result: int = self._retrying(run)
         return result
+
+    def dead_letters_class(self) -> type[AmqpDeadLetters]:
+        """``DeadLetters`` for this broker: the dead-letter queue read without consuming it."""
+        return AmqpDeadLetters
 
     # --- redelivery: RabbitMQ returns a lost consumer's messages itself -----------------------
 

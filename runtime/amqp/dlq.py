@@ -13,13 +13,15 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pika
-from flowc.runtime.amqp.broker import DEAD_LETTER_QUEUE, AmqpBroker
 from flowc.runtime.broker import Outgoing
 from flowc.runtime.monitoring.dlq import DeadLetter, DeadLetters
 from flowc.runtime.wire import Rejected
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
+
+DEAD_LETTER_QUEUE = "flowc.dead_letters"
+"""The queue behind the fanout exchange ``flowc.dlx`` (runtime/amqp/broker.py)."""
 
 Letter = tuple[int, Any, bytes]
 """(delivery tag, properties, body) of one message taken for a listing."""
@@ -30,9 +32,7 @@ class AmqpDeadLetters(DeadLetters):
 
     def __init__(self, app: App) -> None:
         self.app = app
-        broker = app.broker
-        assert isinstance(broker, AmqpBroker)
-        self.broker = broker
+        self.broker: Any = app.broker  # an AmqpBroker (whose dead_letters_class chose this)
         self.refused: list[tuple[str, str]] = []
 
     def _open(self) -> tuple[pika.BlockingConnection, Any]:

@@ -52,13 +52,9 @@ class DeadLetters:
     """Read, replay and delete dead letters (on RabbitMQ: ``runtime/amqp/dlq.py``)."""
 
     def __new__(cls, app: App) -> DeadLetters:
-        if cls is DeadLetters:
-            from flowc.runtime.app import transport
-
-            if transport(app.broker_url) == "amqp":
-                from flowc.runtime.amqp.dlq import AmqpDeadLetters
-
-                return object.__new__(AmqpDeadLetters)
+        own = getattr(app.broker, "dead_letters_class", None) if cls is DeadLetters else None
+        if own is not None:  # a broker with a listing of its own (RabbitMQ)
+            return object.__new__(own())
         return object.__new__(cls)
 
     def __init__(self, app: App) -> None:

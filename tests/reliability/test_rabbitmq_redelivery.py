@@ -17,12 +17,13 @@ import reliability_app as ra
 from flowc.runtime.app import App
 from flowc.runtime.monitoring.dlq import DeadLetters
 
-from tests.reliability.conftest import Cluster, Worker, wait_for
+from tests.reliability.conftest import Cluster
 from tests.transports import empty_vhost
+from tests.waiting import WorkerProcess, wait_until
 
 pytestmark = [pytest.mark.amqp, pytest.mark.process]
 
-Start = Callable[..., Worker]
+Start = Callable[..., WorkerProcess]
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def start(cluster: Cluster, amqp_url: str) -> Start:
     empty_vhost(amqp_url, ["celery"])
     env = {"FLOWC_BROKER_URL": amqp_url, "FLOWC_COORDINATION_URL": cluster.server.url}
 
-    def run(*args: str, expect: int = 1) -> Worker:
+    def run(*args: str, expect: int = 1) -> WorkerProcess:
         return cluster.start(*args, env=env, expect=expect)
 
     return run
@@ -80,7 +81,7 @@ def test_a_poison_pill_is_dead_lettered_after_max_deliveries_and_the_rest_finish
     others = [ra.record.delay(i) for i in range(50)]
     # Then the poison pill reaches the dead-letter queue after five deliveries
     letters = DeadLetters(amqp_app)
-    wait_for(lambda: letters.count() >= 1, 60, "the poison pill's dead letter", cluster.logs)
+    wait_until(lambda: letters.count() >= 1, 60, "the poison pill's dead letter", cluster.logs)
     [letter] = letters.newest()
     assert "delivered 5 times and its worker was lost each time" in letter.reason
     assert letter.task_id == poison.id
