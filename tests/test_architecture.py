@@ -24,9 +24,6 @@ KNOWN_CYCLES: list[set[str]] = [
     # Signature.__or__ builds chains/chords and Signature.__reduce__ rebuilds through
     # signature(): the two halves of the canvas algebra call each other (function-level imports).
     {"flowc.compiler.canvas.primitives", "flowc.compiler.canvas.signature"},
-    # The embedded server and its cross-process rendezvous (runtime/redis, the lead's issue 13
-    # work): rendezvous pings the server through embedded._ping.
-    {"flowc.runtime.redis.embedded", "flowc.runtime.redis.rendezvous"},
     # Issue 20's parity work (function-level imports): the current app (runtime/current.py)
     # set by App and read by Task; GroupResult.restore() looks up the current app in
     # runtime.app, which reaches the workflows modules that build GroupResults; Task.replace()

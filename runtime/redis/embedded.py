@@ -16,7 +16,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ from flowc.runtime.redis.rendezvous import (
     rendezvous_lock,
     write_rendezvous,
 )
+from flowc.runtime.redis.socket_ping import ping as _ping
+from flowc.runtime.redis.socket_ping import send as _send
 
 __all__ = [
     "EMBEDDED_URL_ENV",
@@ -391,26 +392,6 @@ class EmbeddedServer:
 
     def __repr__(self) -> str:
         return f"EmbeddedServer({self.url!r}, binary={self.binary!r}, pid={self.pid})"
-
-
-def _send(socket_path: str, command: bytes, timeout: float = 0.5) -> bytes:
-    """Send one RESP command over the unix socket; the reply's first bytes, or b"" on failure.
-
-    A raw socket keeps start/stop free of client pools (nothing to leak or to retry).
-    """
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        try:
-            sock.connect(socket_path)
-            sock.sendall(command)
-            return sock.recv(64)
-        except OSError:
-            return b""
-
-
-def _ping(socket_path: str) -> bool:
-    """True if a server answers PING on ``socket_path``."""
-    return _send(socket_path, b"*1\r\n$4\r\nPING\r\n").startswith(b"+PONG")
 
 
 # The process-wide shared server. This is deliberate global state: "no broker configured" means

@@ -11,6 +11,8 @@ import os
 import tempfile
 from collections.abc import Iterator
 
+from flowc.runtime.redis.socket_ping import ping
+
 
 def rendezvous_path() -> str:
     """Per-user file naming the running shared server, so separately started processes meet.
@@ -30,9 +32,7 @@ def read_rendezvous() -> str | None:
             url = f.read().strip()
     except OSError:
         return None
-    from flowc.runtime.redis.embedded import _ping  # here: embedded imports this module
-
-    if url.startswith("unix://") and _ping(url.removeprefix("unix://").partition("?")[0]):
+    if url.startswith("unix://") and ping(url.removeprefix("unix://").partition("?")[0]):
         return url
     return None
 
