@@ -32,6 +32,20 @@ _CLASS_OPTIONS = ("bind", "queue", "priority", "acks_late", "ignore_result", "ra
                   "rate_limit_key", "max_deliveries")
 """Options a Task subclass may set as class attributes (``class T(app.Task): max_retries = 5``)."""
 
+_FROM_CONFIG = (("serializer", "task_serializer"), ("rate_limit", "task_default_rate_limit"),
+                ("priority", "task_default_priority"), ("track_started", "task_track_started"),
+                ("acks_late", "task_acks_late"),
+                ("acks_on_failure_or_timeout", "task_acks_on_failure_or_timeout"),
+                ("reject_on_worker_lost", "task_reject_on_worker_lost"),
+                ("ignore_result", "task_ignore_result"),
+                ("store_eager_result", "task_store_eager_result"),
+                ("store_errors_even_if_ignored", "task_store_errors_even_if_ignored"))
+"""Celery's ``Task.from_config``: attributes whose default is the app's setting."""
+_ATTRIBUTE_DEFAULTS: dict[str, Any] = {"time_limit": None, "soft_time_limit": None,
+                                       "expires": None, "throws": (), "queue": None,
+                                       "trail": True, "send_events": True}
+"""Celery's other ``Task`` attribute defaults (options given to ``@app.task`` override them)."""
+
 
 class Task:
     """A registered task: the function plus its options, bound to an App.
@@ -88,6 +102,7 @@ class Task:
         self.retry_backoff: bool | float = options.get("retry_backoff", False)
         self.retry_backoff_max = float(options.get("retry_backoff_max", DEFAULT_RETRY_BACKOFF_MAX))
         self.retry_jitter: bool = options.get("retry_jitter", True)
+        self._set_option_attributes(options)
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", self.name)
         self.__module__ = getattr(fn, "__module__", "")
@@ -96,6 +111,18 @@ class Task:
         """Argument shapes (count, keyword names) already known to bind: checked once."""
         self.hooked = any(getattr(cls, h) is not getattr(Task, h) for h in HOOKS)
         """Whether a subclass overrides a hook (the worker skips hook calls otherwise)."""
+
+    def _set_option_attributes(self, options: dict[str, Any]) -> None:
+        """Every option as an attribute, as Celery's tasks have them (``task.ignore_result``,
+        ``task.acks_late``...): the option's value, else the setting's, else Celery's default."""
+        conf = self.app.conf
+        for key, setting in _FROM_CONFIG:
+            setattr(self, key, options[key] if key in options else conf.get(setting))
+        for key, default in _ATTRIBUTE_DEFAULTS.items():
+            setattr(self, key, options.get(key, default))
+        for key, value in options.items():
+            if key not in ("name", "bind") and not hasattr(self, key):
+                setattr(self, key, value)
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
         """The task's body: the decorated function, or a class-based task's override."""
@@ -192,6 +219,9 @@ class Task:
         return Signature(self.name, tuple(args or ()), dict(kwargs or {}), options,
                          immutable=immutable, app=self.app)
 
+    subtask = signature
+    """Celery's old name for ``signature``."""
+
     def s(self, *args: Any, **kwargs: Any) -> Signature:
         """Partial signature: a parent's result will be prepended to ``args``."""
         return self.signature(args, kwargs)
@@ -199,6 +229,24 @@ class Task:
     def si(self, *args: Any, **kwargs: Any) -> Signature:
         """Immutable signature: runs with exactly these arguments, ignoring a parent's result."""
         return self.signature(args, kwargs, immutable=True)
+
+    def map(self, it: Any) -> Signature:
+        """One task calling this one for each item of ``it`` (Celery's ``xmap``)."""
+        from flowc.compiler.canvas.builtins import xmap
+
+        return xmap(self.s(), it)
+
+    def starmap(self, it: Any) -> Signature:
+        """One task calling this one with each item of ``it`` as arguments (``xstarmap``)."""
+        from flowc.compiler.canvas.builtins import xstarmap
+
+        return xstarmap(self.s(), it)
+
+    def chunks(self, it: Any, n: int) -> Signature:
+        """The items of ``it`` in chunks of ``n``, one ``starmap`` task per chunk (a group)."""
+        from flowc.compiler.canvas.builtins import chunks
+
+        return chunks(self.s(), it, n)
 
     # --- inside a running task ----------------------------------------------------------------
 
@@ -238,9 +286,9 @@ class Task:
         if state in states.READY_STATES:
             record["date_done"] = now_iso()
             self.app.backend.store([(task_id, encode_record(record, conf.result_serializer))],
-                                   conf.result_expires)
+                                   conf.result_ttl)
         else:
-            self.app.backend.set_state([(task_id, data)], conf.result_expires)
+            self.app.backend.set_state([(task_id, data)], conf.result_ttl)
 
     def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None,
               throw: bool = True, eta: Any = None, countdown: float | None = None,

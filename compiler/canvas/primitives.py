@@ -486,6 +486,14 @@ def signature_from_dict(d: Mapping[str, Any], app: Dispatcher | None = None) -> 
         made = fanout(
             sig, kwargs.get("max_width", DEFAULT_MAX_WIDTH), kwargs.get("items"), app=app, **options
         )
+    elif kind in ("xmap", "xstarmap", "chunks"):
+        from flowc.compiler.canvas import builtins
+
+        task = _as_canvas(kwargs["task"])
+        if kind == "chunks":
+            return builtins.chunks(task, kwargs["it"], kwargs["n"], **options)
+        made = getattr(builtins, kind)(task, kwargs["it"], **options)
+        return made
     else:
         return Signature(
             d["task"],

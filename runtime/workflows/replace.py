@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 ACCUMULATE = "flowc.accumulate"
 REPLACED = "flowc.replaced"
 REPLACED_FAILED = "flowc.replaced_failed"
-BUILTINS = (ACCUMULATE, REPLACED, REPLACED_FAILED)
+MAP = "celery.map"
+STARMAP = "celery.starmap"
+"""Celery's builtin tasks behind ``task.map``/``task.starmap`` (``compiler.canvas.builtins``)."""
+BUILTINS = (ACCUMULATE, REPLACED, REPLACED_FAILED, MAP, STARMAP)
 
 ADD_TO_CHORD_REFUSED = (
     "add_to_chord is not supported: a flowc chord's header is fixed when the run is submitted "
@@ -93,8 +96,17 @@ def make_builtin(app: App, name: str) -> Task:
         _join(app, "fail", run_id, node_id, index, exc=exception_to_dict(exc),
               traceback=traceback, task_id=task_id)
 
+    def xmap(task: dict[str, Any], it: list[Any]) -> list[Any]:
+        fn = app.tasks[task["task"]]  # Celery's map: the function called once per item
+        return [fn(item) for item in it]
+
+    def xstarmap(task: dict[str, Any], it: list[Any]) -> list[Any]:
+        fn = app.tasks[task["task"]]
+        return [fn(*item) for item in it]
+
     functions: dict[str, Callable[..., Any]] = {
-        ACCUMULATE: accumulate, REPLACED: replaced, REPLACED_FAILED: replaced_failed}
+        ACCUMULATE: accumulate, REPLACED: replaced, REPLACED_FAILED: replaced_failed,
+        MAP: xmap, STARMAP: xstarmap}
     return Task(app, functions[name], name, {})
 
 
@@ -107,5 +119,5 @@ def _join(app: App, op: str, run_id: str, node_id: str, index: int | None,
     [reply] = app.workflow_join.join([join])
     records = join.follow_up(reply, app.conf.result_serializer)
     if records:
-        app.backend.store(records, app.conf.result_expires or None)
+        app.backend.store(records, app.conf.result_ttl or None)
     app.workflows.publish_ready(reply)

@@ -14,9 +14,6 @@ FLOWC_GAPS: dict[str, str] = {
     "test_import_path_exists[celery:uuid]": "no flowc.uuid",
     "test_import_path_exists[celery.canvas:Signature]": "no flowc.canvas module",
     # --- task classes and Task attributes ---------------------------------------------------------
-    "test_task_default_attributes": "Task lacks Celery's attributes (ignore_result, acks_late...)",
-    "test_task_option_becomes_an_attribute": "task options are not Task attributes",
-    "test_task_signature_method_and_subtask_alias": "no Task.subtask",
     "test_store_eager_result_makes_apply_results_readable_by_id":
         "store_eager_result is accepted but ignored: apply() results are not stored",
     # --- bound tasks in canvases, add_to_chord ----------------------------------------------
@@ -28,9 +25,6 @@ FLOWC_GAPS: dict[str, str] = {
     "test_chain_link_error_runs_on_a_failing_step": "chain.apply_async(link_error=) is F401",
     "test_chord_body_errback_runs_when_the_header_fails":
         "the body's on_error does not run when the header fails",
-    "test_task_map": "no Task.map",
-    "test_task_starmap": "no Task.starmap",
-    "test_task_chunks": "no Task.chunks",
     # --- calling ----------------------------------------------------------------------------------
     "test_get_inside_a_task_is_refused": "result.get() inside a task is not refused",
     # --- serialization (kombu's json keeps these types; flowc's orjson gives strings or fails) --
