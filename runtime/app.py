@@ -110,6 +110,26 @@ class App:
         """This app's base task class: ``class MyTask(app.Task)``, ``@app.task(base=MyTask)``."""
         return type("Task", (BaseTask,), {"_app": self, "__module__": BaseTask.__module__})
 
+    @property
+    def current_task(self) -> BaseTask | None:
+        """The task running in this thread or coroutine, None outside one (Celery's)."""
+        from flowc.runtime.request import current_request
+
+        request = current_request.get()
+        if request is None or request.task is None:
+            return None
+        return self.tasks.get(request.task)
+
+    @property
+    def current_worker_task(self) -> BaseTask | None:
+        """The task a worker is running here (not one called directly), else None."""
+        from flowc.runtime.request import current_request
+
+        request = current_request.get()
+        if request is None or request.called_directly or request.is_eager:
+            return None
+        return self.current_task
+
     def register_task(self, task: Any, **options: Any) -> BaseTask:
         """Register a class-based task (an instance, or a class, of a ``Task`` subclass with
         ``run``); returns the registered instance."""
@@ -232,7 +252,7 @@ class App:
                                      by_worker=True)
         # On a cluster a run's join lives in its run's slot and cannot enqueue into queues'
         # slots: the worker publishes what the join made ready (flowc_workflow_publish).
-        return RedisWorkflowJoin(self.broker_client, self.keys, self.conf.result_expires,
+        return RedisWorkflowJoin(self.broker_client, self.keys, self.conf.result_ttl,
                                  by_worker=self.conf.flowc_workflow_publish == "worker"
                                  or is_cluster(self.broker_client)
                                  or self.wire.signer is not None,  # Lua cannot sign

@@ -47,9 +47,9 @@ def make_request(task: Task, message: Message, hostname: str | None, eager: bool
                    delivery_info={"exchange": "", "routing_key": message.queue,
                                   "queue": message.queue, "priority": priority,
                                   "redelivered": False},
-                   root_id=message.root_id, parent_id=message.parent_id,
+                   root_id=message.root_id or message.id, parent_id=message.parent_id,
                    group=message.group_id, called_directly=False, message=message,
-                   headers=message.headers)
+                   headers=message.headers, reply_to=task.app.keys.result(message.id))
 
 
 class ExceptionInfo:

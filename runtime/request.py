@@ -28,7 +28,8 @@ class Request:
     headers: dict[str, Any] | None = None
     """The message's custom headers (``apply_async(headers=...)``, ``before_task_publish``)."""
     reply_to: str | None = None
-    """Celery's reply queue; always None (flowc results go to the result backend by id)."""
+    """Celery's reply queue. flowc replies through the result backend by task id, so in a
+    worker this is the backend key the result is written to."""
     message: Any = None
     """The runtime's Message being executed (None when called directly)."""
 

@@ -7,7 +7,6 @@ case XPASS and fail until its line here is removed. Grouped by the feature a fix
 
 FLOWC_GAPS: dict[str, str] = {
     # --- current/default app and Celery's import paths ------------------------------------------
-    "test_current_app_current_task_inside_a_task": "no app.current_task",
     "test_import_path_exists[celery:chunks]": "no flowc.chunks",
     "test_import_path_exists[celery:xmap]": "no flowc.xmap",
     "test_import_path_exists[celery:xstarmap]": "no flowc.xstarmap",
@@ -37,8 +36,6 @@ FLOWC_GAPS: dict[str, str] = {
     "test_get_on_message_sees_each_state_update":
         "get(on_message=) sees only the last PROGRESS update, not each one",
     # --- request context --------------------------------------------------------------------------
-    "test_request_reply_to_is_set": "no request.reply_to",
-    "test_root_id_and_parent_id_of_a_single_task": "root_id is None for a task called alone",
     # --- configuration ----------------------------------------------------------------------------
     "test_conf_result_expires_default_is_one_day": "result_expires is float seconds, not timedelta",
     "test_on_after_configure_adds_periodic_tasks":
