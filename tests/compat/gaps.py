@@ -32,7 +32,6 @@ FLOWC_GAPS: dict[str, str] = {
     "test_json_round_trips_the_type[decimal]": "Decimal is not serializable (SerializationError)",
     "test_json_round_trips_the_type[uuid]": "a UUID comes back as a string",
     # --- results and states ----------------------------------------------------------------------
-    "test_exception_and_propagate_states": "no states.EXCEPTION_STATES/PROPAGATE_STATES",
     "test_get_on_message_sees_each_state_update":
         "get(on_message=) sees only the last PROGRESS update, not each one",
     # --- request context --------------------------------------------------------------------------
