@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import flowc._pools  # noqa: F401 - first flowc import: `flowc worker -P gevent` patches here
 
 if TYPE_CHECKING:
+    from flowc.compiler.canvas.builtins import chunks, xmap, xstarmap
     from flowc.compiler.canvas.primitives import chain, chord, fanout, group, signature
     from flowc.compiler.canvas.primitives import signature as subtask
     from flowc.compiler.canvas.signature import Signature
@@ -26,12 +27,14 @@ if TYPE_CHECKING:
     from flowc.runtime.result import AsyncResult, EagerResult
     from flowc.runtime.schedules import crontab, every
     from flowc.runtime.task import Task
+    from flowc.utils import uuid
 
 __all__ = [  # noqa: RUF022 - grouped by topic, not sorted
     # application and tasks
-    "App", "Celery", "Task", "current_app", "shared_task",
+    "App", "Celery", "Task", "current_app", "shared_task", "uuid",
     # canvas
-    "Signature", "chain", "chord", "fanout", "group", "signature", "subtask",
+    "Signature", "chain", "chord", "chunks", "fanout", "group", "signature", "subtask", "xmap",
+    "xstarmap",
     # results
     "AsyncResult", "EagerResult", "GroupResult", "ResultSet", "states",
     # schedules
@@ -51,6 +54,10 @@ _WHERE: dict[str, tuple[str, str]] = {
     "group": ("flowc.compiler.canvas.primitives", "group"),
     "signature": ("flowc.compiler.canvas.primitives", "signature"),
     "subtask": ("flowc.compiler.canvas.primitives", "signature"),  # Celery's old name
+    "chunks": ("flowc.compiler.canvas.builtins", "chunks"),
+    "xmap": ("flowc.compiler.canvas.builtins", "xmap"),
+    "xstarmap": ("flowc.compiler.canvas.builtins", "xstarmap"),
+    "uuid": ("flowc.utils", "uuid"),
     "AsyncResult": ("flowc.runtime.result", "AsyncResult"),
     "EagerResult": ("flowc.runtime.result", "EagerResult"),
     "GroupResult": ("flowc.runtime.group_result", "GroupResult"),

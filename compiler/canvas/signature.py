@@ -151,6 +151,10 @@ class Canvas(dict[str, Any]):
     def __ior__(self, other: Any) -> Canvas:  # type: ignore[override]
         return self.__or__(other)
 
+    def __invert__(self) -> Any:
+        """``~sig``: send it and wait for its result (Celery's shortcut)."""
+        return self.apply_async().get()
+
     def clone(
         self, args: tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None, **opts: Any
     ) -> Canvas:

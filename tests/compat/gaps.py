@@ -7,11 +7,6 @@ case XPASS and fail until its line here is removed. Grouped by the feature a fix
 
 FLOWC_GAPS: dict[str, str] = {
     # --- current/default app and Celery's import paths ------------------------------------------
-    "test_import_path_exists[celery:chunks]": "no flowc.chunks",
-    "test_import_path_exists[celery:xmap]": "no flowc.xmap",
-    "test_import_path_exists[celery:xstarmap]": "no flowc.xstarmap",
-    "test_import_path_exists[celery:uuid]": "no flowc.uuid",
-    "test_import_path_exists[celery.canvas:Signature]": "no flowc.canvas module",
     # --- task classes and Task attributes ---------------------------------------------------------
     "test_store_eager_result_makes_apply_results_readable_by_id":
         "store_eager_result is accepted but ignored: apply() results are not stored",
@@ -20,7 +15,6 @@ FLOWC_GAPS: dict[str, str] = {
     "test_add_to_chord_extends_the_header":
         "add_to_chord refused: NotImplementedError, a chord header is fixed at submit",
     # --- signatures and canvas shapes ------------------------------------------------------------
-    "test_invert_operator_delays_and_waits": "~signature is not supported",
     "test_chain_link_error_runs_on_a_failing_step": "chain.apply_async(link_error=) is F401",
     "test_chord_body_errback_runs_when_the_header_fails":
         "the body's on_error does not run when the header fails",
