@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowc.runtime import states
 from flowc.runtime.exceptions import TimeoutError
-from flowc.runtime.result import AsyncResult
+from flowc.runtime.result import AsyncResult, assert_will_not_block
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -120,7 +120,7 @@ class ResultSet:
         """Raise the exception of the first failed member (Celery's ``maybe_throw``)."""
         for r in self.results:
             if r.ready() and not r.successful():
-                value = r.get(propagate=propagate)
+                value = r.get(propagate=propagate, disable_sync_subtasks=False)
                 if callback is not None:
                     callback(r.id, value)
 
@@ -141,13 +141,15 @@ class ResultSet:
         """Every member's value, in order; ``timeout`` bounds the whole wait. Each wait blocks
         on Redis (``interval`` is accepted and unused). With ``callback``, it is called as
         ``callback(task_id, value)`` per member and the list returned is empty (Celery)."""
+        if disable_sync_subtasks:
+            assert_will_not_block()
         deadline = None if timeout is None else time.monotonic() + timeout
         values: list[Any] = []
         for r in self.results:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if left == 0.0 and not r.ready():
                 raise TimeoutError(f"{self!r} not ready after {timeout} s")
-            value = r.get(timeout=left, propagate=propagate)
+            value = r.get(timeout=left, propagate=propagate, disable_sync_subtasks=False)
             if callback is not None:
                 callback(r.id, value)
             else:
@@ -160,7 +162,8 @@ class ResultSet:
             interval: float = 0.5, callback: Callable[[str, Any], Any] | None = None,
             **kwargs: Any) -> list[Any]:
         """``join()``."""
-        return self.join(timeout=timeout, propagate=propagate, callback=callback)
+        return self.join(timeout=timeout, propagate=propagate, callback=callback,
+                         disable_sync_subtasks=kwargs.get("disable_sync_subtasks", True))
 
     def iter_native(self, timeout: float | None = None, **_: Any) -> Iterator[tuple[str, Any]]:
         """``(task id, value)`` per member, in order, as each becomes ready."""
@@ -232,7 +235,7 @@ class GroupResult(ResultSet):
 
         app = self._require("save")
         record = {"status": states.SUCCESS, "result": _ids(self), "task_id": self.id}
-        ttl = app.conf.result_expires or None
+        ttl = app.conf.result_ttl or None
         (backend or app.backend).store([(GROUP_META_PREFIX + str(self.id),
                                         encode_record(record, app.conf.result_serializer))], ttl)
         return self

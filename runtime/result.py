@@ -2,16 +2,61 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime import states
 from flowc.runtime.exceptions import TaskRevokedError, TimeoutError
 from flowc.runtime.outcome import decode_record, exception_from_dict
+from flowc.runtime.request import current_request
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
+
+
+E_WOULDBLOCK = (
+    "Never call result.get() within a task! See "
+    "https://docs.celeryq.dev/en/latest/userguide/tasks.html#avoid-launching-synchronous-subtasks"
+)
+_join_allowed: ContextVar[bool] = ContextVar("flowc_join_allowed", default=False)
+
+
+def task_join_will_block() -> bool:
+    """Whether waiting on a result here is refused: inside a task a worker runs (Celery's)."""
+    request = current_request.get()
+    return request is not None and not request.called_directly and not request.is_eager \
+        and not _join_allowed.get()
+
+
+def assert_will_not_block() -> None:
+    """Raise RuntimeError inside a worker's task: waiting there for another task can deadlock
+    the worker (every slot waiting on work no slot is free to run)."""
+    if task_join_will_block():
+        raise RuntimeError(E_WOULDBLOCK)
+
+
+@contextlib.contextmanager
+def allow_join_result() -> Iterator[None]:
+    """Allow ``get()`` inside a task within this block (Celery's escape hatch)."""
+    token = _join_allowed.set(True)
+    try:
+        yield
+    finally:
+        _join_allowed.reset(token)
+
+
+@contextlib.contextmanager
+def denied_join_result() -> Iterator[None]:
+    """Refuse ``get()`` inside a task within this block, even under ``allow_join_result``."""
+    token = _join_allowed.set(False)
+    try:
+        yield
+    finally:
+        _join_allowed.reset(token)
 
 
 class AsyncResult:
@@ -115,10 +160,14 @@ class AsyncResult:
         earliest one: a chord whose header failed raises the header task's exception, its own
         stored result being a ``ChordError``. ``interval`` is how often states are read for
         ``on_message`` (called with each new state's meta dict, as Celery's); without it
-        waiting is push-based. A call that ignored its result returns None at once.
+        waiting is push-based. A call that ignored its result returns None at once. Inside a
+        task a worker runs it raises RuntimeError (Celery's rule; see ``allow_join_result``)
+        unless ``disable_sync_subtasks=False``.
         """
         if self.ignored:
             return None
+        if disable_sync_subtasks:
+            assert_will_not_block()
         if on_message is not None and self._record is None:
             self._watch(on_message, timeout, interval)
         if self._record is None:

@@ -19,7 +19,6 @@ FLOWC_GAPS: dict[str, str] = {
     "test_chord_body_errback_runs_when_the_header_fails":
         "the body's on_error does not run when the header fails",
     # --- calling ----------------------------------------------------------------------------------
-    "test_get_inside_a_task_is_refused": "result.get() inside a task is not refused",
     # --- serialization (kombu's json keeps these types; flowc's orjson gives strings or fails) --
     "test_json_round_trips_the_type[bytes]": "bytes are not JSON-serializable (SerializationError)",
     "test_json_round_trips_the_type[datetime]": "a datetime comes back as an ISO string",
