@@ -52,7 +52,9 @@ class Settings(BaseModel):
     most urgent and a message without a priority counts as 0 (numbers are flipped at call time;
     workers, streams and monitoring keep flowc's internal 9-first numbers)."""
     task_create_missing_queues: bool = True
-    result_expires: float | None = 86400.0
+    result_expires: Any = timedelta(days=1)
+    """As Celery's: what was set (a ``timedelta`` or seconds, None to keep forever); the runtime
+    reads it in seconds through ``result_ttl``."""
     task_ignore_result: bool = False
     task_store_errors_even_if_ignored: bool = False
     task_track_started: bool = False
@@ -117,7 +119,7 @@ class Settings(BaseModel):
     security_cert_store: str | None = None
     security_digest: str = "sha256"
 
-    @field_validator("result_expires", "task_time_limit", "task_soft_time_limit", mode="before")
+    @field_validator("task_time_limit", "task_soft_time_limit", mode="before")
     @classmethod
     def _timedelta_to_seconds(cls, value: Any) -> Any:
         return _seconds(value)
@@ -130,6 +132,20 @@ class Settings(BaseModel):
         for secret in [value] if isinstance(value, str) else value or []:
             check_secret(secret)
         return value
+
+    @field_validator("result_expires")
+    @classmethod
+    def _expires(cls, value: Any) -> Any:
+        if value is None or isinstance(value, timedelta) or \
+                (isinstance(value, int | float) and not isinstance(value, bool)):
+            return value
+        raise ValueError(f"result_expires must be seconds or a timedelta, got {value!r}")
+
+    @property
+    def result_ttl(self) -> float | None:
+        """``result_expires`` in seconds (None or 0: results never expire)."""
+        value = self.result_expires
+        return value.total_seconds() if isinstance(value, timedelta) else value
 
     @field_validator("task_serializer", "result_serializer")
     @classmethod

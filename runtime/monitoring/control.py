@@ -200,4 +200,4 @@ class Control(_RemoteControl):
                 backend.store([(tid, encode_record(
                     {"status": states.REVOKED, "result": exc, "task_id": tid,
                      "date_done": now_iso(), "reason": "revoked"},
-                    self.app.conf.result_serializer))], self.app.conf.result_expires)
+                    self.app.conf.result_serializer))], self.app.conf.result_ttl)

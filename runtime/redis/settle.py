@@ -32,7 +32,7 @@ class RedisSettlement:
         self.broker = broker
         self.backend = backend
         self.join = join
-        self.ttl = app.conf.result_expires
+        self.ttl = app.conf.result_ttl
         self.shared = backend.client is broker.client
 
     def write(self, batch: Settler, worker: str, claim: Claim | None) -> Claimed | None:

@@ -136,7 +136,7 @@ class PortSettlement:
 
     def write(self, batch: Settler, worker: str, claim: Claim | None) -> Claimed | None:
         app = self.app
-        ttl = app.conf.result_expires
+        ttl = app.conf.result_ttl
         for delivery, reason in batch.dead:  # first: whoever sees the failure finds the letter
             app.broker.dead_letter(delivery, reason, worker)
         batch.dead = []

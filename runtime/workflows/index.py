@@ -32,7 +32,7 @@ class IndexPruner:
 
     def prune(self, now: float | None = None) -> int:
         """Check the next batch of old entries; return how many were removed."""
-        ttl = self.app.conf.result_expires
+        ttl = self.app.conf.result_ttl
         if not ttl:
             return 0  # results never expire: neither do runs
         client = self.app.broker_client

@@ -29,7 +29,6 @@ FLOWC_GAPS: dict[str, str] = {
         "get(on_message=) sees only the last PROGRESS update, not each one",
     # --- request context --------------------------------------------------------------------------
     # --- configuration ----------------------------------------------------------------------------
-    "test_conf_result_expires_default_is_one_day": "result_expires is float seconds, not timedelta",
     "test_on_after_configure_adds_periodic_tasks":
         "on_after_configure fires only when beat starts, not when app.conf is first read",
 }

@@ -16,7 +16,8 @@ def test_defaults_are_celerys() -> None:
     assert conf.task_serializer == "json"
     assert conf.accept_content == ["json"]
     assert conf.task_default_queue == "celery"
-    assert conf.result_expires == 86400
+    assert conf.result_expires == timedelta(days=1)
+    assert conf.result_ttl == 86400
     assert conf.worker_prefetch_multiplier == 4
     assert conf.task_acks_late is False
     assert conf.enable_utc is True
@@ -52,8 +53,20 @@ def test_unknown_serializer_is_rejected() -> None:
 
 def test_result_expires_accepts_a_timedelta() -> None:
     conf = Settings()
-    conf.result_expires = timedelta(hours=2)  # type: ignore[assignment]
-    assert conf.result_expires == 7200
+    conf.result_expires = timedelta(hours=2)
+    assert conf.result_expires == timedelta(hours=2)
+    assert conf.result_ttl == 7200
+
+
+def test_result_expires_keeps_seconds_as_given() -> None:
+    conf = Settings()
+    conf.result_expires = 600
+    assert (conf.result_expires, conf.result_ttl) == (600, 600)
+
+
+def test_result_expires_refuses_a_string() -> None:
+    with pytest.raises(ImproperlyConfigured, match="result_expires"):
+        Settings().update(result_expires="soon")
 
 
 def test_config_from_object_reads_a_module_and_ignores_imports() -> None:
