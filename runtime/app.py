@@ -49,6 +49,18 @@ def transport(url: str) -> str:
     return "redis"
 
 
+class _ConfReader:
+    """``App.conf`` when an ``on_after_configure`` receiver waits: puts the settings back as a
+    plain instance attribute (what every other read finds, at no cost), then sends the signal."""
+
+    def __get__(self, app: App | None, owner: type) -> Any:
+        if app is None:
+            return self
+        settings = app.__dict__["conf"] = app._settings
+        app.on_after_configure.send_pending(app, source=settings)
+        return settings
+
+
 class App:
     """A flowc application: ``App('proj', broker='redis://...', backend='redis://...')``.
 
@@ -80,6 +92,10 @@ class App:
         if set_as_current:
             current.set_current_app(self)
         current.app_created(self)
+
+    conf: Settings
+    """The settings (Celery's ``app.conf``): an instance attribute, see ``_ConfReader``."""
+    _settings: Settings
 
     def __repr__(self) -> str:
         return f"<flowc.App {self.main or '__main__'}>"
@@ -334,12 +350,18 @@ class App:
 
     @cached_property
     def on_after_configure(self) -> Any:
-        """Signal sent once before beat reads ``beat_schedule``:
+        """Sent to each receiver once, at the first read of ``app.conf`` after it connects (as
+        Celery sends it when the configuration is first read) or when beat starts:
         ``@app.on_after_configure.connect def setup(sender, **kw): sender.add_periodic_task(...)``.
         """
-        from flowc.runtime.beat.entries import Signal
+        from flowc.runtime.beat.entries import ConfigureSignal
 
-        return Signal("on_after_configure")
+        def pending() -> None:  # the next ``app.conf`` goes through _ConfReader, which sends
+            settings = self.__dict__.pop("conf", None)
+            if settings is not None:
+                self._settings = settings
+
+        return ConfigureSignal("on_after_configure", pending)
 
     def add_periodic_task(self, schedule: Any, sig: Any, args: Iterable[Any] = (),
                           kwargs: Mapping[str, Any] | None = None, name: str | None = None,
@@ -590,6 +612,9 @@ class App:
         from flowc.runtime.monitoring.events import producer_sender
 
         return producer_sender(self)
+
+
+setattr(App, "conf", _ConfReader())  # noqa: B010 - read only while the instance attribute is away
 
 
 def _django_apps() -> list[str]:

@@ -15,7 +15,6 @@ in the message, not at 02:30 in a log.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
@@ -111,6 +110,32 @@ class Signal:
         return [(r, r(sender=sender, signal=self, **kwargs)) for r in list(self.receivers)]
 
 
+class ConfigureSignal(Signal):
+    """``app.on_after_configure``: each receiver runs once, at the first read of ``app.conf``
+    after it is connected (Celery sends it when the configuration is first read), or when beat
+    starts, whichever comes first."""
+
+    def __init__(self, name: str, on_pending: Callable[[], None]) -> None:
+        super().__init__(name)
+        self.sent_to: list[Callable[..., Any]] = []
+        self._on_pending = on_pending
+
+    def connect(self, receiver: Callable[..., Any] | None = None, **kw: Any) -> Any:
+        """Register ``receiver``; the next read of ``app.conf`` sends the signal to it."""
+        if receiver is None:
+            return self.connect
+        super().connect(receiver, **kw)
+        self._on_pending()
+        return receiver
+
+    def send_pending(self, sender: Any, **kwargs: Any) -> None:
+        """Send to the receivers that have not had it yet (each runs once)."""
+        pending = [r for r in self.receivers if r not in self.sent_to]
+        self.sent_to.extend(pending)
+        for receiver in pending:
+            receiver(sender=sender, signal=self, **kwargs)
+
+
 def add_periodic_task(app: App, schedule: Any, sig: Any, args: Iterable[Any] = (),
                       kwargs: Mapping[str, Any] | None = None, name: str | None = None,
                       **opts: Any) -> str:
@@ -166,16 +191,9 @@ def entries_from_app(app: App) -> list[ScheduleEntry]:
     return entries
 
 
-_CONFIGURED: weakref.WeakSet[App] = weakref.WeakSet()
-"""Apps whose ``on_after_configure`` was sent (weak: an app's entry goes with the app)."""
-
-
 def configure_once(app: App) -> None:
-    """Send ``app.on_after_configure`` once per app (Celery sends it when config is ready)."""
-    if app in _CONFIGURED:
-        return
-    _CONFIGURED.add(app)
-    app.on_after_configure.send(sender=app)
+    """Send ``app.on_after_configure`` to the receivers that have not had it yet."""
+    app.on_after_configure.send_pending(app, source=app.conf)
 
 
 def entry_from_mapping(name: str, spec: Any, zone: tzinfo,

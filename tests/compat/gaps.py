@@ -29,8 +29,6 @@ FLOWC_GAPS: dict[str, str] = {
         "get(on_message=) sees only the last PROGRESS update, not each one",
     # --- request context --------------------------------------------------------------------------
     # --- configuration ----------------------------------------------------------------------------
-    "test_on_after_configure_adds_periodic_tasks":
-        "on_after_configure fires only when beat starts, not when app.conf is first read",
 }
 
 CELERY_BUGS: dict[str, str] = {

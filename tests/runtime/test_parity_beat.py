@@ -100,3 +100,20 @@ def test_a_custom_scheduler_publishes_its_entries(
     assert beat.wait(10) == 0
     assert all(r["args"] == [40, 2] for r in runs)
     assert "parity_app.ListScheduler" in log.read_text()
+
+
+@pytest.mark.unit
+def test_on_after_configure_runs_each_receiver_once_at_the_next_conf_read() -> None:
+    app = App("configured", set_as_current=False)
+    app.conf.timezone = "UTC"  # read before the receiver connects: nothing to send yet
+    calls: list[Any] = []
+
+    @app.on_after_configure.connect
+    def setup(sender: App, **kwargs: Any) -> None:
+        calls.append((sender, kwargs["source"]))
+
+    assert calls == []
+    settings = app.conf
+    assert calls == [(app, settings)]
+    app.conf.enable_utc = True
+    assert len(calls) == 1
