@@ -11,7 +11,7 @@ import threading
 import warnings
 
 IGNORED_TASK_OPTIONS = frozenset({
-    "store_eager_result", "trail", "send_events", "resultrepr_maxsize", "abstract",
+    "trail", "send_events", "resultrepr_maxsize", "abstract",
     "acks_on_failure_or_timeout", "backend", "autoregister", "lazy", "Request", "Strategy",
     "request_stack", "from_config", "compression", "exchange", "routing_key",
     "pydantic", "pydantic_strict", "pydantic_context", "pydantic_dump_kwargs",
@@ -55,7 +55,7 @@ IGNORED_SETTINGS = frozenset({
     "result_exchange_type", "result_persistent", "result_chord_expires",
     # tasks
     "task_annotations", "task_remote_tracebacks", "task_repr_maxlevels",
-    "task_store_eager_result", "task_allow_error_cb_on_chord_header", "task_acks_on_failure",
+    "task_allow_error_cb_on_chord_header", "task_acks_on_failure",
     "task_acks_on_timeout",
     # worker
     "worker_agent", "worker_autoscaler", "worker_consumer", "worker_timer",

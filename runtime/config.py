@@ -60,6 +60,8 @@ class Settings(BaseModel):
     task_track_started: bool = False
     task_always_eager: bool = False
     task_eager_propagates: bool = False
+    task_store_eager_result: bool = False
+    """Store the results of ``apply()`` (eager runs) in the backend, readable by id (Celery)."""
     task_time_limit: float | None = None
     task_soft_time_limit: float | None = None
     task_default_rate_limit: str | None = None

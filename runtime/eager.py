@@ -29,9 +29,14 @@ def apply_eagerly(task: Task, args: list[Any], kwargs: dict[str, Any],
     if outcome.status == states.SUCCESS:
         record = {"status": states.SUCCESS, "result": outcome.value, "date_done": now_iso(),
                   "task_id": message.id, "name": task.name}
+        _store(task, options, record)
         return EagerResult(message.id, task.app, task.name, record)
     exc = outcome.exc
     throw = options.get("throw")
+    if exc is not None and getattr(task, "store_eager_result", False):
+        _store(task, options, {"status": states.FAILURE, "result": exception_to_dict(exc),
+                               "traceback": outcome.traceback, "date_done": now_iso(),
+                               "task_id": message.id, "name": task.name})
     if exc is not None and (task.app.conf.task_eager_propagates if throw is None else throw):
         raise exc
     status = states.FAILURE if outcome.status in (states.FAILURE, states.RETRY) else outcome.status
@@ -39,3 +44,18 @@ def apply_eagerly(task: Task, args: list[Any], kwargs: dict[str, Any],
               "traceback": outcome.traceback, "date_done": now_iso(), "task_id": message.id,
               "name": task.name}
     return EagerResult(message.id, task.app, task.name, record, exc)
+
+
+def _store(task: Task, options: dict[str, Any], record: dict[str, Any]) -> None:
+    """With ``store_eager_result`` (option or ``task_store_eager_result``), store the record
+    so ``AsyncResult(id)`` reads it, as Celery does; not for an ignored result."""
+    if not getattr(task, "store_eager_result", False):
+        return
+    ignored = options.get("ignore_result")
+    if ignored if ignored is not None else task.ignore_result:
+        return
+    from flowc.runtime.outcome import encode_record
+
+    conf = task.app.conf
+    task.app.backend.store([(record["task_id"], encode_record(record, conf.result_serializer))],
+                           conf.result_ttl)

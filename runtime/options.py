@@ -20,7 +20,7 @@ TASK_OPTIONS = frozenset({
     "autoretry_for", "retry_kwargs", "retry_backoff", "retry_backoff_max", "retry_jitter",
     "default_retry_delay", "max_retries", "time_limit", "soft_time_limit", "serializer",
     "track_started", "expires", "reject_on_worker_lost", "store_errors_even_if_ignored",
-    "throws", "typing", "base", "shared", "rate_limit_key", "max_deliveries",
+    "throws", "typing", "base", "shared", "rate_limit_key", "max_deliveries", "store_eager_result",
 })
 """Every keyword ``@app.task(...)`` accepts."""
 

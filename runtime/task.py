@@ -60,6 +60,22 @@ class Task:
     name: str
     _app: App | None = None
     """Set on ``app.Task``: the app a subclass's instances belong to by default."""
+    # Celery's attributes, set per instance from the options and settings (_set_option_attributes)
+    serializer: str | None
+    rate_limit: str | None
+    priority: int | None
+    track_started: bool | None
+    acks_late: bool | None
+    acks_on_failure_or_timeout: bool | None
+    reject_on_worker_lost: bool | None
+    ignore_result: bool | None
+    store_eager_result: bool | None
+    store_errors_even_if_ignored: bool | None
+    time_limit: float | None
+    soft_time_limit: float | None
+    expires: Any
+    throws: Any
+    queue: str | None
 
     def __init__(self, app: App | None = None, fn: Callable[..., Any] | None = None,
                  name: str | None = None, options: dict[str, Any] | None = None) -> None:

@@ -8,8 +8,6 @@ case XPASS and fail until its line here is removed. Grouped by the feature a fix
 FLOWC_GAPS: dict[str, str] = {
     # --- current/default app and Celery's import paths ------------------------------------------
     # --- task classes and Task attributes ---------------------------------------------------------
-    "test_store_eager_result_makes_apply_results_readable_by_id":
-        "store_eager_result is accepted but ignored: apply() results are not stored",
     # --- bound tasks in canvases, add_to_chord ----------------------------------------------
     "test_request_group_is_the_group_id": "request.group is None in a group member",
     "test_add_to_chord_extends_the_header":

@@ -38,21 +38,38 @@ def test_celery_task_options_flowc_ignores_are_accepted_with_one_warning(app: Ap
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
 
-        @app.task(store_eager_result=True, trail=False)
+        @app.task(send_events=False, trail=False)
         def one() -> int:
             return 1
 
     assert [(w.category, str(w.message).split("'")[1]) for w in caught] == [
-        (IgnoredOptionWarning, "store_eager_result"), (IgnoredOptionWarning, "trail")]
+        (IgnoredOptionWarning, "send_events"), (IgnoredOptionWarning, "trail")]
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
 
-        @app.task(store_eager_result=True)
+        @app.task(send_events=True)
         def two() -> int:  # the same name again: no second warning
             return 2
 
     assert one.apply().get() == 1 and two.apply().get() == 2
+
+
+def test_store_eager_result_makes_an_apply_result_readable_by_id(app: App) -> None:
+    @app.task(store_eager_result=True)
+    def tenfold(x: int) -> int:
+        return x * 10
+
+    eager = tenfold.apply((4,))
+    assert app.AsyncResult(eager.id).get(timeout=5) == 40
+
+
+def test_apply_results_are_not_stored_without_store_eager_result(app: App) -> None:
+    @app.task
+    def tenfold(x: int) -> int:
+        return x * 10
+
+    assert app.AsyncResult(tenfold.apply((4,)).id).state == "PENDING"
 
 
 def test_an_unknown_task_option_still_fails_with_a_suggestion(app: App) -> None:
