@@ -20,7 +20,8 @@ def apply_eagerly(task: Task, args: list[Any], kwargs: dict[str, Any],
     """Run ``task`` now; retries run again at once (no waiting), as Celery's eager mode does."""
     message = Message(id=options.get("task_id") or str(uuid.uuid4()), task=task.name,
                       args=args, kwargs=kwargs, retries=int(options.get("retries", 0)),
-                      headers=options.get("headers"))
+                      headers=options.get("headers"), group_id=options.get("group_id"),
+                      root_id=options.get("root_id"), parent_id=options.get("parent_id"))
     while True:
         outcome = invoke(task, message, eager=True)
         if outcome.status != states.RETRY or outcome.retry is None:

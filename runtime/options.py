@@ -28,7 +28,7 @@ CALL_OPTIONS = frozenset({
     "countdown", "eta", "expires", "queue", "priority", "task_id", "serializer", "link",
     "link_error", "ignore_result", "retries", "routing_key", "exchange", "headers",
     "time_limit", "soft_time_limit", "idempotency_key", "shadow", "parent_id", "root_id",
-    "add_to_parent", "acks_late",
+    "group_id", "add_to_parent", "acks_late",
 })
 """Every keyword ``apply_async(...)`` accepts besides ``args`` and ``kwargs``."""
 

@@ -167,7 +167,9 @@ class _Lowerer:
                 for i, step in enumerate(c.tasks):
                     out = self.lower(step, out, last if i == len(c.tasks) - 1 else opts, ebs)
             elif isinstance(c, group):
-                out = self._group(c, inbound, opts, ebs)
+                # a group with an id (frozen, or given by apply_async) tells its members
+                # (Celery's request.group); lowering stays deterministic
+                out = self._group(c, inbound, {**opts, "group_id": tid} if tid else opts, ebs)
             elif isinstance(c, chord):
                 out = self.lower(c.header, inbound, opts, ebs)
                 if c.body is not None:

@@ -120,6 +120,7 @@ OPTIONS: dict[str, Check] = {
     "headers": _headers,
     "task_id": _non_empty_str,
     "shadow": _non_empty_str,
+    "group_id": _non_empty_str,
 }
 """Every option flowc accepts, with its value check."""
 

@@ -31,9 +31,26 @@ def apply_canvas(app: App, canvas: Canvas, args: tuple[Any, ...], kwargs: dict[s
             and not options.get("link_error"):
         call_args, call_kwargs, call_options = canvas._merge(args, kwargs, options)
         return app.send_task(canvas.task, call_args, call_kwargs, **call_options)
+    canvas, options = _prepared(canvas, options)
     with gc_paused():  # see gc_paused: a large workflow's compile and submit make no cycles
         wf = compile_canvas(canvas, app.tasks, args, kwargs, options)
         return _with_group_ids(canvas, options, submit_workflow(app, wf))
+
+
+def _prepared(canvas: Canvas, options: dict[str, Any]) -> tuple[Canvas, dict[str, Any]]:
+    """Celery's ``apply_async(link=, link_error=)`` on a composite as callbacks of the whole
+    canvas (an errback fires once, for the step that failed); a group gets its id now, so its
+    members' ``request.group`` is the ``GroupResult``'s id."""
+    if options.get("link") or options.get("link_error"):
+        options = dict(options)
+        canvas = canvas.clone()
+        for key, attach in (("link", canvas.link), ("link_error", canvas.link_error)):
+            value = options.pop(key, None)
+            for callback in value if isinstance(value, list | tuple) else [value] if value else []:
+                attach(callback)
+    if isinstance(canvas, group) and not options.get("task_id") and canvas.id is None:
+        options = {**options, "task_id": str(uuid.uuid4())}
+    return canvas, options
 
 
 def _with_group_ids(canvas: Canvas, options: dict[str, Any], out: ResultLike) -> ResultLike:
@@ -101,6 +118,7 @@ def apply_canvas_eager(app: App, canvas: Canvas, args: tuple[Any, ...], kwargs: 
             and not canvas.options.get("link_error"):
         call_args, call_kwargs, call_options = canvas._merge(args, kwargs, options)
         return app.tasks[canvas.task].apply(call_args, call_kwargs, **call_options)
+    canvas, options = _prepared(canvas, options)
     wf = compile_canvas(canvas, app.tasks, args, kwargs, options)
     return _with_group_ids(canvas, options, run_eagerly(app, wf))
 

@@ -43,7 +43,8 @@ def run_eagerly(app: App, wf: Workflow) -> ResultLike:
         if node.kind == "map":
             result = _run_map(app, node, args, kwargs, headers)
         else:
-            result = task.apply(args, kwargs, headers=headers)
+            result = task.apply(args, kwargs, headers=headers,
+                                group_id=node.options.get("group_id"))
         outcome[node_id] = result
         if result.failed():
             failed[node_id] = result

@@ -266,6 +266,10 @@ def plan(app: App, wf: Workflow, workflow_id: str | None = None) -> RunPlan:
         step = steps.get(node.task, options)
         first = parents[nid]
         lineage = root + ('"parent_id":"' + task_ids[first[0]] + '",' if first else "")
+        gid = options.get("group_id")
+        if gid is not None:
+            options = {k: v for k, v in options.items() if k != "group_id"}
+            lineage += '"group_id":' + orjson.dumps(str(gid)).decode() + ","
         rec = _node_record(step, successors[nid], node, wid_json, task_ids[nid], lineage)
         records[nid] = orjson.dumps(rec)
         count = len(parents[nid])

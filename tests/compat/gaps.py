@@ -9,11 +9,9 @@ FLOWC_GAPS: dict[str, str] = {
     # --- current/default app and Celery's import paths ------------------------------------------
     # --- task classes and Task attributes ---------------------------------------------------------
     # --- bound tasks in canvases, add_to_chord ----------------------------------------------
-    "test_request_group_is_the_group_id": "request.group is None in a group member",
     "test_add_to_chord_extends_the_header":
         "add_to_chord refused: NotImplementedError, a chord header is fixed at submit",
     # --- signatures and canvas shapes ------------------------------------------------------------
-    "test_chain_link_error_runs_on_a_failing_step": "chain.apply_async(link_error=) is F401",
     "test_chord_body_errback_runs_when_the_header_fails":
         "the body's on_error does not run when the header fails",
     # --- calling ----------------------------------------------------------------------------------
