@@ -18,6 +18,7 @@ import orjson
 from flowc.compiler.ir import Node, Workflow
 from flowc.runtime.message import ENVELOPE_VERSION, Message
 from flowc.runtime.retry import STEP_OPTIONS
+from flowc.runtime.serialization import json_dumps
 from flowc.runtime.workflows.steps import source_location
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 def _inner(value: Any, opener: bytes, closer: bytes) -> str:
     """JSON of a list or dict without its brackets ('' when empty)."""
-    text = orjson.dumps(value)
+    text = json_dumps(value)  # kombu's markers for datetime, Decimal, UUID, bytes
     assert text[:1] == opener and text[-1:] == closer
     return text[1:-1].decode()
 

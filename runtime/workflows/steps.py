@@ -16,6 +16,7 @@ from flowc.runtime.exceptions import Replaced
 from flowc.runtime.message import Message
 from flowc.runtime.outcome import exception_from_dict, exception_to_dict
 from flowc.runtime.request import Request
+from flowc.runtime.serialization import json_dumps
 from flowc.runtime.workflows.join import JoinOp
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def join_for_outcome(message: Message, outcome: Outcome) -> JoinOp | None:
     index = marker.get("i")
     if outcome.status == states.SUCCESS:
         try:
-            result = orjson.dumps(outcome.value, option=orjson.OPT_NON_STR_KEYS)
+            result = json_dumps(outcome.value)
         except TypeError as e:
             err = TypeError(f"workflow step results must be JSON-serialisable: {e}")
             return fail_op(message, err, None)

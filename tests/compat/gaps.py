@@ -16,10 +16,6 @@ FLOWC_GAPS: dict[str, str] = {
         "the body's on_error does not run when the header fails",
     # --- calling ----------------------------------------------------------------------------------
     # --- serialization (kombu's json keeps these types; flowc's orjson gives strings or fails) --
-    "test_json_round_trips_the_type[bytes]": "bytes are not JSON-serializable (SerializationError)",
-    "test_json_round_trips_the_type[datetime]": "a datetime comes back as an ISO string",
-    "test_json_round_trips_the_type[decimal]": "Decimal is not serializable (SerializationError)",
-    "test_json_round_trips_the_type[uuid]": "a UUID comes back as a string",
     # --- results and states ----------------------------------------------------------------------
     "test_get_on_message_sees_each_state_update":
         "get(on_message=) sees only the last PROGRESS update, not each one",
