@@ -171,7 +171,11 @@ class _Lowerer:
                 # (Celery's request.group); lowering stays deterministic
                 out = self._group(c, inbound, {**opts, "group_id": tid} if tid else opts, ebs)
             elif isinstance(c, chord):
-                out = self.lower(c.header, inbound, opts, ebs)
+                # the body's errbacks also run when the header fails (Celery's
+                # chord_error_from_stack): the body cannot run, its errback reports it
+                body_ebs = tuple(self.errback(e) for e in
+                                 (c.body.options.get(LINK_ERROR, ()) if c.body is not None else ()))
+                out = self.lower(c.header, inbound, opts, tuple(dict.fromkeys(ebs + body_ebs)))
                 if c.body is not None:
                     out = self.lower(c.body, out, last, ebs)
             else:

@@ -12,8 +12,6 @@ FLOWC_GAPS: dict[str, str] = {
     "test_add_to_chord_extends_the_header":
         "add_to_chord refused: NotImplementedError, a chord header is fixed at submit",
     # --- signatures and canvas shapes ------------------------------------------------------------
-    "test_chord_body_errback_runs_when_the_header_fails":
-        "the body's on_error does not run when the header fails",
     # --- calling ----------------------------------------------------------------------------------
     # --- serialization (kombu's json keeps these types; flowc's orjson gives strings or fails) --
     # --- results and states ----------------------------------------------------------------------

@@ -209,3 +209,11 @@ def test_cloning_a_canvas_does_not_share_options_with_the_original() -> None:
     copy = c.clone()
     copy.tasks[0].set(queue="other")
     assert lower(c).node("n0").options == {}
+
+
+def test_a_chord_bodys_errback_also_covers_its_header() -> None:
+    wf = lower(chord([s("add", 1, 1), s("fail")], s("tsum").on_error(si("count", "k"))))
+    header, body = wf.nodes[:2], wf.nodes[2]
+    assert [eb.task for eb in wf.errbacks] == ["count", "count"]
+    assert all(len(n.link_error) == 1 for n in (*header, body))
+    assert header[0].link_error == header[1].link_error != body.link_error
