@@ -206,29 +206,49 @@ class AsyncResult:
     wait = get
 
     def _watch(self, on_message: Any, timeout: float | None, interval: float) -> None:
-        """Call ``on_message`` with each state change until the outcome is stored."""
+        """Call ``on_message`` with each state update until the outcome is stored: every
+        update published while subscribed (Celery's Redis backend), else each one polled."""
         deadline = None if timeout is None else time.monotonic() + timeout
         accept = self.app.conf.result_accepted()
+        watch = getattr(self.app.backend, "watch", None)
+        updates = watch(self.id) if watch is not None else None
         seen: Any = None
-        while True:
-            record, state = self.app.backend.get(self.id)
-            raw = record if record is not None else state
-            if raw is not None and raw != seen:
-                seen = raw
-                meta = decode_record(raw, accept)
-                meta.setdefault("task_id", self.id)
-                meta.setdefault("children", [])
-                on_message(meta)
-            if record is not None:
-                self._record = decode_record(record, accept)
-                return
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return
-            wait = min(max(interval, 0.01), 0.5) if left is None else \
-                min(max(interval, 0.01), 0.5, left)
-            if self.app.backend.wait(self.id, wait) is not None:
-                continue
+
+        def report(raw: bytes) -> None:
+            meta = decode_record(raw, accept)
+            meta.setdefault("task_id", self.id)
+            meta.setdefault("children", [])
+            on_message(meta)
+
+        try:
+            while True:
+                record, state = self.app.backend.get(self.id)
+                if record is None and state is not None and state != seen:
+                    seen = state
+                    report(state)
+                if record is not None:
+                    self._record = decode_record(record, accept)
+                    report(record)
+                    return
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return
+                wait = min(max(interval, 0.01), 0.5) if left is None else \
+                    min(max(interval, 0.01), 0.5, left)
+                if updates is None:
+                    self.app.backend.wait(self.id, wait)
+                    continue
+                # short slices: the outcome itself is not published, it is read each slice
+                message = updates.get_message(timeout=min(wait, 0.1))
+                while message is not None:
+                    data = message.get("data")
+                    if isinstance(data, bytes) and data != seen:
+                        seen = data
+                        report(data)
+                    message = updates.get_message(timeout=0)
+        finally:
+            if updates is not None:
+                updates.close()
 
     def _outcome(self, propagate: bool) -> Any:
         record = self._record or {}

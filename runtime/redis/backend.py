@@ -61,10 +61,12 @@ class RedisResultBackend:
 
     def set_state(self, items: Sequence[tuple[str, bytes]], ttl_s: float | None,
                   pipe: redis.client.Pipeline | None = None) -> None:
-        """SET each state record with the result TTL."""
+        """SET each state record with the result TTL, and publish it for ``watch`` (a waiter
+        with ``on_message`` sees every update, not only the latest)."""
         target = self.client.pipeline(transaction=False) if pipe is None else pipe
         for task_id, record in items:
             target.set(self.keys.state(task_id), record, ex=max(1, int(ttl_s)) if ttl_s else None)
+            target.publish(self.keys.state_channel(task_id), record)
         if pipe is None:
             target.execute()
 
@@ -98,6 +100,12 @@ class RedisResultBackend:
             return None
         held: Any = self.client.get(name)
         return None if held is None else bytes(held).decode()
+
+    def watch(self, task_id: str) -> Any:
+        """A pub/sub subscription to the task's state updates (``get_message``, ``close``)."""
+        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(self.keys.state_channel(task_id))
+        return pubsub
 
     def forget(self, task_id: str) -> None:
         """Delete the record and the state."""

@@ -46,6 +46,10 @@ class Keys:
         """A task's latest non-terminal state (RECEIVED, STARTED, RETRY) while it is in flight."""
         return f"{self.prefix}:state:{task_id}"
 
+    def state_channel(self, task_id: str) -> str:
+        """Pub/sub channel each state record is also published on (``get(on_message=)``)."""
+        return f"{self.prefix}:state-updates:{task_id}"
+
     def dead_letters(self) -> str:
         """The dead-letter stream: messages no worker could or should run, with the reason."""
         return f"{self.prefix}:dlq"

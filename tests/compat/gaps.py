@@ -15,8 +15,6 @@ FLOWC_GAPS: dict[str, str] = {
     # --- calling ----------------------------------------------------------------------------------
     # --- serialization (kombu's json keeps these types; flowc's orjson gives strings or fails) --
     # --- results and states ----------------------------------------------------------------------
-    "test_get_on_message_sees_each_state_update":
-        "get(on_message=) sees only the last PROGRESS update, not each one",
     # --- request context --------------------------------------------------------------------------
     # --- configuration ----------------------------------------------------------------------------
 }
