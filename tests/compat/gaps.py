@@ -6,17 +6,9 @@ case XPASS and fail until its line here is removed. Grouped by the feature a fix
 """
 
 FLOWC_GAPS: dict[str, str] = {
-    # --- current/default app and Celery's import paths ------------------------------------------
-    # --- task classes and Task attributes ---------------------------------------------------------
-    # --- bound tasks in canvases, add_to_chord ----------------------------------------------
+    # --- deliberate deviation (docs/migrating-from-celery.md, "Deliberate differences") --------
     "test_add_to_chord_extends_the_header":
         "add_to_chord refused: NotImplementedError, a chord header is fixed at submit",
-    # --- signatures and canvas shapes ------------------------------------------------------------
-    # --- calling ----------------------------------------------------------------------------------
-    # --- serialization (kombu's json keeps these types; flowc's orjson gives strings or fails) --
-    # --- results and states ----------------------------------------------------------------------
-    # --- request context --------------------------------------------------------------------------
-    # --- configuration ----------------------------------------------------------------------------
 }
 
 CELERY_BUGS: dict[str, str] = {
