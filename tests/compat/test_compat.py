@@ -289,6 +289,12 @@ def test_json_round_trips_the_type(ctx: Impl, case: str) -> None:
     assert ctx.tasks.identity.delay(value).get(timeout=ctx.wait) == value
 
 
+def test_json_types_pass_through_a_chain(ctx: Impl) -> None:
+    value = dict(SERIALIZED)
+    t = ctx.tasks
+    assert t.chain(t.identity.s(value), t.identity.s()).delay().get(timeout=ctx.wait) == value
+
+
 def test_tuples_come_back_as_lists(ctx: Impl) -> None:
     assert ctx.tasks.identity.delay((1, 2)).get(timeout=ctx.wait) == [1, 2]
 
