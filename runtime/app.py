@@ -357,9 +357,10 @@ class App:
         from flowc.runtime.beat.entries import ConfigureSignal
 
         def pending() -> None:  # the next ``app.conf`` goes through _ConfReader, which sends
-            settings = self.__dict__.pop("conf", None)
+            settings = self.__dict__.get("conf")
             if settings is not None:
-                self._settings = settings
+                self._settings = settings  # first: a concurrent read finds it either way
+                self.__dict__.pop("conf", None)
 
         return ConfigureSignal("on_after_configure", pending)
 
