@@ -166,3 +166,21 @@ def test_ignore_result_stores_nothing(app: App, redis_client: redis.Redis) -> No
     result = quiet.delay()
     drain(app)
     assert redis_client.exists(f"flowc:result:{result.id}") == 0
+
+
+def test_get_inside_a_worker_task_is_refused_unless_allowed(app: App) -> None:
+    from flowc.runtime.request import Request, current_request
+
+    from flowc.result import allow_join_result
+
+    result = app.AsyncResult("never-sent")
+    token = current_request.set(Request(id="outer", task="t", called_directly=False))
+    try:
+        with pytest.raises(RuntimeError, match="Never call result.get"):
+            result.get(timeout=0.1)
+        with allow_join_result(), pytest.raises(TimeoutError):
+            result.get(timeout=0.1)
+        with pytest.raises(TimeoutError):
+            result.get(timeout=0.1, disable_sync_subtasks=False)
+    finally:
+        current_request.reset(token)
