@@ -8,12 +8,12 @@ items into groups of ``n`` and sends a ``group`` of ``xstarmap``, one per chunk.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from flowc.compiler.canvas.primitives import group
-from flowc.compiler.canvas.signature import Signature
+from flowc.compiler.canvas.primitives import SUBTASK_TYPES, group, signature
+from flowc.compiler.canvas.signature import Canvas, Signature
 
 if TYPE_CHECKING:
     from flowc.compiler.dispatch import Dispatcher
@@ -80,3 +80,17 @@ class chunks(Signature):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.apply_async(args, kwargs)
+
+
+def _from_dict(d: Mapping[str, Any], app: Dispatcher | None) -> Canvas:
+    """Rebuild an ``xmap``/``xstarmap``/``chunks`` from its dict form (as sent)."""
+    kwargs = d.get("kwargs") or {}
+    task = signature(kwargs["task"], app=app)
+    options = dict(d.get("options") or {})
+    if d.get("subtask_type") == "chunks":
+        return chunks(task, kwargs["it"], kwargs["n"], **options)
+    kind = xstarmap if d.get("subtask_type") == "xstarmap" else xmap
+    return kind(task, kwargs["it"], **options)
+
+
+SUBTASK_TYPES.update(xmap=_from_dict, xstarmap=_from_dict, chunks=_from_dict)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
 
 from flowc.compiler.canvas.signature import LINK, LINK_ERROR, Canvas, Signature, _result_factory
@@ -462,6 +462,11 @@ def signature(varies: Any, *args: Any, **kwargs: Any) -> Canvas:
     return Signature(varies, *args, **kwargs)
 
 
+SUBTASK_TYPES: dict[str, Callable[[Mapping[str, Any], Dispatcher | None], Canvas]] = {}
+"""Rebuilders of other canvas kinds by ``subtask_type`` (``canvas.builtins`` adds ``xmap``,
+``xstarmap`` and ``chunks``); an unknown kind is rebuilt as a plain ``Signature``."""
+
+
 def signature_from_dict(d: Mapping[str, Any], app: Dispatcher | None = None) -> Canvas:
     """Rebuild a canvas from its dict form (Celery's layout; nested canvases as dicts)."""
     kind = d.get("subtask_type")
@@ -486,14 +491,8 @@ def signature_from_dict(d: Mapping[str, Any], app: Dispatcher | None = None) -> 
         made = fanout(
             sig, kwargs.get("max_width", DEFAULT_MAX_WIDTH), kwargs.get("items"), app=app, **options
         )
-    elif kind in ("xmap", "xstarmap", "chunks"):
-        from flowc.compiler.canvas import builtins
-
-        task = _as_canvas(kwargs["task"])
-        if kind == "chunks":
-            return builtins.chunks(task, kwargs["it"], kwargs["n"], **options)
-        made = getattr(builtins, kind)(task, kwargs["it"], **options)
-        return made
+    elif kind in SUBTASK_TYPES:
+        return SUBTASK_TYPES[kind](d, app)
     else:
         return Signature(
             d["task"],
