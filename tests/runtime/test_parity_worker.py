@@ -147,7 +147,7 @@ def test_request_carries_celerys_fields(start_worker: Start, papp: App) -> None:
     assert fields["hostname"].startswith("alpha@")
     assert fields["delivery_info"]["routing_key"] == "celery"
     assert fields["delivery_info"]["priority"] == 0
-    assert fields["reply_to"] is None
+    assert fields["reply_to"] == f"flowc:result:{result.id}"  # where the result goes
     assert fields["retries"] == 0
     assert fields["called_directly"] is False and fields["is_eager"] is False
     assert fields["headers"] == {"tenant": "t1"}
