@@ -259,12 +259,12 @@ class App:
 
             backend = self.backend
             assert isinstance(backend, PgResultBackend)
-            return PgWorkflowJoin(backend.db, self.conf.result_expires)
+            return PgWorkflowJoin(backend.db, self.conf.result_ttl)
         from flowc.runtime.redis.connection import is_cluster
         from flowc.runtime.redis.workflow_store import RedisWorkflowJoin
 
         if transport(self.broker_url) != "redis":
-            return RedisWorkflowJoin(self.backend_client, self.keys, self.conf.result_expires,
+            return RedisWorkflowJoin(self.backend_client, self.keys, self.conf.result_ttl,
                                      by_worker=True)
         # On a cluster a run's join lives in its run's slot and cannot enqueue into queues'
         # slots: the worker publishes what the join made ready (flowc_workflow_publish).

@@ -110,32 +110,31 @@ class RedisSettlement:
         retry = []
         claimed = None
         serializer = self.app.conf.result_serializer
+
+        def settle(op: Any, raw: Any) -> None:
+            nonlocal claimed
+            reply = parse_reply(raw)
+            follow.extend(op.follow_up(reply, serializer))
+            ready.extend(reply.ready)
+            if reply.finished:
+                batch.hooks.workflow_finished(op.workflow_id)
+            if op.claim is not None:
+                claimed = reply.claimed
+
         for op, at in zip(batch.joins, join_at, strict=True):
             raw = replies[at]
             if isinstance(raw, NoScriptError):
                 retry.append(op)
                 replies[at] = None
             elif not isinstance(raw, Exception):
-                reply = parse_reply(raw)
-                follow += op.follow_up(reply, serializer)
-                ready += reply.ready
-                if reply.finished:
-                    batch.hooks.workflow_finished(op.workflow_id)
-                if op.claim is not None:
-                    claimed = reply.claimed
+                settle(op, raw)
         if retry:
             scripts.ensure_loaded(self.broker.client, self.join.script)
             pipe = self.broker.client.pipeline(transaction=False)
             for op in retry:
                 self.join.queue(pipe, op)
             for op, raw in zip(retry, pipe.execute(), strict=True):
-                reply = parse_reply(raw)
-                follow += op.follow_up(reply, serializer)
-                ready += reply.ready
-                if reply.finished:
-                    batch.hooks.workflow_finished(op.workflow_id)
-                if op.claim is not None:
-                    claimed = reply.claimed
+                settle(op, raw)
         if follow:
             self.backend.store(follow, self.ttl)
         if ready:
