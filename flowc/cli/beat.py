@@ -99,7 +99,6 @@ def beat(app_spec: str, broker_url: str | None, schedule_files: tuple[Path, ...]
     use_broker(broker_url)  # over the App's own broker_url, here and in child processes
     app = load_app(app_spec)  # first, so a setup_logging receiver it connects is honoured
     configure_logging(loglevel)
-    reach_broker(app, forever=True)
     if max_interval is not None:
         app.conf.beat_max_loop_interval = max_interval
     scheduler_path = scheduler_path or app.conf.beat_scheduler
@@ -109,9 +108,11 @@ def beat(app_spec: str, broker_url: str | None, schedule_files: tuple[Path, ...]
         except ImproperlyConfigured as e:
             raise click.UsageError(str(e)) from None
         if custom is not None:
+            reach_broker(app, forever=True)
             _run_custom(app, custom)
             return
-    entries = load_entries(app, schedule_files)
+    entries = load_entries(app, schedule_files)  # a bad schedule fails now, broker or not
+    reach_broker(app, forever=True)
     try:
         runner = Beat(app, entries, dry_run=dry_run)
     except ImproperlyConfigured as e:
