@@ -58,6 +58,24 @@ def _uses_celery(path: Path) -> bool:
     return "import celery" in text or "from celery" in text or 'importorskip("celery' in text
 
 
+_PROCESS_ENV = ("FLOWC_BROKER_URL", "FLOWC_RESULT_BACKEND", "FLOWC_EMBEDDED_URL")
+"""Variables the code under test may set in this process (``flowc worker --broker`` run through
+CliRunner sets FLOWC_BROKER_URL for its child processes, as it should in a real command)."""
+
+
+@pytest.fixture(autouse=True)
+def _restore_process_env() -> Iterator[None]:
+    """Each test leaves the broker variables as it found them, so one test's --broker (say an
+    unreachable one) never becomes the next test's default broker."""
+    saved = {name: os.environ.get(name) for name in _PROCESS_ENV}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test ``redis``/``process``/``browser``/``chaos``/``compat``, else ``unit``."""
     for item in items:
