@@ -62,3 +62,17 @@ def client_app(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> App:
     for name in ("broker_url", "backend_url"):
         sample_app.app.__dict__.pop(name, None)
     return sample_app.app
+
+
+@pytest.fixture
+def papp(redis_url: str, redis_client: redis.Redis,
+         monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+    """``tests/apps/parity_app``'s App on the test database, as the producer side."""
+    from tests.runtime.parity_support import parity_app
+
+    monkeypatch.setenv("FLOWC_BROKER_URL", redis_url)
+    parity_app.app.close()
+    for name in ("broker_url", "backend_url"):
+        parity_app.app.__dict__.pop(name, None)
+    yield parity_app.app
+    parity_app.app.close()

@@ -9,37 +9,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import redis
 from flowc.runtime.app import App
 
+from tests.runtime.parity_support import parity_app
 from tests.waiting import WorkerProcess, wait_until
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "apps"))
-import parity_app
-from flowc.runtime import current
-
-# parity_app's @shared_task would otherwise register on every App the rest of the session
-# creates (Celery's rule); this process already has it on parity_app.app.
-current._shared[:] = [s for s in current._shared if s[0].__module__ != "parity_app"]
-
 Start = Callable[..., WorkerProcess]
-
-
-@pytest.fixture
-def papp(redis_url: str, redis_client: redis.Redis,
-         monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
-    """``parity_app``'s App on the test database, as the producer side."""
-    monkeypatch.setenv("FLOWC_BROKER_URL", redis_url)
-    parity_app.app.close()
-    for name in ("broker_url", "backend_url"):
-        parity_app.app.__dict__.pop(name, None)
-    yield parity_app.app
-    parity_app.app.close()
 
 
 def events(client: redis.Redis, kind: str | None = None) -> list[dict[str, Any]]:
