@@ -345,7 +345,20 @@ class Consumer:
         if len(self.settler) and (self.runtime_ewma.get(task.name, 1.0) >= FAST_TASK_S
                                   or self.settler.age_s() > MAX_UNFLUSHED_AGE_S
                                   or len(self.settler) >= 4 * MAX_BATCH):
+            self.flush_before_start()
+
+    def flush_before_start(self) -> None:
+        """Flush what earlier tasks settled before this one starts; a failure (Redis down or
+        failing over) is logged and the batch stays for the next flush, but the task starts.
+
+        Letting the error end the loop iteration here would drop a message this process had
+        claimed and marked running: never run, and never returned by the orphan check (which
+        skips what the process says it holds), it would wait for the worker's restart."""
+        try:
             self.settler.flush(self.name)
+        except Exception as e:
+            logger.warning("could not settle earlier tasks before starting the next one (%s); "
+                           "retrying with the next flush", e)
 
     def finish(self, delivery: Delivery, task: Task, message: Message, outcome: Outcome) -> None:
         """Queue the writes that settle a finished task."""
