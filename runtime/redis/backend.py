@@ -66,7 +66,11 @@ class RedisResultBackend:
         target = self.client.pipeline(transaction=False) if pipe is None else pipe
         for task_id, record in items:
             target.set(self.keys.state(task_id), record, ex=max(1, int(ttl_s)) if ttl_s else None)
-            target.publish(self.keys.state_channel(task_id), record)
+            if self.cluster:  # a cluster pipeline refuses PUBLISH (no key to route it by):
+                # sharded pub/sub goes to the channel's slot, where ``watch`` subscribes
+                target.execute_command("SPUBLISH", self.keys.state_channel(task_id), record)
+            else:
+                target.publish(self.keys.state_channel(task_id), record)
         if pipe is None:
             target.execute()
 
@@ -104,9 +108,30 @@ class RedisResultBackend:
     def watch(self, task_id: str) -> Any:
         """A pub/sub subscription to the task's state updates (``get_message``, ``close``)."""
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        if self.cluster:
+            pubsub.ssubscribe(self.keys.state_channel(task_id))
+            return ShardedUpdates(pubsub)
         pubsub.subscribe(self.keys.state_channel(task_id))
         return pubsub
 
     def forget(self, task_id: str) -> None:
         """Delete the record and the state."""
         self.client.delete(self.keys.result(task_id), self.keys.state(task_id))
+
+
+class ShardedUpdates:
+    """``watch`` on a Redis Cluster: a sharded subscription (SSUBSCRIBE, Redis >= 7) read
+    through the same ``get_message``/``close`` as a plain one."""
+
+    def __init__(self, pubsub: Any) -> None:
+        self.pubsub = pubsub
+
+    def get_message(self, timeout: float = 0.0) -> dict[str, Any] | None:
+        """The next published state update, or None after ``timeout`` seconds."""
+        message: dict[str, Any] | None = self.pubsub.get_sharded_message(
+            ignore_subscribe_messages=True, timeout=timeout)
+        return message
+
+    def close(self) -> None:
+        """Unsubscribe and release the connections."""
+        self.pubsub.close()

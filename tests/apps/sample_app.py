@@ -62,6 +62,12 @@ async def async_sleep(seconds: float) -> float:
     return seconds
 
 
+@app.task(rate_limit="5/s")
+def limited(i: int) -> float:
+    """Rate-limited to 5 starts a second across every worker; returns when it started."""
+    return time.time()
+
+
 @app.task
 def whoami() -> int:
     """The pid of the process that ran the task."""
