@@ -68,6 +68,14 @@ def limited(i: int) -> float:
     return time.time()
 
 
+@app.task(bind=True)
+def retries_once(self: Any) -> int:
+    """Asks for one retry (0.1 s later), then returns how many retries it took."""
+    if self.request.retries < 1:
+        raise self.retry(countdown=0.1)
+    return int(self.request.retries)
+
+
 @app.task
 def whoami() -> int:
     """The pid of the process that ran the task."""

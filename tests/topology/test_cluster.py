@@ -57,7 +57,7 @@ def capp(cluster: ClusterSet, cluster_worker: Any) -> Iterator[App]:
 
     app = App("sample_app", broker=cluster.url)
     for name, task in sample_app.app.tasks.items():
-        app.task(name=name)(task.run)
+        app.task(name=name, bind=task.bind)(task.run)
     yield app
     app.close()
 
@@ -78,6 +78,12 @@ def test_a_second_queue_in_another_slot_is_served(capp: App) -> None:
 
 def test_a_countdown_waits_on_the_cluster(capp: App) -> None:
     assert capp.tasks["sample_app.add"].apply_async((4, 4), countdown=0.5).get(timeout=30) == 8
+
+
+def test_a_retry_is_recorded_and_runs_again_on_the_cluster(capp: App) -> None:
+    """The RETRY state rides the settle pipeline (SPUBLISH: a cluster pipeline refuses
+    PUBLISH); the retry waits in its queue's delayed set."""
+    assert capp.tasks["sample_app.retries_once"].delay().get(timeout=30) == 1
 
 
 def test_a_chain_a_group_and_a_chord_run_with_joins_in_their_runs_slots(capp: App) -> None:
