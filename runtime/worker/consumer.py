@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime import signals, states
@@ -78,6 +78,9 @@ class Consumer:
         """Last stream ids seen by a piggybacked claim that found nothing (skip re-claiming)."""
         self.running: set[bytes] = set()
         """Entry ids of messages started and not yet settled (read by the orphan check)."""
+        self.return_orphans: Callable[[], int] | None = None
+        """Returns what is pending under this consumer's name and not held (set by the worker:
+        ``Reaper.reclaim_orphans`` with no minimum age); called after a failed iteration."""
         self.time_limiter: TimeLimiter | None = None
         """Set by the worker where tasks run on the main thread (solo, prefork)."""
         self._rate_limiter: RateLimiter | None = None
@@ -96,10 +99,18 @@ class Consumer:
     def run(self) -> None:
         """Consume until ``stop()``; then finish the running task and return prefetched ones."""
         self.app.broker.declare(self.queues)
+        claims_unsure = False
         while not self.stopping:
             try:
+                if claims_unsure and self.return_orphans is not None:
+                    # A failed round trip may have claimed on the server with the reply lost
+                    # (Redis failing over, restarting): give back what this loop does not hold
+                    # now, in this thread, where no claim of ours can be in transit.
+                    self.return_orphans()
+                claims_unsure = False
                 self.run_once()
             except Exception:
+                claims_unsure = True
                 logger.exception("consumer iteration failed; retrying in 1 s")
                 time.sleep(1.0)
         self.shutdown()
@@ -136,8 +147,10 @@ class Consumer:
         self.settler.flush(self.name)
 
     def held_ids(self) -> set[bytes]:
-        """Entry ids this process holds (claimed, not settled); read by the orphan check."""
-        return {d.entry_id for d in list(self.pending)} | set(self.running)
+        """Entry ids this process holds (claimed, not settled: waiting, running, or settled in
+        a batch not yet written); read by the orphan check."""
+        return {d.entry_id for d in list(self.pending)} | set(self.running) | \
+            self.settler.entry_ids()
 
     @property
     def rate_limiter(self) -> RateLimiter:

@@ -159,6 +159,7 @@ class Worker:
                            pool, " except hard ones of async def tasks" if pool == "asyncio"
                            else "")
         reaper = Reaper(self.app, consumer.name, consumer.held_ids)
+        consumer.return_orphans = lambda: reaper.reclaim_orphans(min_idle_s=0)
         heartbeat = Heartbeat(self.app, consumer.name, lambda: consumer.queues, self.options.pool,
                               lambda: consumer.processed, reaper)
         presses = {"count": 0}

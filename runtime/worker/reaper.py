@@ -27,7 +27,9 @@ otherwise keep one entry per run ever submitted.
 
 Each process also checks its own claims now and then: an entry pending under its name that it
 does not hold (a reply lost with a dropped connection after the server had claimed it) would
-otherwise never run, so it goes back too.
+otherwise never run, so it goes back too. The consume loop runs the same check at once (any
+claim age) after an iteration failed, before it claims again: a failover or restart that cut a
+claim's reply then costs seconds, not the periodic check's 30-45.
 """
 
 from __future__ import annotations
@@ -126,13 +128,15 @@ class Reaper:
         self.returned += total
         return total
 
-    def reclaim_orphans(self) -> int:
-        """Return entries pending under this process's name that it is not holding."""
+    def reclaim_orphans(self, min_idle_s: float = ORPHAN_MIN_IDLE_S) -> int:
+        """Return entries pending under this process's name that it is not holding and that
+        were claimed at least ``min_idle_s`` ago (0 only from the thread that claims: then no
+        claim of this process can be in transit, see ``Consumer.run``)."""
         assert self.held is not None
         streams = self.app.broker.consumers().get(self.consumer)
         if not streams:
             return 0
-        pending = self.app.broker.pending_of(self.consumer, streams, ORPHAN_MIN_IDLE_S)
+        pending = self.app.broker.pending_of(self.consumer, streams, min_idle_s)
         if not pending:
             return 0
         try:

@@ -98,6 +98,12 @@ class Settler:
         if not (self.joins and self.joins[-1].absorb(op)):
             self.joins.append(op)
 
+    def entry_ids(self) -> set[bytes]:
+        """Entries this batch acks, dead-letters or requeues: still claimed until it is
+        written, so the orphan check must not give them back (their tasks would run again)."""
+        return {d.entry_id for d in [*list(self.acks), *list(self.requeues),
+                                     *(d for d, _ in list(self.dead))]}
+
     def age_s(self) -> float:
         """Seconds since the oldest unflushed operation was queued."""
         return time.monotonic() - self.since if self.since else 0.0
