@@ -31,7 +31,7 @@ from flowc.runtime.broker import Delivery, Outgoing
 from flowc.runtime.exceptions import BrokerFull
 from flowc.runtime.redis import scripts
 from flowc.runtime.redis.clock import ServerClock
-from flowc.runtime.redis.connection import is_cluster
+from flowc.runtime.redis.connection import check_wait_replicas, is_cluster
 from flowc.runtime.redis.held import held_for
 from flowc.runtime.redis.keys import CONSUMER_GROUP, PRIORITY_LEVELS, Keys
 from redis.typing import EncodableT
@@ -56,6 +56,7 @@ class RedisBroker:
 
     def __init__(self, client: redis.Redis, keys: Keys, wait_replicas: int = 0,
                  wait_timeout_ms: int = 1000) -> None:
+        check_wait_replicas(client, wait_replicas)
         self.client = client
         self.keys = keys
         self.wait_replicas = wait_replicas

@@ -224,6 +224,19 @@ def is_cluster(client: Any) -> bool:
     return isinstance(client, RedisCluster)
 
 
+def check_wait_replicas(client: Any, wait_replicas: int) -> None:
+    """Refuse ``flowc_wait_replicas`` on a Redis Cluster: WAIT answers for the writes of the
+    one node it reaches, while a publish, a submit or a settle pipeline writes to several
+    shards, so it would promise an acknowledgement it does not check."""
+    if wait_replicas and is_cluster(client):
+        from flowc.runtime.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"flowc_wait_replicas={wait_replicas} is not supported on a Redis Cluster (WAIT "
+            "would acknowledge one shard's writes only); set flowc_wait_replicas=0 there, or "
+            "use Sentinel for acknowledged publishes (docs/deployment.md)")
+
+
 def connect_cluster(url: str, options: dict[str, Any]) -> Any:
     """A ``RedisCluster`` for ``redis+cluster://h:p,h2:p2[/0]``: the nodes are where discovery
     starts; redis-py follows MOVED/ASK redirections and slot migrations from there."""

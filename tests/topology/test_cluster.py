@@ -220,3 +220,15 @@ def test_the_dashboard_api_shows_workers_tasks_and_runs_of_the_cluster(
         assert any(r["id"] == run.workflow_id for r in runs), runs
         assert client.get(f"/api/workflow/{run.workflow_id}").json()["status"] == "SUCCESS"
         assert "online" in client.get("/workers").text
+
+
+def test_wait_replicas_on_a_cluster_is_refused_with_the_fix(cluster: ClusterSet) -> None:
+    """WAIT reaches one node; a publish or a settle pipeline writes to several shards."""
+    from flowc.runtime.exceptions import ImproperlyConfigured
+
+    app = App("waits", broker=cluster.url, flowc_wait_replicas=1)
+    try:
+        with pytest.raises(ImproperlyConfigured, match="flowc_wait_replicas=0.*Sentinel"):
+            app.broker  # noqa: B018
+    finally:
+        app.close()
