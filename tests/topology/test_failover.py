@@ -25,7 +25,7 @@ from flowc.compiler.canvas.primitives import chord
 from flowc.runtime.app import App
 
 from tests.runtime.support import unsettled_messages
-from tests.topology.servers import SentinelSet, wait_until
+from tests.topology.servers import MASTER_NAME, SentinelSet, wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.process, pytest.mark.redis]
 
@@ -64,6 +64,7 @@ class Kill:
     received when the primary died), wait for the failover and note who was promoted."""
 
     def __init__(self, sentinels: SentinelSet) -> None:
+        self.sentinels = sentinels
         old = sentinels.kill_primary()
         self.at = time.monotonic()
         self.offsets = {port: _offset(port) for port in sentinels.redis_ports if port != old}
@@ -75,7 +76,17 @@ class Kill:
         behind = {p: best - o for p, o in self.offsets.items()}
         return (f"failover {self.failover_s:.1f} s; replica offsets at the kill {self.offsets} "
                 f"(promoted :{self.promoted}, {behind.get(self.promoted, '?')} bytes behind "
-                f"the most advanced replica)")
+                f"the most advanced replica); failovers in all: {self.failovers()}")
+
+    def failovers(self) -> int:
+        """The sentinels' config epoch: one per failover (more than one: the promoted replica
+        was itself taken for down under load and replaced, a spurious second failover)."""
+        try:
+            master: Any = redis.Redis(port=self.sentinels.sentinel_ports[0]).sentinel_master(
+                MASTER_NAME)
+            return int(master.get("config-epoch", -1))
+        except redis.RedisError:
+            return -1
 
 
 def _offset(port: int) -> int:
