@@ -16,9 +16,9 @@ import flowc._pools  # noqa: F401 - first flowc import: `flowc worker -P gevent`
 
 if TYPE_CHECKING:
     from flowc.compiler.canvas.builtins import chunks, xmap, xstarmap
-    from flowc.compiler.canvas.primitives import chain, chord, fanout, group, signature
-    from flowc.compiler.canvas.primitives import signature as subtask
-    from flowc.compiler.canvas.signature import Signature
+    from flowc.compiler.canvas.primitives import chain, chord, fanout, group
+    from flowc.compiler.canvas.signature import Signature, signature
+    from flowc.compiler.canvas.signature import signature as subtask
     from flowc.runtime import states
     from flowc.runtime.app import App
     from flowc.runtime.app import App as Celery
@@ -52,8 +52,8 @@ _WHERE: dict[str, tuple[str, str]] = {
     "chord": ("flowc.compiler.canvas.primitives", "chord"),
     "fanout": ("flowc.compiler.canvas.primitives", "fanout"),
     "group": ("flowc.compiler.canvas.primitives", "group"),
-    "signature": ("flowc.compiler.canvas.primitives", "signature"),
-    "subtask": ("flowc.compiler.canvas.primitives", "signature"),  # Celery's old name
+    "signature": ("flowc.compiler.canvas.signature", "signature"),
+    "subtask": ("flowc.compiler.canvas.signature", "signature"),  # Celery's old name
     "chunks": ("flowc.compiler.canvas.builtins", "chunks"),
     "xmap": ("flowc.compiler.canvas.builtins", "xmap"),
     "xstarmap": ("flowc.compiler.canvas.builtins", "xstarmap"),

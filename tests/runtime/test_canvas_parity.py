@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 import pytest
 import redis
-from flowc.compiler.canvas.primitives import chain, chord, group, signature
+from flowc.compiler.canvas.primitives import chain, chord, group
+from flowc.compiler.canvas.signature import signature
 from flowc.runtime.app import App
 from flowc.runtime.result import AsyncResult
 
