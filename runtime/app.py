@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from flowc.runtime import signals
+from flowc.runtime import current, signals
 from flowc.runtime.config import Settings
 from flowc.runtime.exceptions import InvalidTaskOptions
+from flowc.runtime.group_result import GroupResult as GroupResultType
 from flowc.runtime.message import Message
 from flowc.runtime.options import (
     check_call_options,
@@ -22,6 +23,7 @@ from flowc.runtime.registry import TaskRegistry
 from flowc.runtime.result import AsyncResult as AsyncResultType
 from flowc.runtime.task import Task as BaseTask
 from flowc.runtime.wire import Wire
+from flowc.runtime.workflows.handle import WorkflowRun
 
 if TYPE_CHECKING:  # annotations only: redis-py takes ~70 ms to import
     from flowc.runtime.backend import ResultBackend, WorkflowJoin
@@ -72,8 +74,6 @@ class App:
                  backend: str | None = None, *, include: Iterable[str] | None = None,
                  config_source: Any = None, set_as_current: bool = True,
                  namespace: str | None = None, **settings: Any) -> None:
-        from flowc.runtime import current
-
         self.main = main
         self.conf = Settings()
         if config_source is not None:
@@ -115,9 +115,7 @@ class App:
 
     def set_current(self) -> None:
         """Make this the current app (``current_app``, apps-less ``AsyncResult``/signatures)."""
-        from flowc.runtime.current import set_current_app
-
-        set_current_app(self)
+        current.set_current_app(self)
 
     set_default = set_current
 
@@ -311,6 +309,8 @@ class App:
         return WorkflowRuns(self, self.workflow_join)
 
     # --- canvases (the compiler's Dispatcher contract) ---------------------------------------
+    # workflows.canvas_app and workflows.eager load the compiler (~40 ms): imported on first use,
+    # so a producer that only sends tasks never loads it.
 
     def apply_canvas(self, canvas: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
                      options: dict[str, Any]) -> Any:
@@ -340,10 +340,8 @@ class App:
             return run_eagerly(self, workflow)
         return submit_workflow(self, workflow, workflow_id)
 
-    def workflow(self, workflow_id: str) -> Any:
+    def workflow(self, workflow_id: str) -> WorkflowRun:
         """A handle on a workflow run: status, node states, revoke, retry."""
-        from flowc.runtime.workflows.handle import WorkflowRun
-
         return WorkflowRun(self, workflow_id)
 
     # --- beat (Celery's periodic-task API; see runtime/beat/entries.py) ----------------------
@@ -422,11 +420,10 @@ class App:
         """A handle on a task's result by id."""
         return AsyncResultType(task_id, self, task_name)
 
-    def GroupResult(self, id: str | None = None, results: list[Any] | None = None) -> Any:
+    def GroupResult(self, id: str | None = None,
+                    results: list[Any] | None = None) -> GroupResultType:
         """A handle on a group's results (Celery's ``app.GroupResult``)."""
-        from flowc.runtime.group_result import GroupResult
-
-        return GroupResult(id, list(results or []), self)
+        return GroupResultType(id, list(results or []), self)
 
     def autodiscover_tasks(self,
                            packages: Iterable[str] | Callable[[], Iterable[str]] | None = None,
@@ -665,3 +662,11 @@ def _after_publish(message: Message) -> None:
     signals.after_task_publish.send(
         sender=message.task, body=(message.args, message.kwargs, {}), exchange="",
         routing_key=message.queue, headers=_headers_of(message))
+
+
+def _default_app() -> App:
+    """The app ``current_app`` is when no App was created (Celery's default app)."""
+    return App("default", set_as_current=False)
+
+
+current.set_default_app_factory(_default_app)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 import warnings
 from collections.abc import Iterator
@@ -166,6 +168,45 @@ def test_the_newest_app_is_current_and_set_current_switches() -> None:
     assert current_app.main == "first" and current_app._get_current_object() is first
     assert isinstance(current_app, App)
     assert second.main == "second"
+
+
+@pytest.fixture
+def no_app_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The current-app state of a process that has created no App."""
+    from flowc.runtime import current
+
+    monkeypatch.setattr(current, "_current", None)
+    monkeypatch.setattr(current, "_default", None)
+
+
+@pytest.mark.usefixtures("no_app_yet")
+def test_with_no_app_created_the_current_app_is_a_default_one() -> None:
+    from flowc import current_app
+
+    assert current_app.main == "default"
+
+
+@pytest.mark.usefixtures("no_app_yet")
+def test_without_the_app_module_the_current_app_error_says_how_to_get_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # runtime.current sits below runtime.app: until App's module loads, it cannot make one
+    from flowc.runtime import current
+
+    monkeypatch.setattr(current, "_default_factory", None)
+    with pytest.raises(ImproperlyConfigured, match=r"create one \(App\('proj'"):
+        current.get_current_app()
+
+
+@pytest.mark.parametrize("statement", [
+    "from flowc import current_app; name = current_app.main",
+    "from flowc import AsyncResult; name = AsyncResult('some-id').app.main",
+    "from flowc.result import AsyncResult; name = AsyncResult('some-id').app.main",
+])
+def test_facade_names_that_use_the_current_app_work_before_any_app_exists(
+        statement: str) -> None:
+    out = subprocess.run([sys.executable, "-c", f"{statement}\nprint(name)"], check=True,
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "default"
 
 
 def test_async_result_without_an_app_uses_the_current_app(app: App) -> None:
