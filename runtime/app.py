@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime import current, signals
+from flowc.runtime.broker import Outgoing
 from flowc.runtime.config import Settings
 from flowc.runtime.exceptions import InvalidTaskOptions
 from flowc.runtime.group_result import GroupResult as GroupResultType
@@ -20,6 +21,7 @@ from flowc.runtime.options import (
 from flowc.runtime.producer import build_message, check_arguments, send_plain
 from flowc.runtime.redis.keys import Keys
 from flowc.runtime.registry import TaskRegistry
+from flowc.runtime.request import current_request
 from flowc.runtime.result import AsyncResult as AsyncResultType
 from flowc.runtime.task import Task as BaseTask
 from flowc.runtime.wire import Wire
@@ -127,8 +129,6 @@ class App:
     @property
     def current_task(self) -> BaseTask | None:
         """The task running in this thread or coroutine, None outside one (Celery's)."""
-        from flowc.runtime.request import current_request
-
         request = current_request.get()
         if request is None or request.task is None:
             return None
@@ -137,8 +137,6 @@ class App:
     @property
     def current_worker_task(self) -> BaseTask | None:
         """The task a worker is running here (not one called directly), else None."""
-        from flowc.runtime.request import current_request
-
         request = current_request.get()
         if request is None or request.called_directly or request.is_eager:
             return None
@@ -539,8 +537,6 @@ class App:
     def publish_once(self, message: Message, key: str, serializer: str | None = None) -> str:
         """Publish unless ``key`` was used within ``flowc_idempotency_ttl``; the task id that
         holds the key (this message's, or the first caller's)."""
-        from flowc.runtime.broker import Outgoing
-
         observed = _publish_observed()
         if observed:
             _before_publish(message)
@@ -586,8 +582,6 @@ class App:
 
     def publish(self, messages: list[Message], serializer: str | None = None) -> None:
         """Encode and send messages in one round trip."""
-        from flowc.runtime.broker import Outgoing
-
         observed = _publish_observed()
         items = []
         for m in messages:

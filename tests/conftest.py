@@ -76,20 +76,29 @@ def _restore_process_env() -> Iterator[None]:
             os.environ[name] = value
 
 
+KINDS = {"unit", "redis", "process", "browser", "chaos"}
+"""The markers that say what a test needs; one given by hand (``pytestmark``, a decorator)
+counts, and a hand-given ``unit`` overrides what the module's or folder's name implies."""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test ``redis``/``process``/``browser``/``chaos``/``compat``, else ``unit``."""
     for item in items:
         path = Path(str(item.path))
         fixtures = set(getattr(item, "fixturenames", ()))
-        marks: set[str] = set()
+        declared = {mark.name for mark in item.iter_markers()} & KINDS
+        marks: set[str] = set(declared)
         if fixtures & REDIS_FIXTURES:
             marks.add("redis")
-        if fixtures & PROCESS_FIXTURES or path.name in SUBPROCESS_MODULES:
+        if fixtures & PROCESS_FIXTURES:
             marks.add("process")
-        if path.name in BROWSER_MODULES:
-            marks |= {"browser", "process"}
-        folder = path.relative_to(TESTS).parts[0] if path.is_relative_to(TESTS) else ""
-        marks.update(FOLDER_MARKERS.get(folder, ()))
+        if "unit" not in declared:
+            if path.name in SUBPROCESS_MODULES:
+                marks.add("process")
+            if path.name in BROWSER_MODULES:
+                marks |= {"browser", "process"}
+            folder = path.relative_to(TESTS).parts[0] if path.is_relative_to(TESTS) else ""
+            marks.update(FOLDER_MARKERS.get(folder, ()))
         if _uses_celery(path):
             marks.add("compat")
         if not marks & {"redis", "process", "browser", "chaos"}:
