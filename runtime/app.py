@@ -283,14 +283,15 @@ class App:
         from flowc.runtime.worker.settle import PortSettlement
 
         broker, backend, join = self.broker, self.backend, self.workflow_join
+        ports_only = PortSettlement(self.conf, self.wire, broker, backend, join)
         # A join that leaves publishing to workers only because messages are signed keeps the
         # fast path: RedisSettlement hands batches with joins to PortSettlement itself
         signing_only = self.conf.flowc_workflow_publish == "join" and not is_cluster(
             self.broker_client)
         if isinstance(broker, RedisBroker) and isinstance(backend, RedisResultBackend) \
                 and isinstance(join, RedisWorkflowJoin) and (not join.by_worker or signing_only):
-            return RedisSettlement(self, broker, backend, join)
-        return PortSettlement(self)
+            return RedisSettlement(self.conf, self.wire, broker, backend, join, ports_only)
+        return ports_only
 
     @cached_property
     def control(self) -> Any:

@@ -160,7 +160,7 @@ async def ainvoke(task: Task, message: Message, hostname: str | None = None) -> 
             args = (task, *message.args) if task.bind else message.args
             value = task.run(*args, **message.kwargs)
             if task.is_async:
-                value = await _await_within(value, limits_for(task.app, task, message)[1])
+                value = await _await_within(value, limits_for(task.app.conf, task, message)[1])
             outcome = Outcome(states.SUCCESS, value, runtime_s=time.perf_counter() - started)
         except BaseException as exc:
             outcome = _classify(task, message, exc, time.perf_counter() - started)

@@ -16,32 +16,38 @@ from flowc.runtime.redis.workflow_store import parse_reply
 from redis.exceptions import NoScriptError
 
 if TYPE_CHECKING:
-    from flowc.runtime.app import App
+    from flowc.runtime.config import Settings
     from flowc.runtime.redis.backend import RedisResultBackend
     from flowc.runtime.redis.broker import RedisBroker
     from flowc.runtime.redis.workflow_store import RedisWorkflowJoin
-    from flowc.runtime.worker.settle import Claim, Claimed, Settler
+    from flowc.runtime.wire import Wire
+    from flowc.runtime.worker.settle import Claim, Claimed, Settlement, Settler
 
 
 class RedisSettlement:
-    """``Settlement`` for a Redis broker, Redis results and the Redis join (atomic mode)."""
+    """``Settlement`` for a Redis broker, Redis results and the Redis join (atomic mode).
 
-    def __init__(self, app: App, broker: RedisBroker, backend: RedisResultBackend,
-                 join: RedisWorkflowJoin) -> None:
-        self.app = app
+    ``ports_only`` writes the batches this one cannot: those with joins when the join leaves
+    publishing to the worker (signed messages), which must be published before the acks.
+    """
+
+    def __init__(self, conf: Settings, wire: Wire, broker: RedisBroker,
+                 backend: RedisResultBackend, join: RedisWorkflowJoin,
+                 ports_only: Settlement) -> None:
+        self.conf = conf
+        self.wire = wire
         self.broker = broker
         self.backend = backend
         self.join = join
-        self.ttl = app.conf.result_ttl
+        self.ports_only = ports_only
+        self.ttl = conf.result_ttl
         self.shared = backend.client is broker.client
 
     def write(self, batch: Settler, worker: str, claim: Claim | None) -> Claimed | None:
         if batch.joins and self.join.by_worker:
             # Signing on: the join leaves its ready messages to the worker, which must publish
             # them before it acks; the ports path orders that. Plain batches stay on this path.
-            from flowc.runtime.worker.settle import PortSettlement
-
-            return PortSettlement(self.app).write(batch, worker, claim)
+            return self.ports_only.write(batch, worker, claim)
         broker, backend = self.broker, self.backend
         pipe: Any = broker.client.pipeline(transaction=False)
         bpipe: Any = pipe if self.shared else backend.client.pipeline(transaction=False)
@@ -109,7 +115,7 @@ class RedisSettlement:
         ready = []
         retry = []
         claimed = None
-        serializer = self.app.conf.result_serializer
+        serializer = self.conf.result_serializer
 
         def settle(op: Any, raw: Any) -> None:
             nonlocal claimed
@@ -138,5 +144,5 @@ class RedisSettlement:
         if follow:
             self.backend.store(follow, self.ttl)
         if ready:
-            self.broker.publish(self.app.wire.sign(ready))
+            self.broker.publish(self.wire.sign(ready))
         return claimed

@@ -62,7 +62,7 @@ class Consumer:
         self.hostname = consumer
         """The worker's node name (``-n``), what ``self.request.hostname`` and STARTED show."""
         self.accept = app.conf.accepted()
-        self.settler = Settler(app)
+        self.settler = Settler(app.settlement)
         self.revoked = RevokedCache(app)
         self.peers = Peers(app, consumer)
         self.stopping = False

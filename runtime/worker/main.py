@@ -153,7 +153,7 @@ class Worker:
             consumer.max_tasks = self.options.max_tasks_per_child
             consumer.max_memory_kib = self.options.max_memory_per_child
         if pool == "solo":
-            consumer.time_limiter = TimeLimiter(self.app, self.slots, index)
+            consumer.time_limiter = TimeLimiter(self.app.conf, self.slots, index)
         elif self.app.conf.task_time_limit or self.app.conf.task_soft_time_limit:
             logger.warning("the %s pool does not apply time limits%s (use prefork or solo)",
                            pool, " except hard ones of async def tasks" if pool == "asyncio"
