@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from flowc.runtime import states
 from flowc.runtime.execute import invoke
 from flowc.runtime.message import Message
-from flowc.runtime.outcome import exception_to_dict, now_iso
+from flowc.runtime.outcome import encode_record, exception_to_dict, now_iso
 from flowc.runtime.result import EagerResult
 
 if TYPE_CHECKING:
@@ -55,8 +55,6 @@ def _store(task: Task, options: dict[str, Any], record: dict[str, Any]) -> None:
     ignored = options.get("ignore_result")
     if ignored if ignored is not None else task.ignore_result:
         return
-    from flowc.runtime.outcome import encode_record
-
     conf = task.app.conf
     task.app.backend.store([(record["task_id"], encode_record(record, conf.result_serializer))],
                            conf.result_ttl)

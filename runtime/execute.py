@@ -13,6 +13,7 @@ from flowc.runtime import signals, states
 from flowc.runtime.exceptions import Ignore, Reject, Retry, TimeLimitExceeded
 from flowc.runtime.outcome import format_traceback
 from flowc.runtime.request import Request, current_request
+from flowc.runtime.retry import policy_for
 from flowc.runtime.worker.timelimits import limits_for
 
 if TYPE_CHECKING:
@@ -194,8 +195,6 @@ def _classify(task: Task, message: Message, exc: BaseException, runtime_s: float
         raise exc
     autoretry = task.autoretry_for
     if message.headers and message.headers.get("options"):
-        from flowc.runtime.retry import policy_for
-
         autoretry = policy_for(task, message).autoretry_for
     if autoretry and isinstance(exc, autoretry) \
             and not isinstance(exc, Retry | Reject | Ignore):

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from flowc.compiler.diagnostics import CanvasError
+from flowc.compiler.dispatch import current_dispatcher
 
 if TYPE_CHECKING:
     from flowc.compiler.dispatch import Dispatcher
@@ -202,8 +203,6 @@ class Canvas(dict[str, Any]):
     def _require_app(self, action: str) -> Dispatcher:
         app = self.app
         if app is None:
-            from flowc.compiler.dispatch import current_dispatcher
-
             app = current_dispatcher()
         if app is None:
             raise CanvasError(

@@ -16,6 +16,7 @@ from flowc.compiler.validate import compile_canvas
 from flowc.dsl.gc_pause import gc_paused
 from flowc.runtime.group_result import GroupResult, ResultLike, handle_for
 from flowc.runtime.result import AsyncResult
+from flowc.runtime.workflows.eager import run_eagerly
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -112,8 +113,6 @@ def _submit_workflow(app: App, wf: Workflow, workflow_id: str | None) -> ResultL
 def apply_canvas_eager(app: App, canvas: Canvas, args: tuple[Any, ...], kwargs: dict[str, Any],
                        options: dict[str, Any]) -> ResultLike:
     """Run a canvas inline in this process with the same result API."""
-    from flowc.runtime.workflows.eager import run_eagerly
-
     if isinstance(canvas, Signature) and not canvas.options.get("link") \
             and not canvas.options.get("link_error"):
         call_args, call_kwargs, call_options = canvas._merge(args, kwargs, options)
