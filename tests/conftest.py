@@ -1,6 +1,6 @@
 """Shared fixtures: a real Redis for every test (never a fake) and reaping of test processes.
 
-Markers are applied here, by fixture and folder (see ``MARKERS`` in pyproject.toml and
+Markers are applied here, by fixture, module and folder, and any given by hand count (see
 docs/contributing.md), so ``python -m pytest -m unit`` runs the fast, server-free tests.
 
 ``redis_url`` is the real Redis at 127.0.0.1:6379 when it answers PING, on a dedicated database
