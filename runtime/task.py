@@ -313,7 +313,7 @@ class Task:
 
         With no retries left, re-raises ``exc`` if given, else ``MaxRetriesExceededError``.
         """
-        from flowc.runtime.retry import next_retry_eta, policy_for
+        from flowc.runtime.retry import eager_clock, next_retry_eta, policy_for
 
         req = self.request
         policy = policy_for(self, req.message)
@@ -324,7 +324,8 @@ class Task:
             raise MaxRetriesExceededError(
                 f"Can't retry {self.name}[{req.id}] args:{req.args} kwargs:{req.kwargs}",
                 task_args=req.args, task_kwargs=req.kwargs)
-        now = None if req.is_eager or req.called_directly else self.app.broker.now()
+        now = eager_clock.get()() if req.is_eager or req.called_directly \
+            else self.app.broker.now()
         when = next_retry_eta(policy, req.retries, countdown=countdown, eta=eta, now=now)
         err = Retry(exc=exc, when=when)
         if options.get("priority") is not None:
