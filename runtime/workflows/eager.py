@@ -253,10 +253,7 @@ class EagerRun:
             return
         task = self.app.tasks[message.task]
         outcome = self._invoke(task, message)
-        attempt = Attempt(message.id, message.args, message.kwargs, self.agenda.now,
-                          message.retries, outcome.status, index, outcome.value, outcome.exc,
-                          outcome.traceback)
-        step.attempts.append(attempt)
+        step.attempts.append(_attempt(message, outcome, self.agenda.now, index))
         if self._again(message, outcome, step.attempts, lambda m: self._deliver(m, step),
                        self.rank[step.node.id]):
             return
@@ -420,10 +417,7 @@ class EagerRun:
 
     def _handle(self, call: HandlerCall, task: Any, message: Message) -> None:
         outcome = self._invoke(task, message)
-        attempt = Attempt(message.id, message.args, message.kwargs, self.agenda.now,
-                          message.retries, outcome.status, None, outcome.value, outcome.exc,
-                          outcome.traceback)
-        call.attempts.append(attempt)
+        call.attempts.append(_attempt(message, outcome, self.agenda.now, None))
         if self._again(message, outcome, call.attempts,
                        lambda m: self._handle(call, task, m), len(self.rank)):
             return
@@ -452,6 +446,16 @@ def run_eagerly(app: App, wf: Workflow) -> ResultLike:
     run.start()
     run.agenda.run()
     return run.results()
+
+
+def _attempt(message: Message, outcome: Outcome, at: float, index: int | None) -> Attempt:
+    """An attempt's record; a retry's exception is its reason (``Retry.exc``), as the worker's
+    RETRY state record has it."""
+    exc = outcome.exc
+    if outcome.status == states.RETRY:
+        exc = getattr(exc, "exc", None) or exc
+    return Attempt(message.id, message.args, message.kwargs, at, message.retries,
+                   outcome.status, index, outcome.value, exc, outcome.traceback)
 
 
 _json = get_serializer("json")
