@@ -47,7 +47,7 @@ FOLDER_MARKERS = {
 }
 BROWSER_MODULES = {"test_dashboard_browser.py"}
 SUBPROCESS_MODULES = {"test_embedded.py", "test_worker_process.py", "test_beat_processes.py",
-                      "test_events_watchdog.py"}
+                      "test_events_watchdog.py", "test_same_as_worker.py"}
 """Modules that start processes without the fixtures above (servers, `python -c` children)."""
 
 

@@ -11,9 +11,12 @@ from typing import Any
 
 from flowc import App
 
+QUEUE = "flowtests"
+"""Its own queue: the examples' worker in the same test session consumes ``celery``."""
+
 app = App("flowtests", set_as_current=False)
 app.conf.update(task_serializer="json", result_serializer="json", timezone="UTC",
-                enable_utc=True)
+                enable_utc=True, task_default_queue=QUEUE)
 
 CALLS: Counter[str] = Counter()
 
