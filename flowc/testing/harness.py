@@ -25,6 +25,7 @@ from flowc.runtime.project import Loaded, compile_one, load
 from flowc.runtime.workflows.eager import TERMINAL, Agenda, Attempt, EagerRun, HandlerCall, Step
 
 Seconds = float | timedelta
+_DateTime = datetime  # VirtualClock.datetime shadows the name in its class
 
 
 class FlowLoadError(Exception):
@@ -66,7 +67,7 @@ class VirtualClock:
         return self.agenda.now
 
     @property
-    def datetime(self) -> datetime:
+    def datetime(self) -> _DateTime:
         """``now`` as an aware UTC datetime."""
         return datetime.fromtimestamp(self.agenda.now, UTC)
 
@@ -74,7 +75,7 @@ class VirtualClock:
         """Move ``seconds`` forward, running every event and schedule due on the way."""
         self.advance_to(self.now + _seconds(seconds))
 
-    def advance_to(self, when: datetime | float) -> None:
+    def advance_to(self, when: _DateTime | float) -> None:
         """Move forward to ``when`` (an aware datetime or unix seconds)."""
         target = _instant(when)
         assert target is not None

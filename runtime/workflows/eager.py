@@ -36,8 +36,12 @@ from flowc.runtime.outcome import exception_from_dict, exception_to_dict, now_is
 from flowc.runtime.result import EagerResult
 from flowc.runtime.retry import STEP_OPTIONS, eager_clock
 from flowc.runtime.serialization import get_serializer
-from flowc.runtime.workflows.steps import bind_errback, join_for_outcome, map_refusal, \
-    source_location
+from flowc.runtime.workflows.steps import (
+    bind_errback,
+    join_for_outcome,
+    map_refusal,
+    source_location,
+)
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -265,7 +269,8 @@ class EagerRun:
             value = outcome.value
         else:
             op = join_for_outcome(message, outcome)
-            assert op is not None and op.exc is not None or op.op == "done"
+            if op is None:  # only a retry, a requeue or a Replaced has no join; not here
+                raise AssertionError(f"no join for a {outcome.status} outcome")
             if op.op == "fail":
                 own = outcome.exc if outcome.status in (states.FAILURE, states.REJECTED) \
                     else None  # else the join's reason (Ignore, an unserialisable result)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from flowc.testing import FlowHarness
 
+from flowc.testing import FlowHarness
 from tests.testing import flowtasks
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import pytest
 from flowc.compiler.canvas.primitives import chain, chord
 from flowc.runtime.exceptions import TaskRevokedError
 from flowc.runtime.workflows.steps import MapWidthExceeded
-from flowc.testing import FlowHarness, FlowLoadError
 
+from flowc.testing import FlowHarness, FlowLoadError
 from tests.testing import flowtasks
 from tests.testing.conftest import FLOWS, START
 

@@ -20,9 +20,9 @@ import pytest
 import redis
 from flowc.compiler.ir import Workflow
 from flowc.runtime.app import App
+
 from flowc.testing import FlowHarness
 from flowc.testing.harness import FlowRun
-
 from tests.testing.conftest import FLOWS, ROOT
 from tests.waiting import wait_until
 
@@ -48,14 +48,21 @@ class Case:
 
 
 OK = "SUCCESS"
+
+
+def ok(n: int) -> dict[str, str]:
+    """States of an n-step run that succeeded."""
+    return {f"n{i}": OK for i in range(n)}
+
+
 CASES = [
-    Case(ROOT / "examples/etl.flow", None, {"path": "data.csv"}, OK, {f"n{i}": OK for i in range(3)}),
-    Case(ROOT / "examples/report.flow", None, {"title": "Q3"}, OK, {f"n{i}": OK for i in range(4)}),
-    Case(ROOT / "examples/fanout.flow", None, {"stores": 5}, OK, {f"n{i}": OK for i in range(3)}),
-    Case(ROOT / "examples/metrics.flow", None, {"chunks": 4}, OK, {f"n{i}": OK for i in range(5)}),
-    Case(ROOT / "examples/nightly.flow", None, {}, OK, {f"n{i}": OK for i in range(6)}),
+    Case(ROOT / "examples/etl.flow", None, {"path": "data.csv"}, OK, ok(3)),
+    Case(ROOT / "examples/report.flow", None, {"title": "Q3"}, OK, ok(4)),
+    Case(ROOT / "examples/fanout.flow", None, {"stores": 5}, OK, ok(3)),
+    Case(ROOT / "examples/metrics.flow", None, {"chunks": 4}, OK, ok(5)),
+    Case(ROOT / "examples/nightly.flow", None, {}, OK, ok(6)),
     Case(ROOT / "examples/media.flow", None, {"video_id": 9}, OK, {"n0": OK, "n1": OK}),
-    Case(ROOT / "examples/schedules.flow", "metrics", {}, OK, {f"n{i}": OK for i in range(4)}),
+    Case(ROOT / "examples/schedules.flow", "metrics", {}, OK, ok(4)),
     Case(ROOT / "examples/schedules.flow", "partner_ping", {}, OK, {"n0": OK}),
     Case(FAILING, "boom", {}, "FAILURE", {"n0": "FAILURE", "n1": "SKIPPED"}),
     Case(FAILING, "partial", {}, "FAILURE",
