@@ -21,7 +21,9 @@ from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic, render_all
 from flowc.runtime.app import App
 from flowc.runtime.beat.entries import ScheduleEntry
+from flowc.runtime.group_result import GroupResult, ResultLike
 from flowc.runtime.project import Loaded, compile_one, load
+from flowc.runtime.result import EagerResult
 from flowc.runtime.workflows.eager import TERMINAL, Agenda, Attempt, EagerRun, HandlerCall, Step
 
 Seconds = float | timedelta
@@ -231,16 +233,46 @@ class HandlerView:
         return None if self.call.handle is None else self.call.handle.result
 
 
+class StepResult(EagerResult):
+    """The handle a task gets for what it sent: reads the step's outcome when it has one."""
+
+    def __init__(self, app: App, step: Step) -> None:
+        super().__init__(step.task_id, app, step.node.task, {})
+        self._step = step
+
+    def _load(self) -> dict[str, Any]:
+        handle = self._step.handle
+        return handle._load() if handle is not None else {"status": "PENDING"}
+
+    @property
+    def result(self) -> Any:
+        handle = self._step.handle
+        return None if handle is None else handle.result
+
+    def get(self, timeout: float | None = None, propagate: bool = True,
+            *args: Any, **kwargs: Any) -> Any:
+        """The step's result (or its exception); ``RuntimeError`` if it has not run yet."""
+        handle = self._step.handle
+        if handle is None:
+            raise RuntimeError(f"task {self.id} ({self._step.node.task}) has not run yet: "
+                               "advance the harness's clock first")
+        return handle.get(propagate=propagate)
+
+    wait = get
+
+
 class FlowRun:
     """One run started by the harness; everything on it reads the run as it is now."""
 
     def __init__(self, harness: FlowHarness, engine: EagerRun, names: dict[str, str],
-                 schedule: str | None = None) -> None:
+                 schedule: str | None = None, sent: bool = False) -> None:
         self.harness = harness
         self.engine = engine
         self.workflow: Workflow = engine.wf
         self.schedule = schedule
-        """The schedule that started it (None: started by a test)."""
+        """The schedule that started it (None: a test or a task did)."""
+        self.sent = sent
+        """Whether a task sent it (``delay``, ``apply_async``, a canvas) while it ran."""
         self._names = names
 
     def __repr__(self) -> str:
@@ -323,6 +355,19 @@ class FlowRun:
         return [NodeView(self, s) for s in self.engine.steps.values()
                 if task in (s.node.task, s.node.task.rsplit(".", 1)[-1])]
 
+    def handles(self) -> ResultLike:
+        """Result handles shaped like the workflow's result, as ``apply_async`` returns them:
+        each reads its step as it is now (``get()`` before it ran raises ``RuntimeError``)."""
+        shape = self.workflow.result if self.workflow.result is not None else (
+            self.workflow.nodes[-1].id if self.workflow.nodes else [])
+
+        def build(s: Any) -> ResultLike:
+            if isinstance(s, str):
+                return StepResult(self.engine.app, self.engine.steps[s])
+            return GroupResult(None, [build(x) for x in s], self.engine.app)
+
+        return build(shape)
+
     @property
     def handlers(self) -> list[HandlerView]:
         """Error handlers fired so far, in firing order (each at most once per run)."""
@@ -363,13 +408,27 @@ class FlowHarness:
         return self.run(target, flow, params, wait=False, **kwparams)
 
     def _start(self, wf: Workflow, names: dict[str, str] | None = None,
-               schedule: str | None = None) -> FlowRun:
-        app = self._app_for(wf)
-        engine = EagerRun(app, wf, self.clock.agenda, timed=True, wire=True)
-        run = FlowRun(self, engine, names or {}, schedule)
+               schedule: str | None = None, app: App | None = None,
+               sent: bool = False) -> FlowRun:
+        app = app or self._app_for(wf)
+        engine = EagerRun(app, wf, self.clock.agenda, timed=True, wire=True, send=self._sent)
+        run = FlowRun(self, engine, names or {}, schedule, sent)
         self.runs.append(run)
         engine.start()
         return run
+
+    def _sent(self, app: App, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+              options: dict[str, Any]) -> ResultLike:
+        """A task's ``delay``/``apply_async``/canvas, sent while the harness runs it: a run of
+        its own on the clock (its countdown and eta honoured), with handles to its results."""
+        if isinstance(target, Workflow):
+            wf = target
+        else:
+            from flowc.compiler.validate import compile_canvas
+
+            wf = compile_canvas(target, app.tasks, args, kwargs, options)
+        run = self._start(wf, app=app, sent=True)
+        return run.handles()
 
     def _app_for(self, wf: Workflow) -> App:
         for loaded in self._loaded.values():

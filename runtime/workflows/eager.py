@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowc.compiler.ir import Node, Workflow
 from flowc.runtime import states
+from flowc.runtime.current import SendHook, send_hook
 from flowc.runtime.eager import eager_result
 from flowc.runtime.exceptions import ChordError, TaskRevokedError
 from flowc.runtime.execute import Outcome, invoke
@@ -155,17 +156,20 @@ class EagerRun:
     everything is due at once, as eager mode runs it). ``wire``: arguments and results go
     through JSON as messages and the join carry them, and a failure is never raised (else
     values stay Python objects and ``task_eager_propagates`` raises a step's exception).
+    ``send``: where what a step sends (``delay``, ``apply_async``, a canvas) goes while it
+    runs (``send_hook``); None: where it would go anyway.
     """
 
     def __init__(self, app: App, wf: Workflow, agenda: Agenda, *,
                  workflow_id: str | None = None, timed: bool = False,
-                 wire: bool = False) -> None:
+                 wire: bool = False, send: SendHook | None = None) -> None:
         self.app = app
         self.wf = wf
         self.agenda = agenda
         self.id = workflow_id or wf.id or str(uuid.uuid4())
         self.timed = timed
         self.wire = wire
+        self.send = send
         self.status = "RUNNING"
         self.failed_node: str | None = None
         self.created = agenda.now
@@ -286,9 +290,12 @@ class EagerRun:
 
     def _invoke(self, task: Any, message: Message) -> Outcome:
         token = eager_clock.set(lambda: self.agenda.now)
+        sending = send_hook.set(self.send) if self.send is not None else None
         try:
             return invoke(task, message, eager=True)
         finally:
+            if sending is not None:
+                send_hook.reset(sending)
             eager_clock.reset(token)
 
     def _again(self, message: Message, outcome: Outcome, attempts: list[Attempt],

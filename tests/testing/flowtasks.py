@@ -72,3 +72,13 @@ def pair(value: Any) -> tuple[Any, Any]:
 @app.task
 def keys(n: int) -> list[str]:
     return [f"k{i}" for i in range(n)]
+
+
+@app.task
+def kick(tag: str) -> str:
+    """Sends a follow-up half a minute later, and a two-step chain at once."""
+    from flowc.compiler.canvas.primitives import chain
+
+    when.apply_async((f"{tag} later",), countdown=30)
+    chain(when.si(f"{tag} one"), pair.s()).delay()
+    return when.delay(f"{tag} now").id

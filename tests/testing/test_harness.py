@@ -179,3 +179,17 @@ def test_the_pytest_plugin_gives_a_harness_fixture(flow_harness: FlowHarness) ->
 def test_the_clock_only_moves_forward(harness: FlowHarness) -> None:
     with pytest.raises(ValueError, match="only moves forward"):
         harness.clock.advance_to(START - timedelta(seconds=1))
+
+
+def test_what_a_task_sends_runs_on_the_virtual_clock_not_the_broker(
+        harness: FlowHarness) -> None:
+    run = harness.start(RETRIES, "kicking")
+    harness.clock.advance(1)
+    later, chained, now = harness.runs[1:]
+    assert [r.sent for r in harness.runs] == [False, True, True, True]
+    assert run.result == now.node("when").attempts[0].task_id  # delay() returned its handle
+    assert now.result == "job now" and chained.result == ["job one", "job one"]
+    assert later.states() == {"n0": "QUEUED"}  # apply_async(countdown=30)
+    harness.clock.advance(29)
+    assert later.result == "job later"
+    assert later.node("when").ran_at == [START + timedelta(seconds=30)]
