@@ -24,7 +24,15 @@ from flowc.runtime.beat.entries import ScheduleEntry
 from flowc.runtime.group_result import GroupResult, ResultLike
 from flowc.runtime.project import Loaded, compile_one, load
 from flowc.runtime.result import EagerResult
-from flowc.runtime.workflows.eager import TERMINAL, Agenda, Attempt, EagerRun, HandlerCall, Step
+from flowc.runtime.workflows.eager import (
+    TERMINAL,
+    Agenda,
+    Attempt,
+    EagerRun,
+    HandlerCall,
+    RateSlots,
+    Step,
+)
 
 Seconds = float | timedelta
 _DateTime = datetime  # VirtualClock.datetime shadows the name in its class
@@ -386,6 +394,7 @@ class FlowHarness:
         self.app = app
         self.runs: list[FlowRun] = []
         self._loaded: dict[Path, Loaded] = {}
+        self._rate_slots = RateSlots()
 
     # --- starting runs ------------------------------------------------------------------------
 
@@ -411,7 +420,8 @@ class FlowHarness:
                schedule: str | None = None, app: App | None = None,
                sent: bool = False) -> FlowRun:
         app = app or self._app_for(wf)
-        engine = EagerRun(app, wf, self.clock.agenda, timed=True, wire=True, send=self._sent)
+        engine = EagerRun(app, wf, self.clock.agenda, timed=True, wire=True, send=self._sent,
+                          rate_slots=self._rate_slots)
         run = FlowRun(self, engine, names or {}, schedule, sent)
         self.runs.append(run)
         engine.start()

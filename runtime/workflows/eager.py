@@ -18,6 +18,7 @@ Two users share this engine:
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import time
 import uuid
@@ -32,7 +33,7 @@ from flowc.runtime.eager import eager_result
 from flowc.runtime.exceptions import ChordError, TaskRevokedError
 from flowc.runtime.execute import Outcome, invoke
 from flowc.runtime.group_result import GroupResult, ResultLike
-from flowc.runtime.message import Message
+from flowc.runtime.message import RATE_SLOT_HEADER, Message
 from flowc.runtime.outcome import exception_from_dict, exception_to_dict, now_iso
 from flowc.runtime.result import EagerResult
 from flowc.runtime.retry import STEP_OPTIONS, eager_clock
@@ -93,6 +94,30 @@ class Agenda:
         if until is not None:
             self.now = max(self.now, until)
         return ran
+
+
+class RateSlots:
+    """Start slots of rate-limited tasks on an agenda's clock: ``ratelimit.lua``'s GCRA (one
+    key per task and ``rate_limit_key`` value, slots one interval apart), shared by every run
+    on the agenda as the Redis key is by every worker."""
+
+    def __init__(self) -> None:
+        self._next: dict[tuple[str, str | None], float] = {}
+
+    def reserve(self, task: Any, message: Message, now: float) -> float | None:
+        """When ``message`` may start: None for now, else the unix time of its slot."""
+        from flowc.runtime.options import parse_rate_limit
+        from flowc.runtime.worker.ratelimit import RUN_NOW_S, interval_ms, limit_key_value
+
+        options = (message.headers or {}).get("options") or {}
+        limit = parse_rate_limit(options.get("rate_limit")) or parse_rate_limit(
+            task.options.get("rate_limit", task.app.conf.task_default_rate_limit))
+        if limit is None:
+            return None
+        key = (task.name, limit_key_value(task, message))
+        slot = max(now, self._next.get(key, 0.0))
+        self._next[key] = slot + interval_ms(limit) / 1000.0
+        return slot if slot - now > RUN_NOW_S else None
 
 
 @dataclass
@@ -157,12 +182,14 @@ class EagerRun:
     through JSON as messages and the join carry them, and a failure is never raised (else
     values stay Python objects and ``task_eager_propagates`` raises a step's exception).
     ``send``: where what a step sends (``delay``, ``apply_async``, a canvas) goes while it
-    runs (``send_hook``); None: where it would go anyway.
+    runs (``send_hook``); None: where it would go anyway. ``rate_slots``: rate limits hold,
+    a step waits for its start slot (None: they are ignored, as in eager mode).
     """
 
     def __init__(self, app: App, wf: Workflow, agenda: Agenda, *,
                  workflow_id: str | None = None, timed: bool = False,
-                 wire: bool = False, send: SendHook | None = None) -> None:
+                 wire: bool = False, send: SendHook | None = None,
+                 rate_slots: RateSlots | None = None) -> None:
         self.app = app
         self.wf = wf
         self.agenda = agenda
@@ -170,6 +197,7 @@ class EagerRun:
         self.timed = timed
         self.wire = wire
         self.send = send
+        self.rate_slots = rate_slots
         self.status = "RUNNING"
         self.failed_node: str | None = None
         self.created = agenda.now
@@ -260,6 +288,9 @@ class EagerRun:
             self._expand(message, step)
             return
         task = self.app.tasks[message.task]
+        if self._parked(task, message, lambda m: self._deliver(m, step),
+                        self.rank[step.node.id]):
+            return
         outcome = self._invoke(task, message)
         step.attempts.append(_attempt(message, outcome, self.agenda.now, index))
         if self._again(message, outcome, step.attempts, lambda m: self._deliver(m, step),
@@ -287,6 +318,23 @@ class EagerRun:
             self._done(step, value)
         else:
             self._instance_done(step, index, value)
+
+    def _parked(self, task: Any, message: Message, deliver: Callable[[Message], None],
+                rank: int) -> bool:
+        """A rate-limited message whose start slot is later waits for it (a worker parks it in
+        the delayed set with the slot in a header, and runs it then without asking again)."""
+        if self.rate_slots is None:
+            return False
+        headers = dict(message.headers or {})
+        if headers.pop(RATE_SLOT_HEADER, None) is not None:
+            message.headers = headers or None  # a retry of this run asks again
+            return False
+        slot = self.rate_slots.reserve(task, message, self.agenda.now)
+        if slot is None:
+            return False
+        parked = dataclasses.replace(message, headers={**headers, RATE_SLOT_HEADER: slot})
+        self.agenda.at(slot, rank, lambda: deliver(parked))
+        return True
 
     def _invoke(self, task: Any, message: Message) -> Outcome:
         token = eager_clock.set(lambda: self.agenda.now)
@@ -428,6 +476,8 @@ class EagerRun:
                        lambda: self._handle(call, task, message))
 
     def _handle(self, call: HandlerCall, task: Any, message: Message) -> None:
+        if self._parked(task, message, lambda m: self._handle(call, task, m), len(self.rank)):
+            return
         outcome = self._invoke(task, message)
         call.attempts.append(_attempt(message, outcome, self.agenda.now, None))
         if self._again(message, outcome, call.attempts,

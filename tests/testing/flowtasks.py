@@ -82,3 +82,9 @@ def kick(tag: str) -> str:
     when.apply_async((f"{tag} later",), countdown=30)
     chain(when.si(f"{tag} one"), pair.s()).delay()
     return when.delay(f"{tag} now").id
+
+
+@app.task(rate_limit="10/m")
+def call_api(n: int) -> int:
+    """A third-party API allowing ten calls a minute."""
+    return n

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from flowc.compiler.canvas.primitives import chain, chord
@@ -193,3 +194,11 @@ def test_what_a_task_sends_runs_on_the_virtual_clock_not_the_broker(
     harness.clock.advance(29)
     assert later.result == "job later"
     assert later.node("when").ran_at == [START + timedelta(seconds=30)]
+
+
+def test_a_rate_limit_spaces_the_starts_on_the_virtual_clock(harness: FlowHarness) -> None:
+    run = harness.run(RETRIES, "limited")
+    starts = [n.ran_at[0] for n in run.nodes_of("call_api")]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(starts)]
+    assert gaps == [pytest.approx(6.025)] * 2  # 10/m: one start per (60 s + its guard) / 10
+    assert run.result == 3
