@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flowc.testing import FlowHarness, plugin
 
+from flowc.testing import FlowHarness, plugin
 from tests.testing.conftest import ROOT
 
 DOC = (ROOT / "docs" / "testing-flows.md").read_text(encoding="utf-8")
