@@ -464,11 +464,14 @@ class FlowHarness:
             return wf, _result_names(loaded.module, wf)
         from flowc.compiler.validate import compile_canvas
 
+        if params:
+            raise TypeError(f"a canvas takes no parameters (got {sorted(params)}); bind them "
+                            "in its signatures")
         app = getattr(target, "app", None) or self.app
         registry = app.tasks if app is not None else None
         if self.app is None and isinstance(app, App):
             self.app = app
-        return compile_canvas(target, registry, (), {}, dict(params)), {}
+        return compile_canvas(target, registry), {}
 
     def load(self, path: str | Path) -> Loaded:
         """Parse a file and import its ``use`` modules (once per file)."""

@@ -246,12 +246,15 @@ class EagerRun:
                 marker["at"] = at
         steps = {k: options[k] for k in (*STEP_OPTIONS, "rate_limit")
                  if options.get(k) is not None}
-        route = self.app.build_message(node.task, [], {}, self.app.tasks.get(node.task),
-                                       {k: v for k in ("queue", "priority")
-                                        if (v := options.get(k)) is not None})
+        queue, priority = self.app.conf.task_default_queue, 0
+        if self.wire:  # where a worker would get it (shown by the harness; eager mode: moot)
+            route = self.app.build_message(node.task, [], {}, self.app.tasks.get(node.task),
+                                           {k: v for k in ("queue", "priority")
+                                            if (v := options.get(k)) is not None})
+            queue, priority = route.queue, route.priority
         parents = self.wf.parents(nid)
         message = Message(
-            step.task_id, node.task, args, kwargs, route.queue, route.priority,
+            step.task_id, node.task, args, kwargs, queue, priority,
             expires=self._expires(options), time_limit=options.get("time_limit"),
             soft_time_limit=options.get("soft_time_limit"),
             ignore_result=options.get("ignore_result"), root_id=self.first_id,
@@ -299,7 +302,7 @@ class EagerRun:
         handle = None
         if not self.wire:  # eager mode: raises the step's exception if task_eager_propagates
             handle = eager_result(task, message, outcome, {
-                "group_id": step.node.options.get("group_id")}, store=False)
+                "group_id": step.node.options.get("group_id")})
         if outcome.status == states.SUCCESS and not self.wire:
             value = outcome.value
         else:
@@ -483,7 +486,8 @@ class EagerRun:
         if self._again(message, outcome, call.attempts,
                        lambda m: self._handle(call, task, m), len(self.rank)):
             return
-        call.handle = eager_result(task, message, outcome, {"throw": False}, store=False)
+        call.handle = eager_result(task, message, outcome, {"throw": False} if self.wire else {},
+                                   store=not self.wire)
 
     # --- results ----------------------------------------------------------------------------
 
