@@ -325,6 +325,30 @@ class FlowRun:
                                "or call harness.clock.run_until_idle()")
         return self.workflow.final_result(self.engine.values)
 
+    def timeline(self) -> list[str]:
+        """Every attempt and handler call in time order, one line each (for a failing test's
+        message): ``+2.000s n0 fetch RETRY ConnectionError(...) -> +6.000s``."""
+        start = self.engine.created
+        rows: list[tuple[float, int, str]] = []
+
+        def line(at: float, who: str, a: Attempt) -> str:
+            what = a.status
+            if a.exc is not None:
+                what += f" {a.exc!r}"
+            if a.index is not None:
+                who += f"[{a.index}]"
+            if a.next_at is not None:
+                what += f" -> +{a.next_at - start:.3f}s"
+            return f"+{at - start:.3f}s {who} {what}"
+
+        for n, step in enumerate(self.engine.steps.values()):
+            who = f"{step.node.id} {step.node.task.rsplit('.', 1)[-1]}"
+            rows += [(a.at, n, line(a.at, who, a)) for a in step.attempts]
+        for call in self.engine.handlers:
+            who = f"on error ({call.failed_node}) {call.task.rsplit('.', 1)[-1]}"
+            rows += [(a.at, len(self.engine.steps), line(a.at, who, a)) for a in call.attempts]
+        return [text for _, _, text in sorted(rows, key=lambda r: (r[0], r[1]))]
+
     def states(self) -> dict[str, str]:
         """Node id -> state: what ``app.workflow(id).nodes()`` reports on a real run."""
         return {nid: step.state for nid, step in self.engine.steps.items()}

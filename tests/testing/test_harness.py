@@ -202,3 +202,19 @@ def test_a_rate_limit_spaces_the_starts_on_the_virtual_clock(harness: FlowHarnes
     gaps = [(b - a).total_seconds() for a, b in pairwise(starts)]
     assert gaps == [pytest.approx(6.025)] * 2  # 10/m: one start per (60 s + its guard) / 10
     assert run.result == 3
+
+
+def test_a_runs_timeline_lists_every_attempt_and_handler_in_time_order(
+        harness: FlowHarness) -> None:
+    run = harness.run(RETRIES, "backoff", fail_times=9)
+    assert run.timeline() == [
+        "+0.000s n0 fetch RETRY ConnectionError('orders: attempt 1 refused') -> +2.000s",
+        "+2.000s n0 fetch RETRY ConnectionError('orders: attempt 2 refused') -> +6.000s",
+        "+6.000s n0 fetch RETRY ConnectionError('orders: attempt 3 refused') -> +14.000s",
+        "+14.000s n0 fetch FAILURE ConnectionError('orders: attempt 4 refused')",
+        "+14.000s on error (n0) notify SUCCESS",
+    ]
+
+
+def test_a_yaml_flow_runs_like_its_flow_file(harness: FlowHarness) -> None:
+    assert harness.run("examples/etl.yaml").result == harness.run("examples/etl.flow").result

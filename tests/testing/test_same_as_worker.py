@@ -43,7 +43,7 @@ class Case:
 
     @property
     def id(self) -> str:
-        return f"{self.path.stem}:{self.flow or 'default'}" + "".join(
+        return f"{self.path.name}:{self.flow or 'default'}" + "".join(
             f":{k}={v}" for k, v in self.params.items())
 
 
@@ -63,6 +63,8 @@ CASES = [
     Case(ROOT / "examples/nightly.flow", None, {}, OK, ok(6)),
     Case(ROOT / "examples/media.flow", None, {"video_id": 9}, OK, {"n0": OK, "n1": OK}),
     Case(ROOT / "examples/schedules.flow", "metrics", {}, OK, ok(4)),
+    Case(ROOT / "examples/etl.yaml", None, {}, OK, ok(3)),
+    Case(ROOT / "examples/metrics.yaml", None, {}, OK, ok(4)),
     Case(ROOT / "examples/schedules.flow", "partner_ping", {}, OK, {"n0": OK}),
     Case(FAILING, "boom", {}, "FAILURE", {"n0": "FAILURE", "n1": "SKIPPED"}),
     Case(FAILING, "partial", {}, "FAILURE",
