@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowc.compiler.ir import Node, Workflow
+from flowc.compiler.ir import Node, Workflow, bind
 from flowc.runtime import states
 from flowc.runtime.current import SendHook, send_hook
 from flowc.runtime.eager import eager_result
@@ -103,21 +103,32 @@ class RateSlots:
 
     def __init__(self) -> None:
         self._next: dict[tuple[str, str | None], float] = {}
+        self._interval_s: dict[tuple[str, Any], float | None] = {}
 
     def reserve(self, task: Any, message: Message, now: float) -> float | None:
         """When ``message`` may start: None for now, else the unix time of its slot."""
-        from flowc.runtime.options import parse_rate_limit
-        from flowc.runtime.worker.ratelimit import RUN_NOW_S, interval_ms, limit_key_value
+        from flowc.runtime.worker.ratelimit import RUN_NOW_S, limit_key_value
 
-        options = (message.headers or {}).get("options") or {}
-        limit = parse_rate_limit(options.get("rate_limit")) or parse_rate_limit(
-            task.options.get("rate_limit", task.app.conf.task_default_rate_limit))
-        if limit is None:
+        own = ((message.headers or {}).get("options") or {}).get("rate_limit")
+        interval = self._interval(task, own)
+        if interval is None:
             return None
         key = (task.name, limit_key_value(task, message))
         slot = max(now, self._next.get(key, 0.0))
-        self._next[key] = slot + interval_ms(limit) / 1000.0
+        self._next[key] = slot + interval
         return slot if slot - now > RUN_NOW_S else None
+
+    def _interval(self, task: Any, own: Any) -> float | None:
+        """Seconds between slots: the step's own limit, else the task's (None: unlimited)."""
+        cache_key = (task.name, own)
+        if cache_key not in self._interval_s:
+            from flowc.runtime.options import parse_rate_limit
+            from flowc.runtime.worker.ratelimit import interval_ms
+
+            limit = parse_rate_limit(own) or parse_rate_limit(
+                task.options.get("rate_limit", task.app.conf.task_default_rate_limit))
+            self._interval_s[cache_key] = None if limit is None else interval_ms(limit) / 1000
+        return self._interval_s[cache_key]
 
 
 @dataclass
@@ -209,7 +220,7 @@ class EagerRun:
             task_id = str(node.options.get("task_id") or uuid.uuid4())
             self.steps[node.id] = Step(node, task_id)
         self.first_id = self.steps[wf.nodes[0].id].task_id if wf.nodes else None
-        parents = wf.parents_map()
+        parents = self.parents = wf.parents_map()
         self.pending = {nid: len(p) for nid, p in parents.items()}
         self.successors: dict[str, list[str]] = {nid: [] for nid in parents}
         for nid, ps in parents.items():
@@ -219,6 +230,7 @@ class EagerRun:
         self.left = len(wf.nodes)
         self.handlers: list[HandlerCall] = []
         self._map_values: dict[str, dict[int, Any]] = {}
+        self._routes: dict[tuple[str, str | None, int | None], tuple[str, int]] = {}
 
     # --- the run's life ---------------------------------------------------------------------
 
@@ -234,7 +246,7 @@ class EagerRun:
         node = step.node
         now = self.agenda.now
         step.state, step.ready_at = QUEUED, now
-        args, kwargs = self.wf.bind(nid, self.values)
+        args, kwargs = bind(node, self.values)
         if self.wire:
             args, kwargs = _through_json(args), _through_json(kwargs)
         options = node.options
@@ -248,11 +260,9 @@ class EagerRun:
                  if options.get(k) is not None}
         queue, priority = self.app.conf.task_default_queue, 0
         if self.wire:  # where a worker would get it (shown by the harness; eager mode: moot)
-            route = self.app.build_message(node.task, [], {}, self.app.tasks.get(node.task),
-                                           {k: v for k in ("queue", "priority")
-                                            if (v := options.get(k)) is not None})
-            queue, priority = route.queue, route.priority
-        parents = self.wf.parents(nid)
+            queue, priority = self._route(node.task, options.get("queue"),
+                                          options.get("priority"))
+        parents = self.parents[nid]
         message = Message(
             step.task_id, node.task, args, kwargs, queue, priority,
             expires=self._expires(options), time_limit=options.get("time_limit"),
@@ -269,6 +279,17 @@ class EagerRun:
             due = now + countdown if countdown else (eta or now)
         step.due_at = due
         self.agenda.at(due, self.rank[nid], lambda: self._deliver(message, step))
+
+    def _route(self, task: str, queue: str | None, priority: int | None) -> tuple[str, int]:
+        """Queue and priority as ``plan`` routes a step (cached per task and options)."""
+        key = (task, queue, priority)
+        found = self._routes.get(key)
+        if found is None:
+            options = {k: v for k, v in (("queue", queue), ("priority", priority))
+                       if v is not None}
+            message = self.app.build_message(task, [], {}, self.app.tasks.get(task), options)
+            found = self._routes[key] = (message.queue, message.priority)
+        return found
 
     def _expires(self, options: dict[str, Any]) -> float | None:
         if not self.timed or options.get("expires") is None:
