@@ -417,7 +417,7 @@ class FlowHarness:
         self.clock = VirtualClock(start)
         self.app = app
         self.runs: list[FlowRun] = []
-        self._loaded: dict[Path, Loaded] = {}
+        self._loaded: dict[tuple[Path, int, int], Loaded] = {}
         self._rate_slots = RateSlots()
 
     # --- starting runs ------------------------------------------------------------------------
@@ -498,8 +498,9 @@ class FlowHarness:
         return compile_canvas(target, registry), {}
 
     def load(self, path: str | Path) -> Loaded:
-        """Parse a file and import its ``use`` modules (once per file)."""
-        key = Path(path).resolve()
+        """Parse a file and import its ``use`` modules (again only when the file changed)."""
+        stat = Path(path).stat()
+        key = (Path(path).resolve(), stat.st_mtime_ns, stat.st_size)
         if key not in self._loaded:
             loaded = load(Path(path))
             errors = [d for d in loaded.diagnostics if d.severity == "error"]

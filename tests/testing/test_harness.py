@@ -63,6 +63,14 @@ def test_a_countdown_counts_from_when_the_step_becomes_ready(harness: FlowHarnes
     assert harness.clock.datetime == START + timedelta(seconds=90)
 
 
+def test_an_eta_runs_the_step_at_that_instant(harness: FlowHarness) -> None:
+    run = harness.start(RETRIES, "at_ten")
+    harness.clock.advance(timedelta(minutes=59))
+    assert run.states() == {"n0": "QUEUED"}
+    harness.clock.run_until_idle()
+    assert run.node("when").ran_at == [datetime(2026, 3, 2, 10, tzinfo=UTC)]
+
+
 def test_retries_back_off_exponentially_without_sleeping(harness: FlowHarness) -> None:
     wall = time.monotonic()
     run = harness.run(RETRIES, "backoff", fail_times=2)
