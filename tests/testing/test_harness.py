@@ -8,6 +8,7 @@ from itertools import pairwise
 
 import pytest
 from flowc.compiler.canvas.primitives import chain, chord
+from flowc.runtime.app import App
 from flowc.runtime.exceptions import TaskRevokedError
 from flowc.runtime.workflows.steps import MapWidthExceeded
 
@@ -226,3 +227,18 @@ def test_a_runs_timeline_lists_every_attempt_and_handler_in_time_order(
 
 def test_a_yaml_flow_runs_like_its_flow_file(harness: FlowHarness) -> None:
     assert harness.run("examples/etl.yaml").result == harness.run("examples/etl.flow").result
+
+
+def test_an_apps_beat_schedule_runs_on_the_virtual_clock(harness: FlowHarness) -> None:
+    app = App("beat-under-test", set_as_current=False)
+
+    @app.task(name="tick")
+    def tick(n: int) -> int:
+        return n
+
+    app.conf.beat_schedule = {"ticker": {"task": "tick", "schedule": 60.0, "args": (7,)}}
+    harness.beat_entries(app)
+    harness.clock.advance(timedelta(minutes=3))
+    runs = harness.runs_of("ticker")
+    assert [r.started_at for r in runs] == [START + timedelta(minutes=m) for m in (1, 2, 3)]
+    assert [r.result for r in runs] == [7, 7, 7]
