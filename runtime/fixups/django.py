@@ -1,0 +1,123 @@
+"""Celery's Django fixup, for a flowc App inside a Django project.
+
+When ``DJANGO_SETTINGS_MODULE`` is set (``proj/celery.py`` sets it) and Django is installed:
+
+- ``app.import_modules()`` (the worker at start) runs ``django.setup()`` before any task
+  module is imported, so an app's ``tasks.py`` may import its models;
+- ``app.autodiscover_tasks()`` with no packages searches every installed app;
+- in a worker of this app: database connections are closed before and after each task
+  (``close_old_connections``, which keeps those within ``CONN_MAX_AGE``), a prefork child drops
+  the connections it inherited without closing the parent's sessions, and the default cache is
+  closed after each task; ``DEBUG = True`` logs a warning when the worker is ready (Django
+  then keeps every query in memory).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+from flowc.runtime import signals
+from flowc.runtime.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from flowc.runtime.app import App
+
+logger = logging.getLogger("flowc.fixups")
+
+
+class DjangoFixup:
+    """The Django fixup of one App (see the module docstring)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def install(self) -> DjangoFixup:
+        """Connect to ``worker_init`` (the worker hooks apply to this app's workers only)."""
+        signals.worker_init.connect(self._on_worker_init, weak=False)
+        return self
+
+    def installed_apps(self) -> list[str]:
+        """The package of each installed app (``AppConfig.name``)."""
+        from django.apps import apps
+
+        if not apps.ready:
+            raise ImproperlyConfigured(
+                "autodiscover_tasks(force=True) ran before Django was set up",
+                hint="call app.autodiscover_tasks() without force: the worker discovers after "
+                     "django.setup(); or pass the packages")
+        return [config.name for config in apps.get_app_configs()]
+
+    def on_import_modules(self) -> None:
+        """``django.setup()`` unless the app registry is ready."""
+        import django
+        from django.apps import apps
+
+        if not apps.ready:
+            django.setup()
+
+    def _on_worker_init(self, sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", None) is not self.app:
+            return
+        signals.task_prerun.connect(_close_before_task, weak=False)
+        signals.task_postrun.connect(_close_after_task, weak=False)
+        signals.worker_process_init.connect(_drop_inherited_connections, weak=False)
+        signals.worker_ready.connect(_warn_about_debug, weak=False)
+        _close_old_connections()  # the main process's, opened while importing the tasks
+
+
+def _is_eager(task: Any) -> bool:
+    request = getattr(task, "request", None)
+    return bool(getattr(request, "is_eager", False))
+
+
+def _close_before_task(sender: Any = None, **_: Any) -> None:
+    if not _is_eager(sender):
+        _close_old_connections()
+
+
+def _close_after_task(sender: Any = None, **_: Any) -> None:
+    if not _is_eager(sender):
+        _close_old_connections()
+        _close_cache()
+
+
+def _close_old_connections() -> None:
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
+def _close_cache() -> None:
+    from django.core.cache import cache
+
+    with contextlib.suppress(Exception):  # a backend without close(): nothing to release
+        cache.close()
+
+
+def _drop_inherited_connections(**_: Any) -> None:
+    """In a prefork child: forget the parent's open connections. Their sockets are closed in
+    this process only (a ``close()`` would end the parent's database sessions)."""
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        raw = conn.connection
+        if raw is None:
+            continue
+        fileno = getattr(raw, "fileno", None)
+        if callable(fileno):
+            with contextlib.suppress(Exception):
+                os.close(fileno())
+        with contextlib.suppress(Exception):  # the socket is gone: a failing goodbye is expected
+            conn.close()
+    _close_cache()
+
+
+def _warn_about_debug(**_: Any) -> None:
+    from django.conf import settings
+
+    if settings.DEBUG:
+        logger.warning("Django's DEBUG is on: every query is kept in memory, so the worker "
+                       "grows; set DEBUG = False in production")
