@@ -44,6 +44,7 @@ FOLDER_MARKERS = {
     "compat": ("compat", "process", "redis"),  # the same cases on Celery and flowc workers
     "lsp": ("process",),  # talks to a `flowc lsp` subprocess
     "topology": ("process", "redis"),  # starts Redis primaries, replicas and sentinels
+    "frameworks": ("process", "redis"),  # Django and FastAPI recipes against real workers
 }
 BROWSER_MODULES = {"test_dashboard_browser.py"}
 SUBPROCESS_MODULES = {"test_embedded.py", "test_worker_process.py", "test_beat_processes.py",

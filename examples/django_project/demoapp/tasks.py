@@ -1,0 +1,28 @@
+"""Found by ``app.autodiscover_tasks()``: ``demoapp`` is in INSTALLED_APPS."""
+
+from demoapp.models import Widget  # models import fine: the worker sets Django up first
+from flowc import shared_task
+
+
+@shared_task
+def add(x, y):
+    return x + y
+
+
+@shared_task
+def count_widgets():
+    return Widget.objects.count()
+
+
+@shared_task
+def rename_widget(widget_id, name):
+    w = Widget.objects.get(id=widget_id)
+    w.name = name
+    w.save()
+    return w.name
+
+
+@shared_task(bind=True)
+def where(self):
+    """The queue this task was delivered on (CELERY_TASK_DEFAULT_QUEUE routes it)."""
+    return self.request.delivery_info["routing_key"]
