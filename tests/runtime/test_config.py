@@ -10,6 +10,8 @@ from flowc.runtime.app import App
 from flowc.runtime.config import Settings, route_for
 from flowc.runtime.exceptions import ImproperlyConfigured
 
+from tests.runtime.support import forget_app
+
 
 def test_defaults_are_celerys() -> None:
     conf = Settings()
@@ -88,6 +90,7 @@ def test_config_from_object_rejects_a_misspelt_setting_when_the_config_is_read()
     for _ in range(2):  # every read, not only the first
         with pytest.raises(ImproperlyConfigured, match="did you mean 'task_always_eager'"):
             app.conf  # noqa: B018
+    forget_app(app)
 
 
 def test_broker_url_environment_variable_wins_like_celerys(monkeypatch: pytest.MonkeyPatch,

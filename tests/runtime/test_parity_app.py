@@ -15,6 +15,7 @@ from flowc.runtime.compat import IgnoredOptionWarning, _warned
 
 from flowc import App
 from flowc.exceptions import ImproperlyConfigured, InvalidTaskOptions
+from tests.runtime.support import forget_app
 
 
 @pytest.fixture(autouse=True)
@@ -135,6 +136,7 @@ def test_a_misspelt_namespaced_setting_fails_with_a_suggestion_when_the_config_i
     application.config_from_object(settings, namespace="CELERY")
     with pytest.raises(ImproperlyConfigured, match="did you mean 'task_always_eager'"):
         application.conf.task_always_eager  # noqa: B018
+    forget_app(application)
 
 
 def test_config_from_object_reads_its_source_at_the_first_read_of_conf(
