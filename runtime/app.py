@@ -109,6 +109,8 @@ class App:
         them (Celery's laziness, which ``'django.conf:settings'`` in a project package needs)."""
         if config_source is not None:
             self.config_from_object(config_source, namespace=namespace)
+        self.task_cls: type[BaseTask] = BaseTask
+        """The class ``app.Task`` derives from (Celery's ``task_cls``)."""
         self._fixups = install_fixups(self)
         self._autodiscover: list[tuple[Any, str]] = []
         """``autodiscover_tasks`` calls waiting for ``import_modules`` (packages, related name)."""
@@ -164,8 +166,12 @@ class App:
 
     @cached_property
     def Task(self) -> type[BaseTask]:
-        """This app's base task class: ``class MyTask(app.Task)``, ``@app.task(base=MyTask)``."""
-        return type("Task", (BaseTask,), {"_app": self, "__module__": BaseTask.__module__})
+        """This app's base task class: ``class MyTask(app.Task)``, ``@app.task(base=MyTask)``;
+        a subclass of ``task_cls`` and of the fixups' task mixins (in a Django project,
+        ``delay_on_commit``)."""
+        mixins = tuple(f.task_mixin for f in self._fixups if f.task_mixin is not None)
+        base = self.task_cls
+        return type("Task", (*mixins, base), {"_app": self, "__module__": base.__module__})
 
     @property
     def current_task(self) -> BaseTask | None:

@@ -24,6 +24,11 @@ logger = logging.getLogger("flowc.fixups")
 class Fixup(Protocol):
     """What an App needs from a framework fixup."""
 
+    @property
+    def task_mixin(self) -> type | None:
+        """A class ``app.Task`` also derives from (methods the framework's tasks add)."""
+        ...
+
     def installed_apps(self) -> list[str]:
         """The packages ``autodiscover_tasks()`` searches when given none."""
         ...

@@ -5,6 +5,8 @@ When ``DJANGO_SETTINGS_MODULE`` is set (``proj/celery.py`` sets it) and Django i
 - ``app.import_modules()`` (the worker at start) runs ``django.setup()`` before any task
   module is imported, so an app's ``tasks.py`` may import its models;
 - ``app.autodiscover_tasks()`` with no packages searches every installed app;
+- the app's tasks are Celery's ``DjangoTask``s: ``delay_on_commit(...)`` and
+  ``apply_async_on_commit(...)`` send when the current database transaction commits;
 - in a worker of this app: database connections are closed before and after each task
   (``close_old_connections``, which keeps those within ``CONN_MAX_AGE``), a prefork child drops
   the connections it inherited without closing the parent's sessions, and the default cache is
@@ -15,9 +17,10 @@ When ``DJANGO_SETTINGS_MODULE`` is set (``proj/celery.py`` sets it) and Django i
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flowc.runtime import signals
 from flowc.runtime.exceptions import ImproperlyConfigured
@@ -28,11 +31,34 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flowc.fixups")
 
 
+class DjangoTaskMixin:
+    """What a Django project's tasks add to ``Task`` (Celery's ``DjangoTask``): sending when
+    the database transaction commits, so a worker never picks up a task about a row it cannot
+    see yet, and a rolled-back transaction sends nothing. ``app.Task`` includes it under a
+    Django fixup; ``flowc.contrib.django.task.DjangoTask`` is ``Task`` with it."""
+
+    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """``delay(*args, **kwargs)`` once the current transaction commits (at once outside
+        one); returns None, as Celery's does: the task id is not known before."""
+        from django.db import transaction
+
+        transaction.on_commit(functools.partial(cast(Any, self).delay, *args, **kwargs))
+
+    def apply_async_on_commit(self, *args: Any, **kwargs: Any) -> None:
+        """``apply_async(*args, **kwargs)`` once the current transaction commits."""
+        from django.db import transaction
+
+        transaction.on_commit(functools.partial(cast(Any, self).apply_async, *args, **kwargs))
+
+
 class DjangoFixup:
     """The Django fixup of one App (see the module docstring)."""
 
     def __init__(self, app: App) -> None:
         self.app = app
+
+    task_mixin = DjangoTaskMixin
+    """Mixed into ``app.Task``: every task of the app has ``delay_on_commit``."""
 
     def install(self) -> DjangoFixup:
         """Connect to ``worker_init`` (the worker hooks apply to this app's workers only)."""

@@ -99,3 +99,30 @@ body = started.json()
 print(json.dumps([wait(body["task_id"]), Widget.objects.get(id=body["widget_id"]).name]))
 """)
     assert names == ["BOLT", "BOLT"]
+
+
+def test_delay_on_commit_sends_the_task_only_when_the_transaction_commits(
+        worker: WorkerProcess, project_env: dict[str, str]) -> None:
+    seen = web(project_env, """
+import time
+from django.db import transaction
+from flowc.signals import before_task_publish
+from demoapp.models import Widget
+from demoapp.tasks import rename_widget
+sent = []
+before_task_publish.connect(lambda sender=None, **kw: sent.append(sender), weak=False)
+with transaction.atomic():
+    widget = Widget.objects.create(name="nut")
+    rename_widget.delay_on_commit(widget.id, "NUT")
+    inside = len(sent)
+with transaction.atomic():
+    Widget.objects.create(name="rolled back")
+    rename_widget.delay_on_commit(widget.id, "LOST")
+    transaction.set_rollback(True)
+deadline = time.monotonic() + 10
+while Widget.objects.get(id=widget.id).name != "NUT" and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(json.dumps([inside, sent, Widget.objects.get(id=widget.id).name]))
+""")
+    # nothing sent inside the transaction, one task after its commit, none for the rollback
+    assert seen == [0, ["demoapp.tasks.rename_widget"], "NUT"]

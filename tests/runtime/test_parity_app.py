@@ -442,3 +442,21 @@ def test_autodiscover_without_packages_outside_django_imports_nothing(
     application.autodiscover_tasks()
     application.import_modules()  # no Django project here: nothing to import, no error
     application.autodiscover_tasks(force=True)
+
+
+def test_a_django_projects_tasks_have_delay_on_commit_as_celerys_django_task(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("django")
+    from flowc.app.task import Task
+    from flowc.contrib.django.task import DjangoTask
+
+    assert issubclass(DjangoTask, Task) and callable(DjangoTask.delay_on_commit)
+    assert not hasattr(App("plain").Task, "delay_on_commit")
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "parity_django_settings")  # never imported here
+    application = App("django")
+
+    @application.task
+    def ping() -> str:
+        return "pong"
+
+    assert callable(ping.delay_on_commit) and callable(ping.apply_async_on_commit)
