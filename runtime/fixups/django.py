@@ -94,18 +94,21 @@ class DjangoFixup:
         _close_old_connections()  # the main process's, opened while importing the tasks
 
 
-def _is_eager(task: Any) -> bool:
+def _owns_connections(task: Any) -> bool:
+    """Whether the thread running ``task`` holds its database connections: not for a task
+    run eagerly inside another (its caller's), nor for an ``async def`` task (on the event
+    loop, where the ORM is reached through ``sync_to_async`` threads Django manages)."""
     request = getattr(task, "request", None)
-    return bool(getattr(request, "is_eager", False))
+    return not getattr(request, "is_eager", False) and not getattr(task, "is_async", False)
 
 
 def _close_before_task(sender: Any = None, **_: Any) -> None:
-    if not _is_eager(sender):
+    if _owns_connections(sender):
         _close_old_connections()
 
 
 def _close_after_task(sender: Any = None, **_: Any) -> None:
-    if not _is_eager(sender):
+    if _owns_connections(sender):
         _close_old_connections()
         _close_cache()
 

@@ -126,3 +126,13 @@ print(json.dumps([inside, sent, Widget.objects.get(id=widget.id).name]))
 """)
     # nothing sent inside the transaction, one task after its commit, none for the rollback
     assert seen == [0, ["demoapp.tasks.rename_widget"], "NUT"]
+
+
+def test_the_worker_closes_database_connections_around_each_task(
+        worker: WorkerProcess, project_env: dict[str, str]) -> None:
+    found = web(project_env, """
+from demoapp.tasks import found_open_connection
+ids = [found_open_connection.delay().id for _ in range(6)]  # several per pool process
+print(json.dumps([wait(i) for i in ids]))
+""")
+    assert found == [False] * 6

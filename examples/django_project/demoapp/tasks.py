@@ -26,3 +26,14 @@ def rename_widget(widget_id, name):
 def where(self):
     """The queue this task was delivered on (CELERY_TASK_DEFAULT_QUEUE routes it)."""
     return self.request.delivery_info["routing_key"]
+
+
+@shared_task
+def found_open_connection():
+    """Whether this task found a database connection left open by an earlier one. The
+    worker closes them around each task (CONN_MAX_AGE = 0 here), as Celery's does: False."""
+    from django.db import connection
+
+    was_open = connection.connection is not None
+    Widget.objects.exists()  # opens one
+    return was_open
