@@ -43,8 +43,12 @@ logger = logging.getLogger("flowc.producer")
 
 
 def transport(url: str) -> str:
-    """Which adapter a URL selects: ``amqp``, ``postgresql`` or ``redis`` (by its scheme)."""
-    scheme = url.partition("://")[0].lower().removeprefix("db+").split("+")[0]
+    """Which adapter a URL selects: ``amqp``, ``postgresql``, ``memcached`` or ``redis`` (by
+    its scheme; Celery's ``cache+memcached://`` is Memcached)."""
+    full = url.partition("://")[0].lower()
+    if full in ("memcached", "cache+memcached", "cache+pylibmc"):
+        return "memcached"
+    scheme = full.removeprefix("db+").split("+")[0]
     if scheme in ("amqp", "amqps", "pyamqp"):
         return "amqp"
     if scheme in ("postgresql", "postgres"):
@@ -286,11 +290,16 @@ class App:
 
     @cached_property
     def backend(self) -> ResultBackend:
-        """The result backend: ``PgResultBackend`` for postgresql:// URLs, else Redis."""
+        """The result backend: ``PgResultBackend`` for postgresql:// URLs,
+        ``MemcachedResultBackend`` for (cache+)memcached:// URLs, else Redis."""
         if transport(self.backend_url) == "postgresql":
             from flowc.runtime.sql.backend import Database, PgResultBackend
 
             return PgResultBackend(Database(self.backend_url))
+        if transport(self.backend_url) == "memcached":
+            from flowc.runtime.memcached.backend import Memcached, MemcachedResultBackend
+
+            return MemcachedResultBackend(Memcached(self.backend_url, self.keys.prefix))
         from flowc.runtime.redis.backend import RedisResultBackend
 
         return RedisResultBackend(self.backend_client, self.keys)
@@ -299,7 +308,12 @@ class App:
     def workflow_join(self) -> WorkflowJoin:
         """The durable join of workflow runs: in PostgreSQL with that backend, else
         ``RedisWorkflowJoin`` on the broker's server (or the backend's, returning ready
-        messages, when the broker is not Redis)."""
+        messages, when the broker is not Redis). Memcached holds no runs: its join refuses
+        them at submit."""
+        if transport(self.backend_url) == "memcached":
+            from flowc.runtime.memcached.join import RefusingWorkflowJoin
+
+            return RefusingWorkflowJoin()
         if transport(self.backend_url) == "postgresql":
             from flowc.runtime.sql.backend import PgResultBackend
             from flowc.runtime.sql.join import PgWorkflowJoin

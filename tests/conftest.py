@@ -27,7 +27,11 @@ import redis
 from flowc.runtime.redis.connection import connect
 from flowc.runtime.redis.embedded import EmbeddedServer
 
-from tests.transports import amqp_url, pg_url  # noqa: F401  (session fixtures, shared)
+from tests.transports import (  # noqa: F401  (session fixtures, shared)
+    amqp_url,
+    memcached_url,
+    pg_url,
+)
 
 LOCAL_REDIS = "redis://127.0.0.1:6379"
 TEST_DBS = range(9, 16)

@@ -11,7 +11,8 @@ from flowc.runtime.app import App
 from flowc.runtime.broker import Delivery, Outgoing
 from flowc.runtime.monitoring.dlq import DeadLetters
 
-pytestmark = [pytest.mark.redis, pytest.mark.amqp, pytest.mark.postgresql]
+pytestmark = [pytest.mark.redis, pytest.mark.amqp, pytest.mark.postgresql,
+              pytest.mark.memcached]
 
 Q = "contract"
 
