@@ -39,6 +39,9 @@ TESTS = Path(__file__).resolve().parent
 
 REDIS_FIXTURES = {"redis_url", "redis_client", "embedded_server_factory"}
 """A test using any of these talks to a real Redis server: marker ``redis``."""
+SERVICE_FIXTURES = {"amqp_url": "amqp", "pg_url": "postgresql", "memcached_url": "memcached"}
+"""A test using one of these talks to that server (RabbitMQ, PostgreSQL, memcached): its
+marker, and never ``unit``."""
 PROCESS_FIXTURES = {"process_reaper", "start_worker", "start_monitored_worker",
                     "embedded_server_factory"}
 """A test using any of these starts processes (workers, beat, servers): marker ``process``."""
@@ -82,13 +85,15 @@ def _restore_process_env() -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test ``redis``/``process``/``browser``/``chaos``/``compat``, else ``unit``."""
+    """Mark every test ``redis``/``amqp``/``postgresql``/``memcached``/``process``/``browser``/
+    ``chaos``/``compat``, else ``unit``."""
     for item in items:
         path = Path(str(item.path))
         fixtures = set(getattr(item, "fixturenames", ()))
         marks: set[str] = set()
         if fixtures & REDIS_FIXTURES:
             marks.add("redis")
+        marks.update(SERVICE_FIXTURES[name] for name in fixtures & SERVICE_FIXTURES.keys())
         if fixtures & PROCESS_FIXTURES or path.name in SUBPROCESS_MODULES:
             marks.add("process")
         if path.name in BROWSER_MODULES:
@@ -97,7 +102,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marks.update(FOLDER_MARKERS.get(folder, ()))
         if _uses_celery(path):
             marks.add("compat")
-        if not marks & {"redis", "process", "browser", "chaos"}:
+        if not marks & {"redis", "process", "browser", "chaos", *SERVICE_FIXTURES.values()}:
             marks.add("unit")
         for name in sorted(marks):
             item.add_marker(name)
