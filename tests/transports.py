@@ -22,8 +22,8 @@ from collections.abc import Iterator
 import pika
 import psycopg
 import pytest
-from pymemcache.client.base import Client as MemcacheClient
 from flowc.runtime.amqp.broker import DEAD_LETTER_QUEUE, DELAY_LEVELS, delay_queue
+from pymemcache.client.base import Client as MemcacheClient
 
 AMQP_HOST = os.environ.get("FLOWC_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 POSTGRES = os.environ.get("FLOWC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
