@@ -1,6 +1,6 @@
 """A real ``flowc worker`` on a Redis broker with Memcached results: a result comes back, a
 failure's exception round-trips, results expire, an oversized result is a clear error, and a
-workflow is refused at submit."""
+workflow is refused at submit. One test runs the worker on RabbitMQ with Memcached results."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from flowc.runtime.memcached.backend import MemcachedResultBackend
 from flowc.runtime.memcached.join import REFUSAL
 from flowc.runtime.result import AsyncResult
 
-from tests.transports import empty_memcached
+from tests.transports import empty_memcached, empty_vhost
 from tests.waiting import wait_until
 
 APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
@@ -34,15 +34,27 @@ RESULT_EXPIRES_S = 2
 
 
 @pytest.fixture
+def broker_kind() -> str:
+    """The broker of a test's worker: "redis" unless the test is parametrized otherwise."""
+    return "redis"
+
+
+@pytest.fixture
 def transports(memcached_url: str, redis_url: str, redis_client: redis.Redis,
-               monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """An emptied memcached; the environment that selects Redis + Memcached."""
+               monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
+               broker_kind: str) -> Iterator[dict[str, str]]:
+    """An emptied memcached; the environment that selects Redis (or, for a test parametrized
+    with ``broker_kind`` "rabbitmq", RabbitMQ with the Redis for coordination) + Memcached."""
     empty_memcached(memcached_url)
     env = {"FLOWC_BROKER_URL": redis_url, "FLOWC_RESULT_BACKEND": memcached_url}
+    if broker_kind == "rabbitmq":
+        amqp_url: str = request.getfixturevalue("amqp_url")
+        empty_vhost(amqp_url, ["celery"])
+        env.update(FLOWC_BROKER_URL=amqp_url, FLOWC_COORDINATION_URL=redis_url)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     sample_app.app.close()
-    for name in ("broker_url", "backend_url", "coordination_url"):
+    for name in ("broker_url", "backend_url", "coordination_url", "broker_client"):
         sample_app.app.__dict__.pop(name, None)
     yield env
     sample_app.app.close()
@@ -109,3 +121,13 @@ def test_a_workflow_is_refused_at_submit_and_nothing_is_queued(
         chain(sample_app.add.s(1, 2), sample_app.add.s(3)).apply_async()
     assert str(refused.value) == REFUSAL
     assert sample_app.app.broker.depth("celery") == {"ready": 0, "delayed": 0}
+
+
+@pytest.mark.amqp
+@pytest.mark.parametrize("broker_kind", ["rabbitmq"])
+def test_a_task_result_comes_back_through_memcached_on_a_rabbitmq_broker(
+        start_worker: Start) -> None:
+    start_worker("-P", "solo")
+    assert sample_app.add.delay(2, 3).get(timeout=20) == 5
+    with pytest.raises(sample_app.CustomError, match="broken"):
+        sample_app.fail_custom.delay("broken").get(timeout=20)
