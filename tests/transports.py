@@ -18,6 +18,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pika
 import psycopg
@@ -114,10 +115,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def memcached_url() -> Iterator[str]:
-    """A ``result_backend`` URL of a memcached of this run's own (a free loopback port, UDP
-    off), stopped by its pid after the run."""
+@contextmanager
+def memcached_server() -> Iterator[str]:
+    """A memcached of its own (a free loopback port, UDP off) as a ``result_backend`` URL,
+    stopped by its pid on exit; skips (fails on CI) when it cannot start."""
     binary = shutil.which("memcached")
     if binary is None:
         _unavailable("memcached is not installed (apt-get install memcached)")
@@ -147,6 +148,14 @@ def memcached_url() -> Iterator[str]:
             proc.wait(10)
         if proc.stderr:
             proc.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def memcached_url() -> Iterator[str]:
+    """The run's memcached (``memcached_server``), shared by its tests (``empty_memcached``
+    between them)."""
+    with memcached_server() as url:
+        yield url
 
 
 def memcached_address(url: str) -> tuple[str, int]:

@@ -27,8 +27,9 @@ from flowc.runtime.memcached.backend import (
 from flowc.runtime.memcached.join import REFUSAL, RefusingWorkflowJoin
 from flowc.runtime.outcome import encode_record
 from flowc.runtime.result import AsyncResult
+from pymemcache.client.base import Client as MemcacheClient
 
-from tests.transports import empty_memcached
+from tests.transports import empty_memcached, memcached_address, memcached_server
 
 
 @pytest.fixture
@@ -109,6 +110,28 @@ class TestStorage:
         restored = GroupResult.restore("g1", app=mapp)
         assert restored is not None and [r.id for r in restored.results] == ["a", "b"]
         assert saved.id == "g1"
+
+    def test_results_spread_over_several_servers_are_each_read_back(
+            self, memcached_url: str, redis_url: str) -> None:
+        with memcached_server() as second:
+            (h1, p1), (h2, p2) = memcached_address(memcached_url), memcached_address(second)
+            app = App("two", broker=redis_url, backend=f"cache+memcached://{h1}:{p1};{h2}:{p2}/")
+            try:
+                ids = [f"t{i}" for i in range(40)]
+                app.backend.store([(tid, tid.encode()) for tid in ids], 60)
+                assert [app.backend.get(tid)[0] for tid in ids] == [t.encode() for t in ids]
+                assert app.backend.wait("t7", 1) == b"t7"
+                app.backend.forget("t7")
+                assert app.backend.get("t7") == (None, None)
+                assert app.backend.claim_key("k", "first", 60) is None
+                assert app.backend.claim_key("k", "second", 60) == "first"
+                probe = MemcacheClient(memcached_address(second))
+                try:  # the keys were spread, not all on one server
+                    assert 0 < probe.stats()[b"curr_items"] < len(ids)
+                finally:
+                    probe.close()
+            finally:
+                app.close()
 
     def test_an_unreachable_server_is_one_error_naming_it(self, redis_url: str) -> None:
         with socket.socket() as probe:
