@@ -116,13 +116,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def memcached_server() -> Iterator[str]:
-    """A memcached of its own (a free loopback port, UDP off) as a ``result_backend`` URL,
-    stopped by its pid on exit; skips (fails on CI) when it cannot start."""
+def memcached_server(port: int | None = None) -> Iterator[str]:
+    """A memcached of its own (``port``, else a free loopback port; UDP off) as a
+    ``result_backend`` URL, stopped by its pid on exit; skips (fails on CI) when it cannot
+    start."""
     binary = shutil.which("memcached")
     if binary is None:
         _unavailable("memcached is not installed (apt-get install memcached)")
-    port = _free_port()
+    port = port or _free_port()
     user = ["-u", "root"] if os.geteuid() == 0 else []  # memcached refuses root without -u
     proc = subprocess.Popen([str(binary), "-l", "127.0.0.1", "-p", str(port), "-U", "0", *user],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

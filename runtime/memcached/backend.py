@@ -33,7 +33,7 @@ from flowc.runtime.exceptions import (
 from flowc.runtime.outcome import encode_record, exception_to_dict, now_iso
 from pymemcache.client.base import Client, PooledClient
 from pymemcache.client.hash import HashClient
-from pymemcache.exceptions import MemcacheError, MemcacheIllegalInputError
+from pymemcache.exceptions import MemcacheError, MemcacheUnexpectedCloseError
 
 logger = logging.getLogger("flowc.backend")
 
@@ -51,6 +51,8 @@ DEFAULT_ITEM_SIZE_MAX = 1024 * 1024
 ITEM_OVERHEAD = 64
 """Bytes of an item's header that count against ``item_size_max`` (measured: 59), with room."""
 MAX_KEY_BYTES = 250
+CLAIM_ATTEMPTS = 5
+"""``claim_key`` tries this often to either add the key or read its holder."""
 RELATIVE_EXPIRY_MAX_S = 30 * 24 * 3600
 """Memcached reads an expiry over 30 days as a unix time, not as seconds from now."""
 
@@ -119,20 +121,38 @@ class Memcached:
         return self._client
 
     def call(self, op: Callable[[PooledClient | HashClient], T]) -> T:
-        """Run ``op`` on the client, once more after a lost connection (a restarted server),
-        translating what pymemcache raises into flowc's errors."""
+        """Run ``op`` on the client; after a lost connection (a restarted server: every pooled
+        connection is dead) drop the pool and try once more on new connections, then raise
+        ``ResultBackendUnavailable``. Server errors (``SERVER_ERROR ...``) pass through."""
         for attempt in (1, 2):
+            client = self.client
             try:
-                return op(self.client)
-            except MemcacheIllegalInputError:
-                raise
-            except (OSError, MemcacheError) as e:
+                return op(client)
+            except (OSError, MemcacheUnexpectedCloseError) as e:
+                self._drop(client)
                 if attempt == 2:
                     where = ", ".join(f"{h}:{p}" for h, p in self.servers)
                     raise ResultBackendUnavailable(
                         f"cannot reach Memcached at {where} ({type(e).__name__}: {e})",
                         hint="check result_backend and that memcached is running") from e
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def set_many(self, values: dict[str, bytes], exptime: int) -> None:
+        """Set every item (one round trip per server); raise if any was not stored (a server
+        of several that just failed: pymemcache's ``HashClient`` reports its keys as failed)."""
+        failed = self.call(lambda c: c.set_many(values, expire=exptime, noreply=False))
+        if failed:
+            where = ", ".join(f"{h}:{p}" for h, p in self.servers)
+            raise ResultBackendUnavailable(f"Memcached at {where} did not store {len(failed)} "
+                                           f"of {len(values)} items",
+                                           hint="check that every memcached server is running")
+
+    def _drop(self, client: PooledClient | HashClient) -> None:
+        """Forget ``client`` (if still this process's) so the next call connects anew."""
+        with self._lock:
+            if self._client is client:
+                self._client = None
+        client.close()
 
     def key(self, kind: str, name: str) -> str:
         """``<prefix>:<kind>:<name>``, with ``name`` hashed when Memcached cannot take it."""
@@ -189,7 +209,7 @@ class MemcachedResultBackend:
             if not self.mc.fits(key, record):
                 record = self._too_large(task_id, len(record))
             values[key] = record
-        self.mc.call(lambda c: c.set_many(values, expire=expiry(ttl_s), noreply=False))
+        self.mc.set_many(values, expiry(ttl_s))
 
     def _too_large(self, task_id: str, size: int) -> bytes:
         exc = ResultTooLarge(
@@ -214,7 +234,7 @@ class MemcachedResultBackend:
                 logger.warning("state of task %s not stored: %d bytes, over Memcached's item "
                                "limit of %d", task_id, len(record), self.mc.item_size_max)
         if values:
-            self.mc.call(lambda c: c.set_many(values, expire=expiry(ttl_s), noreply=False))
+            self.mc.set_many(values, expiry(ttl_s))
 
     def get(self, task_id: str) -> tuple[bytes | None, bytes | None]:
         """The record and the state, in one round trip (per server)."""
@@ -249,9 +269,11 @@ class MemcachedResultBackend:
         """``add`` (atomic: only if absent) with the TTL; the holder's task id if taken."""
         name = self.mc.key("idem", key)
         value = task_id.encode()
-        while True:  # again if the holder expired between the add and the get
+        for _ in range(CLAIM_ATTEMPTS):  # again if the holder expired between add and get
             if self.mc.call(lambda c: c.add(name, value, expire=expiry(ttl_s), noreply=False)):
                 return None
             held: bytes | None = self.mc.call(lambda c: c.get(name))
             if held is not None:
                 return held.decode()
+        raise ResultBackendUnavailable(f"Memcached neither took nor held idempotency key {key!r}",
+                                       hint="check that every memcached server is running")

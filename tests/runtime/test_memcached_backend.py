@@ -133,6 +133,20 @@ class TestStorage:
             finally:
                 app.close()
 
+    def test_a_server_restarted_between_two_calls_is_reconnected_to(self,
+                                                                  redis_url: str) -> None:
+        with memcached_server() as url:
+            app = App("restart", broker=redis_url, backend=url)
+            app.backend.store([("t1", b"before")], 60)
+            assert app.backend.get("t1")[0] == b"before"
+        try:  # the pooled connection is dead now: the next call finds out and connects anew
+            with memcached_server(memcached_address(url)[1]):
+                app.backend.store([("t2", b"after")], 60)
+                assert app.backend.get("t2")[0] == b"after"
+                assert app.backend.get("t1") == (None, None)  # items live in memory only
+        finally:
+            app.close()
+
     def test_an_unreachable_server_is_one_error_naming_it(self, redis_url: str) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
