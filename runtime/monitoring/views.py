@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from flowc.runtime.message import Message
+from flowc.runtime.monitoring.dlq import DeadLetter as Letter
 from flowc.runtime.monitoring.dlq import DeadLetters
 from flowc.runtime.monitoring.events_read import count_types
 from flowc.runtime.redis.keys import CONSUMER_GROUP, PRIORITY_LEVELS
@@ -245,14 +246,29 @@ class Monitor:
         return int(self.client.xlen(self.keys.dead_letters()))
 
     def dead_letters(self, count: int = 100, before: str = "+") -> list[DeadLetter]:
-        """The newest dead letters first (``before`` an entry id, for paging)."""
+        """The newest dead letters first (``before`` an entry id, for paging; on RabbitMQ the
+        newest ``count``, read from its dead-letter queue without consuming it)."""
+        if not self.on_redis:
+            return [self._letter(letter) for letter in DeadLetters(self.app).newest(count)]
         rows: Any = self.client.xrevrange(self.keys.dead_letters(), before, "-", count=count)
         return [self._dead_letter(eid, fields) for eid, fields in rows]
 
     def dead_letter(self, entry_id: str) -> DeadLetter | None:
         """One dead letter by entry id."""
+        if not self.on_redis:
+            found = DeadLetters(self.app).get(entry_id)
+            return None if found is None else self._letter(found)
         rows: Any = self.client.xrange(self.keys.dead_letters(), entry_id, entry_id)
         return self._dead_letter(*rows[0]) if rows else None
+
+    def _letter(self, letter: Letter) -> DeadLetter:
+        """The view of a ``DeadLetters`` entry (a broker's own listing: RabbitMQ)."""
+        info = self._describe(letter.tag, letter.body)
+        return DeadLetter(
+            entry_id=letter.id, source=letter.source, reason=letter.reason,
+            worker=letter.worker, ts=letter.ts, task_id=info.get("id"), task=info.get("name"),
+            args=info.get("args"), kwargs=info.get("kwargs"), queue=info.get("queue"),
+            size=len(letter.body))
 
     def _dead_letter(self, eid: Any, fields: dict[bytes, bytes]) -> DeadLetter:
         body, tag = fields.get(b"b", b""), fields.get(b"c", b"j")
@@ -267,6 +283,14 @@ class Monitor:
     def requeue_dead_letter(self, entry_id: str) -> str | None:
         """Put a dead letter back on the stream it came from (as a fresh delivery) and remove
         it from the dead-letter stream; returns the new entry id, None if it was not there."""
+        if not self.on_redis:  # RabbitMQ: published to its queue again; no new entry id
+            letters = DeadLetters(self.app)
+            if letters.requeue([entry_id]):
+                return entry_id
+            for _, reason in letters.refused:
+                raise ValueError(f"dead letter {entry_id} kept: {reason}; replay it with "
+                                 "`flowc dlq requeue --resign` if you vouch for it")
+            return None
         key = self.keys.dead_letters()
         rows: Any = self.client.xrange(key, entry_id, entry_id)
         if not rows:
@@ -287,6 +311,8 @@ class Monitor:
 
     def delete_dead_letter(self, entry_id: str) -> bool:
         """Drop a dead letter for good."""
+        if not self.on_redis:
+            return DeadLetters(self.app).purge([entry_id]) == 1
         return bool(self.client.xdel(self.keys.dead_letters(), entry_id))
 
     # --- rates --------------------------------------------------------------------------------
