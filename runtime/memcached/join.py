@@ -30,6 +30,8 @@ class RefusingWorkflowJoin:
     raises ``WorkflowsUnsupported``."""
 
     by_worker = True
+    refusal = REFUSAL
+    """Why runs are refused (``WorkflowRuns.check_supported`` reads it before anything else)."""
 
     def submit(self, wf: Workflow, run: RunPlan) -> JoinReply:
         """Refuse the run."""

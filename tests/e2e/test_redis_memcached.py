@@ -24,6 +24,7 @@ from tests.transports import empty_memcached, empty_vhost
 from tests.waiting import wait_until
 
 APPS_DIR = Path(__file__).resolve().parent.parent / "apps"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 sys.path.insert(0, str(APPS_DIR))
 import sample_app  # noqa: E402
 
@@ -121,6 +122,16 @@ def test_a_workflow_is_refused_at_submit_and_nothing_is_queued(
         chain(sample_app.add.s(1, 2), sample_app.add.s(3)).apply_async()
     assert str(refused.value) == REFUSAL
     assert sample_app.app.broker.depth("celery") == {"ready": 0, "delayed": 0}
+
+
+def test_flowc_run_refuses_a_flow_in_one_line_before_starting_any_worker(
+        transports: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "flowc", "run", str(EXAMPLES / "etl.flow"), "--param",
+         "path=data.csv"], env={**os.environ, **transports}, capture_output=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines() == [f"Error: {REFUSAL}"]
+    assert done.stdout == b""
 
 
 @pytest.mark.amqp
