@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from flowc.runtime import signals
 from flowc.runtime.config import Settings
 from flowc.runtime.current import send_hook
-from flowc.runtime.exceptions import InvalidTaskOptions
+from flowc.runtime.exceptions import ImproperlyConfigured, InvalidTaskOptions
 from flowc.runtime.fixups import install_fixups
 from flowc.runtime.message import Message
 from flowc.runtime.options import (
@@ -300,6 +300,12 @@ class App:
             from flowc.runtime.memcached.backend import Memcached, MemcachedResultBackend
 
             return MemcachedResultBackend(Memcached(self.backend_url, self.keys.prefix))
+        if self.backend_url.lower().startswith("cache+"):  # Celery's other cache backends
+            raise ImproperlyConfigured(
+                f"result_backend {self.backend_url!r} is not supported",
+                hint="flowc's cache backend is Memcached (cache+memcached://host:11211/); for "
+                "tests, task_always_eager or no result_backend (the embedded server) instead "
+                "of cache+memory://")
         from flowc.runtime.redis.backend import RedisResultBackend
 
         return RedisResultBackend(self.backend_client, self.keys)

@@ -62,6 +62,12 @@ class TestUrls:
         with pytest.raises(ImproperlyConfigured, match="bad port 'x'.*host:11211"):
             servers("memcached://a:x/")
 
+    def test_celerys_other_cache_backends_are_refused_with_the_fix(self) -> None:
+        app = App("t", broker="redis://127.0.0.1:6379/15", backend="cache+memory://")
+        with pytest.raises(ImproperlyConfigured, match=r"'cache\+memory://' is not supported.*"
+                           r"cache\+memcached://host:11211/"):
+            app.backend.get("t1")
+
     def test_the_app_picks_the_memcached_backend_and_a_join_that_refuses_runs(self) -> None:
         app = App("t", broker="redis://127.0.0.1:6379/15",
                   backend="cache+memcached://127.0.0.1:11211/")
