@@ -96,7 +96,8 @@ class Broker(Protocol):
         ...
 
     def depth(self, queue: str) -> dict[str, int]:
-        """How many messages of a queue are ``ready`` and ``delayed``."""
+        """How many messages of a queue are ``ready`` and ``delayed``; a broker that counts
+        the queue's consumers itself (RabbitMQ) adds ``consumers``."""
         ...
 
     def purge(self, queues: Sequence[str]) -> int:

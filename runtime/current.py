@@ -3,7 +3,8 @@
 Every ``App`` becomes the current app when created (``set_as_current=True``, Celery's default)
 and a worker makes its ``-A`` app current. ``current_app`` is a proxy resolving to it at each
 use; with no App created yet a default one (``App('default')``) is made on first use.
-``shared_task`` functions are registered on every App, existing and future.
+``shared_task`` functions are registered on every App, existing and future. ``send_hook``
+is where a task's sends go while ``flowc.testing``'s harness runs it.
 
 This module sits below ``App`` (``Task`` and ``AsyncResult`` read the current app from it), so
 it does not import ``runtime.app``: that module installs how to make the default app
@@ -16,6 +17,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from flowc.compiler.dispatch import set_current_dispatcher
@@ -34,6 +36,14 @@ _default: App | None = None
 _default_factory: Callable[[], App] | None = None
 _apps: weakref.WeakSet[App] = weakref.WeakSet()
 _shared: list[tuple[Callable[..., Any], dict[str, Any]]] = []
+
+
+SendHook = Callable[["App", Any, tuple[Any, ...], dict[str, Any], dict[str, Any]], Any]
+"""``hook(app, canvas or Workflow, args, kwargs, options) -> result handle(s)``."""
+
+send_hook: ContextVar[SendHook | None] = ContextVar("flowc_send_hook", default=None)
+"""Where the tasks, canvases and workflows a task sends go while ``flowc.testing``'s harness
+runs it (a run on the harness's virtual clock) instead of the broker; None: the broker."""
 
 
 def get_current_app() -> App:

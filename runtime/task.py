@@ -14,7 +14,7 @@ from flowc.runtime.exceptions import MaxRetriesExceededError, Retry
 from flowc.runtime.options import check_priority, internal_priority
 from flowc.runtime.outcome import encode_record, now_iso
 from flowc.runtime.request import Request, current_request
-from flowc.runtime.retry import next_retry_eta, policy_for
+from flowc.runtime.retry import eager_clock, next_retry_eta, policy_for
 from flowc.runtime.workflows import replace as replacing
 
 if TYPE_CHECKING:
@@ -317,7 +317,8 @@ class Task:
             raise MaxRetriesExceededError(
                 f"Can't retry {self.name}[{req.id}] args:{req.args} kwargs:{req.kwargs}",
                 task_args=req.args, task_kwargs=req.kwargs)
-        now = None if req.is_eager or req.called_directly else self.app.broker.now()
+        now = eager_clock.get()() if req.is_eager or req.called_directly \
+            else self.app.broker.now()
         when = next_retry_eta(policy, req.retries, countdown=countdown, eta=eta, now=now)
         err = Retry(exc=exc, when=when)
         if options.get("priority") is not None:

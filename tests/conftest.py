@@ -27,7 +27,11 @@ import redis
 from flowc.runtime.redis.connection import connect
 from flowc.runtime.redis.embedded import EmbeddedServer
 
-from tests.transports import amqp_url, pg_url  # noqa: F401  (session fixtures, shared)
+from tests.transports import (  # noqa: F401  (session fixtures, shared)
+    amqp_url,
+    memcached_url,
+    pg_url,
+)
 
 LOCAL_REDIS = "redis://127.0.0.1:6379"
 TEST_DBS = range(9, 16)
@@ -35,6 +39,9 @@ TESTS = Path(__file__).resolve().parent
 
 REDIS_FIXTURES = {"redis_url", "redis_client", "embedded_server_factory"}
 """A test using any of these talks to a real Redis server: marker ``redis``."""
+SERVICE_FIXTURES = {"amqp_url": "amqp", "pg_url": "postgresql", "memcached_url": "memcached"}
+"""A test using one of these talks to that server (RabbitMQ, PostgreSQL, memcached): its
+marker, and never ``unit``."""
 PROCESS_FIXTURES = {"process_reaper", "start_worker", "start_monitored_worker",
                     "embedded_server_factory"}
 """A test using any of these starts processes (workers, beat, servers): marker ``process``."""
@@ -44,10 +51,11 @@ FOLDER_MARKERS = {
     "compat": ("compat", "process", "redis"),  # the same cases on Celery and flowc workers
     "lsp": ("process",),  # talks to a `flowc lsp` subprocess
     "topology": ("process", "redis"),  # starts Redis primaries, replicas and sentinels
+    "frameworks": ("process", "redis"),  # Django and FastAPI recipes against real workers
 }
 BROWSER_MODULES = {"test_dashboard_browser.py"}
 SUBPROCESS_MODULES = {"test_embedded.py", "test_worker_process.py", "test_beat_processes.py",
-                      "test_events_watchdog.py"}
+                      "test_events_watchdog.py", "test_same_as_worker.py"}
 """Modules that start processes without the fixtures above (servers, `python -c` children)."""
 
 
@@ -76,13 +84,14 @@ def _restore_process_env() -> Iterator[None]:
             os.environ[name] = value
 
 
-KINDS = {"unit", "redis", "process", "browser", "chaos"}
+KINDS = {"unit", "redis", "process", "browser", "chaos", *SERVICE_FIXTURES.values()}
 """The markers that say what a test needs; one given by hand (``pytestmark``, a decorator)
 counts, and a hand-given ``unit`` overrides what the module's or folder's name implies."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test ``redis``/``process``/``browser``/``chaos``/``compat``, else ``unit``."""
+    """Mark every test ``redis``/``amqp``/``postgresql``/``memcached``/``process``/``browser``/
+    ``chaos``/``compat``, else ``unit``."""
     for item in items:
         path = Path(str(item.path))
         fixtures = set(getattr(item, "fixturenames", ()))
@@ -90,6 +99,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marks: set[str] = set(declared)
         if fixtures & REDIS_FIXTURES:
             marks.add("redis")
+        marks.update(SERVICE_FIXTURES[name] for name in fixtures & SERVICE_FIXTURES.keys())
         if fixtures & PROCESS_FIXTURES:
             marks.add("process")
         if "unit" not in declared:
@@ -101,7 +111,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             marks.update(FOLDER_MARKERS.get(folder, ()))
         if _uses_celery(path):
             marks.add("compat")
-        if not marks & {"redis", "process", "browser", "chaos"}:
+        if not marks & KINDS - {"unit"}:
             marks.add("unit")
         for name in sorted(marks):
             item.add_marker(name)

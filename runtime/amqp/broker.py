@@ -461,11 +461,15 @@ class AmqpBroker:
         return int(link.channel.queue_declare(name, passive=True).method.message_count)
 
     def depth(self, queue: str) -> dict[str, int]:
-        """Ready messages (not counting unacked ones) and messages in the delay levels."""
+        """Ready messages (not counting unacked ones: AMQP does not say how many there are),
+        messages in the delay levels, and the queue's consumers (a worker process's standing
+        consumer each), from passive ``queue.declare`` replies."""
         def run(link: _Link) -> dict[str, int]:
             self._declare(link, [queue])
             delayed = sum(self._count(link, delay_queue(queue, k)) for k in range(DELAY_LEVELS))
-            return {"ready": self._count(link, queue), "delayed": delayed}
+            ok = link.channel.queue_declare(queue, passive=True).method
+            return {"ready": int(ok.message_count), "delayed": delayed,
+                    "consumers": int(ok.consumer_count)}
 
         result: dict[str, int] = self._retrying(run)
         return result

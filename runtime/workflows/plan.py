@@ -136,7 +136,7 @@ def _step(app: App, task: str, options: dict[str, Any], now: float) -> _Step:
     for own in ("v", "id", "args", "kwargs"):
         del env[own]
     step = {k: options[k] for k in (*STEP_OPTIONS, "rate_limit") if options.get(k) is not None}
-    countdown, eta = _delays(options, now)
+    countdown, eta = step_delays(options, now)
     return _Step(message.queue, message.priority,
                  app.keys.stream(message.queue, message.priority),
                  app.keys.delayed(message.queue), countdown, eta,
@@ -168,7 +168,9 @@ class _Steps:
         return found
 
 
-def _delays(options: dict[str, Any], now: float) -> tuple[float, float]:
+def step_delays(options: dict[str, Any], now: float) -> tuple[float, float]:
+    """A step's (countdown seconds, eta unix time), 0 for none: a countdown counts from when
+    the step becomes ready, an eta is absolute."""
     countdown = options.get("countdown")
     eta = options.get("eta")
     if countdown is not None:
