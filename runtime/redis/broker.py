@@ -31,7 +31,7 @@ from flowc.runtime.broker import Delivery, Outgoing
 from flowc.runtime.exceptions import BrokerFull
 from flowc.runtime.redis import scripts
 from flowc.runtime.redis.clock import ServerClock
-from flowc.runtime.redis.connection import is_cluster
+from flowc.runtime.redis.connection import connection_errors, is_cluster
 from flowc.runtime.redis.held import held_for
 from flowc.runtime.redis.keys import CONSUMER_GROUP, PRIORITY_LEVELS, Keys
 from redis.typing import EncodableT
@@ -276,6 +276,52 @@ class RedisBroker:
                     lost = int(fields[j + 1])
             out.append(Delivery(flat[i], flat[i + 1], body, tag, lost + 1))
         return out, []
+
+    def still_claimed(self, consumer: str, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """The ``deliveries`` still pending under ``consumer``, in order: a reaper gives a
+        frozen process's claims to others, and the process must not run them when it wakes."""
+        pipe = self.client.pipeline(transaction=False)
+        for d in deliveries:
+            pipe.xpending_range(d.source, CONSUMER_GROUP, d.entry_id, d.entry_id, 1, consumer)
+        replies = pipe.execute(raise_on_error=False)
+        return [d for d, reply in zip(deliveries, replies, strict=True)
+                if isinstance(reply, Exception) or reply]  # unsure: keep (the old behaviour)
+
+    def connection_errors(self) -> int:
+        """How many commands met a dropped connection so far (their replies may be lost)."""
+        return connection_errors(self.client)
+
+    def recover_claims(self, consumer: str, queues: Sequence[str],
+                       held: set[bytes]) -> list[Delivery]:
+        """Entries pending under ``consumer`` on ``queues`` that it does not hold: a claim
+        whose reply was lost with a dropped connection (redis-py then re-sent it and got a
+        second batch). Returned as deliveries for the caller to run, at once, instead of
+        waiting for the orphan check; each is re-claimed (XCLAIM) so it is not idle."""
+        keys = self.stream_keys(queues)
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.xpending_range(key, CONSUMER_GROUP, "-", "+", RECLAIM_BATCH, consumer)
+        lost: dict[str, list[Any]] = {}
+        for key, reply in zip(keys, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(reply, Exception):
+                continue
+            ids = [row["message_id"] for row in reply if row["message_id"] not in held]
+            if ids:
+                lost[key] = ids
+        if not lost:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for key, ids in lost.items():
+            pipe.xclaim(key, CONSUMER_GROUP, consumer, 0, ids)
+        flat: list[Any] = []
+        for key, reply in zip(lost, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(reply, Exception):
+                continue
+            for entry_id, fields in reply:
+                if fields:  # an entry deleted meanwhile comes back without its fields
+                    flat += [key.encode(), entry_id,
+                             [x for pair in fields.items() for x in pair]]
+        return self.parse_claim(flat)[0]
 
     # --- settling -----------------------------------------------------------------------------
 
