@@ -32,7 +32,7 @@ from flowc.runtime.exceptions import BrokerFull
 from flowc.runtime.redis import scripts
 from flowc.runtime.redis.clock import ServerClock
 from flowc.runtime.redis.connection import connection_errors, is_cluster
-from flowc.runtime.redis.held import held_for
+from flowc.runtime.redis.held import ProducerNumbers, held_for
 from flowc.runtime.redis.keys import CONSUMER_GROUP, PRIORITY_LEVELS, Keys
 from redis.typing import EncodableT
 
@@ -45,6 +45,10 @@ RECLAIM_BATCH = 500
 SLOT_WAIT_S = 0.2
 """On a Redis Cluster, how long an idle worker with queues in several slots waits on one
 queue's wake group before it looks at the next (see ``RedisBroker._fetch_slots``)."""
+PRODUCER_TTL_MS = 600_000
+"""How long a producer thread's last publish number is kept after its last publish: longer
+than any re-send of one publish can take (the clients' retries give up after about 16 s, plus
+connect timeouts)."""
 WAKE_GROUP = "wake"
 """The group idle workers block on (NOACK; never claims a message, see the module docstring)."""
 WAITER = "waiter"
@@ -66,6 +70,8 @@ class RedisBroker:
         self._requeue = scripts.load(client, "requeue")
         self._reclaim = scripts.load(client, "reclaim")
         self._publish_once = scripts.load(client, "publish_once")
+        self.publish_script = scripts.load(client, "publish")
+        self.numbers = ProducerNumbers()
         self._declared: set[str] = set()
         self.held = held_for(client)
         self.cluster = is_cluster(client)
@@ -91,16 +97,32 @@ class RedisBroker:
         if len(items) == 1 and not self.wait_replicas:
             item = items[0]
             if item.eta is None:
-                self.held.execute("XADD", self.keys.stream(item.queue, item.priority), "*",
-                                  "b", item.body, "c", item.tag)
-            else:
-                self._publish_one(self.client, item)
-            return
-        pipe = self.client.pipeline(transaction=False)
-        for item in items:
-            self._publish_one(pipe, item)
-        self.queue_wait(pipe)
-        self.check_wait(pipe.execute())
+                args = self._publish_args(item)
+                try:
+                    self.held.execute("EVALSHA", self.publish_script.sha, *args)
+                except redis.exceptions.NoScriptError:  # not run: load it and send again
+                    scripts.ensure_loaded(self.client, self.publish_script)
+                    self.held.execute("EVALSHA", self.publish_script.sha, *args)
+                return
+        for attempt in range(2):
+            pipe = self.client.pipeline(transaction=False)
+            for item in items:
+                self._publish_one(pipe, item)
+            self.queue_wait(pipe)
+            try:
+                self.check_wait(pipe.execute())
+                return
+            except redis.exceptions.NoScriptError:  # after a server restart: load it, again
+                if attempt:
+                    raise
+                scripts.ensure_loaded(self.client, self.publish_script)
+
+    def _publish_args(self, item: Outgoing) -> list[EncodableT]:
+        """``publish.lua``'s keys and arguments (after the key count) for a ready message."""
+        token, number = self.numbers.next()
+        return [2, self.keys.stream(item.queue, item.priority),
+                self.keys.producer(item.queue, token), number, PRODUCER_TTL_MS, item.body,
+                item.tag]
 
     def queue_wait(self, pipe: redis.client.Pipeline) -> None:
         """Queue ``WAIT`` for ``wait_replicas`` replicas at the end of a pipeline (if set)."""
@@ -139,9 +161,9 @@ class RedisBroker:
         if item.eta is not None and item.eta > self.clock.now():
             member = _delayed_member(item)
             target.zadd(self.keys.delayed(item.queue), {member: item.eta})
-        else:
-            target.xadd(self.keys.stream(item.queue, item.priority),
-                        {b"b": item.body, b"c": item.tag})
+        else:  # publish.lua: a pipeline the client re-sends after a dropped connection
+            target.execute_command("EVALSHA", self.publish_script.sha,
+                                   *self._publish_args(item))
 
     # --- consuming ----------------------------------------------------------------------------
 

@@ -8,9 +8,11 @@ round trip. Dropped connections are re-opened with capped exponential backoff, l
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
+import uuid
 from typing import Any
 
 import redis
@@ -20,6 +22,26 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 RETRY_ATTEMPTS = 12
 RETRY_BASE_S = 0.05
 RETRY_CAP_S = 2.0
+
+
+class ProducerNumbers:
+    """A token per thread of this process and an increasing number per publish (``publish.lua``
+    stores the last number per token and queue, so a re-sent publish is recognised).
+
+    One thread publishes one command at a time, so its numbers reach Redis in order; a forked
+    child gets a new token (it would otherwise repeat its parent's numbers)."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def next(self) -> tuple[str, int]:
+        """This thread's token and its next number."""
+        local = self.local
+        if getattr(local, "pid", None) != os.getpid():
+            local.pid = os.getpid()
+            local.token = uuid.uuid4().hex[:16]
+            local.numbers = itertools.count(1)
+        return local.token, next(local.numbers)
 
 
 class HeldConnection:

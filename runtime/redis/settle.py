@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flowc.runtime.redis import scripts
 from flowc.runtime.redis.workflow_store import parse_reply
 from redis.exceptions import NoScriptError
 
@@ -90,6 +91,8 @@ class RedisSettlement:
         claimed = self._settle_joins(batch, join_at, replies) if batch.joins else None
         for reply in replies:
             if isinstance(reply, Exception):
+                if isinstance(reply, NoScriptError):  # publish.lua after a server restart
+                    scripts.ensure_loaded(broker.client, broker.publish_script)
                 # Keep for the next flush only the publishes that failed: one that succeeded
                 # (an XADD) would run its task twice if sent again. The rest is idempotent.
                 sent = replies[publish_at:publish_at + len(batch.publishes)]
@@ -109,8 +112,6 @@ class RedisSettlement:
         """Store the records join replies ask for, publish what they left to the worker
         (runs submitted with publish=worker), re-run joins that hit an empty script cache;
         return the folded claim's reply, if any."""
-        from flowc.runtime.redis import scripts
-
         follow: list[tuple[str, bytes]] = []
         ready = []
         retry = []
