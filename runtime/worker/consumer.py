@@ -84,7 +84,9 @@ class Consumer:
         (the heartbeat lapses ``lost_after`` after the last pulse, at most one interval ago)."""
         self.awake_at = time.monotonic()
         """When the loop last showed it was running (before a fetch, before each task)."""
-        self.errors_seen = app.broker.connection_errors()
+        self.errors_seen: int | None = app.broker.connection_errors()
+        """The broker's count of commands that met a dropped connection, as last checked
+        (None after a failed iteration): when it moves, claims may have been lost."""
         self.time_limiter: TimeLimiter | None = None
         """Set by the worker where tasks run on the main thread (solo, prefork)."""
         self._rate_limiter: RateLimiter | None = None
@@ -108,6 +110,7 @@ class Consumer:
                 self.run_once()
             except Exception:
                 logger.exception("consumer iteration failed; retrying in 1 s")
+                self.errors_seen = None  # a claim in the failed round trip may be lost: look
                 time.sleep(1.0)
         self.shutdown()
 
@@ -388,7 +391,18 @@ class Consumer:
         if len(self.settler) and (self.runtime_ewma.get(task.name, 1.0) >= FAST_TASK_S
                                   or self.settler.age_s() > MAX_UNFLUSHED_AGE_S
                                   or len(self.settler) >= 4 * MAX_BATCH):
+            self.flush_before_start()
+
+    def flush_before_start(self) -> None:
+        """Flush before a task starts; if that fails the task still runs: its early ack may
+        already be written (the pipeline's acks pass where a result hits a full Redis), and
+        a message acknowledged and not run would be lost. What failed stays queued and is
+        written with the next flush."""
+        try:
             self.settler.flush(self.name)
+        except Exception:
+            logger.exception("flush before a task started failed; the task runs and the "
+                             "writes are retried with the next flush")
 
     def finish(self, delivery: Delivery, task: Task, message: Message, outcome: Outcome) -> None:
         """Queue the writes that settle a finished task."""

@@ -57,7 +57,7 @@ class PoolConsumer(Consumer):
                     continue
                 task, message = prepared
                 self.before_start(delivery, task, message)
-                self.settler.flush(self.name)
+                self.flush_before_start()
                 self.in_flight += 1
             self.start(delivery, task, message)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import redis
 from flowc.runtime.app import App
 from flowc.runtime.redis.embedded import EmbeddedServer
 
@@ -39,5 +40,34 @@ def test_delay_on_a_full_redis_raises_a_one_line_error_saying_what_to_do(
         # And a delayed message (its ZADD) fails the same way
         with pytest.raises(BrokerFull):
             store.apply_async(("y" * 100_000,), countdown=10)
+    finally:
+        app.close()
+
+
+def test_a_batch_of_results_stops_at_the_limit_instead_of_writing_past_it(
+        embedded_server_factory: Callable[..., EmbeddedServer]) -> None:
+    # Given a 5 MB server filled to just under its limit
+    server = embedded_server_factory(config={"maxmemory": "5mb",
+                                             "maxmemory-policy": "noeviction"})
+    app = App("full", broker=server.url)
+    client = app.broker_client
+    limit = int(client.config_get("maxmemory")["maxmemory"])
+    try:
+        for i in range(100):
+            try:
+                client.set(f"filler:{i}", b"f" * 100_000)
+            except redis.exceptions.OutOfMemoryError:
+                break
+        client.delete(f"filler:{i - 1}")  # 100 KB of room
+        # When a worker's flush stores thirty 100 KB results in one go
+        records = [(f"task-{n}", b"j" + b"r" * 100_000) for n in range(30)]
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            app.backend.store(records, 3600)
+        # Then the server stopped within one record of its limit (it wrote all 3 MB before)
+        used = int(client.info("memory")["used_memory"])
+        stored = sum(client.exists(app.keys.result(tid)) for tid, _ in records)
+        print(f"stored {stored} of 30, used {used / 2**20:.2f} MB of {limit / 2**20:.2f} MB")
+        assert stored <= 2
+        assert used < limit + 250_000
     finally:
         app.close()
