@@ -88,11 +88,10 @@ class RedisSettlement:
         if batch.joins or batch.publishes:
             broker.queue_wait(pipe)  # what the joins and retries enqueued, on the replicas
         replies = pipe.execute(raise_on_error=False) if len(pipe) else []
+        self._publish_again_after_noscript(batch, publish_at, replies)
         claimed = self._settle_joins(batch, join_at, replies) if batch.joins else None
         for reply in replies:
             if isinstance(reply, Exception):
-                if isinstance(reply, NoScriptError):  # publish.lua after a server restart
-                    scripts.ensure_loaded(broker.client, broker.publish_script)
                 # Keep for the next flush only the publishes that failed: one that succeeded
                 # (an XADD) would run its task twice if sent again. The rest is idempotent.
                 sent = replies[publish_at:publish_at + len(batch.publishes)]
@@ -107,6 +106,19 @@ class RedisSettlement:
         if claim_at < 0:
             return None
         return broker.parse_claim(replies[claim_at])
+
+    def _publish_again_after_noscript(self, batch: Settler, publish_at: int,
+                                      replies: list[Any]) -> None:
+        """After a server restart emptied the script cache, the batch's publishes (publish.lua)
+        came back NOSCRIPT, so none ran: publish them now (which loads the script), before
+        the batch is done, and count them as sent."""
+        sent = range(publish_at, publish_at + len(batch.publishes))
+        again = [i for i in sent if isinstance(replies[i], NoScriptError)]
+        if not again:
+            return
+        self.broker.publish([batch.publishes[i - publish_at] for i in again])
+        for i in again:
+            replies[i] = 1
 
     def _settle_joins(self, batch: Settler, join_at: list[int], replies: list[Any]) -> Any:
         """Store the records join replies ask for, publish what they left to the worker

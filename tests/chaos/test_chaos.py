@@ -33,7 +33,8 @@ pytestmark = [pytest.mark.timeout(600)]
 
 
 def _runs(cluster: Cluster) -> Counter[int]:
-    return Counter(int(v) for v in cluster.logged("runs"))
+    """How many times each ``record(i)`` ran (from ``rel:execs``: one token per run)."""
+    return Counter(int(v.split(b":")[0]) for v in cluster.redis.smembers("rel:execs"))
 
 
 def _all_ran(cluster: Cluster, ids: range, timeout_s: float) -> float | None:
@@ -94,18 +95,18 @@ def test_sigkill_storm(cluster: Cluster, rel_app: App, report: list[Row]) -> Non
 
 
 def test_sigstop_freezes(cluster: Cluster, rel_app: App, report: list[Row]) -> None:
-    # Given two solo workers with 8 messages prefetched each
+    # Given two solo workers with 8 messages prefetched each, 2,500 tasks of 20 ms
     env = {"REL_PREFETCH": "8"}
     workers = [cluster.start("-P", "solo", env=env) for _ in range(2)]
     names = [_consumer_of(cluster, w) for w in workers]
-    n = 600
+    n = 2500
     for i in range(n):
         ra.record.delay(i, 0.02)
     back = []
-    # When each is frozen (SIGSTOP) for 6 s, three times over, while the other works
-    for round_ in range(6):
+    # When each is frozen (SIGSTOP) for 6 s, twice over, while the other works
+    for round_ in range(4):
         worker, name = workers[round_ % 2], names[round_ % 2]
-        wait_until(lambda w=name: _pending_of(cluster, w) > 1, 10, "a prefetched batch")
+        wait_until(lambda w=name: _pending_of(cluster, w) > 1, 20, "a prefetched batch")
         stopped = time.monotonic()
         worker.proc.send_signal(signal.SIGSTOP)
         try:
@@ -116,16 +117,16 @@ def test_sigstop_freezes(cluster: Cluster, rel_app: App, report: list[Row]) -> N
             time.sleep(max(0.0, 6.0 - (time.monotonic() - stopped)))  # the freeze itself
         finally:
             worker.proc.send_signal(signal.SIGCONT)
-    done = _all_ran(cluster, range(n), 120)
+    done = _all_ran(cluster, range(n), 180)
     assert done is not None, cluster.logs()
     runs = _runs(cluster)
     dropped = sum(w.log.count("given to other workers meanwhile") for w in workers)
-    report.append(Row("SIGSTOP: 6 freezes of 6 s, 2 workers prefetching 8, 600 tasks", n,
+    report.append(Row("SIGSTOP: 4 freezes of 6 s, 2 workers prefetching 8, 2,500 tasks", n,
                       n - len(set(runs)), _twice(runs), max(back),
                       f"recovery: freeze to its claims returned (longest); resumed workers "
                       f"dropped given-away batches {dropped} times; a twice-run task is the "
                       f"one running when frozen"))
-    assert _twice(runs) <= 6, cluster.logs()  # only the task each freeze interrupted
+    assert _twice(runs) <= 4, cluster.logs()  # only the task each freeze interrupted
 
 
 def test_redis_restart(cluster: Cluster, rel_app: App, report: list[Row]) -> None:
