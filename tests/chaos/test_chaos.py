@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import re
 import signal
 import threading
 import time
@@ -46,6 +47,12 @@ def _all_ran(cluster: Cluster, ids: range, timeout_s: float) -> float | None:
             return time.monotonic()
         time.sleep(0.05)
     return None
+
+
+def _recovered(cluster: Cluster) -> int:
+    """Messages the workers recovered from claims whose reply was lost (their logs)."""
+    text = "\n".join(w.log for w in cluster.workers)
+    return sum(int(n) for n in re.findall(r"recovered (\d+) message", text))
 
 
 def _twice(runs: Counter[int]) -> int:
@@ -179,7 +186,8 @@ def test_client_kill(cluster: Cluster, rel_app: App, report: list[Row]) -> None:
                       "3,000 tasks", n, n - len(set(runs)), _twice(runs),
                       None if done is None else done - last_kill,
                       f"stream entries added {added} for {n} tasks (a re-sent publish "
-                      f"queued twice would show here); recovery: last kill to last run"))
+                      f"queued twice would show here); claims recovered after a lost reply: "
+                      f"{_recovered(cluster)}; recovery: last kill to last run"))
     assert produced.is_set() and done is not None, cluster.logs()
     assert added == n
     assert _twice(runs) == 0
