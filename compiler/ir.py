@@ -317,22 +317,11 @@ class Workflow(BaseModel):
     # -- binding (what the join does when a node becomes ready) -----------------------------
     def incoming_value(self, node_id: str, results: Mapping[str, Any]) -> tuple[bool, Any]:
         """``(True, value)`` if the node gets a value prepended (for a map: the list to map)."""
-        n = self.node(node_id)
-        if n.prepend is not None:
-            return True, results[n.prepend]
-        if n.collect is not None:
-            return True, fill_shape(n.collect, results)
-        if n.kind == "map" and n.items is not None:
-            return True, list(n.items)
-        return False, None
+        return incoming_value(self.node(node_id), results)
 
     def bind(self, node_id: str, results: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
         """The positional and keyword arguments of a ready task node, given parent results."""
-        n = self.node(node_id)
-        has_value, value = self.incoming_value(node_id, results)
-        args = [value, *n.args] if has_value else list(n.args)
-        kwargs = {**n.kwargs, **{k: results[src] for k, src in n.kwarg_inputs.items()}}
-        return args, kwargs
+        return bind(self.node(node_id), results)
 
     def final_result(self, results: Mapping[str, Any]) -> Any:
         """The workflow's result built from node results (``None`` if it has no result)."""
@@ -347,6 +336,25 @@ class Workflow(BaseModel):
     @classmethod
     def from_json(cls, text: str | bytes) -> Workflow:
         return cls.model_validate_json(text)
+
+
+def incoming_value(n: Node, results: Mapping[str, Any]) -> tuple[bool, Any]:
+    """``Workflow.incoming_value`` of a node in hand (no lookup by id)."""
+    if n.prepend is not None:
+        return True, results[n.prepend]
+    if n.collect is not None:
+        return True, fill_shape(n.collect, results)
+    if n.kind == "map" and n.items is not None:
+        return True, list(n.items)
+    return False, None
+
+
+def bind(n: Node, results: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """``Workflow.bind`` of a node in hand: what the join does when it becomes ready."""
+    has_value, value = incoming_value(n, results)
+    args = [value, *n.args] if has_value else list(n.args)
+    kwargs = {**n.kwargs, **{k: results[src] for k, src in n.kwarg_inputs.items()}}
+    return args, kwargs
 
 
 def shape_leaves(shape: Any) -> Iterator[str]:

@@ -16,9 +16,9 @@ import flowc._pools  # noqa: F401 - first flowc import: `flowc worker -P gevent`
 
 if TYPE_CHECKING:
     from flowc.compiler.canvas.builtins import chunks, xmap, xstarmap
-    from flowc.compiler.canvas.primitives import chain, chord, fanout, group, signature
-    from flowc.compiler.canvas.primitives import signature as subtask
-    from flowc.compiler.canvas.signature import Signature
+    from flowc.compiler.canvas.primitives import chain, chord, fanout, group
+    from flowc.compiler.canvas.signature import Signature, signature
+    from flowc.compiler.canvas.signature import signature as subtask
     from flowc.runtime import states
     from flowc.runtime.app import App
     from flowc.runtime.app import App as Celery
@@ -52,8 +52,8 @@ _WHERE: dict[str, tuple[str, str]] = {
     "chord": ("flowc.compiler.canvas.primitives", "chord"),
     "fanout": ("flowc.compiler.canvas.primitives", "fanout"),
     "group": ("flowc.compiler.canvas.primitives", "group"),
-    "signature": ("flowc.compiler.canvas.primitives", "signature"),
-    "subtask": ("flowc.compiler.canvas.primitives", "signature"),  # Celery's old name
+    "signature": ("flowc.compiler.canvas.signature", "signature"),
+    "subtask": ("flowc.compiler.canvas.signature", "signature"),  # Celery's old name
     "chunks": ("flowc.compiler.canvas.builtins", "chunks"),
     "xmap": ("flowc.compiler.canvas.builtins", "xmap"),
     "xstarmap": ("flowc.compiler.canvas.builtins", "xstarmap"),
@@ -68,6 +68,12 @@ _WHERE: dict[str, tuple[str, str]] = {
 }
 """Where each public name lives: (module, attribute); an empty attribute means the module."""
 
+_ON_THE_CURRENT_APP = frozenset({"flowc.runtime.current", "flowc.runtime.result",
+                                 "flowc.runtime.group_result", "flowc.runtime.task"})
+"""Modules whose names may use the current app, made on first use when no App exists (Celery's
+default app): loading one through the facade also loads ``runtime.app``, which tells
+``runtime.current`` how to make that app (the runtime's lower modules do not import it)."""
+
 
 def __getattr__(name: str) -> Any:
     """Load a public name from its module on first use, and keep it as a module global."""
@@ -75,6 +81,8 @@ def __getattr__(name: str) -> Any:
         module, attribute = _WHERE[name]
     except KeyError:
         raise AttributeError(f"module 'flowc' has no attribute {name!r}") from None
+    if module in _ON_THE_CURRENT_APP:
+        import_module("flowc.runtime.app")
     value = import_module(module)
     if attribute:
         value = getattr(value, attribute)

@@ -14,6 +14,8 @@ from flowc.runtime.exceptions import (
     MessageTooLarge,
     NotRegistered,
     Reject,
+    ResultBackendUnavailable,
+    ResultTooLarge,
     Retry,
     SerializationError,
     SoftTimeLimitExceeded,
@@ -23,6 +25,7 @@ from flowc.runtime.exceptions import (
     TimeLimitExceeded,
     TimeoutError,
     WorkerLostError,
+    WorkflowsUnsupported,
 )
 
 CeleryError = FlowcError
@@ -47,6 +50,8 @@ __all__ = [
     "NotRegistered",
     "OperationalError",
     "Reject",
+    "ResultBackendUnavailable",
+    "ResultTooLarge",
     "Retry",
     "SerializationError",
     "SoftTimeLimitExceeded",
@@ -56,4 +61,5 @@ __all__ = [
     "TimeLimitExceeded",
     "TimeoutError",
     "WorkerLostError",
+    "WorkflowsUnsupported",
 ]

@@ -1,5 +1,6 @@
 """Result handles under Celery's module path: ``from flowc.result import AsyncResult``."""
 
+import flowc.runtime.app  # noqa: F401 - AsyncResult(id) with no app= may make the default app
 from flowc.runtime.group_result import GroupResult, ResultSet
 from flowc.runtime.result import (
     AsyncResult,

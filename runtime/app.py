@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from flowc.runtime import signals
+from flowc.runtime import current, signals
+from flowc.runtime.broker import Outgoing
 from flowc.runtime.config import Settings
-from flowc.runtime.exceptions import InvalidTaskOptions
+from flowc.runtime.current import send_hook
+from flowc.runtime.exceptions import ImproperlyConfigured, InvalidTaskOptions
+from flowc.runtime.fixups import install_fixups
+from flowc.runtime.group_result import GroupResult as GroupResultType
 from flowc.runtime.message import Message
 from flowc.runtime.options import (
     check_call_options,
@@ -19,9 +24,11 @@ from flowc.runtime.options import (
 from flowc.runtime.producer import build_message, check_arguments, send_plain
 from flowc.runtime.redis.keys import Keys
 from flowc.runtime.registry import TaskRegistry
+from flowc.runtime.request import current_request
 from flowc.runtime.result import AsyncResult as AsyncResultType
 from flowc.runtime.task import Task as BaseTask
 from flowc.runtime.wire import Wire
+from flowc.runtime.workflows.handle import WorkflowRun
 
 if TYPE_CHECKING:  # annotations only: redis-py takes ~70 ms to import
     from flowc.runtime.backend import ResultBackend, WorkflowJoin
@@ -40,8 +47,12 @@ logger = logging.getLogger("flowc.producer")
 
 
 def transport(url: str) -> str:
-    """Which adapter a URL selects: ``amqp``, ``postgresql`` or ``redis`` (by its scheme)."""
-    scheme = url.partition("://")[0].lower().removeprefix("db+").split("+")[0]
+    """Which adapter a URL selects: ``amqp``, ``postgresql``, ``memcached`` or ``redis`` (by
+    its scheme; Celery's ``cache+memcached://`` is Memcached)."""
+    full = url.partition("://")[0].lower()
+    if full in ("memcached", "cache+memcached", "cache+pylibmc"):
+        return "memcached"
+    scheme = full.removeprefix("db+").split("+")[0]
     if scheme in ("amqp", "amqps", "pyamqp"):
         return "amqp"
     if scheme in ("postgresql", "postgres"):
@@ -50,15 +61,30 @@ def transport(url: str) -> str:
 
 
 class _ConfReader:
-    """``App.conf`` when an ``on_after_configure`` receiver waits: puts the settings back as a
-    plain instance attribute (what every other read finds, at no cost), then sends the signal."""
+    """``App.conf`` at its first read, and again when an ``on_after_configure`` receiver waits:
+    loads the deferred ``config_from_object`` sources, puts the settings back as a plain
+    instance attribute (what every other read finds, at no cost), then sends the signal."""
 
     def __get__(self, app: App | None, owner: type) -> Any:
         if app is None:
             return self
-        settings = app.__dict__["conf"] = app._settings
-        app.on_after_configure.send_pending(app, source=settings)
+        settings = app._settings
+        with _CONFIGURING:  # a concurrent first read waits for the sources to be loaded
+            sources, app._config_sources = app._config_sources, []
+            for i, source in enumerate(sources):  # popped first: a read of app.conf while
+                try:  # loading them (a settings module that imports the app) is fine
+                    app._load_config(*source)
+                except BaseException:  # a bad source fails every read, not only the first
+                    app._config_sources[:0] = sources[i:]
+                    raise
+            app.__dict__["conf"] = settings
+        configure = app.__dict__.get("on_after_configure")
+        if configure is not None:
+            configure.send_pending(app, source=settings)
         return settings
+
+
+_CONFIGURING = threading.RLock()
 
 
 class App:
@@ -72,20 +98,28 @@ class App:
                  backend: str | None = None, *, include: Iterable[str] | None = None,
                  config_source: Any = None, set_as_current: bool = True,
                  namespace: str | None = None, **settings: Any) -> None:
-        from flowc.runtime import current
-
         self.main = main
-        self.conf = Settings()
-        if config_source is not None:
-            self.conf.from_object(config_source, namespace=namespace)
-        if settings:
-            self.conf.update(settings)
+        preconf: dict[str, Any] = dict(settings)
         if broker:
-            self.conf.broker_url = broker
+            preconf["broker_url"] = broker
         if backend:
-            self.conf.result_backend = backend
+            preconf["result_backend"] = backend
         if include:
-            self.conf.include = list(include)
+            preconf["include"] = list(include)
+        self._settings = Settings()
+        self._settings.update(preconf)
+        self._preconf = preconf
+        """Settings given to the constructor: they win over a configuration source (Celery's)."""
+        self._config_sources: list[tuple[Any, str | None, bool]] = []
+        """``config_from_object`` sources not loaded yet: the first read of ``conf`` loads
+        them (Celery's laziness, which ``'django.conf:settings'`` in a project package needs)."""
+        if config_source is not None:
+            self.config_from_object(config_source, namespace=namespace)
+        self.task_cls: type[BaseTask] = BaseTask
+        """The class ``app.Task`` derives from (Celery's ``task_cls``)."""
+        self._fixups = install_fixups(self)
+        self._autodiscover: list[tuple[Any, str]] = []
+        """``autodiscover_tasks`` calls waiting for ``import_modules`` (packages, related name)."""
         self.tasks = TaskRegistry(self)
         self.broker_is_embedded = False
         self._broker_reached = False
@@ -106,31 +140,46 @@ class App:
                            namespace: str | None = None) -> None:
         """Load settings from a module, ``module``/``module:attribute`` path, class, object or
         mapping (Celery's API). ``namespace='CELERY'`` reads ``CELERY_BROKER_URL``-style names,
-        as a Django ``settings`` module holds them."""
+        as a Django ``settings`` module holds them.
+
+        As in Celery, the source is read at the first read of ``app.conf`` (at once with
+        ``force=True``, or when ``conf`` was already read), so ``proj/celery.py`` may name
+        ``'django.conf:settings'`` while Django is still importing the settings module.
+        Settings given to ``App(...)`` keep their values. ``silent`` ignores an ImportError.
+        """
+        source = (obj, namespace, silent)
+        if force or "conf" in self.__dict__:
+            self._load_config(*source)
+        else:
+            self._config_sources.append(source)
+
+    def _load_config(self, obj: Any, namespace: str | None, silent: bool) -> None:
         try:
-            self.conf.from_object(obj, namespace=namespace)
+            self._settings.from_object(obj, namespace=namespace)
         except ImportError:
             if not silent:
                 raise
+        if self._preconf:
+            self._settings.update(self._preconf)
 
     def set_current(self) -> None:
         """Make this the current app (``current_app``, apps-less ``AsyncResult``/signatures)."""
-        from flowc.runtime.current import set_current_app
-
-        set_current_app(self)
+        current.set_current_app(self)
 
     set_default = set_current
 
     @cached_property
     def Task(self) -> type[BaseTask]:
-        """This app's base task class: ``class MyTask(app.Task)``, ``@app.task(base=MyTask)``."""
-        return type("Task", (BaseTask,), {"_app": self, "__module__": BaseTask.__module__})
+        """This app's base task class: ``class MyTask(app.Task)``, ``@app.task(base=MyTask)``;
+        a subclass of ``task_cls`` and of the fixups' task mixins (in a Django project,
+        ``delay_on_commit``)."""
+        mixins = tuple(f.task_mixin for f in self._fixups if f.task_mixin is not None)
+        base = self.task_cls
+        return type("Task", (*mixins, base), {"_app": self, "__module__": base.__module__})
 
     @property
     def current_task(self) -> BaseTask | None:
         """The task running in this thread or coroutine, None outside one (Celery's)."""
-        from flowc.runtime.request import current_request
-
         request = current_request.get()
         if request is None or request.task is None:
             return None
@@ -139,8 +188,6 @@ class App:
     @property
     def current_worker_task(self) -> BaseTask | None:
         """The task a worker is running here (not one called directly), else None."""
-        from flowc.runtime.request import current_request
-
         request = current_request.get()
         if request is None or request.called_directly or request.is_eager:
             return None
@@ -239,11 +286,22 @@ class App:
 
     @cached_property
     def backend(self) -> ResultBackend:
-        """The result backend: ``PgResultBackend`` for postgresql:// URLs, else Redis."""
+        """The result backend: ``PgResultBackend`` for postgresql:// URLs,
+        ``MemcachedResultBackend`` for (cache+)memcached:// URLs, else Redis."""
         if transport(self.backend_url) == "postgresql":
             from flowc.runtime.sql.backend import Database, PgResultBackend
 
             return PgResultBackend(Database(self.backend_url))
+        if transport(self.backend_url) == "memcached":
+            from flowc.runtime.memcached.backend import Memcached, MemcachedResultBackend
+
+            return MemcachedResultBackend(Memcached(self.backend_url, self.keys.prefix))
+        if self.backend_url.lower().startswith("cache+"):  # Celery's other cache backends
+            raise ImproperlyConfigured(
+                f"result_backend {self.backend_url!r} is not supported",
+                hint="flowc's cache backend is Memcached (cache+memcached://host:11211/); for "
+                "tests, task_always_eager or no result_backend (the embedded server) instead "
+                "of cache+memory://")
         from flowc.runtime.redis.backend import RedisResultBackend
 
         return RedisResultBackend(self.backend_client, self.keys)
@@ -252,7 +310,12 @@ class App:
     def workflow_join(self) -> WorkflowJoin:
         """The durable join of workflow runs: in PostgreSQL with that backend, else
         ``RedisWorkflowJoin`` on the broker's server (or the backend's, returning ready
-        messages, when the broker is not Redis)."""
+        messages, when the broker is not Redis). Memcached holds no runs: its join refuses
+        them at submit."""
+        if transport(self.backend_url) == "memcached":
+            from flowc.runtime.memcached.join import RefusingWorkflowJoin
+
+            return RefusingWorkflowJoin()
         if transport(self.backend_url) == "postgresql":
             from flowc.runtime.sql.backend import PgResultBackend
             from flowc.runtime.sql.join import PgWorkflowJoin
@@ -287,14 +350,15 @@ class App:
         from flowc.runtime.worker.settle import PortSettlement
 
         broker, backend, join = self.broker, self.backend, self.workflow_join
+        ports_only = PortSettlement(self.conf, self.wire, broker, backend, join)
         # A join that leaves publishing to workers only because messages are signed keeps the
         # fast path: RedisSettlement hands batches with joins to PortSettlement itself
         signing_only = self.conf.flowc_workflow_publish == "join" and not is_cluster(
             self.broker_client)
         if isinstance(broker, RedisBroker) and isinstance(backend, RedisResultBackend) \
                 and isinstance(join, RedisWorkflowJoin) and (not join.by_worker or signing_only):
-            return RedisSettlement(self, broker, backend, join)
-        return PortSettlement(self)
+            return RedisSettlement(self.conf, self.wire, broker, backend, join, ports_only)
+        return ports_only
 
     @cached_property
     def control(self) -> Any:
@@ -311,6 +375,8 @@ class App:
         return WorkflowRuns(self, self.workflow_join)
 
     # --- canvases (the compiler's Dispatcher contract) ---------------------------------------
+    # workflows.canvas_app and workflows.eager load the compiler (~40 ms): imported on first use,
+    # so a producer that only sends tasks never loads it.
 
     def apply_canvas(self, canvas: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
                      options: dict[str, Any]) -> Any:
@@ -334,16 +400,17 @@ class App:
         """Submit a compiled IR ``Workflow``; returns result handles shaped like its result."""
         from flowc.runtime.workflows.canvas_app import submit_workflow
 
+        hook = send_hook.get()
+        if hook is not None:  # submitted by a task flowc.testing's harness runs
+            return hook(self, workflow, (), {}, {})
         if self.conf.task_always_eager:
             from flowc.runtime.workflows.eager import run_eagerly
 
             return run_eagerly(self, workflow)
         return submit_workflow(self, workflow, workflow_id)
 
-    def workflow(self, workflow_id: str) -> Any:
+    def workflow(self, workflow_id: str) -> WorkflowRun:
         """A handle on a workflow run: status, node states, revoke, retry."""
-        from flowc.runtime.workflows.handle import WorkflowRun
-
         return WorkflowRun(self, workflow_id)
 
     # --- beat (Celery's periodic-task API; see runtime/beat/entries.py) ----------------------
@@ -357,10 +424,7 @@ class App:
         from flowc.runtime.beat.entries import ConfigureSignal
 
         def pending() -> None:  # the next ``app.conf`` goes through _ConfReader, which sends
-            settings = self.__dict__.get("conf")
-            if settings is not None:
-                self._settings = settings  # first: a concurrent read finds it either way
-                self.__dict__.pop("conf", None)
+            self.__dict__.pop("conf", None)
 
         return ConfigureSignal("on_after_configure", pending)
 
@@ -422,36 +486,61 @@ class App:
         """A handle on a task's result by id."""
         return AsyncResultType(task_id, self, task_name)
 
-    def GroupResult(self, id: str | None = None, results: list[Any] | None = None) -> Any:
+    def GroupResult(self, id: str | None = None,
+                    results: list[Any] | None = None) -> GroupResultType:
         """A handle on a group's results (Celery's ``app.GroupResult``)."""
-        from flowc.runtime.group_result import GroupResult
-
-        return GroupResult(id, list(results or []), self)
+        return GroupResultType(id, list(results or []), self)
 
     def autodiscover_tasks(self,
                            packages: Iterable[str] | Callable[[], Iterable[str]] | None = None,
                            related_name: str = "tasks", force: bool = False) -> None:
-        """Import ``<package>.tasks`` for each package so their tasks register (now: Celery
-        defers it). ``packages`` may be a callable returning them (Celery's lazy form); with
-        none, a configured Django project's ``INSTALLED_APPS`` are used, as Celery's Django
-        fixup does. A missing ``tasks`` module is skipped."""
+        """Import ``<package>.<related_name>`` for each package so its tasks register, as
+        Celery does: when the worker starts (``import_modules``), or now with ``force=True``.
+
+        ``packages`` may be a callable returning them (read when the discovery runs); with none,
+        a Django project's installed apps are used (``DJANGO_SETTINGS_MODULE`` set: the worker
+        runs ``django.setup()`` first, so a ``tasks.py`` may import its models). A package
+        without that module is skipped, a package that does not exist raises (an
+        ``AppConfig`` path stands for its parent package), and so does an error inside the
+        module.
+        """
+        if force:
+            self._discover(packages, related_name)
+        else:
+            self._autodiscover.append((packages, related_name))
+
+    def _discover(self, packages: Iterable[str] | Callable[[], Iterable[str]] | None,
+                  related_name: str) -> None:
         import importlib
 
         if callable(packages):
             packages = packages()
         if packages is None:
-            packages = _django_apps()
+            packages = [p for fixup in self._fixups for p in fixup.installed_apps()]
         for package in packages:
             try:
-                importlib.import_module(f"{package}.{related_name}")
+                importlib.import_module(package)
+            except ModuleNotFoundError as e:  # an AppConfig path: 'shop.apps.ShopConfig'
+                if e.name != package or "." not in package:
+                    raise
+                package = package.rpartition(".")[0]
+            module = f"{package}.{related_name}"
+            try:
+                importlib.import_module(module)
             except ModuleNotFoundError as e:
-                if e.name != f"{package}.{related_name}":
+                if e.name != module:
                     raise
 
     def import_modules(self) -> None:
-        """Import the modules named by the ``imports`` and ``include`` settings."""
+        """Import the task modules: a framework's setup first (``django.setup()``), then the
+        ``autodiscover_tasks`` packages, then the modules of the ``imports`` and ``include``
+        settings. The worker calls it at start; calling it again imports nothing new."""
         import importlib
 
+        for fixup in self._fixups:
+            fixup.on_import_modules()
+        for packages, related_name in self._autodiscover:
+            self._discover(packages, related_name)
         for module in [*self.conf.imports, *self.conf.include]:
             importlib.import_module(module)
 
@@ -507,6 +596,12 @@ class App:
                     options[key] = [value]
             sig = Signature(name, tuple(args or ()), dict(kwargs or {}), options, app=self)
             return self.apply_canvas(sig, (), {}, {})
+        hook = send_hook.get()
+        if hook is not None:  # sent by a task flowc.testing's harness runs
+            from flowc.compiler.canvas.signature import Signature
+
+            return hook(self, Signature(name, tuple(args_list), kwargs_dict, options, app=self),
+                        (), {}, {})
         if task is not None and self.conf.task_always_eager:
             return task.apply(args_list, kwargs_dict, **options)
         if task is not None and task.typing is not False:
@@ -542,8 +637,6 @@ class App:
     def publish_once(self, message: Message, key: str, serializer: str | None = None) -> str:
         """Publish unless ``key`` was used within ``flowc_idempotency_ttl``; the task id that
         holds the key (this message's, or the first caller's)."""
-        from flowc.runtime.broker import Outgoing
-
         observed = _publish_observed()
         if observed:
             _before_publish(message)
@@ -589,8 +682,6 @@ class App:
 
     def publish(self, messages: list[Message], serializer: str | None = None) -> None:
         """Encode and send messages in one round trip."""
-        from flowc.runtime.broker import Outgoing
-
         observed = _publish_observed()
         items = []
         for m in messages:
@@ -616,18 +707,6 @@ class App:
 
 
 setattr(App, "conf", _ConfReader())  # noqa: B010 - read only while the instance attribute is away
-
-
-def _django_apps() -> list[str]:
-    """The packages of a configured Django project's installed apps; [] without Django."""
-    try:
-        from django.apps import apps
-    except ImportError:
-        return []
-    try:
-        return [config.name for config in apps.get_app_configs()]
-    except Exception:  # Django present but not set up (no settings): nothing to discover
-        return []
 
 
 def _publish_observed() -> bool:
@@ -665,3 +744,11 @@ def _after_publish(message: Message) -> None:
     signals.after_task_publish.send(
         sender=message.task, body=(message.args, message.kwargs, {}), exchange="",
         routing_key=message.queue, headers=_headers_of(message))
+
+
+def _default_app() -> App:
+    """The app ``current_app`` is when no App was created (Celery's default app)."""
+    return App("default", set_as_current=False)
+
+
+current.set_default_app_factory(_default_app)

@@ -1,8 +1,9 @@
 """The result-backend ports: task outcomes (``ResultBackend``) and workflow joins
 (``WorkflowJoin``).
 
-Redis first (``runtime/redis``); PostgreSQL or Memcached plug in behind the same methods and
-are held to them by tests/contract. Records are opaque bytes here (see ``outcome`` for their
+Redis first (``runtime/redis``); PostgreSQL (``runtime/sql``) and Memcached
+(``runtime/memcached``, results only: its join refuses runs) plug in behind the same methods
+and are held to them by tests/contract. Records are opaque bytes here (see ``outcome`` for their
 encoding). A join reports the messages it made ready in ``JoinReply.ready`` when it cannot
 enqueue them itself (another broker, another Cluster slot): the worker then publishes them.
 """
@@ -41,7 +42,8 @@ class ResultBackend(Protocol):
         ...
 
     def wait(self, task_id: str, timeout_s: float | None) -> bytes | None:
-        """Block (no polling) until the terminal record exists; None on timeout."""
+        """Block until the terminal record exists (woken by the store where it can push:
+        Redis, PostgreSQL; Memcached polls with a backoff); None on timeout."""
         ...
 
     def forget(self, task_id: str) -> None:

@@ -53,6 +53,7 @@ IGNORED_SETTINGS = frozenset({
     "result_backend_transport_options", "result_cache_max", "result_chord_join_timeout",
     "result_chord_retry_interval", "result_compression", "result_exchange",
     "result_exchange_type", "result_persistent", "result_chord_expires",
+    "cache_backend", "cache_backend_options",  # Celery's old cache settings (pylibmc options)
     # tasks
     "task_annotations", "task_remote_tracebacks", "task_repr_maxlevels",
     "task_allow_error_cb_on_chord_header", "task_acks_on_failure",

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from flowc.dsl.diagnostics import did_you_mean_hint
 from flowc.runtime.compat import IGNORED_SETTINGS, warn_ignored
 from flowc.runtime.exceptions import ImproperlyConfigured
+from flowc.runtime.options import parse_rate_limit
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 _SETTING_PREFIXES = ("task_", "worker_", "broker_", "result_", "beat_", "flowc_", "accept_")
@@ -171,8 +172,6 @@ class Settings(BaseModel):
     @field_validator("task_default_rate_limit")
     @classmethod
     def _rate_limit_shape(cls, value: str | None) -> str | None:
-        from flowc.runtime.options import parse_rate_limit
-
         try:
             parse_rate_limit(value)
         except Exception as e:

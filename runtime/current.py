@@ -3,7 +3,13 @@
 Every ``App`` becomes the current app when created (``set_as_current=True``, Celery's default)
 and a worker makes its ``-A`` app current. ``current_app`` is a proxy resolving to it at each
 use; with no App created yet a default one (``App('default')``) is made on first use.
-``shared_task`` functions are registered on every App, existing and future.
+``shared_task`` functions are registered on every App, existing and future. ``send_hook``
+is where a task's sends go while ``flowc.testing``'s harness runs it.
+
+This module sits below ``App`` (``Task`` and ``AsyncResult`` read the current app from it), so
+it does not import ``runtime.app``: that module installs how to make the default app
+(``set_default_app_factory``) when it loads, as the facade names that use this module
+(``flowc.current_app``, ``flowc.shared_task``) load it.
 """
 
 from __future__ import annotations
@@ -11,23 +17,38 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from flowc.compiler.dispatch import set_current_dispatcher
+from flowc.runtime.exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
     from flowc.runtime.task import Task
 
+NO_APP = ("no flowc App in this process: create one (App('proj', broker=...)) or import the "
+          "module that does, before using the current app")
+
 _lock = threading.RLock()
 _current: App | None = None
 _default: App | None = None
+_default_factory: Callable[[], App] | None = None
 _apps: weakref.WeakSet[App] = weakref.WeakSet()
 _shared: list[tuple[Callable[..., Any], dict[str, Any]]] = []
 
 
+SendHook = Callable[["App", Any, tuple[Any, ...], dict[str, Any], dict[str, Any]], Any]
+"""``hook(app, canvas or Workflow, args, kwargs, options) -> result handle(s)``."""
+
+send_hook: ContextVar[SendHook | None] = ContextVar("flowc_send_hook", default=None)
+"""Where the tasks, canvases and workflows a task sends go while ``flowc.testing``'s harness
+runs it (a run on the harness's virtual clock) instead of the broker; None: the broker."""
+
+
 def get_current_app() -> App:
-    """The current App; a default ``App('default')`` when none was created."""
+    """The current App; a default ``App('default')`` when none was created (raises
+    ``ImproperlyConfigured`` if ``runtime.app`` was never loaded, so no App can be made)."""
     global _default
     if _current is not None:
         return _current
@@ -35,10 +56,16 @@ def get_current_app() -> App:
         if _current is not None:
             return _current
         if _default is None:
-            from flowc.runtime.app import App
-
-            _default = App("default", set_as_current=False)
+            if _default_factory is None:
+                raise ImproperlyConfigured(NO_APP)
+            _default = _default_factory()
         return _default
+
+
+def set_default_app_factory(factory: Callable[[], App]) -> None:
+    """How ``get_current_app`` makes the default app (``runtime.app`` installs ``App``'s)."""
+    global _default_factory
+    _default_factory = factory
 
 
 def set_current_app(app: App) -> None:

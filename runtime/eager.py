@@ -6,9 +6,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime import states
-from flowc.runtime.execute import invoke
+from flowc.runtime.execute import Outcome, invoke
 from flowc.runtime.message import Message
-from flowc.runtime.outcome import exception_to_dict, now_iso
+from flowc.runtime.outcome import encode_record, exception_to_dict, now_iso
 from flowc.runtime.result import EagerResult
 
 if TYPE_CHECKING:
@@ -27,14 +27,22 @@ def apply_eagerly(task: Task, args: list[Any], kwargs: dict[str, Any],
         if outcome.status != states.RETRY or outcome.retry is None:
             break
         message = outcome.retry
+    return eager_result(task, message, outcome, options)
+
+
+def eager_result(task: Task, message: Message, outcome: Outcome,
+                 options: dict[str, Any], *, store: bool = True) -> EagerResult:
+    """The ``EagerResult`` of an invocation's last attempt: stored when ``store_eager_result``
+    asks for it (and ``store``), raised when ``throw`` (default ``task_eager_propagates``)."""
     if outcome.status == states.SUCCESS:
         record = {"status": states.SUCCESS, "result": outcome.value, "date_done": now_iso(),
                   "task_id": message.id, "name": task.name}
-        _store(task, options, record)
+        if store:
+            _store(task, options, record)
         return EagerResult(message.id, task.app, task.name, record)
     exc = outcome.exc
     throw = options.get("throw")
-    if exc is not None and getattr(task, "store_eager_result", False):
+    if store and exc is not None and getattr(task, "store_eager_result", False):
         _store(task, options, {"status": states.FAILURE, "result": exception_to_dict(exc),
                                "traceback": outcome.traceback, "date_done": now_iso(),
                                "task_id": message.id, "name": task.name})
@@ -55,8 +63,6 @@ def _store(task: Task, options: dict[str, Any], record: dict[str, Any]) -> None:
     ignored = options.get("ignore_result")
     if ignored if ignored is not None else task.ignore_result:
         return
-    from flowc.runtime.outcome import encode_record
-
     conf = task.app.conf
     task.app.backend.store([(record["task_id"], encode_record(record, conf.result_serializer))],
                            conf.result_ttl)

@@ -80,6 +80,21 @@ class BrokerUnavailable(FlowcRuntimeError):
     """Raised when Redis cannot be reached after the configured reconnect attempts."""
 
 
+class ResultBackendUnavailable(FlowcRuntimeError):
+    """Raised when the result backend's server (Memcached) cannot be reached, after one retry."""
+
+
+class ResultTooLarge(FlowcRuntimeError, ValueError):
+    """Raised by ``get()`` for a task whose encoded result was over the result backend's item
+    limit (Memcached's ``item_size_max``, 1 MB by default): the worker stored this error in its
+    place, so the caller learns why instead of waiting for ever."""
+
+
+class WorkflowsUnsupported(FlowcRuntimeError):
+    """Raised when a workflow (a chain, group, chord, map or ``.flow`` run) is submitted on a
+    result backend that cannot hold workflow runs (Memcached): nothing was queued."""
+
+
 # --- Control flow raised by task code (Celery's names) ----------------------------------------
 
 

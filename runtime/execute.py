@@ -13,6 +13,7 @@ from flowc.runtime import signals, states
 from flowc.runtime.exceptions import Ignore, Reject, Retry, TimeLimitExceeded
 from flowc.runtime.outcome import format_traceback
 from flowc.runtime.request import Request, current_request
+from flowc.runtime.retry import policy_for
 from flowc.runtime.worker.timelimits import limits_for
 
 if TYPE_CHECKING:
@@ -160,7 +161,7 @@ async def ainvoke(task: Task, message: Message, hostname: str | None = None) -> 
             args = (task, *message.args) if task.bind else message.args
             value = task.run(*args, **message.kwargs)
             if task.is_async:
-                value = await _await_within(value, limits_for(task.app, task, message)[1])
+                value = await _await_within(value, limits_for(task.app.conf, task, message)[1])
             outcome = Outcome(states.SUCCESS, value, runtime_s=time.perf_counter() - started)
         except BaseException as exc:
             outcome = _classify(task, message, exc, time.perf_counter() - started)
@@ -194,8 +195,6 @@ def _classify(task: Task, message: Message, exc: BaseException, runtime_s: float
         raise exc
     autoretry = task.autoretry_for
     if message.headers and message.headers.get("options"):
-        from flowc.runtime.retry import policy_for
-
         autoretry = policy_for(task, message).autoretry_for
     if autoretry and isinstance(exc, autoretry) \
             and not isinstance(exc, Retry | Reject | Ignore):

@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime import states
+from flowc.runtime.current import get_current_app
 from flowc.runtime.exceptions import TimeoutError
+from flowc.runtime.outcome import decode_record, encode_record
 from flowc.runtime.result import AsyncResult, assert_will_not_block
 
 if TYPE_CHECKING:
@@ -231,8 +233,6 @@ class GroupResult(ResultSet):
     def save(self, backend: Any = None) -> GroupResult:
         """Store the member ids in the result backend, so ``restore(id)`` finds them (they
         expire with ``result_expires``, like task results); returns self."""
-        from flowc.runtime.outcome import encode_record
-
         app = self._require("save")
         record = {"status": states.SUCCESS, "result": _ids(self), "task_id": self.id}
         ttl = app.conf.result_ttl or None
@@ -248,9 +248,7 @@ class GroupResult(ResultSet):
     @classmethod
     def restore(cls, id: str, backend: Any = None, app: App | None = None) -> GroupResult | None:
         """The group saved under ``id`` (None if there is none, or it expired)."""
-        from flowc.runtime.outcome import decode_record
-
-        app = app or _current_app()
+        app = app or get_current_app()
         record, _ = (backend or app.backend).get(GROUP_META_PREFIX + id)
         if record is None:
             return None
@@ -264,17 +262,6 @@ def _ids(result: ResultLike) -> Any:
     if isinstance(result, ResultSet):
         return [_ids(r) for r in result.results]
     return result.id
-
-
-def _current_app() -> App:
-    """The app to restore with when none is given (the default app, where flowc has one)."""
-    from flowc.runtime import app as app_module
-
-    found = getattr(app_module, "current_app", None)
-    found = found() if callable(found) else found
-    if found is None:
-        raise ValueError("GroupResult.restore(id) needs app=your_app here")
-    return found
 
 
 def handle_for(app: App, shape: Any, group_id: str | None = None) -> ResultLike:

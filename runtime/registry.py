@@ -6,9 +6,9 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from flowc.dsl.diagnostics import did_you_mean_hint
+from flowc.runtime.builtins import BUILTINS, make_builtin
 from flowc.runtime.exceptions import NotRegistered
 from flowc.runtime.task import Task
-from flowc.runtime.workflows.replace import BUILTINS, make_builtin
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime import states
+from flowc.runtime.current import get_current_app
 from flowc.runtime.exceptions import TaskRevokedError, TimeoutError
 from flowc.runtime.outcome import decode_record, exception_from_dict
 from flowc.runtime.request import current_request
@@ -68,8 +69,6 @@ class AsyncResult:
     def __init__(self, id: str, app: App | None = None, task_name: str | None = None,
                  parent: Any = None) -> None:
         if app is None:
-            from flowc.runtime.current import get_current_app
-
             app = get_current_app()
         self.id = id
         self.app = app

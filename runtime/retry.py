@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,10 @@ if TYPE_CHECKING:
 STEP_OPTIONS = ("max_retries", "default_retry_delay", "retry_backoff", "retry_backoff_max",
                 "retry_jitter")
 """Retry settings a workflow step (a ``.flow`` ``with retries = ...``) may set for itself."""
+
+eager_clock: ContextVar[Callable[[], float]] = ContextVar("flowc_eager_clock", default=time.time)
+"""The clock an eager invocation's retries are timed on (a worker's use the broker's): the wall
+clock, or the virtual clock of ``flowc.testing``'s harness while it runs a task."""
 
 
 @dataclass(frozen=True, slots=True)

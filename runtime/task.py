@@ -8,9 +8,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime import states
+from flowc.runtime.current import get_current_app
+from flowc.runtime.eager import apply_eagerly
 from flowc.runtime.exceptions import MaxRetriesExceededError, Retry
-from flowc.runtime.outcome import now_iso
+from flowc.runtime.options import check_priority, internal_priority
+from flowc.runtime.outcome import encode_record, now_iso
 from flowc.runtime.request import Request, current_request
+from flowc.runtime.retry import eager_clock, next_retry_eta, policy_for
+from flowc.runtime.workflows import replace as replacing
 
 if TYPE_CHECKING:
     from flowc.compiler.canvas.signature import Signature
@@ -83,8 +88,6 @@ class Task:
         if app is None:
             app = cls._app
         if app is None:
-            from flowc.runtime.current import get_current_app
-
             app = get_current_app()
         self.app = app
         options = dict(options or {})
@@ -202,8 +205,6 @@ class Task:
         ``throw=True`` re-raises the task's exception (default: ``task_eager_propagates``);
         ``link``/``link_error`` callbacks run inline too, as Celery's ``apply`` does.
         """
-        from flowc.runtime.eager import apply_eagerly
-
         if options.get("link") or options.get("link_error"):
             from flowc.compiler.canvas.signature import Signature
 
@@ -277,22 +278,16 @@ class Task:
     def replace(self, sig: Any) -> Any:
         """Replace this task with ``sig``, which inherits its id (Celery; see
         ``flowc.runtime.workflows.replace``). Raises ``Replaced`` in a worker."""
-        from flowc.runtime.workflows.replace import replace
-
-        return replace(self, sig)
+        return replacing.replace(self, sig)
 
     def add_to_chord(self, sig: Any, lazy: bool = False) -> Any:
         """Not supported: a flowc chord's header is fixed at submit (raises, saying so)."""
-        from flowc.runtime.workflows.replace import add_to_chord
-
-        return add_to_chord(self, sig, lazy)
+        return replacing.add_to_chord(self, sig, lazy)
 
     def update_state(self, task_id: str | None = None, state: str | None = None,
                      meta: Any = None, **kwargs: Any) -> None:
         """Record a state (a custom name such as 'PROGRESS' too) with ``meta`` for the current
         task, or ``task_id``; readers see it as ``AsyncResult.state`` and ``.info``."""
-        from flowc.runtime.outcome import encode_record
-
         task_id = task_id or self.request.id
         if task_id is None:
             raise ValueError("update_state() outside a running task needs task_id=")
@@ -313,8 +308,6 @@ class Task:
 
         With no retries left, re-raises ``exc`` if given, else ``MaxRetriesExceededError``.
         """
-        from flowc.runtime.retry import next_retry_eta, policy_for
-
         req = self.request
         policy = policy_for(self, req.message)
         limit = policy.max_retries if max_retries is None else max_retries
@@ -324,12 +317,11 @@ class Task:
             raise MaxRetriesExceededError(
                 f"Can't retry {self.name}[{req.id}] args:{req.args} kwargs:{req.kwargs}",
                 task_args=req.args, task_kwargs=req.kwargs)
-        now = None if req.is_eager or req.called_directly else self.app.broker.now()
+        now = eager_clock.get()() if req.is_eager or req.called_directly \
+            else self.app.broker.now()
         when = next_retry_eta(policy, req.retries, countdown=countdown, eta=eta, now=now)
         err = Retry(exc=exc, when=when)
         if options.get("priority") is not None:
-            from flowc.runtime.options import check_priority, internal_priority
-
             options["priority"] = internal_priority(check_priority(options["priority"]), self.app)
         err.overrides = {"args": args, "kwargs": kwargs, "max_retries": limit, **options}
         if throw:

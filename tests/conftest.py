@@ -1,6 +1,6 @@
 """Shared fixtures: a real Redis for every test (never a fake) and reaping of test processes.
 
-Markers are applied here, by fixture and folder (see ``MARKERS`` in pyproject.toml and
+Markers are applied here, by fixture, module and folder, and any given by hand count (see
 docs/contributing.md), so ``python -m pytest -m unit`` runs the fast, server-free tests.
 
 ``redis_url`` is the real Redis at 127.0.0.1:6379 when it answers PING, on a dedicated database
@@ -27,7 +27,11 @@ import redis
 from flowc.runtime.redis.connection import connect
 from flowc.runtime.redis.embedded import EmbeddedServer
 
-from tests.transports import amqp_url, pg_url  # noqa: F401  (session fixtures, shared)
+from tests.transports import (  # noqa: F401  (session fixtures, shared)
+    amqp_url,
+    memcached_url,
+    pg_url,
+)
 
 LOCAL_REDIS = "redis://127.0.0.1:6379"
 TEST_DBS = range(9, 16)
@@ -35,19 +39,24 @@ TESTS = Path(__file__).resolve().parent
 
 REDIS_FIXTURES = {"redis_url", "redis_client", "embedded_server_factory"}
 """A test using any of these talks to a real Redis server: marker ``redis``."""
+SERVICE_FIXTURES = {"amqp_url": "amqp", "pg_url": "postgresql", "memcached_url": "memcached"}
+"""A test using one of these talks to that server (RabbitMQ, PostgreSQL, memcached): its
+marker, and never ``unit``."""
 PROCESS_FIXTURES = {"process_reaper", "start_worker", "start_monitored_worker",
                     "embedded_server_factory"}
 """A test using any of these starts processes (workers, beat, servers): marker ``process``."""
 FOLDER_MARKERS = {
     "reliability": ("process",),  # kills workers and Redis mid-task (chaos: marked by hand)
+    "chaos": ("chaos", "process", "redis"),  # minutes of faults: -m chaos tests/chaos
     "e2e": ("process",),  # runs `flowc` as a subprocess
     "compat": ("compat", "process", "redis"),  # the same cases on Celery and flowc workers
     "lsp": ("process",),  # talks to a `flowc lsp` subprocess
     "topology": ("process", "redis"),  # starts Redis primaries, replicas and sentinels
+    "frameworks": ("process", "redis"),  # Django and FastAPI recipes against real workers
 }
 BROWSER_MODULES = {"test_dashboard_browser.py"}
 SUBPROCESS_MODULES = {"test_embedded.py", "test_worker_process.py", "test_beat_processes.py",
-                      "test_events_watchdog.py"}
+                      "test_events_watchdog.py", "test_same_as_worker.py"}
 """Modules that start processes without the fixtures above (servers, `python -c` children)."""
 
 
@@ -76,23 +85,34 @@ def _restore_process_env() -> Iterator[None]:
             os.environ[name] = value
 
 
+KINDS = {"unit", "redis", "process", "browser", "chaos", *SERVICE_FIXTURES.values()}
+"""The markers that say what a test needs; one given by hand (``pytestmark``, a decorator)
+counts, and a hand-given ``unit`` overrides what the module's or folder's name implies."""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test ``redis``/``process``/``browser``/``chaos``/``compat``, else ``unit``."""
+    """Mark every test ``redis``/``amqp``/``postgresql``/``memcached``/``process``/``browser``/
+    ``chaos``/``compat``, else ``unit``."""
     for item in items:
         path = Path(str(item.path))
         fixtures = set(getattr(item, "fixturenames", ()))
-        marks: set[str] = set()
+        declared = {mark.name for mark in item.iter_markers()} & KINDS
+        marks: set[str] = set(declared)
         if fixtures & REDIS_FIXTURES:
             marks.add("redis")
-        if fixtures & PROCESS_FIXTURES or path.name in SUBPROCESS_MODULES:
+        marks.update(SERVICE_FIXTURES[name] for name in fixtures & SERVICE_FIXTURES.keys())
+        if fixtures & PROCESS_FIXTURES:
             marks.add("process")
-        if path.name in BROWSER_MODULES:
-            marks |= {"browser", "process"}
-        folder = path.relative_to(TESTS).parts[0] if path.is_relative_to(TESTS) else ""
-        marks.update(FOLDER_MARKERS.get(folder, ()))
+        if "unit" not in declared:
+            if path.name in SUBPROCESS_MODULES:
+                marks.add("process")
+            if path.name in BROWSER_MODULES:
+                marks |= {"browser", "process"}
+            folder = path.relative_to(TESTS).parts[0] if path.is_relative_to(TESTS) else ""
+            marks.update(FOLDER_MARKERS.get(folder, ()))
         if _uses_celery(path):
             marks.add("compat")
-        if not marks & {"redis", "process", "browser", "chaos"}:
+        if not marks & KINDS - {"unit"}:
             marks.add("unit")
         for name in sorted(marks):
             item.add_marker(name)

@@ -1,10 +1,11 @@
 """The Python canvas API, Celery-compatible: one import for signatures and composites.
 
-``Signature`` and ``Canvas`` live in :mod:`flowc.compiler.canvas.signature`; ``chain``,
-``group``, ``chord`` and ``fanout`` (alias ``dynamic_map``) and the ``|`` rules in
-:mod:`flowc.compiler.canvas.primitives`; the ``Dispatcher`` protocol the runtime's ``App``
-implements in :mod:`flowc.compiler.dispatch`. A canvas is pure data: it is lowered to the IR by
-:func:`flowc.compiler.canvas.lower.lower` and run by its app.
+``Signature`` and ``Canvas``, and ``signature()`` (a canvas from its dict form), live in
+:mod:`flowc.compiler.canvas.signature`; ``chain``, ``group``, ``chord`` and ``fanout`` (alias
+``dynamic_map``) and the ``|`` rules in :mod:`flowc.compiler.canvas.primitives`, which installs
+them into the former when it loads (this package imports it first); the ``Dispatcher`` protocol
+the runtime's ``App`` implements in :mod:`flowc.compiler.dispatch`. A canvas is pure data: it
+is lowered to the IR by :func:`flowc.compiler.canvas.lower.lower` and run by its app.
 """
 
 from flowc.compiler.canvas.primitives import (
@@ -16,10 +17,8 @@ from flowc.compiler.canvas.primitives import (
     fanout,
     group,
     iter_canvas,
-    signature,
-    signature_from_dict,
 )
-from flowc.compiler.canvas.signature import Canvas, Signature, s, si
+from flowc.compiler.canvas.signature import Canvas, Signature, s, si, signature, signature_from_dict
 from flowc.compiler.dispatch import Dispatcher, TaskRegistry
 
 __all__ = [

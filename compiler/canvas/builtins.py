@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from flowc.compiler.canvas.primitives import SUBTASK_TYPES, group, signature
-from flowc.compiler.canvas.signature import Canvas, Signature
+from flowc.compiler.canvas.primitives import group
+from flowc.compiler.canvas.signature import SUBTASK_TYPES, Canvas, Signature, signature
 
 if TYPE_CHECKING:
     from flowc.compiler.dispatch import Dispatcher

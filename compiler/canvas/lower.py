@@ -92,8 +92,6 @@ def canvas_name(canvas: Canvas) -> str:
     """A short readable name for a Python canvas's run, e.g. ``chain(fetch → parse → store)``,
     ``group(add, mul)``, and a chord of three ``add`` into ``total``; task names without their
     module (so the dashboard's run list says what ran, as it does for a ``.flow`` run)."""
-    from flowc.compiler.canvas.primitives import chain, chord, fanout, group
-
     def short(c: Canvas) -> str:
         if isinstance(c, chord):
             body = c.body

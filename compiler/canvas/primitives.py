@@ -24,10 +24,18 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
 
-from flowc.compiler.canvas.signature import LINK, LINK_ERROR, Canvas, Signature, _result_factory
+from flowc.compiler.canvas.signature import (
+    SUBTASK_TYPES,
+    Canvas,
+    Signature,
+    _result_factory,
+    as_canvas,
+    callback_options,
+    install_composition,
+)
 from flowc.compiler.diagnostics import CanvasError
 
 if TYPE_CHECKING:
@@ -88,19 +96,11 @@ class _TaskList(_Composite):
         return self.tasks
 
 
-def _as_canvas(task: CanvasLike) -> Canvas:
-    if isinstance(task, Canvas):
-        return task
-    if isinstance(task, Mapping):
-        return signature_from_dict(task)
-    raise CanvasError(f"expected a signature or canvas, got {task!r}")
-
-
 def _unpack(tasks: tuple[Any, ...]) -> list[Canvas]:
     """Celery's calling convention: ``f(a, b, c)`` or ``f([a, b, c])`` / ``f(generator)``."""
     if len(tasks) == 1 and not isinstance(tasks[0], Mapping) and isinstance(tasks[0], Iterable):
         tasks = tuple(tasks[0])
-    return [_as_canvas(t) for t in tasks]
+    return [as_canvas(t) for t in tasks]
 
 
 class chain(_TaskList):
@@ -255,7 +255,7 @@ class chord(_Composite):
         super().__init__(
             "celery.chord",
             "chord",
-            {"header": head, "body": None if body is None else _as_canvas(body)},
+            {"header": head, "body": None if body is None else as_canvas(body)},
             app,
             options,
         )
@@ -453,55 +453,30 @@ def iter_canvas(canvas: Canvas) -> Iterator[Canvas]:
             yield from iter_canvas(child)
 
 
-def signature(varies: Any, *args: Any, **kwargs: Any) -> Canvas:
-    """Celery's ``signature()``: from a canvas (cloned), a dict (as sent), or a task name."""
-    if isinstance(varies, Canvas):
-        return varies.clone()
-    if isinstance(varies, Mapping):
-        return signature_from_dict(varies, app=kwargs.get("app"))
-    return Signature(varies, *args, **kwargs)
-
-
-SUBTASK_TYPES: dict[str, Callable[[Mapping[str, Any], Dispatcher | None], Canvas]] = {}
-"""Rebuilders of other canvas kinds by ``subtask_type`` (``canvas.builtins`` adds ``xmap``,
-``xstarmap`` and ``chunks``); an unknown kind is rebuilt as a plain ``Signature``."""
-
-
-def signature_from_dict(d: Mapping[str, Any], app: Dispatcher | None = None) -> Canvas:
-    """Rebuild a canvas from its dict form (Celery's layout; nested canvases as dicts)."""
+def _from_dict(d: Mapping[str, Any], app: Dispatcher | None) -> Canvas:
+    """Rebuild a chain, group, chord or fanout from its dict form (nested canvases as dicts)."""
     kind = d.get("subtask_type")
     kwargs = d.get("kwargs") or {}
-    options = dict(d.get("options") or {})
-    for key in (LINK, LINK_ERROR):
-        if key in options:
-            options[key] = [_as_canvas(x) for x in options[key]]
-    made: Canvas
+    options = callback_options(d)
+    made: _Composite
     if kind == "chain":
         made = chain(kwargs.get("tasks") or [], app=app, **options)
     elif kind == "group":
         made = group(kwargs.get("tasks") or [], app=app, **options)
     elif kind == "chord":
         head = kwargs.get("header") or []
-        header = _as_canvas(head) if isinstance(head, Mapping) else head
+        header = as_canvas(head) if isinstance(head, Mapping) else head
         made = chord(header, kwargs.get("body"), app=app, **options)
-    elif kind == "fanout":
-        sig = _as_canvas(kwargs["task"])
+    else:
+        sig = as_canvas(kwargs["task"])
         if not isinstance(sig, Signature):
             raise CanvasError(f"fanout takes one task signature, got {sig!r}")
         made = fanout(
             sig, kwargs.get("max_width", DEFAULT_MAX_WIDTH), kwargs.get("items"), app=app, **options
         )
-    elif kind in SUBTASK_TYPES:
-        return SUBTASK_TYPES[kind](d, app)
-    else:
-        return Signature(
-            d["task"],
-            d.get("args"),
-            kwargs,
-            options,
-            immutable=bool(d.get("immutable")),
-            app=app,
-            subtask_type=kind,
-        )
     made.immutable = bool(d.get("immutable"))
     return made
+
+
+SUBTASK_TYPES.update(chain=_from_dict, group=_from_dict, chord=_from_dict, fanout=_from_dict)
+install_composition(compose)

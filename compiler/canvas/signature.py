@@ -13,22 +13,46 @@ Celery's argument rules, which this module follows exactly:
 
 Execution (``delay``, ``apply_async``, ``apply``, ``sig()``) is delegated to the signature's
 ``app``, an object implementing :class:`flowc.compiler.dispatch.Dispatcher`.
+
+The composites (chain, group, chord, fanout, in ``canvas.primitives``) build on this module, so
+it does not import them: ``a | b`` applies the composition rules ``primitives`` installs here
+(``install_composition``), and a canvas's dict form is rebuilt by the rebuilder its defining
+module registered for its ``subtask_type`` (``SUBTASK_TYPES``). Both happen when ``primitives``
+loads, which importing anything under ``flowc.compiler.canvas`` does first (the package
+``__init__`` imports it).
 """
 
 from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from flowc.compiler.diagnostics import CanvasError
+from flowc.compiler.dispatch import current_dispatcher
 
 if TYPE_CHECKING:
     from flowc.compiler.dispatch import Dispatcher
 
 LINK = "link"
 LINK_ERROR = "link_error"
+
+Composition: TypeAlias = "Callable[[Canvas, Canvas], Canvas]"
+Rebuilder: TypeAlias = "Callable[[Mapping[str, Any], Dispatcher | None], Canvas]"
+
+SUBTASK_TYPES: dict[str, Rebuilder] = {}
+"""How to rebuild each canvas kind from its dict form, by ``subtask_type``: the module defining
+a kind registers it when it loads (``canvas.primitives``: chain, group, chord, fanout;
+``canvas.builtins``: xmap, xstarmap, chunks). Any other kind is rebuilt as a ``Signature``."""
+
+_composition: Composition | None = None
+
+
+def install_composition(rule: Composition) -> None:
+    """Make ``rule`` what ``a | b`` does (``canvas.primitives`` installs Celery's rules)."""
+    global _composition
+    _composition = rule
 
 
 class Canvas(dict[str, Any]):
@@ -144,9 +168,10 @@ class Canvas(dict[str, Any]):
         """``a | b``: Celery's chaining operator (see ``canvas.primitives.compose``)."""
         if not isinstance(other, Canvas):
             return NotImplemented
-        from flowc.compiler.canvas.primitives import compose  # primitives builds on this module
-
-        return compose(self, other)
+        if _composition is None:  # only if flowc.compiler.canvas.primitives failed to load
+            raise CanvasError("the | rules are defined in flowc.compiler.canvas.primitives, "
+                              "which is not loaded; import flowc.compiler.canvas")
+        return _composition(self, other)
 
     def __ior__(self, other: Any) -> Canvas:  # type: ignore[override]
         return self.__or__(other)
@@ -178,8 +203,6 @@ class Canvas(dict[str, Any]):
     def _require_app(self, action: str) -> Dispatcher:
         app = self.app
         if app is None:
-            from flowc.compiler.dispatch import current_dispatcher
-
             app = current_dispatcher()
         if app is None:
             raise CanvasError(
@@ -235,9 +258,7 @@ class Canvas(dict[str, Any]):
         return clone
 
     def __reduce__(self) -> tuple[Any, ...]:
-        from flowc.compiler.canvas.primitives import signature
-
-        return signature, (dict(self),)
+        return signature_from_dict, (dict(self),)
 
     def __repr__(self) -> str:
         parts = [repr(a) for a in self.args]
@@ -320,6 +341,50 @@ def s(task: str | Any, *args: Any, **kwargs: Any) -> Signature:
 def si(task: str | Any, *args: Any, **kwargs: Any) -> Signature:
     """``si("notify", 7)``: an immutable signature, which ignores its parent's result."""
     return Signature(task, args, kwargs, immutable=True)
+
+
+def signature(varies: Any, *args: Any, **kwargs: Any) -> Canvas:
+    """Celery's ``signature()``: from a canvas (cloned), a dict (as sent), or a task name."""
+    if isinstance(varies, Canvas):
+        return varies.clone()
+    if isinstance(varies, Mapping):
+        return signature_from_dict(varies, app=kwargs.get("app"))
+    return Signature(varies, *args, **kwargs)
+
+
+def signature_from_dict(d: Mapping[str, Any], app: Dispatcher | None = None) -> Canvas:
+    """Rebuild a canvas from its dict form (Celery's layout; nested canvases as dicts)."""
+    kind = d.get("subtask_type")
+    rebuild = SUBTASK_TYPES.get(kind) if kind else None
+    if rebuild is not None:
+        return rebuild(d, app)
+    return Signature(
+        d["task"],
+        d.get("args"),
+        d.get("kwargs") or {},
+        callback_options(d),
+        immutable=bool(d.get("immutable")),
+        app=app,
+        subtask_type=kind,
+    )
+
+
+def callback_options(d: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of a canvas's dict form, its ``link``/``link_error`` callbacks rebuilt."""
+    options = dict(d.get("options") or {})
+    for key in (LINK, LINK_ERROR):
+        if key in options:
+            options[key] = [as_canvas(x) for x in options[key]]
+    return options
+
+
+def as_canvas(task: Canvas | Mapping[str, Any]) -> Canvas:
+    """``task`` itself if it is a canvas, else rebuilt from its dict form."""
+    if isinstance(task, Canvas):
+        return task
+    if isinstance(task, Mapping):
+        return signature_from_dict(task)
+    raise CanvasError(f"expected a signature or canvas, got {task!r}")
 
 
 def _result_factory(app: Dispatcher) -> Any:

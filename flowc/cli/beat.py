@@ -61,7 +61,10 @@ def flow_entries(app: App, path: Path) -> list[ScheduleEntry]:
 
 
 def load_entries(app: App, schedule_files: tuple[Path, ...]) -> list[ScheduleEntry]:
-    """Entries from ``beat_schedule``/``add_periodic_task`` and every ``--schedule`` file."""
+    """Entries from ``beat_schedule``/``add_periodic_task`` and every ``--schedule`` file,
+    once the app's task modules are imported (autodiscovered ones may add entries), as
+    Celery's beat imports them."""
+    app.import_modules()
     try:
         entries = entries_from_app(app)
     except ImproperlyConfigured as e:
@@ -108,6 +111,7 @@ def beat(app_spec: str, broker_url: str | None, schedule_files: tuple[Path, ...]
         except ImproperlyConfigured as e:
             raise click.UsageError(str(e)) from None
         if custom is not None:
+            app.import_modules()
             reach_broker(app, forever=True)
             _run_custom(app, custom)
             return

@@ -200,6 +200,7 @@ def run(file: Path, flow: str | None, params: tuple[str, ...], params_json: str 
                                f"--broker or set ${BROKER_URL_ENV}")
     if configured:
         reach_broker(app)
+    app.workflows.check_supported()  # e.g. a Memcached result backend: say so before any worker
     console = Console(stderr=True)
     count = worker_count if worker_count is not None else \
         _default_workers(app, wf, configured, detach, console)

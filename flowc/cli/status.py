@@ -39,7 +39,10 @@ def status(app_spec: str | None, broker_url: str | None, as_json: bool) -> None:
     from flowc.runtime.redis.connection import mask_url
 
     app = open_app(app_spec, broker_url)
-    report = Monitor(app).status()
+    try:
+        report = Monitor(app).status()
+    finally:
+        app.close()  # its connections (a RabbitMQ broker's among them) end with the command
     if as_json:
         echo_json({"broker": mask_url(app.broker_url), **report})
         return
@@ -54,7 +57,11 @@ def status(app_spec: str | None, broker_url: str | None, as_json: bool) -> None:
              w["processed"], ago(w["last_seen"])] for w in workers]))
     queues = report["queues"]
     click.echo(f"\nqueues: {len(queues)}")
-    if queues:
+    if queues and any(q["consumers"] is not None for q in queues):  # RabbitMQ: its counts
+        click.echo(table(["queue", "ready", "delayed", "workers", "consumers"], [
+            [q["name"], q["ready"], q["delayed"], q["workers"], q["consumers"]]
+            for q in queues]))
+    elif queues:
         click.echo(table(["queue", "ready", "delayed", "in flight", "workers", "claimed by"], [
             [q["name"], q["ready"], q["delayed"], q["in_flight"], q["workers"], q["holders"]]
             for q in queues]))

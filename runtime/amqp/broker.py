@@ -461,11 +461,15 @@ class AmqpBroker:
         return int(link.channel.queue_declare(name, passive=True).method.message_count)
 
     def depth(self, queue: str) -> dict[str, int]:
-        """Ready messages (not counting unacked ones) and messages in the delay levels."""
+        """Ready messages (not counting unacked ones: AMQP does not say how many there are),
+        messages in the delay levels, and the queue's consumers (a worker process's standing
+        consumer each), from passive ``queue.declare`` replies."""
         def run(link: _Link) -> dict[str, int]:
             self._declare(link, [queue])
             delayed = sum(self._count(link, delay_queue(queue, k)) for k in range(DELAY_LEVELS))
-            return {"ready": self._count(link, queue), "delayed": delayed}
+            ok = link.channel.queue_declare(queue, passive=True).method
+            return {"ready": int(ok.message_count), "delayed": delayed,
+                    "consumers": int(ok.consumer_count)}
 
         result: dict[str, int] = self._retrying(run)
         return result
@@ -505,6 +509,19 @@ class AmqpBroker:
     def reclaim_entries(self, consumer: str, entries: Sequence[tuple[bytes, bytes]]) -> int:
         """Nothing to return (see ``reclaim``)."""
         return 0
+
+    def still_claimed(self, consumer: str, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """All of them: unacked messages stay this consumer's while its connection lives."""
+        return list(deliveries)
+
+    def connection_errors(self) -> int:
+        """0: a dropped connection returns its unacked messages (nothing to recover)."""
+        return 0
+
+    def recover_claims(self, consumer: str, queues: Sequence[str],
+                       held: set[bytes]) -> list[Delivery]:
+        """Nothing: RabbitMQ redelivers what a dropped connection had unacked."""
+        return []
 
 
 def _collect(got: deque[tuple[str, Any, Any, bytes]], queue: str, channel: Any, method: Any,

@@ -5,7 +5,8 @@
 1. refresh the leader lease (``beat_lock``); a follower does nothing else;
 2. read every entry's state from Redis (``last`` fire time, a ``pending`` half-done due time);
 3. per entry: finish a pending due time, then ``plan_due(schedule, last, now, catchup, grace)``
-   and publish each due time through ``BeatStore`` (claim, publish once, record);
+   and publish each due time: claim it (``BeatStore``), publish it once (``EntryPublisher``),
+   record it;
 4. return how long to sleep: until the next fire time of any entry, capped by
    ``beat_max_loop_interval`` and by the next lease refresh.
 
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from flowc.runtime.beat.entries import ScheduleEntry
+from flowc.runtime.beat.publish import EntryPublisher
 from flowc.runtime.exceptions import ImproperlyConfigured
 from flowc.runtime.redis.beat_lock import LeaderLock, Lease
 from flowc.runtime.redis.beat_store import (
@@ -79,7 +81,8 @@ class Beat:
         self.max_loop_interval_s = float(app.conf.beat_max_loop_interval)
         ttl = lock_ttl_s if lock_ttl_s is not None else app.conf.flowc_beat_lock_ttl
         self.lock = LeaderLock(app.broker_client, app.keys, ttl)
-        self.store = BeatStore(app)
+        self.store = BeatStore(app.broker_client, app.keys)
+        self.publisher = EntryPublisher(app, self.store)
         self._stopping = threading.Event()
         self._next_refresh = 0.0
         self._dry_last: dict[str, datetime] = {}
@@ -133,7 +136,7 @@ class Beat:
     def _fire(self, entry: ScheduleEntry, lease: Lease, due: datetime) -> list[Published]:
         if self.store.claim(lease, entry.name, due) == ALREADY_HANDLED:
             return []
-        published = self.store.publish(entry, due)
+        published = self.publisher.publish(entry, due)
         self.store.record(lease, entry.name, due)
         if published.new:
             logger.info("beat: published %s due %s: %s [%s]", entry.name, due.isoformat(),

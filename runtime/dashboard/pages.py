@@ -272,7 +272,8 @@ def schedules_data(dash: Dashboard) -> dict[str, Any]:
         problems += more
     now = dt.datetime.now(dt.UTC)
     try:
-        states = BeatStore(dash.app).read([item.name for item in entries])
+        store = BeatStore(dash.app.broker_client, dash.app.keys)
+        states = store.read([item.name for item in entries])
     except Exception as e:
         states = {}
         problems.append(f"could not read beat's state from Redis: {e}")

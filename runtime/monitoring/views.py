@@ -3,8 +3,10 @@
 Everything here reads Redis directly, in as few pipelined round trips as possible: workers from
 the heartbeat hashes, queue depths from the priority streams and delayed sets, in-flight counts
 from each stream's pending list (XPENDING), dead letters from the dead-letter stream, and
-rates from the events stream. Writes that operators ask for (purge, dead-letter requeue) live
-here too, next to the reads they mirror.
+rates from the events stream. On another broker (RabbitMQ) queue depths and the dead-letter
+count come from the broker itself, through its port (``Broker.depth``, ``DeadLetters``).
+Writes that operators ask for (purge, dead-letter requeue) live here too, next to the reads
+they mirror.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from flowc.runtime.message import Message
+from flowc.runtime.monitoring.dlq import DeadLetter as Letter
+from flowc.runtime.monitoring.dlq import DeadLetters
 from flowc.runtime.monitoring.events_read import count_types
 from flowc.runtime.redis.keys import CONSUMER_GROUP, PRIORITY_LEVELS
 from flowc.runtime.wire import Rejected
@@ -69,6 +73,8 @@ class QueueInfo:
     """Live workers consuming this queue (from their heartbeats)."""
     holders: int = 0
     """Worker processes holding claimed, unacknowledged messages of this queue right now."""
+    consumers: int | None = None
+    """Consumers the broker itself counts on the queue (RabbitMQ); None on Redis."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -100,9 +106,13 @@ class Monitor:
     """Queries over one App's keys."""
 
     def __init__(self, app: App) -> None:
+        from flowc.runtime.redis.broker import RedisBroker
+
         self.app = app
         self.keys = app.keys
         self.client = app.broker_client
+        self.on_redis = isinstance(app.broker, RedisBroker)
+        """False on a broker with queues of its own (RabbitMQ): depths are asked of it."""
 
     # --- workers ------------------------------------------------------------------------------
 
@@ -130,13 +140,27 @@ class Monitor:
     # --- queues -------------------------------------------------------------------------------
 
     def queue_names(self) -> list[str]:
-        """Every queue a producer or worker declared."""
+        """Every queue a producer or worker declared (on RabbitMQ: every queue a worker
+        registered, and the default queue, which producers declare without registering)."""
         members: Any = self.client.smembers(self.keys.queues())
-        return sorted(_s(m) for m in members)
+        names = {_s(m) for m in members}
+        if not self.on_redis:
+            names.add(self.app.conf.task_default_queue)
+        return sorted(names)
+
+    def _serving(self) -> dict[str, int]:
+        """Live workers per queue, from their heartbeats."""
+        serving: dict[str, int] = {}
+        for w in self.workers(include_lost=False):
+            for q in w.queues:
+                serving[q] = serving.get(q, 0) + 1
+        return serving
 
     def queues(self, names: list[str] | None = None) -> list[QueueInfo]:
-        """Depth of each queue (one pipelined round trip for all of them)."""
+        """Depth of each queue (one pipelined round trip for all of them on Redis)."""
         names = self.queue_names() if names is None else names
+        if not self.on_redis:
+            return self._broker_queues(names)
         pipe = self.client.pipeline(transaction=False)
         for q in names:
             for p in range(PRIORITY_LEVELS):
@@ -145,10 +169,7 @@ class Monitor:
                 pipe.xpending(key, CONSUMER_GROUP)
             pipe.zcard(self.keys.delayed(q))
         replies = pipe.execute(raise_on_error=False)
-        serving: dict[str, int] = {}
-        for w in self.workers(include_lost=False):
-            for q in w.queues:
-                serving[q] = serving.get(q, 0) + 1
+        serving = self._serving()
         out = []
         per_queue = 2 * PRIORITY_LEVELS + 1
         for i, q in enumerate(names):
@@ -173,6 +194,19 @@ class Monitor:
                 name=q, ready=sum(by_priority.values()), in_flight=in_flight,
                 delayed=0 if isinstance(delayed, Exception) else int(delayed),
                 by_priority=by_priority, workers=serving.get(q, 0), holders=len(holders)))
+        return out
+
+    def _broker_queues(self, names: list[str]) -> list[QueueInfo]:
+        """Depths as the broker tells them (``Broker.depth``: RabbitMQ's passive declares).
+        RabbitMQ reports neither unacknowledged messages nor counts by priority: in flight and
+        holders stay 0, ``consumers`` is its consumer count."""
+        serving = self._serving()
+        out = []
+        for q in names:
+            depth = self.app.broker.depth(q)
+            out.append(QueueInfo(name=q, ready=depth["ready"], delayed=depth["delayed"],
+                                 in_flight=0, workers=serving.get(q, 0),
+                                 consumers=depth.get("consumers")))
         return out
 
     def scheduled(self, queues: list[str] | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -206,18 +240,35 @@ class Monitor:
     # --- dead letters -------------------------------------------------------------------------
 
     def dead_letter_count(self) -> int:
-        """Entries in the dead-letter stream."""
+        """Entries in the dead-letter stream (on RabbitMQ: messages in its dead-letter queue)."""
+        if not self.on_redis:
+            return DeadLetters(self.app).count()
         return int(self.client.xlen(self.keys.dead_letters()))
 
     def dead_letters(self, count: int = 100, before: str = "+") -> list[DeadLetter]:
-        """The newest dead letters first (``before`` an entry id, for paging)."""
+        """The newest dead letters first (``before`` an entry id, for paging; on RabbitMQ the
+        newest ``count``, read from its dead-letter queue without consuming it)."""
+        if not self.on_redis:
+            return [self._letter(letter) for letter in DeadLetters(self.app).newest(count)]
         rows: Any = self.client.xrevrange(self.keys.dead_letters(), before, "-", count=count)
         return [self._dead_letter(eid, fields) for eid, fields in rows]
 
     def dead_letter(self, entry_id: str) -> DeadLetter | None:
         """One dead letter by entry id."""
+        if not self.on_redis:
+            found = DeadLetters(self.app).get(entry_id)
+            return None if found is None else self._letter(found)
         rows: Any = self.client.xrange(self.keys.dead_letters(), entry_id, entry_id)
         return self._dead_letter(*rows[0]) if rows else None
+
+    def _letter(self, letter: Letter) -> DeadLetter:
+        """The view of a ``DeadLetters`` entry (a broker's own listing: RabbitMQ)."""
+        info = self._describe(letter.tag, letter.body)
+        return DeadLetter(
+            entry_id=letter.id, source=letter.source, reason=letter.reason,
+            worker=letter.worker, ts=letter.ts, task_id=info.get("id"), task=info.get("name"),
+            args=info.get("args"), kwargs=info.get("kwargs"), queue=info.get("queue"),
+            size=len(letter.body))
 
     def _dead_letter(self, eid: Any, fields: dict[bytes, bytes]) -> DeadLetter:
         body, tag = fields.get(b"b", b""), fields.get(b"c", b"j")
@@ -232,6 +283,14 @@ class Monitor:
     def requeue_dead_letter(self, entry_id: str) -> str | None:
         """Put a dead letter back on the stream it came from (as a fresh delivery) and remove
         it from the dead-letter stream; returns the new entry id, None if it was not there."""
+        if not self.on_redis:  # RabbitMQ: published to its queue again; no new entry id
+            letters = DeadLetters(self.app)
+            if letters.requeue([entry_id]):
+                return entry_id
+            for _, reason in letters.refused:
+                raise ValueError(f"dead letter {entry_id} kept: {reason}; replay it with "
+                                 "`flowc dlq requeue --resign` if you vouch for it")
+            return None
         key = self.keys.dead_letters()
         rows: Any = self.client.xrange(key, entry_id, entry_id)
         if not rows:
@@ -252,6 +311,8 @@ class Monitor:
 
     def delete_dead_letter(self, entry_id: str) -> bool:
         """Drop a dead letter for good."""
+        if not self.on_redis:
+            return DeadLetters(self.app).purge([entry_id]) == 1
         return bool(self.client.xdel(self.keys.dead_letters(), entry_id))
 
     # --- rates --------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """Beat's state and publishing in Redis: claim a due time, publish it once, record it.
 
+``runtime/beat/publish.py`` builds what is published (a task's message, or a workflow run) and
+calls ``publish_once`` here; this module holds the scripts and their keys.
+
 Publishing one ``(entry, due time)`` takes three scripts, each atomic in one hash slot:
 
 1. ``beat_claim.lua`` (slot ``{beat}``): the caller's fencing token must be current, and the
@@ -25,21 +28,17 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import redis
-from flowc.runtime.broker import Outgoing
 from flowc.runtime.redis import scripts
 from flowc.runtime.redis.beat_lock import Lease
-from flowc.runtime.redis.broker import RedisBroker
 
 if TYPE_CHECKING:
-    from flowc.runtime.app import App
-    from flowc.runtime.beat.entries import ScheduleEntry
+    from flowc.runtime.broker import Outgoing
+    from flowc.runtime.redis.keys import Keys
 
 logger = logging.getLogger("flowc.beat")
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-FIRED_TTL = timedelta(hours=6)
-"""How long a fired marker dedups its (entry, due time); at least twice the entry's grace."""
 RUN_ID_NAMESPACE = uuid.UUID("6f1c2b1e-5b7a-4d3e-9a51-0c6e0be47a10")
 """uuid5 namespace of the task and workflow ids beat derives from (prefix, entry, due time)."""
 CLAIMED, ALREADY_HANDLED, NOT_LEADER = 1, 0, -1
@@ -78,12 +77,11 @@ class Published:
 
 
 class BeatStore:
-    """Typed wrappers around the ``beat_*.lua`` scripts for one App."""
+    """Typed wrappers around the ``beat_*.lua`` scripts, on the coordination Redis."""
 
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.keys = app.keys
-        self.client: redis.Redis = app.broker_client
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.keys = keys
+        self.client = client
         self._claim = scripts.load(self.client, "beat_claim")
         self._record = scripts.load(self.client, "beat_record")
         self._publish = scripts.load(self.client, "beat_publish")
@@ -127,48 +125,22 @@ class BeatStore:
         """The task (or workflow) id of the run of ``entry`` due at ``due``: same everywhere."""
         return str(uuid.uuid5(RUN_ID_NAMESPACE, f"{self.keys.prefix}\0{entry}\0{to_us(due)}"))
 
-    def publish(self, entry: ScheduleEntry, due: datetime) -> Published:
-        """Publish the run of ``entry`` due at ``due`` unless it was published already."""
-        if entry.workflow is not None:
-            return self._publish_workflow(entry, due)
-        return self._publish_task(entry, due)
-
-    def _publish_task(self, entry: ScheduleEntry, due: datetime) -> Published:
-        app = self.app
-        assert entry.task is not None
-        run_id = self.run_id(entry.name, due)
-        options = dict(entry.options)
-        headers = {**(options.pop("headers", None) or {}), "beat_entry": entry.name,
-                   "beat_due": due.isoformat()}
-        message = app.build_message(entry.task, list(entry.args), dict(entry.kwargs),
-                                    app.tasks.get(entry.task),
-                                    {**options, "task_id": run_id, "headers": headers})
-        body, tag = app.encode(message, options.get("serializer"))
-        app.broker.declare([message.queue])
-        ttl = max(FIRED_TTL, 2 * entry.grace)
-        marker = self.keys.beat_fired(entry.name, to_us(due), message.queue)
-        if not isinstance(app.broker, RedisBroker):  # e.g. RabbitMQ: the key in the backend
-            first_id = app.broker.publish_once(
-                Outgoing(message.queue, message.priority, body, tag, message.eta), marker,
-                run_id, ttl.total_seconds())
-            return Published(entry.name, due, first_id or run_id, first_id is None)
-        if message.eta is not None and message.eta > self.app.broker.now():
-            target = self.keys.delayed(message.queue)
-            args: list[Any] = [_ms(ttl), run_id, "zadd", body, tag, message.eta,
-                               str(message.priority)]
+    def publish_once(self, entry: str, due: datetime, item: Outgoing, run_id: str,
+                     ttl: timedelta, delayed: bool) -> Published:
+        """``beat_publish.lua``: enqueue ``item`` (into its queue's delayed set when
+        ``delayed``) unless the run of ``entry`` due at ``due`` was published within ``ttl``;
+        the fired marker and the enqueue are one step, in the queue's slot."""
+        marker = self.keys.beat_fired(entry, to_us(due), item.queue)
+        if delayed:
+            target = self.keys.delayed(item.queue)
+            args: list[Any] = [_ms(ttl), run_id, "zadd", item.body, item.tag, item.eta,
+                               str(item.priority)]
         else:
-            target = self.keys.stream(message.queue, message.priority)
-            args = [_ms(ttl), run_id, "xadd", body, tag]
+            target = self.keys.stream(item.queue, item.priority)
+            args = [_ms(ttl), run_id, "xadd", item.body, item.tag]
         new, existing = self._publish(keys=[marker, target], args=args)
         first = existing.decode() if isinstance(existing, bytes) else str(existing)
-        return Published(entry.name, due, first, bool(int(new)))
-
-    def _publish_workflow(self, entry: ScheduleEntry, due: datetime) -> Published:
-        run_id = self.run_id(entry.name, due)
-        existed = bool(self.app.workflow_join.status(run_id))
-        assert entry.workflow is not None  # the caller publishes workflow entries only here
-        self.app.workflows.submit(entry.workflow, run_id)  # idempotent for one run id
-        return Published(entry.name, due, run_id, not existed)
+        return Published(entry, due, first, bool(int(new)))
 
 
 def _ms(value: timedelta) -> int:

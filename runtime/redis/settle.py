@@ -12,36 +12,43 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flowc.runtime.redis import scripts
 from flowc.runtime.redis.workflow_store import parse_reply
 from redis.exceptions import NoScriptError
 
 if TYPE_CHECKING:
-    from flowc.runtime.app import App
+    from flowc.runtime.config import Settings
     from flowc.runtime.redis.backend import RedisResultBackend
     from flowc.runtime.redis.broker import RedisBroker
     from flowc.runtime.redis.workflow_store import RedisWorkflowJoin
-    from flowc.runtime.worker.settle import Claim, Claimed, Settler
+    from flowc.runtime.wire import Wire
+    from flowc.runtime.worker.settle import Claim, Claimed, Settlement, Settler
 
 
 class RedisSettlement:
-    """``Settlement`` for a Redis broker, Redis results and the Redis join (atomic mode)."""
+    """``Settlement`` for a Redis broker, Redis results and the Redis join (atomic mode).
 
-    def __init__(self, app: App, broker: RedisBroker, backend: RedisResultBackend,
-                 join: RedisWorkflowJoin) -> None:
-        self.app = app
+    ``ports_only`` writes the batches this one cannot: those with joins when the join leaves
+    publishing to the worker (signed messages), which must be published before the acks.
+    """
+
+    def __init__(self, conf: Settings, wire: Wire, broker: RedisBroker,
+                 backend: RedisResultBackend, join: RedisWorkflowJoin,
+                 ports_only: Settlement) -> None:
+        self.conf = conf
+        self.wire = wire
         self.broker = broker
         self.backend = backend
         self.join = join
-        self.ttl = app.conf.result_ttl
+        self.ports_only = ports_only
+        self.ttl = conf.result_ttl
         self.shared = backend.client is broker.client
 
     def write(self, batch: Settler, worker: str, claim: Claim | None) -> Claimed | None:
         if batch.joins and self.join.by_worker:
             # Signing on: the join leaves its ready messages to the worker, which must publish
             # them before it acks; the ports path orders that. Plain batches stay on this path.
-            from flowc.runtime.worker.settle import PortSettlement
-
-            return PortSettlement(self.app).write(batch, worker, claim)
+            return self.ports_only.write(batch, worker, claim)
         broker, backend = self.broker, self.backend
         pipe: Any = broker.client.pipeline(transaction=False)
         bpipe: Any = pipe if self.shared else backend.client.pipeline(transaction=False)
@@ -81,6 +88,7 @@ class RedisSettlement:
         if batch.joins or batch.publishes:
             broker.queue_wait(pipe)  # what the joins and retries enqueued, on the replicas
         replies = pipe.execute(raise_on_error=False) if len(pipe) else []
+        self._publish_again_after_noscript(batch, publish_at, replies)
         claimed = self._settle_joins(batch, join_at, replies) if batch.joins else None
         for reply in replies:
             if isinstance(reply, Exception):
@@ -99,17 +107,28 @@ class RedisSettlement:
             return None
         return broker.parse_claim(replies[claim_at])
 
+    def _publish_again_after_noscript(self, batch: Settler, publish_at: int,
+                                      replies: list[Any]) -> None:
+        """After a server restart emptied the script cache, the batch's publishes (publish.lua)
+        came back NOSCRIPT, so none ran: publish them now (which loads the script), before
+        the batch is done, and count them as sent."""
+        sent = range(publish_at, publish_at + len(batch.publishes))
+        again = [i for i in sent if isinstance(replies[i], NoScriptError)]
+        if not again:
+            return
+        self.broker.publish([batch.publishes[i - publish_at] for i in again])
+        for i in again:
+            replies[i] = 1
+
     def _settle_joins(self, batch: Settler, join_at: list[int], replies: list[Any]) -> Any:
         """Store the records join replies ask for, publish what they left to the worker
         (runs submitted with publish=worker), re-run joins that hit an empty script cache;
         return the folded claim's reply, if any."""
-        from flowc.runtime.redis import scripts
-
         follow: list[tuple[str, bytes]] = []
         ready = []
         retry = []
         claimed = None
-        serializer = self.app.conf.result_serializer
+        serializer = self.conf.result_serializer
 
         def settle(op: Any, raw: Any) -> None:
             nonlocal claimed
@@ -138,5 +157,5 @@ class RedisSettlement:
         if follow:
             self.backend.store(follow, self.ttl)
         if ready:
-            self.broker.publish(self.app.wire.sign(ready))
+            self.broker.publish(self.wire.sign(ready))
         return claimed

@@ -153,13 +153,12 @@ class Worker:
             consumer.max_tasks = self.options.max_tasks_per_child
             consumer.max_memory_kib = self.options.max_memory_per_child
         if pool == "solo":
-            consumer.time_limiter = TimeLimiter(self.app, self.slots, index)
+            consumer.time_limiter = TimeLimiter(self.app.conf, self.slots, index)
         elif self.app.conf.task_time_limit or self.app.conf.task_soft_time_limit:
             logger.warning("the %s pool does not apply time limits%s (use prefork or solo)",
                            pool, " except hard ones of async def tasks" if pool == "asyncio"
                            else "")
         reaper = Reaper(self.app, consumer.name, consumer.held_ids)
-        consumer.return_orphans = lambda: reaper.reclaim_orphans(min_idle_s=0)
         heartbeat = Heartbeat(self.app, consumer.name, lambda: consumer.queues, self.options.pool,
                               lambda: consumer.processed, reaper)
         presses = {"count": 0}

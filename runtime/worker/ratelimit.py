@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from flowc.runtime.message import RATE_SLOT_HEADER
 from flowc.runtime.options import RateLimit, parse_rate_limit
-from flowc.runtime.redis import scripts
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -50,6 +49,8 @@ class RateLimiter:
     """Asks Redis for start slots; one per worker process."""
 
     def __init__(self, app: App) -> None:
+        from flowc.runtime.redis import scripts  # here: the slot arithmetic below needs no redis
+
         self.app = app
         self._script = scripts.load(app.broker_client, "ratelimit")
         self._limits: dict[str, RateLimit | None] = {}

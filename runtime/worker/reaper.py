@@ -27,9 +27,7 @@ otherwise keep one entry per run ever submitted.
 
 Each process also checks its own claims now and then: an entry pending under its name that it
 does not hold (a reply lost with a dropped connection after the server had claimed it) would
-otherwise never run, so it goes back too. The consume loop runs the same check at once (any
-claim age) after an iteration failed, before it claims again: a failover or restart that cut a
-claim's reply then costs seconds, not the periodic check's 30-45.
+otherwise never run, so it goes back too.
 """
 
 from __future__ import annotations
@@ -130,8 +128,8 @@ class Reaper:
 
     def reclaim_orphans(self, min_idle_s: float = ORPHAN_MIN_IDLE_S) -> int:
         """Return entries pending under this process's name that it is not holding and that
-        were claimed at least ``min_idle_s`` ago (0 only from the thread that claims: then no
-        claim of this process can be in transit, see ``Consumer.run``)."""
+        were claimed at least ``min_idle_s`` ago (the default leaves time for a claim whose
+        reply is still in transit)."""
         assert self.held is not None
         streams = self.app.broker.consumers().get(self.consumer)
         if not streams:

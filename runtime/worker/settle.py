@@ -19,7 +19,10 @@ from flowc.runtime.worker.hooks import NO_HOOKS, ConsumerHooks
 from flowc.runtime.workflows.join import JoinOp
 
 if TYPE_CHECKING:
-    from flowc.runtime.app import App
+    from flowc.runtime.backend import ResultBackend, WorkflowJoin
+    from flowc.runtime.broker import Broker
+    from flowc.runtime.config import Settings
+    from flowc.runtime.wire import Wire
 
 Claim = tuple[str, list[str], int]
 """A flush's folded next fetch: (consumer, queues, count)."""
@@ -37,10 +40,9 @@ class Settlement(Protocol):
 
 
 class Settler:
-    """Collects settle operations and writes them with ``flush()``."""
+    """Collects settle operations and writes them with ``flush()`` through ``settlement``."""
 
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(self, settlement: Settlement) -> None:
         self.records: list[tuple[str, bytes]] = []
         self.states: list[tuple[str, bytes]] = []
         self.acks: list[Delivery] = []
@@ -51,7 +53,7 @@ class Settler:
         self.hooks: ConsumerHooks = NO_HOOKS
         """Told of dead letters, flushes and finished workflows (set with the consumer's)."""
         self.since = 0.0
-        self.settlement: Settlement = app.settlement
+        self.settlement = settlement
 
     def __len__(self) -> int:
         return (len(self.records) + len(self.states) + len(self.acks) + len(self.publishes)
@@ -98,12 +100,6 @@ class Settler:
         if not (self.joins and self.joins[-1].absorb(op)):
             self.joins.append(op)
 
-    def entry_ids(self) -> set[bytes]:
-        """Entries this batch acks, dead-letters or requeues: still claimed until it is
-        written, so the orphan check must not give them back (their tasks would run again)."""
-        return {d.entry_id for d in [*list(self.acks), *list(self.requeues),
-                                     *(d for d, _ in list(self.dead))]}
-
     def age_s(self) -> float:
         """Seconds since the oldest unflushed operation was queued."""
         return time.monotonic() - self.since if self.since else 0.0
@@ -137,44 +133,49 @@ class PortSettlement:
     their ready messages again), nothing is lost.
     """
 
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(self, conf: Settings, wire: Wire, broker: Broker, backend: ResultBackend,
+                 join: WorkflowJoin) -> None:
+        self.conf = conf
+        self.wire = wire
+        self.broker = broker
+        self.backend = backend
+        self.join = join
 
     def write(self, batch: Settler, worker: str, claim: Claim | None) -> Claimed | None:
-        app = self.app
-        ttl = app.conf.result_ttl
+        broker, backend = self.broker, self.backend
+        ttl = self.conf.result_ttl
         for delivery, reason in batch.dead:  # first: whoever sees the failure finds the letter
-            app.broker.dead_letter(delivery, reason, worker)
+            broker.dead_letter(delivery, reason, worker)
         batch.dead = []
         follow: list[tuple[str, bytes]] = []
         made_ready = 0
         if batch.joins:  # first: whoever sees a step's result then sees its run moved on
-            replies = app.workflows.join.join(batch.joins)
+            replies = self.join.join(batch.joins)
             for op, reply in zip(batch.joins, replies, strict=True):
-                follow += op.follow_up(reply, app.conf.result_serializer)
-                batch.publishes += app.wire.sign(reply.ready)
+                follow += op.follow_up(reply, self.conf.result_serializer)
+                batch.publishes += self.wire.sign(reply.ready)
                 made_ready += len(reply.ready)
                 if reply.finished:
                     batch.hooks.workflow_finished(op.workflow_id)
             batch.joins = []
         if batch.states:
-            app.backend.set_state(batch.states, ttl)
+            backend.set_state(batch.states, ttl)
             batch.states = []
         if batch.records or follow:
-            app.backend.store([*batch.records, *follow], ttl)
+            backend.store([*batch.records, *follow], ttl)
             batch.records = []
         if batch.publishes:
-            app.broker.publish(batch.publishes)
+            broker.publish(batch.publishes)
             batch.publishes = []
         if batch.acks:
-            app.broker.ack(batch.acks)
+            broker.ack(batch.acks)
         batch.hooks.flushing(None)
         if batch.requeues:
-            app.broker.requeue(batch.requeues)
+            broker.requeue(batch.requeues)
         batch.clear()
         if claim is None:
             return None
         consumer, queues, count = claim
         if made_ready > 1:  # one step: siblings made ready together wake idle processes instead
             count = 1
-        return app.broker.fetch(consumer, queues, count, 0), []
+        return broker.fetch(consumer, queues, count, 0), []

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from flowc.runtime.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 if TYPE_CHECKING:
-    from flowc.runtime.app import App
     from flowc.runtime.broker import Delivery
+    from flowc.runtime.config import Settings
     from flowc.runtime.message import Message
     from flowc.runtime.task import Task
 
@@ -38,11 +38,12 @@ _HEAD = struct.Struct("<QdII")
 """seq (odd while being written), hard deadline (monotonic s, 0 = none), meta len, body len."""
 
 
-def limits_for(app: App, task: Task, message: Message) -> tuple[float | None, float | None]:
+def limits_for(conf: Settings, task: Task,
+               message: Message) -> tuple[float | None, float | None]:
     """``(soft, hard)`` seconds for this call: the call's options, the task's, then settings."""
     soft = message.soft_time_limit or task.options.get("soft_time_limit") \
-        or app.conf.task_soft_time_limit
-    hard = message.time_limit or task.options.get("time_limit") or app.conf.task_time_limit
+        or conf.task_soft_time_limit
+    hard = message.time_limit or task.options.get("time_limit") or conf.task_time_limit
     return (float(soft) if soft else None), (float(hard) if hard else None)
 
 
@@ -117,9 +118,9 @@ class RunningSlots:
 class TimeLimiter:
     """Arms the limits around one task run in the process's main thread."""
 
-    def __init__(self, app: App, slots: RunningSlots | None = None,
+    def __init__(self, conf: Settings, slots: RunningSlots | None = None,
                  index: int | None = None) -> None:
-        self.app = app
+        self.conf = conf
         self.slots = slots
         self.index = index
         self.can_signal = threading.current_thread() is threading.main_thread()
@@ -131,7 +132,7 @@ class TimeLimiter:
     def start(self, delivery: Delivery, task: Task, message: Message) -> bool:
         """Arm ``task``'s limits and, in prefork, publish the run in the slot; True if
         ``finish`` has anything to undo."""
-        soft, hard = limits_for(self.app, task, message)
+        soft, hard = limits_for(self.conf, task, message)
         supervised = self.slots is not None and self.index is not None
         if supervised:
             assert self.slots is not None and self.index is not None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import orjson
 from flowc.compiler.ir import Node, Workflow
 from flowc.runtime.message import ENVELOPE_VERSION, Message
+from flowc.runtime.options import resolve_eta, resolve_expires
 from flowc.runtime.retry import STEP_OPTIONS
 from flowc.runtime.serialization import json_dumps
 from flowc.runtime.workflows.steps import source_location
@@ -127,8 +128,6 @@ def _step(app: App, task: str, options: dict[str, Any], now: float) -> _Step:
                                  if (v := options.get(k)) is not None})
     expires = None
     if options.get("expires") is not None:
-        from flowc.runtime.options import resolve_expires
-
         expires = resolve_expires(options["expires"], now)
     passed = {name: options[name] for name in PASSED_OPTIONS if options.get(name) is not None}
     # The envelope's fields (message.py defines them), less those each node fills in itself
@@ -137,7 +136,7 @@ def _step(app: App, task: str, options: dict[str, Any], now: float) -> _Step:
     for own in ("v", "id", "args", "kwargs"):
         del env[own]
     step = {k: options[k] for k in (*STEP_OPTIONS, "rate_limit") if options.get(k) is not None}
-    countdown, eta = _delays(options, now)
+    countdown, eta = step_delays(options, now)
     return _Step(message.queue, message.priority,
                  app.keys.stream(message.queue, message.priority),
                  app.keys.delayed(message.queue), countdown, eta,
@@ -169,9 +168,9 @@ class _Steps:
         return found
 
 
-def _delays(options: dict[str, Any], now: float) -> tuple[float, float]:
-    from flowc.runtime.options import resolve_eta
-
+def step_delays(options: dict[str, Any], now: float) -> tuple[float, float]:
+    """A step's (countdown seconds, eta unix time), 0 for none: a countdown counts from when
+    the step becomes ready, an eta is absolute."""
     countdown = options.get("countdown")
     eta = options.get("eta")
     if countdown is not None:

@@ -18,12 +18,9 @@ run is submitted (the join counts its members in one atomic step), so it cannot 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import orjson
 from flowc.runtime.exceptions import ImproperlyConfigured, Replaced
-from flowc.runtime.outcome import exception_to_dict
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -32,10 +29,7 @@ if TYPE_CHECKING:
 ACCUMULATE = "flowc.accumulate"
 REPLACED = "flowc.replaced"
 REPLACED_FAILED = "flowc.replaced_failed"
-MAP = "celery.map"
-STARMAP = "celery.starmap"
-"""Celery's builtin tasks behind ``task.map``/``task.starmap`` (``compiler.canvas.builtins``)."""
-BUILTINS = (ACCUMULATE, REPLACED, REPLACED_FAILED, MAP, STARMAP)
+"""The builtin tasks a replacement uses (``runtime.builtins`` defines them)."""
 
 ADD_TO_CHORD_REFUSED = (
     "add_to_chord is not supported: a flowc chord's header is fixed when the run is submitted "
@@ -46,7 +40,7 @@ ADD_TO_CHORD_REFUSED = (
 
 def replace(task: Task, sig: Any) -> Any:
     """``self.replace(sig)``: run ``sig`` in place of the current task (see the module doc)."""
-    from flowc.compiler.canvas.primitives import chain, chord, group
+    from flowc.compiler.canvas.primitives import chain, chord, group  # Task stays compiler-free
 
     request = task.request
     if isinstance(sig, chain) and not sig.tasks:
@@ -78,46 +72,3 @@ def builtin(app: App, name: str) -> Task:
     found = app.tasks.get(name)
     assert found is not None, name
     return found
-
-
-def make_builtin(app: App, name: str) -> Task:
-    """A builtin task bound to ``app`` (not listed with the app's own tasks)."""
-    from flowc.runtime.task import Task
-
-    def accumulate(values: list[Any]) -> list[Any]:
-        return values
-
-    def replaced(result: Any, run_id: str, node_id: str, index: int | None) -> Any:
-        _join(app, "done", run_id, node_id, index, result_json=orjson.dumps(result))
-        return result
-
-    def replaced_failed(request: Any, exc: BaseException, traceback: str, run_id: str,
-                        node_id: str, index: int | None, task_id: str) -> None:
-        _join(app, "fail", run_id, node_id, index, exc=exception_to_dict(exc),
-              traceback=traceback, task_id=task_id)
-
-    def xmap(task: dict[str, Any], it: list[Any]) -> list[Any]:
-        fn = app.tasks[task["task"]]  # Celery's map: the function called once per item
-        return [fn(item) for item in it]
-
-    def xstarmap(task: dict[str, Any], it: list[Any]) -> list[Any]:
-        fn = app.tasks[task["task"]]
-        return [fn(*item) for item in it]
-
-    functions: dict[str, Callable[..., Any]] = {
-        ACCUMULATE: accumulate, REPLACED: replaced, REPLACED_FAILED: replaced_failed,
-        MAP: xmap, STARMAP: xstarmap}
-    return Task(app, functions[name], name, {})
-
-
-def _join(app: App, op: str, run_id: str, node_id: str, index: int | None,
-          **fields: Any) -> None:
-    """Apply one join operation to another run now, and store the records it asks for."""
-    from flowc.runtime.workflows.join import JoinOp
-
-    join = JoinOp(op, run_id, node_id, index, **fields)
-    [reply] = app.workflow_join.join([join])
-    records = join.follow_up(reply, app.conf.result_serializer)
-    if records:
-        app.backend.store(records, app.conf.result_ttl or None)
-    app.workflows.publish_ready(reply)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flowc.runtime.exceptions import WorkflowsUnsupported
 from flowc.runtime.workflows.plan import RunPlan, plan
 
 if TYPE_CHECKING:
@@ -24,8 +25,16 @@ class WorkflowRuns:
         self.app = app
         self.join = join
 
+    def check_supported(self) -> None:
+        """Raise ``WorkflowsUnsupported`` if the result backend cannot hold runs (Memcached's
+        join says why in ``refusal``), before anything is planned, declared or started."""
+        refusal = getattr(self.join, "refusal", None)
+        if refusal:
+            raise WorkflowsUnsupported(refusal)
+
     def submit(self, wf: Workflow, workflow_id: str | None = None) -> RunPlan:
         """Store the run and make its roots ready (idempotent for one run id); the plan."""
+        self.check_supported()
         run = plan(self.app, wf, workflow_id)
         self.app.broker.declare(sorted(run.queues))
         self.publish_ready(self.join.submit(wf, run))

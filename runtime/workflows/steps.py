@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from flowc.runtime import states
@@ -83,19 +83,27 @@ def fail_op(message: Message, exc: BaseException, traceback: str | None) -> Join
                   exc=exception_to_dict(exc), traceback=traceback, task_id=message.id)
 
 
+def map_refusal(message: Message, items: Any) -> Exception | None:
+    """Why a map node's message cannot expand into ``items`` (not a list, or more of them
+    than its ``max``); None when it can."""
+    marker = message.workflow or {}
+    if not isinstance(items, list):
+        return TypeError(f"map step {marker.get('node')} needs a list to map over, got "
+                         f"{type(items).__name__}")
+    limit = marker.get("max")
+    if limit is not None and len(items) > int(limit):
+        return map_too_wide(message.task, marker.get("node"), len(items), int(limit),
+                            marker.get("at"))
+    return None
+
+
 def expansion(message: Message) -> JoinOp:
     """Turn a map node's message (``args[0]`` is the list) into one message per element."""
     marker = dict(message.workflow or {})
     items = message.args[0] if message.args else None
-    if not isinstance(items, list):
-        return fail_op(message, TypeError(
-            f"map step {marker.get('node')} needs a list to map over, got "
-            f"{type(items).__name__}"), None) or JoinOp("fail", "", "")
-    limit = marker.get("max")
-    if limit is not None and len(items) > int(limit):
-        return fail_op(message, map_too_wide(
-            message.task, marker.get("node"), len(items), int(limit), marker.get("at")),
-            None) or JoinOp("fail", "", "")
+    refused = map_refusal(message, items)
+    if refused is not None or not isinstance(items, list):
+        return fail_op(message, refused or TypeError(), None) or JoinOp("fail", "", "")
     bodies = []
     namespace = message.id_namespace()
     for i, item in enumerate(items):

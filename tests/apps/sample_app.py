@@ -16,6 +16,8 @@ app = App("sample_app")
 app.conf.update(task_acks_late=os.environ.get("SAMPLE_ACKS_LATE") == "1",
                 flowc_wait_replicas=int(os.environ.get("SAMPLE_WAIT_REPLICAS", "0")),
                 flowc_wait_timeout_ms=2000)
+if os.environ.get("SAMPLE_RESULT_EXPIRES"):  # seconds, for tests of result expiry
+    app.conf.result_expires = float(os.environ["SAMPLE_RESULT_EXPIRES"])
 
 
 class CustomError(Exception):
@@ -40,6 +42,12 @@ def sleep_started(seconds: float, value: object = None) -> object:
     """``sleep_then`` that stores STARTED when it begins, so a test can wait until it runs."""
     time.sleep(seconds)
     return value
+
+
+@app.task
+def sized(n: int) -> str:
+    """Returns a string of ``n`` characters (a result over a backend's item limit)."""
+    return "x" * n
 
 
 @app.task

@@ -42,7 +42,8 @@ def test_status_shows_queues_delayed_dead_letters_and_masks_the_password(cluster
     code, out = run(redis_url, "status", "--json")
     report = orjson.loads(out)
     assert report["queues"][0] == {"name": "celery", "ready": 1, "delayed": 1, "in_flight": 0,
-                                   "by_priority": {"0": 1}, "workers": 0, "holders": 0}
+                                   "by_priority": {"0": 1}, "workers": 0, "holders": 0,
+                                   "consumers": None}
     masked = CliRunner().invoke(main, ["status", "--broker",
                                        redis_url.replace("redis://", "redis://:pw123@")])
     assert "pw123" not in masked.output

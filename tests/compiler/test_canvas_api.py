@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from typing import Any
 
 import pytest
@@ -194,3 +195,15 @@ def test_signature_round_trips_through_its_dict_form() -> None:
     c = chord([s("add", 1, 1), s("add", 2, 2)], s("tsum")) | fanout(s("notify"), max_width=3)
     again = signature(json.loads(json.dumps(c)))
     assert json.dumps(again, sort_keys=True) == json.dumps(c, sort_keys=True)
+
+
+@pytest.mark.parametrize("canvas", [
+    s("add", 1, 2),
+    s("add", 1) | group(s("mul", 2), s("mul", 3)) | si("tsum").set(queue="q"),
+    fanout(s("notify"), max_width=3).set(immutable=True),
+    s("add", 1).on_error(s("log_error")),
+])
+def test_a_pickled_canvas_comes_back_as_the_same_kind_and_data(canvas: Any) -> None:
+    again = pickle.loads(pickle.dumps(canvas))
+    assert type(again) is type(canvas)
+    assert json.dumps(again, sort_keys=True) == json.dumps(canvas, sort_keys=True)

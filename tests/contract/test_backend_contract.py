@@ -7,7 +7,10 @@ import threading
 import pytest
 from flowc.runtime.app import App
 
-pytestmark = [pytest.mark.redis, pytest.mark.amqp, pytest.mark.postgresql]
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.redis, pytest.mark.amqp, pytest.mark.postgresql,
+              pytest.mark.memcached]
 
 
 class TestResultBackendContract:
@@ -49,3 +52,19 @@ class TestResultBackendContract:
         adapter_app.backend.set_state([("t1", b"STARTED")], 60)
         adapter_app.backend.forget("t1")
         assert adapter_app.backend.get("t1") == (None, None)
+
+    def test_a_record_and_a_state_are_gone_after_their_ttl(self, adapter_app: App) -> None:
+        adapter_app.backend.store([("t1", b"done")], 1)
+        adapter_app.backend.set_state([("t2", b"STARTED")], 1)
+        assert adapter_app.backend.get("t1")[0] == b"done"
+        wait_until(lambda: adapter_app.backend.get("t1") == (None, None)
+                   and adapter_app.backend.get("t2") == (None, None), 10, "expiry")
+
+    def test_a_record_without_ttl_is_kept(self, adapter_app: App) -> None:
+        adapter_app.backend.store([("t1", b"done")], None)
+        assert adapter_app.backend.get("t1")[0] == b"done"
+
+    def test_an_idempotency_key_belongs_to_its_first_claimer(self, adapter_app: App) -> None:
+        assert adapter_app.backend.claim_key("k1", "first", 60) is None
+        assert adapter_app.backend.claim_key("k1", "second", 60) == "first"
+        assert adapter_app.backend.claim_key("k2", "second", 60) is None

@@ -1,5 +1,6 @@
 """The WorkflowJoin port's contract (runtime/backend.py), for every join adapter, in both ways
-a ready step is enqueued (by the join itself, or returned for the worker to publish)."""
+a ready step is enqueued (by the join itself, or returned for the worker to publish); an
+adapter that cannot hold runs (Memcached) refuses them at submit instead."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ import pytest
 from flowc.compiler.canvas.primitives import chain, chord
 from flowc.compiler.validate import compile_canvas
 from flowc.runtime.app import App
+from flowc.runtime.exceptions import WorkflowsUnsupported
 from flowc.runtime.workflows.join import JoinOp
 from flowc.runtime.workflows.plan import RunPlan, plan
 
-pytestmark = [pytest.mark.redis, pytest.mark.amqp, pytest.mark.postgresql]
+pytestmark = [pytest.mark.redis, pytest.mark.amqp, pytest.mark.postgresql,
+              pytest.mark.memcached]
 
 
 @pytest.fixture(params=["join", "worker"])
-def japp(adapter_app: App, request: pytest.FixtureRequest) -> Iterator[App]:
+def japp(join_adapter_app: App, request: pytest.FixtureRequest) -> Iterator[App]:
+    adapter_app = join_adapter_app
     adapter_app.conf.flowc_workflow_publish = request.param
 
     @adapter_app.task(name="inc")
@@ -149,3 +153,36 @@ class TestWorkflowJoinContract:
         run = submit(japp, chain(japp.tasks["inc"].s(1), japp.tasks["inc"].s()))
         records = japp.workflow_join.records(run.workflow_id)
         assert records["n0"]["succ"] == ["n1"] and records["n1"]["succ"] == []
+
+
+REFUSAL = ("the Memcached result backend cannot hold workflow runs: use Redis or PostgreSQL "
+           "as result_backend")
+
+
+class TestJoinlessBackendRefusesRuns:
+    def test_submitting_a_workflow_fails_with_one_line_saying_what_to_use(
+            self, joinless_app: App) -> None:
+        @joinless_app.task(name="inc")
+        def inc(x: int) -> int:
+            return x + 1
+
+        with pytest.raises(WorkflowsUnsupported) as refused:
+            chain(inc.s(1), inc.s()).apply_async()
+        assert str(refused.value) == REFUSAL
+
+    def test_a_refused_workflow_queues_nothing(self, joinless_app: App) -> None:
+        @joinless_app.task(name="inc")
+        def inc(x: int) -> int:
+            return x + 1
+
+        with pytest.raises(WorkflowsUnsupported):
+            chord([inc.s(i) for i in range(3)], inc.s()).apply_async()
+        assert joinless_app.broker.depth("celery") == {"ready": 0, "delayed": 0}
+
+    def test_a_plain_task_is_still_sent(self, joinless_app: App) -> None:
+        @joinless_app.task(name="inc")
+        def inc(x: int) -> int:
+            return x + 1
+
+        inc.delay(1)
+        assert joinless_app.broker.depth("celery")["ready"] == 1

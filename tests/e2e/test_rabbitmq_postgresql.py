@@ -139,15 +139,16 @@ def test_beat_publishes_one_due_time_once_on_rabbitmq(transports: dict[str, str]
     from datetime import UTC, datetime
 
     from flowc.runtime.beat.entries import ScheduleEntry
+    from flowc.runtime.beat.publish import EntryPublisher
     from flowc.runtime.redis.beat_store import BeatStore
     from flowc.runtime.schedules import crontab
 
     app = sample_app.app
     entry = ScheduleEntry("nightly", crontab(minute="30", hour="2"), task="sample_app.add",
                           args=(1, 2))
-    store = BeatStore(app)
+    publisher = EntryPublisher(app, BeatStore(app.broker_client, app.keys))
     due = datetime(2026, 1, 2, 2, 30, tzinfo=UTC)
-    first, again = store.publish(entry, due), store.publish(entry, due)
+    first, again = publisher.publish(entry, due), publisher.publish(entry, due)
     assert first.new and not again.new and again.run_id == first.run_id
     assert app.broker.depth("celery")["ready"] == 1
 

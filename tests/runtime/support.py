@@ -114,3 +114,11 @@ def clients_in(client: redis.Redis, command: str) -> int:
     db = int(client.connection_pool.connection_kwargs.get("db", 0))
     clients: Any = client.client_list()
     return sum(1 for c in clients if c.get("cmd") == command and int(c.get("db", -1)) == db)
+
+
+def forget_app(app: App) -> None:
+    """Take ``app`` off the apps ``@shared_task`` registers on (each App until collected): one
+    left with a broken configuration on purpose would fail later tests' shared tasks."""
+    from flowc.runtime import current
+
+    current._apps.discard(app)

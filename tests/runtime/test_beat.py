@@ -185,7 +185,7 @@ def test_an_interrupted_publish_is_finished_once_by_the_next_leader(
     entry = first.entries[0]
     # Given a leader claimed and published 02:30, then died before recording it
     first.store.claim(lease, "cleanup", at(2, 30))
-    first.store.publish(entry, at(2, 30))
+    first.publisher.publish(entry, at(2, 30))
     redis_client.delete(app.keys.beat_lock())  # its lease expired
     # When another process leads
     second = make_beat({"cleanup": CLEANUP})
@@ -232,8 +232,8 @@ def test_a_deposed_leader_cannot_publish_with_its_old_fencing_token(
 def test_publishing_one_due_time_twice_enqueues_one_message(
         app: App, make_beat: Any, redis_client: redis.Redis) -> None:
     beat = make_beat({"cleanup": {**CLEANUP, "options": {"queue": "maint", "priority": 7}}})
-    first = beat.store.publish(beat.entries[0], at(2, 30))
-    again = beat.store.publish(beat.entries[0], at(2, 30))
+    first = beat.publisher.publish(beat.entries[0], at(2, 30))
+    again = beat.publisher.publish(beat.entries[0], at(2, 30))
     assert first.new and not again.new and again.run_id == first.run_id
     [message] = sent(redis_client, "maint")
     assert message.envelope["priority"] == 7 and message.envelope["queue"] == "maint"
@@ -293,7 +293,7 @@ def test_a_workflow_entry_submits_its_run_once_per_due_time(
     report = beat.tick(at(2, 30, 1))
     [published] = report.published
     assert published.new and published.run_id == beat.store.run_id("pipeline", at(2, 30))
-    assert beat.store.publish(entry, at(2, 30)).new is False
+    assert beat.publisher.publish(entry, at(2, 30)).new is False
     assert app.workflow(published.run_id).status() is not None
     assert app.broker.depth("celery")["ready"] == 1  # the chain's first step, once
 

@@ -83,6 +83,26 @@ def test_a_bad_beat_schedule_stops_beat_with_the_fix_in_the_message(
         assert text in result.output, result.output
 
 
+def test_schedule_list_includes_entries_an_autodiscovered_tasks_module_adds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an app whose periodic task is added in a tasks module it autodiscovers (lazily)
+    (tmp_path / "discovered_beat_pkg").mkdir()
+    (tmp_path / "discovered_beat_pkg" / "__init__.py").write_text("")
+    (tmp_path / "discovered_beat_pkg" / "tasks.py").write_text(
+        "from discovered_beat_app import app\n\n"
+        "@app.task\ndef ping():\n    return 'pong'\n\n"
+        "app.add_periodic_task(60.0, ping.s(), name='ping every minute')\n")
+    (tmp_path / "discovered_beat_app.py").write_text(
+        "from flowc import App\napp = App('discovered')\n"
+        "app.autodiscover_tasks(['discovered_beat_pkg'])\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    # When beat's entries are listed, Then the tasks module was imported first (as Celery's beat)
+    result = CliRunner().invoke(main, ["schedule", "list", "-A", "discovered_beat_app"])
+    assert result.exit_code == 0, result.output
+    assert "ping every minute" in result.output
+
+
 def test_a_celery_schedule_state_file_is_refused_with_the_reason(
         tmp_path: Path, in_apps_dir: None) -> None:
     state_file = tmp_path / "celerybeat-schedule"

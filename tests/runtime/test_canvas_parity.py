@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 import pytest
 import redis
-from flowc.compiler.canvas.primitives import chain, chord, group, signature
+from flowc.compiler.canvas.primitives import chain, chord, group
+from flowc.compiler.canvas.signature import signature
 from flowc.runtime.app import App
 from flowc.runtime.result import AsyncResult
 
@@ -271,6 +272,13 @@ def test_group_result_saved_and_restored_by_id(capp: App) -> None:
     assert restored.get(timeout=5) == [0, 2, 4]
     restored.delete()
     assert GroupResult.restore(result.id, app=capp) is None
+
+
+def test_group_result_restore_without_an_app_uses_the_current_app(capp: App) -> None:
+    result = group(t(capp, "add").s(i, i) for i in range(2)).delay().save()
+    restored = GroupResult.restore(result.id)
+    assert restored is not None and restored.app is capp
+    assert restored.get(timeout=5) == [0, 2]
 
 
 def test_a_chord_body_whose_header_failed_holds_a_chord_error(capp: App) -> None:

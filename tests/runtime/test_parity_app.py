@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -14,6 +17,7 @@ from flowc.runtime.compat import IgnoredOptionWarning, _warned
 
 from flowc import App
 from flowc.exceptions import ImproperlyConfigured, InvalidTaskOptions
+from tests.runtime.support import forget_app
 
 
 @pytest.fixture(autouse=True)
@@ -127,10 +131,52 @@ def test_config_from_object_with_the_celery_namespace_reads_django_style_names()
     assert application.conf.task_always_eager is True
 
 
-def test_a_misspelt_namespaced_setting_fails_with_a_suggestion() -> None:
+def test_a_misspelt_namespaced_setting_fails_with_a_suggestion_when_the_config_is_read(
+        ) -> None:
     settings = types.SimpleNamespace(CELERY_TASK_ALWAYS_EAGRE=True)
+    application = App("d")
+    application.config_from_object(settings, namespace="CELERY")
     with pytest.raises(ImproperlyConfigured, match="did you mean 'task_always_eager'"):
-        App("d").config_from_object(settings, namespace="CELERY")
+        application.conf.task_always_eager  # noqa: B018
+    forget_app(application)
+
+
+def test_config_from_object_reads_its_source_at_the_first_read_of_conf(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a source that does not exist yet when named (as django.conf:settings while
+    # Django is still importing the settings module that imports proj/celery.py)
+    application = App("lazy")
+    application.config_from_object("parity_late_settings:settings", namespace="CELERY")
+    module = types.ModuleType("parity_late_settings")
+    module.settings = types.SimpleNamespace(CELERY_TASK_DEFAULT_QUEUE="late")  # type: ignore[attr-defined]
+    monkeypatch.setitem(__import__("sys").modules, "parity_late_settings", module)
+    # Then the first read loads it
+    assert application.conf.task_default_queue == "late"
+
+
+def test_config_from_object_applies_at_once_with_force_or_once_conf_was_read() -> None:
+    forced = App("f")
+    with pytest.raises(ModuleNotFoundError):
+        forced.config_from_object("parity_no_such_settings", force=True)
+    read = App("r")
+    assert read.conf.task_default_queue == "celery"
+    read.config_from_object({"task_default_queue": "now"})
+    assert read.__dict__["conf"].task_default_queue == "now"
+
+
+def test_a_silent_config_source_that_cannot_be_imported_is_skipped() -> None:
+    application = App("s")
+    application.config_from_object("parity_no_such_settings", silent=True)
+    assert application.conf.task_default_queue == "celery"
+
+
+def test_settings_given_to_the_app_win_over_its_config_source() -> None:
+    application = App("w", broker="redis://given:6379/1", task_default_queue="given")
+    application.config_from_object({"broker_url": "redis://source:6379/2",
+                                    "task_default_queue": "source", "task_acks_late": True})
+    assert application.conf.broker_url == "redis://given:6379/1"
+    assert application.conf.task_default_queue == "given"
+    assert application.conf.task_acks_late is True
 
 
 def test_config_from_object_takes_a_module_attribute_path(
@@ -166,6 +212,45 @@ def test_the_newest_app_is_current_and_set_current_switches() -> None:
     assert current_app.main == "first" and current_app._get_current_object() is first
     assert isinstance(current_app, App)
     assert second.main == "second"
+
+
+@pytest.fixture
+def no_app_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The current-app state of a process that has created no App."""
+    from flowc.runtime import current
+
+    monkeypatch.setattr(current, "_current", None)
+    monkeypatch.setattr(current, "_default", None)
+
+
+@pytest.mark.usefixtures("no_app_yet")
+def test_with_no_app_created_the_current_app_is_a_default_one() -> None:
+    from flowc import current_app
+
+    assert current_app.main == "default"
+
+
+@pytest.mark.usefixtures("no_app_yet")
+def test_without_the_app_module_the_current_app_error_says_how_to_get_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # runtime.current sits below runtime.app: until App's module loads, it cannot make one
+    from flowc.runtime import current
+
+    monkeypatch.setattr(current, "_default_factory", None)
+    with pytest.raises(ImproperlyConfigured, match=r"create one \(App\('proj'"):
+        current.get_current_app()
+
+
+@pytest.mark.parametrize("statement", [
+    "from flowc import AsyncResult; name = AsyncResult('some-id').app.main",
+    "from flowc.result import AsyncResult; name = AsyncResult('some-id').app.main",
+])
+def test_facade_names_that_use_the_current_app_work_before_any_app_exists(
+        statement: str) -> None:
+    # a fresh interpreter: the facade (or Celery's module path) loads what makes the default app
+    out = subprocess.run([sys.executable, "-c", f"{statement}\nprint(name)"], check=True,
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "default"
 
 
 def test_async_result_without_an_app_uses_the_current_app(app: App) -> None:
@@ -355,19 +440,64 @@ def test_eta_datetimes_are_accepted_by_canvases_and_callbacks(app: App, naive: b
     assert len(dues) == 2 and all(abs(due - eta.timestamp()) < 0.01 for due in dues)
 
 
-def test_autodiscover_takes_a_callable_and_defaults_to_nothing_without_django(
-        tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pathlib import Path
-
-    root = Path(str(tmp_path))
-    (root / "parity_pkg").mkdir()
-    (root / "parity_pkg" / "__init__.py").write_text("")
-    (root / "parity_pkg" / "tasks.py").write_text(
-        "from flowc import current_app\n\n@current_app.task(name='parity_pkg.ping')\n"
+def _parity_package(root: Path, name: str) -> None:
+    (root / name).mkdir()
+    (root / name / "__init__.py").write_text("")
+    (root / name / "tasks.py").write_text(
+        f"from flowc import current_app\n\n@current_app.task(name='{name}.ping')\n"
         "def ping():\n    return 'pong'\n")
-    monkeypatch.syspath_prepend(str(root))
+
+
+def test_autodiscovery_imports_the_tasks_modules_when_the_worker_imports_its_modules(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _parity_package(tmp_path, "parity_pkg")
+    (tmp_path / "parity_plain").mkdir()
+    (tmp_path / "parity_plain" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
     application = App("auto")
-    application.autodiscover_tasks()  # no Django here: nothing to import, no error
-    assert "parity_pkg.ping" not in application.tasks
-    application.autodiscover_tasks(lambda: ["parity_pkg"])
+    application.autodiscover_tasks(["parity_pkg", "parity_plain"])
+    assert "parity_pkg.ping" not in application.tasks  # Celery's laziness
+    application.import_modules()  # what the worker does at start; no tasks.py: skipped
     assert application.tasks["parity_pkg.ping"].apply().get() == "pong"
+
+
+def test_autodiscover_takes_a_callable_read_at_discovery_and_force_imports_now(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _parity_package(tmp_path, "parity_pkg_a")
+    _parity_package(tmp_path, "parity_pkg_b")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    application = App("auto")
+    packages: list[str] = []
+    application.autodiscover_tasks(lambda: packages)
+    packages.append("parity_pkg_a")
+    application.import_modules()
+    assert "parity_pkg_a.ping" in application.tasks
+    application.autodiscover_tasks(["parity_pkg_b"], force=True)
+    assert "parity_pkg_b.ping" in application.tasks
+
+
+def test_autodiscover_without_packages_outside_django_imports_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    application = App("auto")
+    application.autodiscover_tasks()
+    application.import_modules()  # no Django project here: nothing to import, no error
+    application.autodiscover_tasks(force=True)
+
+
+def test_a_django_projects_tasks_have_delay_on_commit_as_celerys_django_task(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("django")
+    from flowc.app.task import Task
+    from flowc.contrib.django.task import DjangoTask
+
+    assert issubclass(DjangoTask, Task) and callable(DjangoTask.delay_on_commit)
+    assert not hasattr(App("plain").Task, "delay_on_commit")
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "parity_django_settings")  # never imported here
+    application = App("django")
+
+    @application.task
+    def ping() -> str:
+        return "pong"
+
+    assert callable(ping.delay_on_commit) and callable(ping.apply_async_on_commit)

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 import redis
 from flowc.runtime.app import App
-from flowc.runtime.broker import Delivery
 from flowc.runtime.exceptions import InvalidTaskOptions, SerializationError
 from flowc.runtime.options import RateLimit
 from flowc.runtime.worker.consumer import Consumer
@@ -108,39 +107,6 @@ def test_the_orphan_check_keeps_entries_whose_ack_is_not_written_yet(
     assert returned == 1
     [pending] = redis_client.xpending_range(STREAM, "workers", "-", "+", 10)
     assert pending["message_id"] == finished.entry_id != lost.entry_id
-
-
-def test_after_a_failed_iteration_the_loop_gives_back_a_claim_whose_reply_was_lost(
-        app: App, redis_client: redis.Redis) -> None:
-    # Given a claim made under the consumer's name whose reply never reached it (a failover
-    # cut the connection), and a settle batch Redis refuses (the failing iteration)
-    import threading
-
-    ran = []
-
-    @app.task
-    def record(i: int) -> int:
-        ran.append(i)
-        return i
-
-    record.delay(1)
-    consumer = Consumer(app, ["celery"], "me.3")
-    consumer.return_orphans = lambda: Reaper(app, "me.3", consumer.held_ids).reclaim_orphans(
-        min_idle_s=0)
-    _claim(app, "me.3")  # the reply is dropped here
-    redis_client.set("not-a-stream", "x")
-    consumer.settler.ack(Delivery(b"not-a-stream", b"1-1", b"", b"j"))
-    loop = threading.Thread(target=consumer.run, daemon=True)
-    loop.start()
-    try:
-        # When the iteration fails, Then the next one gives the message back and runs it at
-        # once (not after the periodic check's 30 s minimum age)
-        wait_until(lambda: ran == [1], 10, "the lost claim to run")
-    finally:
-        redis_client.delete("not-a-stream")
-        consumer.stop()
-        loop.join(10)
-    assert redis_client.xlen(STREAM) == 0
 
 
 def test_a_message_lost_with_its_worker_too_often_is_dead_lettered_not_run(

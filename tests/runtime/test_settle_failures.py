@@ -14,7 +14,7 @@ def test_a_publish_that_reached_redis_is_not_sent_again_after_another_command_fa
     # Given a flush holding a retry's publish and an ack that Redis will refuse (WRONGTYPE)
     app.broker.declare(["celery"])
     redis_client.set("not-a-stream", "x")
-    settler = Settler(app)
+    settler = Settler(app.settlement)
     settler.publish(Outgoing("celery", 0, b'{"v":1}', b"j"))
     settler.ack(Delivery(b"not-a-stream", b"1-1", b"", b"j"))
     # When the flush fails, and the next one succeeds once the cause is gone

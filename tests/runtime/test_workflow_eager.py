@@ -35,3 +35,35 @@ def test_eager_failure_skips_dependents_and_reraises(eager_app: App) -> None:
     result = chain(add.s(1, 1), boom.s(), add.s(1)).delay()
     with pytest.raises(ValueError, match="boom"):
         result.get()
+
+
+def test_eager_failure_enqueues_nothing_new_but_queued_steps_still_run(eager_app: App) -> None:
+    # As on a worker (workflow.lua): the failure fails the run; a step queued beside it runs,
+    # and the step after that one is never enqueued
+    ran: list[int] = []
+
+    @eager_app.task(name="note")
+    def note(x: int) -> int:
+        ran.append(x)
+        return x
+
+    boom, tsum, note_task = (eager_app.tasks[n] for n in ("boom", "tsum", "note"))
+    result = chain(group(boom.s(), chain(note_task.si(1), note_task.si(2))), tsum.s()).delay()
+    assert ran == [1]
+    with pytest.raises(ValueError, match="boom"):
+        result.get()
+
+
+def test_eager_retries_run_again_at_once_without_waiting(eager_app: App) -> None:
+    calls: list[int] = []
+
+    @eager_app.task(name="flaky", bind=True, max_retries=2, default_retry_delay=3600)
+    def flaky(self: object, x: int) -> int:
+        calls.append(x)
+        if len(calls) < 3:
+            raise self.retry()  # type: ignore[attr-defined]
+        return x
+
+    add = eager_app.tasks["add"]
+    assert chain(add.s(1, 1), eager_app.tasks["flaky"].s()).delay().get() == 2
+    assert calls == [2, 2, 2]

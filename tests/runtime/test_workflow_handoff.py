@@ -170,7 +170,7 @@ def test_a_batch_of_members_settles_in_one_call_and_a_repeat_is_a_no_op(
     add = app.tasks["add"]
     result = group(add.s(i, i) for i in range(3)).delay()
     wid = result.workflow_id
-    settler = Settler(app)
+    settler = Settler(app.settlement)
     for node, value in (("n0", b"0"), ("n1", b"2"), ("n1", b"99"), ("n2", b"4")):
         settler.join(JoinOp("done", wid, node, result_json=value))
     settler.join(JoinOp("done", "another-run", "n0"))  # another run: a call of its own

@@ -1,0 +1,1 @@
+"""Celery's ``celery.contrib`` import paths that a ported app uses."""
