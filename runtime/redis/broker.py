@@ -45,6 +45,8 @@ RECLAIM_BATCH = 500
 SLOT_WAIT_S = 0.2
 """On a Redis Cluster, how long an idle worker with queues in several slots waits on one
 queue's wake group before it looks at the next (see ``RedisBroker._fetch_slots``)."""
+STREAM_KEYS_CACHED = 64
+"""Lists of queues whose stream keys ``stream_keys`` remembers (a worker has one or a few)."""
 WAKE_GROUP = "wake"
 """The group idle workers block on (NOACK; never claims a message, see the module docstring)."""
 WAITER = "waiter"
@@ -67,6 +69,7 @@ class RedisBroker:
         self._reclaim = scripts.load(client, "reclaim")
         self._publish_once = scripts.load(client, "publish_once")
         self._declared: set[str] = set()
+        self._stream_keys: dict[tuple[str, ...], list[str]] = {}
         self.held = held_for(client)
         self.cluster = is_cluster(client)
         """A Redis Cluster: claims and waits go queue by queue (each queue is one slot)."""
@@ -160,8 +163,16 @@ class RedisBroker:
         self._declared.update(todo)
 
     def stream_keys(self, queues: Sequence[str]) -> list[str]:
-        """Streams to drain, all priority-9 streams first, then 8, ... then 0."""
-        return [self.keys.stream(q, p) for p in range(PRIORITY_LEVELS - 1, -1, -1) for q in queues]
+        """Streams to drain, all priority-9 streams first, then 8, ... then 0 (a worker asks
+        on every flush: cached per list of queues)."""
+        at = tuple(queues)
+        keys = self._stream_keys.get(at)
+        if keys is None:
+            keys = [self.keys.stream(q, p) for p in range(PRIORITY_LEVELS - 1, -1, -1)
+                    for q in queues]
+            if len(self._stream_keys) < STREAM_KEYS_CACHED:
+                self._stream_keys[at] = keys
+        return list(keys)
 
     def fetch(self, consumer: str, queues: Sequence[str], count: int,
               block_s: float, idle_ids: list[bytes] | None = None) -> list[Delivery]:

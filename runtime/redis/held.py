@@ -11,11 +11,18 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+try:
+    from hiredis import pack_command as _pack_command
+except ImportError:  # redis-py's own packing (slower: it encodes argument by argument)
+    _pack_command = None
 
 RETRY_ATTEMPTS = 12
 RETRY_BASE_S = 0.05
@@ -56,6 +63,38 @@ class HeldConnection:
                 time.sleep(min(RETRY_CAP_S, RETRY_BASE_S * 2 ** attempt))
         raise AssertionError("unreachable")
 
+    def execute_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Send ``commands`` in one write and read every reply: a pipeline without redis-py's
+        per-command packing, callbacks and pool round trip (a worker's flush). An error reply
+        takes its command's place as the exception, as ``execute(raise_on_error=False)``
+        does; a dropped link is re-opened and the whole batch sent again, as redis-py's
+        pipeline retries (so only idempotent commands, or ones the caller accounts for)."""
+        conn = self._connection()
+        if _pack_command is not None:
+            packed: Any = [b"".join([_pack_command(tuple(args)) for args in commands])]
+        else:
+            packed = conn.pack_commands(commands)
+        for attempt in range(RETRY_ATTEMPTS + 1):
+            try:
+                conn.connect()
+                conn.send_packed_command(packed, check_health=False)
+                replies: list[Any] = []
+                for _ in commands:
+                    try:
+                        replies.append(conn.read_response())
+                    except ResponseError as e:
+                        replies.append(e)
+                return replies
+            except (RedisConnectionError, RedisTimeoutError):
+                conn.disconnect()
+                if attempt == RETRY_ATTEMPTS:
+                    raise
+                time.sleep(min(RETRY_CAP_S, RETRY_BASE_S * 2 ** attempt))
+            except BaseException:
+                conn.disconnect()  # replies may be left unread: never reuse the link
+                raise
+        raise AssertionError("unreachable")
+
     def close(self) -> None:
         """Drop this thread's connection."""
         conn = getattr(self.local, "conn", None)
@@ -75,6 +114,13 @@ class ClientCommands:
     def execute(self, *args: Any, timeout: float | None = None) -> Any:
         """Run one command through the client."""
         return self.client.execute_command(*args)
+
+    def execute_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Run the commands on one of the client's pipelines (routed per key)."""
+        pipe = self.client.pipeline(transaction=False)
+        for args in commands:
+            pipe.execute_command(*args)
+        return list(pipe.execute(raise_on_error=False))
 
     def close(self) -> None:
         """Nothing is held."""
