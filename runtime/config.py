@@ -12,7 +12,6 @@ from datetime import timedelta
 from types import ModuleType
 from typing import Any, Literal
 
-from flowc.dsl.diagnostics import did_you_mean_hint
 from flowc.runtime.compat import IGNORED_SETTINGS, warn_ignored
 from flowc.runtime.exceptions import ImproperlyConfigured
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -320,6 +319,7 @@ def _check_name(name: str) -> bool:
         return False
     if name in IGNORED_SETTINGS:
         return True
+    from flowc.dsl.diagnostics import did_you_mean_hint  # error path only: it loads the AST
     hint = did_you_mean_hint(name, [*Settings.model_fields, *IGNORED_SETTINGS]) or (
         "see docs/configuration.md for the list")
     raise ImproperlyConfigured(f"unknown setting {name!r}", hint=hint)
