@@ -13,7 +13,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from flowc.runtime.exceptions import ImproperlyConfigured
-from flowc.runtime.signing import CERT_SCHEME
+
+CERT_SCHEME = b"x"
+"""The scheme byte of a certificate-signed body (``runtime/signing.py`` has the layout)."""
 
 
 class CertificateSigner:

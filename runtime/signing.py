@@ -29,7 +29,6 @@ from flowc.runtime.exceptions import ImproperlyConfigured
 SIGNED_TAG = b"s"
 """The content tag of a signed body (its own tag follows the scheme byte inside)."""
 HMAC_SCHEME = b"h"
-CERT_SCHEME = b"x"
 KEY_ID_BYTES = 4
 MIN_SECRET_CHARS = 16
 _LENGTH = struct.Struct(">H")
