@@ -191,13 +191,13 @@ class RedisBroker:
                 return found
         elif block_s <= 0:
             return []
-        streams: Any = dict.fromkeys(keys, ">")
+        ids = [">"] * len(keys)
         deadline = time.monotonic() + block_s
         while True:
-            try:
-                reply: Any = self.client.xreadgroup(WAKE_GROUP, WAITER, streams, count=1,
-                                                    block=max(1, int(block_s * 1000)),
-                                                    noack=True)
+            try:  # on the held connection, packed by hiredis: an idle worker's every wake
+                reply: Any = self.held.execute(
+                    "XREADGROUP", "GROUP", WAKE_GROUP, WAITER, "COUNT", 1,
+                    "BLOCK", max(1, int(block_s * 1000)), "NOACK", "STREAMS", *keys, *ids)
             except redis.ResponseError as e:
                 if "NOGROUP" not in str(e) and "UNBLOCKED" not in str(e):
                     raise
@@ -208,8 +208,10 @@ class RedisBroker:
             # cost every wake a round trip). Claimed by someone else meanwhile: wait again.
             # A wait that found entries in several streams took one wake from each: if that is
             # more than this batch may claim, fetch.lua hands the wakes it could not use back.
-            woken = [] if reply is True or sum(len(e) for _, e in reply) <= count else \
-                [keys.index(k.decode() if isinstance(k, bytes) else k) + 1 for k, _ in reply]
+            got = [] if reply is True else list(reply.items() if isinstance(reply, dict)
+                                                else reply)  # RESP3: a map; RESP2: pairs
+            woken = [] if sum(len(e) for _, e in got) <= count else \
+                [keys.index(k.decode() if isinstance(k, bytes) else k) + 1 for k, _ in got]
             found = self._claim(keys, consumer, count, woken)[0]
             if found:
                 return found
@@ -266,8 +268,15 @@ class RedisBroker:
 
     def _claim(self, keys: list[str], consumer: str, count: int,
                woken: Sequence[int] = ()) -> tuple[list[Delivery], list[bytes]]:
-        return self.parse_claim(self._fetch(keys=keys, args=[CONSUMER_GROUP, consumer, count,
-                                                             WAKE_GROUP, *woken]))
+        args = [CONSUMER_GROUP, consumer, count, WAKE_GROUP, *woken]
+        if self.cluster:  # the client routes the script call to the keys' node
+            return self.parse_claim(self._fetch(keys=keys, args=args))
+        try:  # the held connection, packed by hiredis: redis-py's Script call costs more
+            reply = self.held.execute("EVALSHA", self._fetch.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:  # a restarted server: load it, once
+            scripts.ensure_loaded(self.client, self._fetch)
+            reply = self.held.execute("EVALSHA", self._fetch.sha, len(keys), *keys, *args)
+        return self.parse_claim(reply)
 
     def parse_claim(self, flat: Any) -> tuple[list[Delivery], list[bytes]]:
         """fetch.lua's reply as deliveries, or ([], the streams' last ids) when all were idle."""

@@ -47,7 +47,7 @@ class HeldConnection:
     def execute(self, *args: Any, timeout: float | None = None) -> Any:
         """Send one command and read its reply; reconnect with backoff when the link drops."""
         conn = self._connection()
-        packed = conn.pack_command(*args)
+        packed = pack(conn, [args])
         for attempt in range(RETRY_ATTEMPTS + 1):
             try:
                 # connect() first (a no-op when connected): send_packed_command would connect
@@ -71,10 +71,7 @@ class HeldConnection:
         does; a dropped link is re-opened and the whole batch sent again, as redis-py's
         pipeline retries (so only idempotent commands, or ones the caller accounts for)."""
         conn = self._connection()
-        if _pack_command is not None:
-            packed: Any = [b"".join([_pack_command(tuple(args)) for args in commands])]
-        else:
-            packed = conn.pack_commands(commands)
+        packed = pack(conn, commands)
         for attempt in range(RETRY_ATTEMPTS + 1):
             try:
                 conn.connect()
@@ -102,6 +99,18 @@ class HeldConnection:
         if conn is not None:
             conn.disconnect()
             self.local.conn = None
+
+
+def pack(conn: Any, commands: Sequence[Sequence[Any]]) -> Any:
+    """The RESP bytes of ``commands`` for ``conn.send_packed_command``: hiredis packs each
+    command in C; redis-py's packing (argument by argument in Python) is the fallback, and
+    the judge of arguments hiredis refuses (it raises redis-py's error for them)."""
+    if _pack_command is not None:
+        try:
+            return [b"".join([_pack_command(tuple(args)) for args in commands])]
+        except TypeError:
+            pass
+    return conn.pack_commands(commands)
 
 
 class ClientCommands:
