@@ -211,3 +211,19 @@ def test_a_step_claimed_in_the_join_of_a_worker_that_then_dies_runs_once_elsewhe
         survivor.run_once()
     assert result.get(timeout=5) == 3
     assert runs == [0, 1, 2]  # n1 ran once, on the survivor; nothing ran twice
+
+
+def test_a_step_whose_successor_runs_elsewhere_leaves_its_worker_waiting_without_a_claim(
+        app: App, redis_client: redis.Redis) -> None:
+    add_arithmetic_tasks(app)
+    add = app.tasks["add"]
+    result = chain(add.s(1, 1), add.s(10).set(queue="other")).delay()
+    worker = _consumer(app, "w1@host")
+    worker.run_once()  # runs n0; its join enqueues n1 on "other", which w1 does not consume
+    assert worker.pending == []
+    # the folded claim found nothing: its reply is an idle one, so the next fetch waits at once
+    assert worker.idle_ids == [b"-"] * len(app.broker.stream_keys(worker.queues))
+    other = _consumer(app, "w2@host")
+    other.queues = ["other"]
+    other.run_once()
+    assert result.get(timeout=5) == 12
