@@ -22,7 +22,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from flowc import App  # noqa: E402
-
 from tests.conftest import ProcessReaper  # noqa: E402
 from tests.topology.servers import SentinelSet  # noqa: E402
 

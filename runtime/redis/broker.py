@@ -268,7 +268,7 @@ class RedisBroker:
 
     def _claim(self, keys: list[str], consumer: str, count: int,
                woken: Sequence[int] = ()) -> tuple[list[Delivery], list[bytes]]:
-        args = [CONSUMER_GROUP, consumer, count, WAKE_GROUP, *woken]
+        args: list[str | int] = [CONSUMER_GROUP, consumer, count, WAKE_GROUP, *woken]
         if self.cluster:  # the client routes the script call to the keys' node
             return self.parse_claim(self._fetch(keys=keys, args=args))
         try:  # the held connection, packed by hiredis: redis-py's Script call costs more
