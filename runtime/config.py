@@ -270,6 +270,10 @@ class Settings:
             object.__setattr__(self, name, default)
         self.update(values)
 
+    def __repr__(self) -> str:
+        changed = ", ".join(f"{n}={getattr(self, n)!r}" for n in sorted(self.model_fields_set))
+        return f"Settings({changed})"
+
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_"):
             object.__setattr__(self, name, value)
