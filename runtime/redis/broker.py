@@ -251,9 +251,16 @@ class RedisBroker:
 
     def queue_claim(self, pipe: redis.client.Pipeline, consumer: str, queues: Sequence[str],
                     count: int) -> None:
-        """Queue a fetch.lua claim on a pipeline (a worker's flush claims its next batch)."""
-        scripts.queue_eval(pipe, "fetch", self.stream_keys(queues),
+        """Queue a fetch.lua claim on a pipeline (a worker's flush claims its next batch).
+        EVALSHA: after a server restart its reply is a NoScriptError, and the caller claims
+        with ``claim`` instead (which loads the script)."""
+        scripts.queue_call(pipe, self._fetch, self.stream_keys(queues),
                            [CONSUMER_GROUP, consumer, count, WAKE_GROUP])
+
+    def claim(self, consumer: str, queues: Sequence[str],
+              count: int) -> tuple[list[Delivery], list[bytes]]:
+        """fetch.lua's claim on its own round trip: ``parse_claim``'s (deliveries, idle ids)."""
+        return self._claim(self.stream_keys(queues), consumer, count)
 
     def claim_args(self, consumer: str, queues: Sequence[str], count: int,
                    acks: Sequence[Delivery] = ()) -> list[Any]:

@@ -81,6 +81,9 @@ class RedisSettlement:
         if batch.joins or batch.publishes:
             broker.queue_wait(pipe)  # what the joins and retries enqueued, on the replicas
         replies = self._execute(pipe) if len(pipe) else []
+        reclaim = claim_at >= 0 and isinstance(replies[claim_at], NoScriptError)
+        if reclaim:  # a restarted server lost fetch.lua: claimed below, which loads it
+            replies[claim_at] = None
         claimed = self._settle_joins(batch, join_at, replies) if batch.joins else None
         for reply in replies:
             if isinstance(reply, Exception):
@@ -97,6 +100,9 @@ class RedisSettlement:
             return broker.parse_claim(claimed or [])
         if claim_at < 0:
             return None
+        if reclaim:
+            assert claim is not None
+            return broker.claim(*claim)
         return broker.parse_claim(replies[claim_at])
 
     def _execute(self, pipe: Any) -> list[Any]:
