@@ -8,7 +8,9 @@ One private ``redis-server`` (outside valgrind); then, under ``valgrind --tool=c
 Python process that is both client and worker (an in-process ``Consumer``): 20-step chains of
 ``inc`` submitted and run to completion, and ``noop.delay(i)`` + ``run_once()`` + ``get()``
 round trips. Each is run twice with a different count and the difference is divided by the
-extra steps, so start-up and imports cancel out. Redis's own instructions are not counted.
+extra steps, so start-up and imports cancel out. Redis's own instructions are not counted, nor
+the consumer's periodic promote/revocation tick (every 0.25 s of wall time, which valgrind's
+slowdown would multiply per step: it is set to an hour here).
 Issue 18 used it to compare the parent commit 0e51743 with the branch (``--python`` of a venv
 with the other checkout installed); ~10 min per interpreter on 2 CPUs.
 """
@@ -32,7 +34,9 @@ sys.path.insert(0, APPS)
 url, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 import flowc_canvas_app
 from flowc import chain
+from flowc.runtime.worker import consumer as consumer_module
 from flowc.runtime.worker.consumer import Consumer
+consumer_module.PROMOTE_EVERY_S = 3600.0  # no wall-clock-driven work: valgrind is ~50x slower
 app = flowc_canvas_app.make_app(url); wapp = flowc_canvas_app.make_app(url)
 cons = Consumer(wapp, ["celery"], "w@h"); wapp.broker.declare(cons.queues)
 inc, noop = app.tasks["cb.inc"], app.tasks["cb.noop"]
