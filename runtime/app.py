@@ -450,6 +450,35 @@ class App:
                      "_plain_routes"):
             self.__dict__.pop(name, None)
 
+    def prepare_fork(self) -> None:
+        """Before forking worker processes: build the ports a worker uses (broker, backend,
+        join, settlement) here, then close every socket but keep the clients and ports, so
+        the forked processes share those objects' pages instead of each building its own (a
+        pool process's first ~5 MB of private memory). redis-py's pools notice the new pid
+        and reconnect in each process; a held connection is per process too. Apps with
+        another transport, or on a Redis Cluster, ``close()`` as before."""
+        from flowc.runtime.redis.connection import is_cluster
+
+        self._fork_shares = transport(self.broker_url) == "redis" and \
+            transport(self.backend_url) == "redis" and not is_cluster(self.broker_client) \
+            and not is_cluster(self.backend_client)
+        if not self._fork_shares:
+            self.close()
+            return
+        self.settlement  # noqa: B018 - built for its side effect: broker, backend, join
+        for client in {id(c): c for c in (self.broker_client, self.backend_client)}.values():
+            client.connection_pool.disconnect()
+        for name in ("broker", "backend"):
+            port = self.__dict__.get(name)
+            if port is not None:
+                port.close()  # this thread's held connection
+
+    def after_fork(self) -> None:
+        """In a process forked after ``prepare_fork``: keep the shared clients and ports (their
+        pools reconnect here), or build everything anew where ``prepare_fork`` closed it."""
+        if not getattr(self, "_fork_shares", False):
+            self.close()
+
     # --- tasks --------------------------------------------------------------------------------
 
     def task(self, *args: Any, **options: Any) -> Any:

@@ -2,21 +2,27 @@
 
 Only settings flowc honours are accepted (no silent filtering, no alias sprawl). Units follow
 Celery's (seconds); ``timedelta`` values are accepted where Celery accepts them.
+
+Each setting is a typed class attribute of ``Settings``; every assignment is checked against
+its annotation (with pydantic's lax coercions: ``"4"`` for an int, ``"true"`` for a bool) and
+its validators, here rather than with pydantic, which every worker process would otherwise
+import (~8 MB resident) for this one class.
 """
 
 from __future__ import annotations
 
 import importlib
+import types
+import typing
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from flowc.dsl.diagnostics import did_you_mean_hint
 from flowc.runtime.compat import IGNORED_SETTINGS, warn_ignored
 from flowc.runtime.exceptions import ImproperlyConfigured
 from flowc.runtime.options import parse_rate_limit
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 _SETTING_PREFIXES = ("task_", "worker_", "broker_", "result_", "beat_", "flowc_", "accept_")
 """Names in a config object that look like settings and are therefore validated, not ignored."""
@@ -26,15 +32,58 @@ def _seconds(value: Any) -> Any:
     return value.total_seconds() if isinstance(value, timedelta) else value
 
 
-class Settings(BaseModel):
+@dataclass(frozen=True)
+class FieldSpec:
+    """A setting's default (or a factory of it) and numeric bounds."""
+
+    default: Any = None
+    default_factory: Callable[[], Any] | None = None
+    ge: float | None = None
+    gt: float | None = None
+
+
+def Field(default: Any = None, *, default_factory: Callable[[], Any] | None = None,
+          ge: float | None = None, gt: float | None = None) -> Any:
+    """A setting's default where a plain one does not say it all (pydantic's spelling)."""
+    return FieldSpec(default, default_factory, ge, gt)
+
+
+class InvalidValue(ValueError):
+    """A value a setting does not take (``Settings.__setattr__`` turns it into
+    ``ImproperlyConfigured``)."""
+
+
+_VALIDATORS: dict[str, list[tuple[str, Callable[[Any], Any]]]] = {}
+
+
+def field_validator(*names: str, mode: str = "after") -> Callable[[Any], Any]:
+    """Register a validator of the settings ``names``: ``before`` runs on the raw value,
+    ``after`` on the value checked against the annotation (pydantic's decorator's shape)."""
+
+    def register(fn: Any) -> Any:
+        func = fn.__func__ if isinstance(fn, classmethod) else fn
+
+        def run(value: Any) -> Any:
+            return func(Settings, value)
+
+        for name in names:
+            _VALIDATORS.setdefault(name, []).append((mode, run))
+        return fn
+
+    return register
+
+
+class Settings:
     """The configuration of an App: ``app.conf``. Assignment is validated like ``update``."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True,
-                              arbitrary_types_allowed=True)
-
-    _version: int = PrivateAttr(default=0)
-    _ignored: dict[str, Any] = PrivateAttr(default_factory=dict)
+    model_fields: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+    """Every setting's name -> its checker (filled in below, from the annotations)."""
+    _defaults: ClassVar[dict[str, FieldSpec]] = {}
+    _version: int
+    _ignored: dict[str, Any]
     """Values of Celery settings flowc accepts and ignores (``compat.IGNORED_SETTINGS``)."""
+    model_fields_set: set[str]
+    """The settings assigned since construction (``setdefault`` leaves them)."""
 
     broker_url: str | None = None
     result_backend: str | None = None
@@ -210,19 +259,31 @@ class Settings(BaseModel):
             return list(value)
         raise ValueError("task_routes must be a dict, a list of dicts/functions, or a function")
 
+    def __init__(self, **values: Any) -> None:
+        object.__setattr__(self, "_version", 0)
+        object.__setattr__(self, "_ignored", {})
+        object.__setattr__(self, "model_fields_set", set())
+        for name, spec in self._defaults.items():
+            default = spec.default_factory() if spec.default_factory is not None \
+                else spec.default
+            object.__setattr__(self, name, default)
+        self.update(values)
+
+    def __repr__(self) -> str:
+        changed = ", ".join(f"{n}={getattr(self, n)!r}" for n in sorted(self.model_fields_set))
+        return f"Settings({changed})"
+
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_"):
-            super().__setattr__(name, value)
+            object.__setattr__(self, name, value)
             return
         if _check_name(name):
             warn_ignored(name, "setting")
             self._ignored[name] = value
             self._version += 1
             return
-        try:
-            super().__setattr__(name, value)
-        except ValidationError as e:
-            raise ImproperlyConfigured(_validation_message(e)) from None
+        object.__setattr__(self, name, _check(name, value))
+        self.model_fields_set.add(name)
         self._version += 1
 
     @property
@@ -319,17 +380,145 @@ def _check_name(name: str) -> bool:
         return False
     if name in IGNORED_SETTINGS:
         return True
+    from flowc.dsl.diagnostics import did_you_mean_hint  # error path only: it loads the AST
     hint = did_you_mean_hint(name, [*Settings.model_fields, *IGNORED_SETTINGS]) or (
         "see docs/configuration.md for the list")
     raise ImproperlyConfigured(f"unknown setting {name!r}", hint=hint)
 
 
-def _validation_message(e: ValidationError) -> str:
-    parts = []
-    for err in e.errors():
-        loc = ".".join(str(x) for x in err["loc"])
-        parts.append(f"{loc}: {err['msg']}")
-    return "invalid setting " + "; ".join(parts)
+def _check(name: str, value: Any) -> Any:
+    """``value`` as setting ``name`` takes it, or ImproperlyConfigured saying why not."""
+    try:
+        for mode, fn in _VALIDATORS.get(name, ()):
+            if mode == "before":
+                value = fn(value)
+        value = Settings.model_fields[name](value)
+        spec = Settings._defaults[name]
+        if value is not None and spec.ge is not None and not value >= spec.ge:
+            raise InvalidValue(f"must be at least {spec.ge:g}")
+        if value is not None and spec.gt is not None and not value > spec.gt:
+            raise InvalidValue(f"must be greater than {spec.gt:g}")
+        for mode, fn in _VALIDATORS.get(name, ()):
+            if mode == "after":
+                value = fn(value)
+    except (InvalidValue, ValueError, TypeError) as e:
+        raise ImproperlyConfigured(f"invalid setting {name}: {e}") from None
+    return value
+
+
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+
+
+def _checker(hint: Any) -> Callable[[Any], Any]:
+    """A function that returns a value as the annotation ``hint`` takes it (pydantic's lax
+    mode: numbers from their strings, booleans from 0/1 and yes/no words) or raises."""
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return lambda v: v
+    if origin in (typing.Union, types.UnionType):
+        members = typing.get_args(hint)
+        optional = type(None) in members
+        checks = [_checker(m) for m in members if m is not type(None)]
+
+        def union(v: Any) -> Any:
+            if v is None and optional:
+                return None
+            errors = []
+            for check in checks:
+                try:
+                    return check(v)
+                except (InvalidValue, ValueError, TypeError) as e:
+                    errors.append(str(e))
+            raise InvalidValue(" or ".join(errors))
+        return union
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+
+        def literal(v: Any) -> Any:
+            if v in allowed and not isinstance(v, bool):
+                return v
+            raise InvalidValue(f"expected one of {', '.join(map(repr, allowed))}, got {v!r}")
+        return literal
+    if origin is list:
+        (item,) = typing.get_args(hint) or (Any,)
+        check_item = _checker(item)
+
+        def listing(v: Any) -> Any:
+            if not isinstance(v, list | tuple | set | frozenset):
+                raise InvalidValue(f"expected a list, got {v!r}")
+            return [check_item(x) for x in v]
+        return listing
+    if origin is dict:
+        def mapping(v: Any) -> Any:
+            if not isinstance(v, Mapping):
+                raise InvalidValue(f"expected a dict, got {v!r}")
+            return dict(v)
+        return mapping
+    return _SCALARS[hint]
+
+
+def _bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int) and v in (0, 1):
+        return bool(v)
+    if isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE:
+        return v.strip().lower() in _TRUE
+    raise InvalidValue(f"expected a boolean, got {v!r}")
+
+
+def _int(v: Any) -> int:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str):
+        try:
+            return int(v.strip())
+        except ValueError:
+            pass
+    raise InvalidValue(f"expected an integer, got {v!r}")
+
+
+def _float(v: Any) -> float:
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            pass
+    raise InvalidValue(f"expected a number, got {v!r}")
+
+
+def _of(kind: type) -> Callable[[Any], Any]:
+    def check(v: Any) -> Any:
+        if isinstance(v, kind):
+            return v
+        raise InvalidValue(f"expected {kind.__name__}, got {v!r}")
+    return check
+
+
+_SCALARS: dict[Any, Callable[[Any], Any]] = {bool: _bool, int: _int, float: _float,
+                                            str: _of(str), bytes: _of(bytes)}
+
+
+def _build_fields() -> None:
+    """Fill ``Settings.model_fields`` and the defaults from the class's annotations."""
+    hints = typing.get_type_hints(Settings, include_extras=False)
+    for name, hint in hints.items():
+        if name.startswith("_") or name in ("model_fields", "model_fields_set"):
+            continue
+        default = Settings.__dict__.get(name)
+        spec = default if isinstance(default, FieldSpec) else FieldSpec(default=default)
+        Settings.model_fields[name] = _checker(hint)
+        Settings._defaults[name] = spec
+        if name in Settings.__dict__:
+            delattr(Settings, name)  # instances hold every value
+
+
+_build_fields()
 
 
 def route_for(

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flowc.dsl.diagnostics import did_you_mean_hint
 from flowc.runtime.compat import IGNORED_CALL_OPTIONS, IGNORED_TASK_OPTIONS, warn_ignored
 from flowc.runtime.exceptions import InvalidTaskOptions
 
@@ -167,6 +166,7 @@ def _reject_unknown(options: Mapping[str, Any], known: frozenset[str], what: str
             if key in ignored:
                 warn_ignored(key, what, stacklevel=5)
                 continue
+            from flowc.dsl.diagnostics import did_you_mean_hint  # error path only: it loads the AST
             raise InvalidTaskOptions(f"unknown {what} {key!r}",
                                      hint=did_you_mean_hint(key, known | ignored))
 

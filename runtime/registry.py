@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from flowc.dsl.diagnostics import did_you_mean_hint
 from flowc.runtime.builtins import BUILTINS, make_builtin
 from flowc.runtime.exceptions import NotRegistered
 from flowc.runtime.task import Task
@@ -54,5 +53,6 @@ class TaskRegistry(dict[str, Task]):
         if builtin is not None:
             return builtin
 
+        from flowc.dsl.diagnostics import did_you_mean_hint  # error path only: it loads the AST
         hint = did_you_mean_hint(name, self)
         raise NotRegistered(f"task {name!r} is not registered" + (f"; {hint}" if hint else ""))

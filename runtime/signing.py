@@ -11,6 +11,8 @@ how they decode can be changed without the key.
 - ``x`` (``security_key``, ``security_certificate``, ``security_cert_store``): the signature is
   the SHA-256 fingerprint of the signer's certificate and its signature of the data (RSA-PSS or
   ECDSA, ``security_digest``); a worker verifies with that certificate if it is in its store.
+  That mode lives in ``runtime/certificates.py``, imported only when configured: the
+  ``cryptography`` package it needs is ~14 MB of resident memory in every worker process.
 """
 
 from __future__ import annotations
@@ -22,16 +24,11 @@ import struct
 from pathlib import Path
 from typing import Any, Protocol
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from flowc.runtime.exceptions import ImproperlyConfigured
 
 SIGNED_TAG = b"s"
 """The content tag of a signed body (its own tag follows the scheme byte inside)."""
 HMAC_SCHEME = b"h"
-CERT_SCHEME = b"x"
 KEY_ID_BYTES = 4
 MIN_SECRET_CHARS = 16
 _LENGTH = struct.Struct(">H")
@@ -76,46 +73,6 @@ class HmacSigner:
             hmac.digest(key, data, "sha256"), signature[KEY_ID_BYTES:])
 
 
-class CertificateSigner:
-    """A private key signs; certificates in the store verify (Celery's ``auth`` serializer)."""
-
-    scheme = CERT_SCHEME
-
-    def __init__(self, key: Any | None, certificate: x509.Certificate | None,
-                 store: list[x509.Certificate], digest: str) -> None:
-        self.key = key
-        self.digest = _digest(digest)
-        self.fingerprint = certificate.fingerprint(hashes.SHA256()) if certificate else b""
-        self.store = {c.fingerprint(hashes.SHA256()): c.public_key() for c in store}
-        if certificate is not None:
-            self.store.setdefault(self.fingerprint, certificate.public_key())
-
-    def sign(self, data: bytes) -> bytes:
-        """The signer's certificate fingerprint + its signature of ``data``."""
-        if self.key is None:
-            raise ImproperlyConfigured("cannot sign messages without a private key",
-                                       hint="set security_key and security_certificate")
-        if isinstance(self.key, rsa.RSAPrivateKey):
-            return self.fingerprint + self.key.sign(data, _pss(self.digest), self.digest)
-        return self.fingerprint + self.key.sign(data, ec.ECDSA(self.digest))
-
-    def verify(self, data: bytes, signature: bytes) -> bool:
-        """Verify with the certificate named by the fingerprint, if the store holds it."""
-        public = self.store.get(signature[:32])
-        if public is None:
-            return False
-        try:
-            if isinstance(public, rsa.RSAPublicKey):
-                public.verify(signature[32:], data, _pss(self.digest), self.digest)
-            elif isinstance(public, ec.EllipticCurvePublicKey):
-                public.verify(signature[32:], data, ec.ECDSA(self.digest))
-            else:
-                return False
-        except InvalidSignature:
-            return False
-        return True
-
-
 def wrap(signer: Signer, tag: bytes, payload: bytes) -> bytes:
     """The signed body of ``payload`` (content tag ``tag``); store it with ``SIGNED_TAG``."""
     head = signer.scheme + tag
@@ -150,6 +107,8 @@ def signer_from(conf: Any) -> Signer | None:
         keys += [k for k in conf.flowc_signing_keys_accepted if k not in keys]
         return HmacSigner(keys)
     if cert_mode:
+        from flowc.runtime.certificates import CertificateSigner, _load_cert, _load_key
+
         return CertificateSigner(
             _load_key(conf.security_key, conf.security_key_password) if conf.security_key
             else None,
@@ -170,38 +129,3 @@ def check_secret(value: str) -> str:
 
 def _key_id(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()[:KEY_ID_BYTES]
-
-
-def _digest(name: str) -> hashes.HashAlgorithm:
-    algorithms: dict[str, type[hashes.HashAlgorithm]] = {
-        "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
-    algorithm = algorithms.get(name.lower().replace("-", ""))
-    if algorithm is None:
-        raise ImproperlyConfigured(f"unknown security_digest {name!r}",
-                                   hint="use 'sha256', 'sha384' or 'sha512'")
-    return algorithm()
-
-
-def _pss(digest: hashes.HashAlgorithm) -> padding.PSS:
-    return padding.PSS(mgf=padding.MGF1(digest), salt_length=padding.PSS.MAX_LENGTH)
-
-
-def _load_key(path: str, password: str | bytes | None) -> Any:
-    secret = password.encode() if isinstance(password, str) else password
-    try:
-        key = serialization.load_pem_private_key(Path(path).read_bytes(), secret)
-    except (OSError, ValueError, TypeError) as e:
-        raise ImproperlyConfigured(f"cannot load security_key {path!r}: {e}",
-                                   hint="give the path of a PEM private key (RSA or EC) and "
-                                   "security_key_password if it is encrypted") from None
-    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise ImproperlyConfigured(f"security_key {path!r} is neither RSA nor EC")
-    return key
-
-
-def _load_cert(path: str) -> x509.Certificate:
-    try:
-        return x509.load_pem_x509_certificate(Path(path).read_bytes())
-    except (OSError, ValueError) as e:
-        raise ImproperlyConfigured(f"cannot load certificate {path!r}: {e}",
-                                   hint="give the path of a PEM X.509 certificate") from None

@@ -49,6 +49,8 @@ PRODUCER_TTL_MS = 600_000
 """How long a producer thread's last publish number is kept after its last publish: longer
 than any re-send of one publish can take (the clients' retries give up after about 16 s, plus
 connect timeouts)."""
+STREAM_KEYS_CACHED = 64
+"""Lists of queues whose stream keys ``stream_keys`` remembers (a worker has one or a few)."""
 WAKE_GROUP = "wake"
 """The group idle workers block on (NOACK; never claims a message, see the module docstring)."""
 WAITER = "waiter"
@@ -74,6 +76,7 @@ class RedisBroker:
         self.publish_script = scripts.load(client, "publish")
         self.numbers = ProducerNumbers()
         self._declared: set[str] = set()
+        self._stream_keys: dict[tuple[str, ...], list[str]] = {}
         self.held = held_for(client)
         self.cluster = is_cluster(client)
         """A Redis Cluster: claims and waits go queue by queue (each queue is one slot)."""
@@ -192,8 +195,16 @@ class RedisBroker:
         self._declared.update(todo)
 
     def stream_keys(self, queues: Sequence[str]) -> list[str]:
-        """Streams to drain, all priority-9 streams first, then 8, ... then 0."""
-        return [self.keys.stream(q, p) for p in range(PRIORITY_LEVELS - 1, -1, -1) for q in queues]
+        """Streams to drain, all priority-9 streams first, then 8, ... then 0 (a worker asks
+        on every flush: cached per list of queues)."""
+        at = tuple(queues)
+        keys = self._stream_keys.get(at)
+        if keys is None:
+            keys = [self.keys.stream(q, p) for p in range(PRIORITY_LEVELS - 1, -1, -1)
+                    for q in queues]
+            if len(self._stream_keys) < STREAM_KEYS_CACHED:
+                self._stream_keys[at] = keys
+        return list(keys)
 
     def fetch(self, consumer: str, queues: Sequence[str], count: int,
               block_s: float, idle_ids: list[bytes] | None = None) -> list[Delivery]:
@@ -212,13 +223,13 @@ class RedisBroker:
                 return found
         elif block_s <= 0:
             return []
-        streams: Any = dict.fromkeys(keys, ">")
+        ids = [">"] * len(keys)
         deadline = time.monotonic() + block_s
         while True:
-            try:
-                reply: Any = self.client.xreadgroup(WAKE_GROUP, WAITER, streams, count=1,
-                                                    block=max(1, int(block_s * 1000)),
-                                                    noack=True)
+            try:  # on the held connection, packed by hiredis: an idle worker's every wake
+                reply: Any = self.held.execute(
+                    "XREADGROUP", "GROUP", WAKE_GROUP, WAITER, "COUNT", 1,
+                    "BLOCK", max(1, int(block_s * 1000)), "NOACK", "STREAMS", *keys, *ids)
             except redis.ResponseError as e:
                 if "NOGROUP" not in str(e) and "UNBLOCKED" not in str(e):
                     raise
@@ -229,8 +240,10 @@ class RedisBroker:
             # cost every wake a round trip). Claimed by someone else meanwhile: wait again.
             # A wait that found entries in several streams took one wake from each: if that is
             # more than this batch may claim, fetch.lua hands the wakes it could not use back.
-            woken = [] if reply is True or sum(len(e) for _, e in reply) <= count else \
-                [keys.index(k.decode() if isinstance(k, bytes) else k) + 1 for k, _ in reply]
+            got = [] if reply is True else list(reply.items() if isinstance(reply, dict)
+                                                else reply)  # RESP3: a map; RESP2: pairs
+            woken = [] if sum(len(e) for _, e in got) <= count else \
+                [keys.index(k.decode() if isinstance(k, bytes) else k) + 1 for k, _ in got]
             found = self._claim(keys, consumer, count, woken)[0]
             if found:
                 return found
@@ -270,9 +283,16 @@ class RedisBroker:
 
     def queue_claim(self, pipe: redis.client.Pipeline, consumer: str, queues: Sequence[str],
                     count: int) -> None:
-        """Queue a fetch.lua claim on a pipeline (a worker's flush claims its next batch)."""
-        scripts.queue_eval(pipe, "fetch", self.stream_keys(queues),
+        """Queue a fetch.lua claim on a pipeline (a worker's flush claims its next batch).
+        EVALSHA: after a server restart its reply is a NoScriptError, and the caller claims
+        with ``claim`` instead (which loads the script)."""
+        scripts.queue_call(pipe, self._fetch, self.stream_keys(queues),
                            [CONSUMER_GROUP, consumer, count, WAKE_GROUP])
+
+    def claim(self, consumer: str, queues: Sequence[str],
+              count: int) -> tuple[list[Delivery], list[bytes]]:
+        """fetch.lua's claim on its own round trip: ``parse_claim``'s (deliveries, idle ids)."""
+        return self._claim(self.stream_keys(queues), consumer, count)
 
     def claim_args(self, consumer: str, queues: Sequence[str], count: int,
                    acks: Sequence[Delivery] = ()) -> list[Any]:
@@ -287,8 +307,15 @@ class RedisBroker:
 
     def _claim(self, keys: list[str], consumer: str, count: int,
                woken: Sequence[int] = ()) -> tuple[list[Delivery], list[bytes]]:
-        return self.parse_claim(self._fetch(keys=keys, args=[CONSUMER_GROUP, consumer, count,
-                                                             WAKE_GROUP, *woken]))
+        args: list[str | int] = [CONSUMER_GROUP, consumer, count, WAKE_GROUP, *woken]
+        if self.cluster:  # the client routes the script call to the keys' node
+            return self.parse_claim(self._fetch(keys=keys, args=args))
+        try:  # the held connection, packed by hiredis: redis-py's Script call costs more
+            reply = self.held.execute("EVALSHA", self._fetch.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:  # a restarted server: load it, once
+            scripts.ensure_loaded(self.client, self._fetch)
+            reply = self.held.execute("EVALSHA", self._fetch.sha, len(keys), *keys, *args)
+        return self.parse_claim(reply)
 
     def parse_claim(self, flat: Any) -> tuple[list[Delivery], list[bytes]]:
         """fetch.lua's reply as deliveries, or ([], the streams' last ids) when all were idle."""

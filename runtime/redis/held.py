@@ -13,12 +13,19 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+_pack_command: Callable[..., bytes] | None
+try:
+    from hiredis import pack_command as _pack_command
+except ImportError:  # redis-py's own packing (slower: it encodes argument by argument)
+    _pack_command = None
 
 RETRY_ATTEMPTS = 12
 RETRY_BASE_S = 0.05
@@ -62,7 +69,7 @@ class HeldConnection:
     def execute(self, *args: Any, timeout: float | None = None) -> Any:
         """Send one command and read its reply; reconnect with backoff when the link drops."""
         conn = self._connection()
-        packed = conn.pack_command(*args)
+        packed = pack(conn, [args])
         for attempt in range(RETRY_ATTEMPTS + 1):
             try:
                 # connect() first (a no-op when connected): send_packed_command would connect
@@ -109,12 +116,53 @@ class HeldConnection:
                 packed, replies = conn.pack_command(*again), 1
         raise AssertionError("unreachable")
 
+    def execute_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Send ``commands`` in one write and read every reply: a pipeline without redis-py's
+        per-command packing, callbacks and pool round trip (a worker's flush). An error reply
+        takes its command's place as the exception, as ``execute(raise_on_error=False)``
+        does; a dropped link is re-opened and the whole batch sent again, as redis-py's
+        pipeline retries (so only idempotent commands, or ones the caller accounts for)."""
+        conn = self._connection()
+        packed = pack(conn, commands)
+        for attempt in range(RETRY_ATTEMPTS + 1):
+            try:
+                conn.connect()
+                conn.send_packed_command(packed, check_health=False)
+                replies: list[Any] = []
+                for _ in commands:
+                    try:
+                        replies.append(conn.read_response())
+                    except ResponseError as e:
+                        replies.append(e)
+                return replies
+            except (RedisConnectionError, RedisTimeoutError):
+                conn.disconnect()
+                if attempt == RETRY_ATTEMPTS:
+                    raise
+                time.sleep(min(RETRY_CAP_S, RETRY_BASE_S * 2 ** attempt))
+            except BaseException:
+                conn.disconnect()  # replies may be left unread: never reuse the link
+                raise
+        raise AssertionError("unreachable")
+
     def close(self) -> None:
         """Drop this thread's connection."""
         conn = getattr(self.local, "conn", None)
         if conn is not None:
             conn.disconnect()
             self.local.conn = None
+
+
+def pack(conn: Any, commands: Sequence[Sequence[Any]]) -> Any:
+    """The RESP bytes of ``commands`` for ``conn.send_packed_command``: hiredis packs each
+    command in C; redis-py's packing (argument by argument in Python) is the fallback, and
+    the judge of arguments hiredis refuses (it raises redis-py's error for them)."""
+    if _pack_command is not None:
+        try:
+            return [b"".join([_pack_command(tuple(args)) for args in commands])]
+        except TypeError:
+            pass
+    return conn.pack_commands(commands)
 
 
 class ClientCommands:
@@ -133,6 +181,13 @@ class ClientCommands:
         """Run ``again`` (the client re-sends it itself after a dropped connection, so it
         must be the command that can tell a repeat: ``HeldConnection.transact``)."""
         return self.client.execute_command(*again)
+
+    def execute_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Run the commands on one of the client's pipelines (routed per key)."""
+        pipe = self.client.pipeline(transaction=False)
+        for args in commands:
+            pipe.execute_command(*args)
+        return list(pipe.execute(raise_on_error=False))
 
     def close(self) -> None:
         """Nothing is held."""

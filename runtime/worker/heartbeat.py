@@ -4,15 +4,20 @@ A hash that expires means its process is gone (killed, frozen, partitioned): the
 redelivery of its unacknowledged messages and the status commands rely on. Two things refresh
 it. A thread writes the whole hash (queues, tasks, processed count) and runs the reaper; but a
 thread needs the GIL, which a task in C code (``sum(range(10**10))``, a regex, a numpy call)
-can hold for as long as it runs. So the TTL itself is refreshed by a *pulse*: a process forked
-from the consumer process, with its own interpreter and GIL, that renews the hash's TTL every
-``flowc_heartbeat_interval`` while its parent runs, and stops when the parent is stopped
-(SIGSTOP, a paused VM: state ``T`` in ``/proc``) or dies (``PR_SET_PDEATHSIG``). A busy live
-worker is never declared lost; a frozen or dead one is, after ``flowc_worker_lost_after``.
+can hold for as long as it runs. So the TTL itself is refreshed by a *pulse*: another process,
+with its own interpreter and GIL, that renews the hash's TTL every ``flowc_heartbeat_interval``
+while the consumer runs, and stops when the consumer is stopped (SIGSTOP, a paused VM: state
+``T`` in ``/proc``) or dies. A busy live worker is never declared lost; a frozen or dead one is,
+after ``flowc_worker_lost_after``. A prefork pool process's pulse is its supervisor
+(``watchdog.PoolWatchdog``), which already watches it; any other consumer forks one
+(``start_pulse``, dying with its parent by ``PR_SET_PDEATHSIG``): a forked process keeps every
+page its parent later writes (~6 MB private each in a prefork pool: the default worker's
+tree was 13 MB smaller without them), which a pool process need not pay.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -37,8 +42,12 @@ class Heartbeat:
     the ``reaper`` (if any) its chance to return lost workers' messages."""
 
     def __init__(self, app: App, name: str, queues: Sequence[str] | Callable[[], Sequence[str]],
-                 pool: str, processed: Callable[[], int], reaper: Reaper | None = None) -> None:
+                 pool: str, processed: Callable[[], int], reaper: Reaper | None = None,
+                 pulse: bool = True) -> None:
         self.app = app
+        self.pulse = pulse
+        """Fork a pulse process (False: another process renews the TTL, a prefork
+        supervisor)."""
         self.tasks = orjson.dumps(sorted(app.tasks))
         """The names this process can run, advertised so that a worker without a task leaves
         its messages to one that has it (``peers.Peers``) and ``flowc run`` can check."""
@@ -58,7 +67,8 @@ class Heartbeat:
     def start(self) -> None:
         """Beat once now (so the worker is visible at once), then in the background."""
         self.beat()
-        self.pulse_pid = start_pulse(self.app, self.name)
+        if self.pulse:
+            self.pulse_pid = start_pulse(self.app, self.name)
         self._thread.start()
 
     def stop(self) -> None:
@@ -147,19 +157,28 @@ def stop_pulse(pid: int | None) -> None:
 def _pulse(app: App, name: str, parent: int) -> None:
     """Renew the TTL of ``name``'s hash while ``parent`` runs; return once it is gone."""
     interval = app.conf.flowc_heartbeat_interval
-    ttl_ms = max(1, int(app.conf.flowc_worker_lost_after * 1000))
-    key, members = app.keys.worker(name), app.keys.workers()
-    client = app.broker_client  # its pool opens new connections in a forked process
     while os.getppid() == parent:
         if not _stopped(parent):
-            try:
-                pipe = client.pipeline(transaction=False)
-                pipe.pexpire(key, ttl_ms)
-                pipe.zadd(members, {name: app.broker.now()}, xx=True)
-                pipe.execute()
-            except Exception:  # Redis away: the thread logs it; try again next time
-                pass
+            with contextlib.suppress(Exception):  # Redis away: the thread logs it
+                renew(app, [name])
         time.sleep(interval)
+
+
+def renew(app: App, names: Sequence[str]) -> None:
+    """Renew the heartbeat TTL (and ``workers`` score) of the consumers ``names``; a hash that
+    is gone stays gone (its process cleared it, or was declared lost)."""
+    ttl_ms = max(1, int(app.conf.flowc_worker_lost_after * 1000))
+    now = app.broker.now()
+    pipe = app.broker_client.pipeline(transaction=False)  # a forked pulse opens new connections
+    for name in names:
+        pipe.pexpire(app.keys.worker(name), ttl_ms)
+        pipe.zadd(app.keys.workers(), {name: now}, xx=True)
+    pipe.execute()
+
+
+def stopped(pid: int) -> bool:
+    """Whether ``pid`` is stopped (SIGSTOP, a debugger): then it must look lost, not alive."""
+    return _stopped(pid)
 
 
 def _stopped(pid: int) -> bool:

@@ -117,7 +117,7 @@ class Worker:
             from flowc.runtime.worker.prefork import Supervisor
             from flowc.runtime.worker.watchdog import PoolWatchdog
 
-            self.app.close()
+            self.app.prepare_fork()
             self.slots = RunningSlots(self.concurrency)
             watchdog = PoolWatchdog(self.app, self.queues, self.slots, self.consumer_name)
             scaler = None
@@ -135,7 +135,7 @@ class Worker:
         return sum(self.app.broker.depth(q)["ready"] for q in self.queues)
 
     def _child(self, index: int) -> int:
-        self.app.close()
+        self.app.after_fork()
         signals.worker_process_init.send(sender=None)
         return self._consume("solo", index)
 
@@ -160,7 +160,8 @@ class Worker:
                            else "")
         reaper = Reaper(self.app, consumer.name, consumer.held_ids)
         heartbeat = Heartbeat(self.app, consumer.name, lambda: consumer.queues, self.options.pool,
-                              lambda: consumer.processed, reaper)
+                              lambda: consumer.processed, reaper,
+                              pulse=index is None)  # a pool process's pulse: its supervisor
         presses = {"count": 0}
 
         def on_signal(signum: int, frame: object) -> None:

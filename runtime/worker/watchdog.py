@@ -8,6 +8,11 @@ per ``task_acks_on_failure_or_timeout``) or as REVOKED, and the supervisor start
 With events on, that settlement sends the task-failed (``TimeLimitExceeded``) or task-revoked
 (``terminated``) event the killed process could not.
 
+The watchdog is also each pool process's heartbeat *pulse* (``heartbeat.py``): every
+``flowc_heartbeat_interval`` it renews the heartbeat TTL of every child that is not stopped, from
+the supervisor's own process and GIL, so a task holding a child's GIL cannot starve it, while a
+frozen child (SIGSTOP) or a frozen worker still looks lost.
+
 A child that died on its own (OOM killer, a crash, SIGKILL) has its heartbeat removed at once,
 so the reaper returns its acks-late messages within ``flowc_reap_interval``; a task it had
 acknowledged early is recorded as FAILURE ``WorkerLostError`` (Celery's semantics).
@@ -28,6 +33,7 @@ from flowc.runtime.message import Message
 from flowc.runtime.monitoring.events import events_enabled
 from flowc.runtime.monitoring.worker_side import TaskEventHooks
 from flowc.runtime.worker.consumer import Consumer
+from flowc.runtime.worker.heartbeat import renew, stopped
 from flowc.runtime.worker.timelimits import Running, RunningSlots
 
 if TYPE_CHECKING:
@@ -55,12 +61,16 @@ class PoolWatchdog:
         self.next_control = 0.0
         self.control_id = f"{int(time.time() * 1000)}-0"
         self.terminate_ids: dict[str, float] = {}
+        self.next_pulse = 0.0
 
     # --- each tick ----------------------------------------------------------------------------
 
     def check(self, children: dict[int, int]) -> dict[int, str]:
         """Children to kill now: past their hard deadline, or running a terminated task."""
         now = time.monotonic()
+        if now >= self.next_pulse:
+            self.next_pulse = now + self.app.conf.flowc_heartbeat_interval
+            self.pulse(children)
         if now >= self.next_control:
             self.next_control = now + CONTROL_EVERY_S
             try:
@@ -84,6 +94,17 @@ class PoolWatchdog:
                 self.doomed[pid] = (TERMINATE, running)
                 del self.terminate_ids[running.task_id]
         return kill
+
+    def pulse(self, children: dict[int, int]) -> None:
+        """Renew the heartbeat TTL of every child that is not stopped (see the docstring)."""
+        names = [self.name_of(index, pid) for pid, index in children.items()
+                 if pid not in self.doomed and not stopped(pid)]
+        if not names:
+            return
+        try:
+            renew(self.app, names)
+        except Exception as e:  # Redis away: the children's threads log it too
+            logger.debug("could not renew the pool processes' heartbeats: %s", e)
 
     def _read_control(self) -> None:
         reply: Any = self.app.broker_client.xread({self.app.keys.control(): self.control_id},

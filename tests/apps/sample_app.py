@@ -139,3 +139,20 @@ def record_results(results: list[int]) -> int:
     pipe.rpush("rec:callback_results", json.dumps(results))
     pipe.execute()
     return len(results)
+
+
+@app.task
+def pid_trail(trail: list[int]) -> list[int]:
+    """``trail`` with the pid of the process running this step appended (a chain's path)."""
+    return [*trail, os.getpid()]
+
+
+@app.task
+def die_once(trail: list[int], marker: str) -> list[int]:
+    """Kills its own process (SIGKILL) the first time it runs, as a crash would; ``marker``
+    is the file that remembers it did. Afterwards, ``pid_trail``."""
+    if not os.path.exists(marker):
+        with open(marker, "w"):
+            pass
+        os.kill(os.getpid(), 9)
+    return [*trail, os.getpid()]

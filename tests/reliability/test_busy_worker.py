@@ -1,5 +1,6 @@
 """A live worker busy in one long C call (holding the GIL, so its heartbeat thread cannot run)
-is never declared lost: its pulse process renews its heartbeat. A SIGKILLed one is."""
+is never declared lost: its pulse process (a prefork pool process's: its supervisor) renews its
+heartbeat. A SIGKILLed or frozen one is."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from tests.waiting import wait_until
 pytestmark = [pytest.mark.redis, pytest.mark.process]
 
 
-def _hog_runs_once_on_a_live_worker(cluster: Cluster, seconds: float) -> None:
+def _hog_runs_once_on_a_live_worker(cluster: Cluster, seconds: float,
+                                    *pool: str) -> None:
     # Given two workers, heartbeat TTL 2 s (REL_LOST_AFTER), and a task holding the GIL longer
-    busy = cluster.start("-P", "solo")
+    busy = cluster.start(*(pool or ("-P", "solo")))
     result = ra.gil_hog.apply_async((seconds,), acks_late=True)
     wait_until(lambda: len(cluster.logged("gil")) == 1, 10, "the task to start", cluster.logs)
     cluster.start("-P", "solo")  # would take the message if the busy worker looked lost
@@ -33,13 +35,38 @@ def _hog_runs_once_on_a_live_worker(cluster: Cluster, seconds: float) -> None:
                    for n in cluster.redis.zrange("flowc:workers", 0, -1)), cluster.logs()
         time.sleep(0.1)
     assert result.get(timeout=1) == 1
-    assert cluster.logged("gil") == [str(busy.proc.pid)]
+    ran_in = [str(p.pid) for p in busy.children()] if pool else [str(busy.proc.pid)]
+    assert cluster.logged("gil") == ran_in
     assert "lost" not in cluster.logs()
 
 
 def test_a_worker_holding_the_gil_for_8_seconds_is_not_declared_lost(cluster: Cluster,
                                                                      rel_app: App) -> None:
     _hog_runs_once_on_a_live_worker(cluster, 8.0)
+
+
+def test_a_pool_process_holding_the_gil_for_8_seconds_is_not_declared_lost(
+        cluster: Cluster, rel_app: App) -> None:
+    # its pulse is the prefork supervisor: no process of its own
+    _hog_runs_once_on_a_live_worker(cluster, 8.0, "-c", "1")
+
+
+def test_a_frozen_pool_process_looks_lost_although_its_supervisor_lives(
+        cluster: Cluster, rel_app: App) -> None:
+    # Given a pool process that is stopped (SIGSTOP), its supervisor running
+    before = {n.decode() for n in cluster.redis.zrange("flowc:workers", 0, -1)}
+    worker = cluster.start("-c", "1")
+    name = _consumer_of(cluster, before)
+    [child] = worker.children()
+    assert child.children() == []  # no pulse process of its own
+    child.suspend()
+    try:
+        # Then the supervisor stops renewing its heartbeat, so its messages can be redelivered
+        wait_until(lambda: not cluster.redis.exists(f"flowc:worker:{name}"), 3,
+                   "the heartbeat (TTL 2 s) to lapse")
+        assert worker.alive
+    finally:
+        child.resume()
 
 
 @pytest.mark.chaos

@@ -131,3 +131,31 @@ def test_a_bad_default_rate_limit_fails_when_set_not_in_the_worker() -> None:
 def test_an_unknown_time_zone_is_rejected() -> None:
     with pytest.raises(ImproperlyConfigured, match="unknown time zone"):
         Settings().update(timezone="Mars/Base")
+
+
+def test_values_are_coerced_as_pydantic_did_and_bounds_hold() -> None:
+    conf = Settings()
+    conf.update(worker_prefetch_multiplier="8", task_acks_late="yes", task_time_limit=5,
+                accept_content=("json",), task_default_priority=None)
+    assert conf.worker_prefetch_multiplier == 8
+    assert conf.task_acks_late is True
+    assert conf.task_time_limit == 5.0 and isinstance(conf.task_time_limit, float)
+    assert conf.accept_content == ["json"]
+    conf.task_time_limit = timedelta(seconds=90)  # Celery accepts a timedelta here
+    assert conf.task_time_limit == 90.0
+    for name, value, why in (("worker_max_tasks_per_child", 0, "at least 1"),
+                             ("flowc_beat_lock_ttl", 0, "greater than 0"),
+                             ("flowc_most_urgent_priority", 5, "one of 9, 0"),
+                             ("flowc_workflow_publish", "later", "one of 'join', 'worker'"),
+                             ("task_acks_late", "perhaps", "boolean"),
+                             ("imports", "tasks", "list"),
+                             ("task_default_queue", 3, "str")):
+        with pytest.raises(ImproperlyConfigured, match=f"invalid setting {name}: .*{why}"):
+            conf.update({name: value})
+
+
+def test_settings_track_what_was_set_for_setdefault() -> None:
+    conf = Settings(task_default_queue="work")
+    assert conf.setdefault("task_default_queue", "other") == "work"
+    assert conf.setdefault("task_acks_late", True) is True
+    assert conf.get("not_a_setting", 7) == 7 and "task_acks_late" in conf

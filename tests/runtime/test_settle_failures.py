@@ -57,3 +57,24 @@ def test_a_task_starts_although_the_flush_before_it_fails_and_is_not_held_after(
     assert consumer.held_ids() == set()
     assert redis_client.xlen(app.keys.stream("celery", 0)) == 0
     consumer.shutdown()
+
+
+def test_a_flush_whose_server_lost_its_scripts_still_claims_the_next_batch(
+        app: App, redis_client: redis.Redis) -> None:
+    from flowc.runtime.worker.consumer import Consumer
+
+    sent = []
+
+    @app.task(name="restart_then_send")
+    def restart_then_send() -> int:
+        redis_client.script_flush()  # as a server restart empties the script cache
+        sent.append(app.send_task("noop_later"))
+        return 1
+
+    consumer = Consumer(app, ["celery"], "w@host")
+    app.broker.declare(consumer.queues)
+    first = app.tasks["restart_then_send"].delay()
+    consumer.run_once()  # runs it; the flush's claim meets NOSCRIPT and claims on its own
+    assert first.get(timeout=5) == 1
+    assert [d.body for d in consumer.pending] and \
+        sent[0].id.encode() in consumer.pending[0].body  # the message sent meanwhile

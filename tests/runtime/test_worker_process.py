@@ -133,3 +133,29 @@ def test_one_ctrl_c_to_a_prefork_workers_process_group_is_a_warm_shutdown(
     assert worker.proc.wait(20) == 0
     assert running.get(timeout=1) == "finished"
     assert "cold shutdown" not in worker.log
+
+
+def test_pool_processes_share_the_clients_built_before_the_fork_and_each_connects_its_own(
+        app: App, redis_client: redis.Redis) -> None:
+    # Given an app whose ports were built, prepared for forking (what a prefork worker does)
+    app.broker.declare([app.conf.task_default_queue])
+    before = len(redis_client.client_list())
+    app.prepare_fork()
+    kept = {name: app.__dict__[name] for name in ("broker_client", "broker", "settlement")}
+    # Then its connections are closed (no socket is inherited) but its objects kept
+    wait_until(lambda: len(redis_client.client_list()) < before, 5, "the app's sockets to close")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a pool process: the same objects, its own connections
+        code = 1
+        try:
+            app.after_fork()
+            same = all(app.__dict__.get(n) is obj for n, obj in kept.items())
+            code = 0 if same and app.broker_client.ping() else 2
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(code)
+    os.close(write)
+    assert os.read(read, 1) == b"\x00"
+    os.waitpid(pid, 0)
+    assert app.broker_client.ping()  # and the parent reconnects on its own

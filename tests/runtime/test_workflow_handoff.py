@@ -183,3 +183,47 @@ def test_a_batch_of_members_settles_in_one_call_and_a_repeat_is_a_no_op(
     assert results == {b"n0": b"0", b"n1": b"2", b"n2": b"4"}  # the repeat changed nothing
     assert app.workflow(wid).meta()["status"] == "SUCCESS"
     assert redis_client.hget(keys[4], "left") == b"0"
+
+
+def test_a_step_claimed_in_the_join_of_a_worker_that_then_dies_runs_once_elsewhere(
+        app: App, redis_client: redis.Redis) -> None:
+    from flowc.runtime.worker.reaper import Reaper
+
+    app.conf.task_acks_late = True
+    runs: list[int] = []
+
+    @app.task(name="count")
+    def count(x: int) -> int:
+        runs.append(x)
+        return x + 1
+
+    step = app.tasks["count"]
+    result = chain(step.s(0), step.s(), step.s()).delay()
+    doomed = _consumer(app, "doomed@host")
+    doomed.run_once()  # runs n0; its join enqueues n1 and claims it for this process
+    assert [_node(doomed)] == ["n1"] and runs == [0]
+    # the process dies here, between the join and running n1: it never beat, so it is lost
+    survivor = _consumer(app, "survivor@host")
+    assert Reaper(app, survivor.name).reap_lost() == 1
+    for _ in range(5):  # n1 then n2: each claimed by the previous step's flush
+        if redis_client.exists(app.keys.result(result.id)):
+            break
+        survivor.run_once()
+    assert result.get(timeout=5) == 3
+    assert runs == [0, 1, 2]  # n1 ran once, on the survivor; nothing ran twice
+
+
+def test_a_step_whose_successor_runs_elsewhere_leaves_its_worker_waiting_without_a_claim(
+        app: App, redis_client: redis.Redis) -> None:
+    add_arithmetic_tasks(app)
+    add = app.tasks["add"]
+    result = chain(add.s(1, 1), add.s(10).set(queue="other")).delay()
+    worker = _consumer(app, "w1@host")
+    worker.run_once()  # runs n0; its join enqueues n1 on "other", which w1 does not consume
+    assert worker.pending == []
+    # the folded claim found nothing: its reply is an idle one, so the next fetch waits at once
+    assert worker.idle_ids == [b"-"] * len(app.broker.stream_keys(worker.queues))
+    other = _consumer(app, "w2@host")
+    other.queues = ["other"]
+    other.run_once()
+    assert result.get(timeout=5) == 12

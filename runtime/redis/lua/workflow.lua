@@ -45,7 +45,9 @@
 --           so claimed by the worker that finished the previous one, in the same atomic step:
 --           it sits in that worker's pending list like any claimed message (crash recovery is
 --           unchanged), and the wake group of its stream is moved past it so that no idle
---           worker wakes up for it.
+--           worker wakes up for it. A claim that finds nothing replies as fetch.lua's idle
+--           claim does ({"idle", "-", ...}, the wake groups moved to the end), so the worker
+--           waits at once instead of claiming again first.
 --   dones   ARGV: n, (node id, result JSON)*n [, the claim arguments of done]
 --           -> done for n nodes (not map instances) of one run in one call, as a worker
 --              settles a batch of them (applied if any was)
@@ -162,6 +164,19 @@ local function claim_after(first)
   if enqueued > 1 then want = 1 end
   local out = claim(group, ARGV[first + 1], want, keys)
   local wake = ARGV[first + 3]
+  if #out == 0 then
+    -- Nothing is unclaimed in the worker's streams: as fetch.lua's idle reply, move their wake
+    -- groups to the end and say so, and the worker goes straight to its wait (no second claim).
+    local idle = {'idle'}
+    for i, key in ipairs(keys) do
+      local res = redis.pcall('XGROUP', 'SETID', key, wake, '$')
+      if type(res) == 'table' and res.err then
+        redis.pcall('XGROUP', 'CREATE', key, wake, '$', 'MKSTREAM')
+      end
+      idle[i + 1] = '-'
+    end
+    return idle
+  end
   for j = 2, #out, 3 do
     local key = out[j - 1]
     if xadded[key] == out[j] then redis.pcall('XGROUP', 'SETID', key, wake, out[j]) end
