@@ -48,10 +48,14 @@
 --           -> done for n nodes (not map instances) of one run in one call, as a worker
 --              settles a batch of them (applied if any was)
 --   fail    ARGV: node id, instance index or "", exception JSON, traceback JSON string,
---                 failed task id
+--                 failed task id[, ChordError JSON]
 --           -> skipped: task ids to record as failed (the map's own task when an instance
 --              failed, then every skipped dependent; a skipped chord body, a node that
---              collects its parents' results, as "chord:<task id>")
+--              collects its parents' results, as "chord:<task id>"). Fires the failed node's
+--              errbacks and the run's on_error, then each skipped chord body's own errbacks
+--              with the body's task id and the ChordError, each errback id once per run.
+--              Only dependents are skipped: the run's status becomes FAILURE, but branches
+--              the failure does not reach go on (done enqueues unless the run is REVOKED).
 --   resume  ARGV: n, (node id, parents left)*n, r, (ready node id)*r
 --           -> applied = number of nodes reset; resets failed/skipped nodes and enqueues the
 --              ready ones
@@ -184,9 +188,11 @@ local function complete(node_id, result)
   redis.call('HSET', K_RESULTS, node_id, result)
   redis.call('HSET', K_STATE, node_id, 'SUCCESS')
   local rec = record(node_id)
-  local running = redis.call('HGET', K_META, 'status') == 'RUNNING'
+  -- a failed run goes on where the failure does not reach (its dependents were skipped), as
+  -- Celery's independent tasks do; only a revoked run enqueues nothing new
+  local going = redis.call('HGET', K_META, 'status') ~= 'REVOKED'
   for _, succ in ipairs(rec.succ) do
-    if redis.call('HINCRBY', K_PENDING, succ, -1) == 0 and running then
+    if redis.call('HINCRBY', K_PENDING, succ, -1) == 0 and going then
       local srec = record(succ)
       enqueue(srec, envelope(srec))
       redis.call('HSET', K_STATE, succ, 'QUEUED')
@@ -431,6 +437,7 @@ if op == 'fail' then
   local rec = record(node_id)
   if ARGV[3] ~= '' then skipped[#skipped + 1] = rec.t end  -- a map instance failed: so did its map
   local queue = {}
+  local bodies = {}  -- skipped chord bodies: their own errbacks fire, as the body's
   for _, s in ipairs(rec.succ) do queue[#queue + 1] = s end
   local head = 1
   while head <= #queue do
@@ -440,7 +447,9 @@ if op == 'fail' then
       left = redis.call('HINCRBY', K_META, 'left', -1)
       local srec = record(succ)
       -- a skipped chord body (collect) is reported as "chord:<task id>" (its result: ChordError)
-      if srec['in'] == 'collect' then skipped[#skipped + 1] = 'chord:' .. srec.t
+      if srec['in'] == 'collect' then
+        skipped[#skipped + 1] = 'chord:' .. srec.t
+        bodies[#bodies + 1] = srec
       else skipped[#skipped + 1] = srec.t end
       for _, s in ipairs(srec.succ) do queue[#queue + 1] = s end
     end
@@ -450,6 +459,17 @@ if op == 'fail' then
     if redis.call('HSETNX', K_META, 'fired:' .. eb, 1) == 1 then
       local erec = cjson.decode(redis.call('HGET', K_ERRBACKS, eb))
       enqueue(erec, errback_body(erec, extra))
+    end
+  end
+  -- Celery's chord_error_from_stack: a chord body that cannot run calls its errbacks with its
+  -- own task id and the ChordError (ARGV[7]; the failure's exception when not given)
+  for _, body in ipairs(bodies) do
+    local body_extra = errback_header(body.t, ARGV[7] or exc_json, tb_json)
+    for _, eb in ipairs(body.le) do
+      if redis.call('HSETNX', K_META, 'fired:' .. eb, 1) == 1 then
+        local erec = cjson.decode(redis.call('HGET', K_ERRBACKS, eb))
+        enqueue(erec, errback_body(erec, body_extra))
+      end
     end
   end
   return reply(1, finish_if_done(left), '', '', {}, skipped)
