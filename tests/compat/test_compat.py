@@ -1473,6 +1473,25 @@ def test_chord_link_error_runs_once_when_several_header_tasks_fail(ctx: Impl) ->
     assert ctx.redis.get(key) == "1"
 
 
+def test_chord_link_error_with_the_header_flag_also_runs_per_failed_header_task(
+        ctx: Impl) -> None:
+    """task_allow_error_cb_on_chord_header (read by chord.link_error in the caller): an
+    immutable clone per header task, besides the body's errback."""
+    t = ctx.tasks
+    key = ctx.key("chord-errback")
+    t.app.conf.task_allow_error_cb_on_chord_header = True
+    try:
+        sig = t.chord([t.fail.si(), t.fail.si(), t.add.si(1, 1)], t.identity.s())
+        sig.link_error(t.count.si(key))
+    finally:
+        t.app.conf.task_allow_error_cb_on_chord_header = False
+    result = sig.delay()
+    assert isinstance(result.get(timeout=ctx.wait, propagate=False), t.ChordError)
+    assert wait_until(lambda: ctx.redis.get(key) == "3", ctx.wait, "three errbacks")
+    time.sleep(0.2)
+    assert ctx.redis.get(key) == "3"
+
+
 def test_chord_mutable_errback_gets_the_body_id(ctx: Impl) -> None:
     """Celery runs a chord's errback as the body's: the header task's failure is reported
     with the body's id (t/integration: test_mutable_errback_called_by_chord_from_simple)."""
