@@ -329,6 +329,7 @@ class PgWorkflowJoin:
                     if meta.get("fired:" + eb):
                         erec = run.errback(eb)
                         run.enqueue(erec, run.errback_body(erec, extra))
+                self._reoffer_body_errbacks(run, op, node_id)
             return _reply(run)
         exc_json = orjson.dumps(op.exc or {}).decode()
         tb_json = orjson.dumps(op.traceback or "").decode()
@@ -376,6 +377,27 @@ class PgWorkflowJoin:
                     erec = run.errback(eb)
                     run.enqueue(erec, run.errback_body(erec, body_extra))
         return _reply(run, 1, run.finish_if_done(left), skipped=skipped)
+
+    @staticmethod
+    def _reoffer_body_errbacks(run: _Run, op: JoinOp, node_id: str) -> None:
+        """A duplicate of the first failure: offer again the errbacks that the chord bodies it
+        skipped fired (workflow.lua's fail does the same)."""
+        chord_json = orjson.dumps(op.chord_error()).decode()
+        tb_json = run.meta.get("tb") or '""'
+        queue, seen = list(run.record(node_id)["succ"]), set()
+        while queue:
+            succ = queue.pop(0)
+            if succ in seen or run.state(succ) != "SKIPPED":
+                continue
+            seen.add(succ)
+            srec = run.record(succ)
+            if srec.get("in") == "collect":
+                body_extra = _errback_header(srec["t"], chord_json, tb_json)
+                for eb in srec["le"]:
+                    if run.meta.get("fired:" + eb):
+                        erec = run.errback(eb)
+                        run.enqueue(erec, run.errback_body(erec, body_extra))
+            queue += srec["succ"]
 
     def resume(self, workflow_id: str, reset: dict[str, int], ready: Sequence[str]) -> JoinReply:
         """Reset failed/skipped nodes and return the ready ones' messages."""

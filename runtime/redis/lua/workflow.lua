@@ -423,6 +423,27 @@ if op == 'fail' then
           enqueue(erec, errback_body(erec, extra))
         end
       end
+      -- and those its skipped chord bodies fired (a body skipped by this failure is SKIPPED)
+      local queue, seen, head = {}, {}, 1
+      for _, s in ipairs(record(node_id).succ) do queue[#queue + 1] = s end
+      while head <= #queue do
+        local succ = queue[head]; head = head + 1
+        if not seen[succ] and redis.call('HGET', K_STATE, succ) == 'SKIPPED' then
+          seen[succ] = true
+          local srec = record(succ)
+          if srec['in'] == 'collect' then
+            local body_extra = errback_header(srec.t, ARGV[7] or redis.call('HGET', K_META, 'exc'),
+                                              redis.call('HGET', K_META, 'tb') or '""')
+            for _, eb in ipairs(srec.le) do
+              if redis.call('HGET', K_META, 'fired:' .. eb) then
+                local erec = cjson.decode(redis.call('HGET', K_ERRBACKS, eb))
+                enqueue(erec, errback_body(erec, body_extra))
+              end
+            end
+          end
+          for _, s in ipairs(srec.succ) do queue[#queue + 1] = s end
+        end
+      end
     end
     return reply(0, 0)
   end
