@@ -123,6 +123,16 @@ def test_after_a_failure_branches_it_does_not_reach_run_to_their_end(
     assert run.done
 
 
+def test_a_chord_body_skipped_by_its_header_calls_its_handler_as_itself(
+        harness: FlowHarness) -> None:
+    run = harness.run(FLOWS / "examples_failing.flow", "chord_body_handler")
+    [handler] = run.handlers
+    assert handler.failed_node == "n2"
+    assert handler.failed_task_id == run.node("n2").step.task_id
+    assert handler.result == f"task {handler.failed_task_id} failed (video 2)"
+    assert run.node("n1").state == "SUCCESS"
+
+
 def test_a_map_too_wide_fails_where_the_file_says_max(harness: FlowHarness) -> None:
     run = harness.run(RETRIES, "mapped", n=3)
     error = run.node("n1").exception
