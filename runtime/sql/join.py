@@ -356,8 +356,9 @@ class PgWorkflowJoin:
             srec = run.record(succ)
             # a skipped chord body (it collects its parents' results) is reported as
             # "chord:<task id>" (its result: ChordError), as workflow.lua does
-            skipped.append(("chord:" if srec.get("in") == "collect" else "") + srec["t"])
-            if srec.get("in") == "collect":
+            body = srec.get("in") == "collect" or bool(srec.get("cb"))
+            skipped.append(("chord:" if body else "") + srec["t"])
+            if body:
                 bodies.append(srec)
             queue += srec["succ"]
         run.set_state(to_skip, "SKIPPED")
@@ -391,7 +392,7 @@ class PgWorkflowJoin:
                 continue
             seen.add(succ)
             srec = run.record(succ)
-            if srec.get("in") == "collect":
+            if srec.get("in") == "collect" or srec.get("cb"):
                 body_extra = _errback_header(srec["t"], chord_json, tb_json)
                 for eb in srec["le"]:
                     if run.meta.get("fired:" + eb):

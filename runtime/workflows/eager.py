@@ -38,6 +38,7 @@ from flowc.runtime.outcome import exception_from_dict, exception_to_dict, now_is
 from flowc.runtime.result import EagerResult
 from flowc.runtime.retry import STEP_OPTIONS, eager_clock
 from flowc.runtime.serialization import get_serializer
+from flowc.runtime.workflows.plan import is_chord_body
 from flowc.runtime.workflows.steps import (
     bind_errback,
     join_for_outcome,
@@ -466,7 +467,7 @@ class EagerRun:
             if succ.state not in TERMINAL:
                 succ.state, succ.finished_at = SKIPPED, self.agenda.now
                 succ.handle = _skipped(self.app, succ, step)
-                if succ.node.collect is not None:
+                if is_chord_body(succ.node):
                     bodies.append(succ)
                 self.left -= 1
                 queue.extend(self.successors[succ.node.id])
@@ -567,7 +568,7 @@ def _skipped(app: App, step: Step, blocker: Step) -> EagerResult:
     an eager Celery chain or chord does; a chord body's stored result is a ``ChordError``."""
     exc = blocker.exc
     result = exception_to_dict(exc) if exc is not None else None
-    if step.node.collect is not None:
+    if is_chord_body(step.node):
         result = exception_to_dict(_chord_error(blocker.task_id, exc))
     record = {"status": states.FAILURE, "date_done": now_iso(), "skipped": True,
               "result": result}

@@ -1327,6 +1327,14 @@ def test_chord_body_never_runs_after_the_header_branches_finish(ctx: Impl) -> No
     assert t.recorded(key) == []
 
 
+def test_immutable_chord_body_of_a_failed_header_fails_with_chord_error(ctx: Impl) -> None:
+    t = ctx.tasks
+    key = ctx.key("body")
+    result = t.chord([t.add.si(1, 1), t.fail.si(), t.add.si(2, 2)], t.count.si(key)).delay()
+    assert isinstance(result.get(timeout=ctx.wait, propagate=False), t.ChordError)
+    assert ctx.redis.get(key) is None
+
+
 def test_failure_in_a_nested_group_of_a_chord_header_fails_the_body(ctx: Impl) -> None:
     t = ctx.tasks
     header = [t.group(t.add.si(1, 1), t.fail.si()), t.add.si(3, 3)]

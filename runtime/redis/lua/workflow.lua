@@ -5,7 +5,8 @@
 --                           is its one definition: t task id, q queue, s stream, dk delayed set,
 --                           p priority, cd countdown, eta, h envelope head (message.py's fields
 --                           up to "kwargs"), kw/ra static arguments, ki keyword inputs, succ,
---                           le errbacks, imm, in prepend|collect|items|none with pp/co/it)
+--                           le errbacks, imm, in prepend|collect|items|none with pp/co/it,
+--                           cb: an immutable chord body)
 --   KEYS[2] pending   hash  node id -> parents not yet done; "<map>#n", "<map>#left"
 --   KEYS[3] results   hash  node id -> result JSON; "<map>#<i>" -> instance result JSON
 --   KEYS[4] state     hash  node id -> PENDING | QUEUED | RUNNING | SUCCESS | FAILURE | SKIPPED
@@ -431,7 +432,7 @@ if op == 'fail' then
         if not seen[succ] and redis.call('HGET', K_STATE, succ) == 'SKIPPED' then
           seen[succ] = true
           local srec = record(succ)
-          if srec['in'] == 'collect' then
+          if srec['in'] == 'collect' or srec.cb then
             local body_extra = errback_header(srec.t, ARGV[7] or redis.call('HGET', K_META, 'exc'),
                                               redis.call('HGET', K_META, 'tb') or '""')
             for _, eb in ipairs(srec.le) do
@@ -467,8 +468,8 @@ if op == 'fail' then
       redis.call('HSET', K_STATE, succ, 'SKIPPED')
       left = redis.call('HINCRBY', K_META, 'left', -1)
       local srec = record(succ)
-      -- a skipped chord body (collect) is reported as "chord:<task id>" (its result: ChordError)
-      if srec['in'] == 'collect' then
+      -- a skipped chord body (collect, or cb) is reported as "chord:<task id>" (ChordError)
+      if srec['in'] == 'collect' or srec.cb then
         skipped[#skipped + 1] = 'chord:' .. srec.t
         bodies[#bodies + 1] = srec
       else skipped[#skipped + 1] = srec.t end
