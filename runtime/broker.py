@@ -122,3 +122,19 @@ class Broker(Protocol):
         """Return these ``(stream, entry id)`` if still claimed by ``consumer`` (a live one that
         lost track of them, e.g. when a reply was cut by a dropped connection)."""
         ...
+
+    def still_claimed(self, consumer: str, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Those of ``deliveries`` still claimed by ``consumer`` (a process that was frozen
+        asks before running what it had prefetched: the reaper may have given it away)."""
+        ...
+
+    def connection_errors(self) -> int:
+        """How many commands met a dropped connection so far (a reply may have been lost);
+        a consumer that sees it move calls ``recover_claims``."""
+        ...
+
+    def recover_claims(self, consumer: str, queues: Sequence[str],
+                       held: set[bytes]) -> list[Delivery]:
+        """Messages claimed by ``consumer`` on ``queues`` that it does not ``held`` (a claim
+        whose reply was lost), claimed again for it to run now."""
+        ...

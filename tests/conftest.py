@@ -47,6 +47,7 @@ PROCESS_FIXTURES = {"process_reaper", "start_worker", "start_monitored_worker",
 """A test using any of these starts processes (workers, beat, servers): marker ``process``."""
 FOLDER_MARKERS = {
     "reliability": ("process",),  # kills workers and Redis mid-task (chaos: marked by hand)
+    "chaos": ("chaos", "process", "redis"),  # minutes of faults: -m chaos tests/chaos
     "e2e": ("process",),  # runs `flowc` as a subprocess
     "compat": ("compat", "process", "redis"),  # the same cases on Celery and flowc workers
     "lsp": ("process",),  # talks to a `flowc lsp` subprocess

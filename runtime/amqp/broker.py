@@ -510,6 +510,19 @@ class AmqpBroker:
         """Nothing to return (see ``reclaim``)."""
         return 0
 
+    def still_claimed(self, consumer: str, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """All of them: unacked messages stay this consumer's while its connection lives."""
+        return list(deliveries)
+
+    def connection_errors(self) -> int:
+        """0: a dropped connection returns its unacked messages (nothing to recover)."""
+        return 0
+
+    def recover_claims(self, consumer: str, queues: Sequence[str],
+                       held: set[bytes]) -> list[Delivery]:
+        """Nothing: RabbitMQ redelivers what a dropped connection had unacked."""
+        return []
+
 
 def _collect(got: deque[tuple[str, Any, Any, bytes]], queue: str, channel: Any, method: Any,
              props: Any, body: bytes) -> None:

@@ -18,6 +18,10 @@ from flowc.runtime.redis.held import held_for
 from flowc.runtime.redis.keys import Keys
 from redis.crc import key_slot
 
+STORE_CALL_BYTES = 64 * 1024
+"""The most record bytes one store.lua call writes (more go in further calls on the same
+pipeline): how far one call can take a full Redis past its maxmemory."""
+
 WAIT_SLICE_S = 5.0
 """Longest single blocking call; waits are cut in slices so a dropped connection recovers."""
 
@@ -51,11 +55,13 @@ class RedisResultBackend:
                 key = self.keys.result(tid)
                 by_slot.setdefault(key_slot(key.encode()), []).append((key, rec))
             for group in by_slot.values():
-                scripts.queue_eval(target, "store", [k for k, _ in group],
-                                   [ttl, *(rec for _, rec in group)])
+                for chunk in _by_size(group):
+                    scripts.queue_eval(target, "store", [k for k, _ in chunk],
+                                       [ttl, *(rec for _, rec in chunk)])
         else:
-            scripts.queue_eval(target, "store", [self.keys.result(tid) for tid, _ in items],
-                               [ttl, *(rec for _, rec in items)])
+            for chunk in _by_size(items):
+                scripts.queue_eval(target, "store", [self.keys.result(tid) for tid, _ in chunk],
+                                   [ttl, *(rec for _, rec in chunk)])
         if pipe is None:
             target.execute()
 
@@ -66,7 +72,11 @@ class RedisResultBackend:
         target = self.client.pipeline(transaction=False) if pipe is None else pipe
         for task_id, record in items:
             target.set(self.keys.state(task_id), record, ex=max(1, int(ttl_s)) if ttl_s else None)
-            target.publish(self.keys.state_channel(task_id), record)
+            if self.cluster:  # a cluster pipeline refuses PUBLISH (no key to route it by):
+                # sharded pub/sub goes to the channel's slot, where ``watch`` subscribes
+                target.execute_command("SPUBLISH", self.keys.state_channel(task_id), record)
+            else:
+                target.publish(self.keys.state_channel(task_id), record)
         if pipe is None:
             target.execute()
 
@@ -104,9 +114,47 @@ class RedisResultBackend:
     def watch(self, task_id: str) -> Any:
         """A pub/sub subscription to the task's state updates (``get_message``, ``close``)."""
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        if self.cluster:
+            pubsub.ssubscribe(self.keys.state_channel(task_id))
+            return ShardedUpdates(pubsub)
         pubsub.subscribe(self.keys.state_channel(task_id))
         return pubsub
 
     def forget(self, task_id: str) -> None:
         """Delete the record and the state."""
         self.client.delete(self.keys.result(task_id), self.keys.state(task_id))
+
+
+def _by_size(items: Sequence[tuple[str, bytes]]) -> list[Sequence[tuple[str, bytes]]]:
+    """``items`` in runs of at most ``STORE_CALL_BYTES`` of records (a record larger than that
+    alone): Redis checks maxmemory once per script call, so this bounds how far past the limit
+    one call can write (see store.lua)."""
+    if sum(len(rec) for _, rec in items) <= STORE_CALL_BYTES:
+        return [items]
+    chunks: list[Sequence[tuple[str, bytes]]] = []
+    start, size = 0, 0
+    for i, (_, rec) in enumerate(items):
+        if size and size + len(rec) > STORE_CALL_BYTES:
+            chunks.append(items[start:i])
+            start, size = i, 0
+        size += len(rec)
+    chunks.append(items[start:])
+    return chunks
+
+
+class ShardedUpdates:
+    """``watch`` on a Redis Cluster: a sharded subscription (SSUBSCRIBE, Redis >= 7) read
+    through the same ``get_message``/``close`` as a plain one."""
+
+    def __init__(self, pubsub: Any) -> None:
+        self.pubsub = pubsub
+
+    def get_message(self, timeout: float = 0.0) -> dict[str, Any] | None:
+        """The next published state update, or None after ``timeout`` seconds."""
+        message: dict[str, Any] | None = self.pubsub.get_sharded_message(
+            ignore_subscribe_messages=True, timeout=timeout)
+        return message
+
+    def close(self) -> None:
+        """Unsubscribe and release the connections."""
+        self.pubsub.close()

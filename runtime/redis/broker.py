@@ -31,8 +31,8 @@ from flowc.runtime.broker import Delivery, Outgoing
 from flowc.runtime.exceptions import BrokerFull
 from flowc.runtime.redis import scripts
 from flowc.runtime.redis.clock import ServerClock
-from flowc.runtime.redis.connection import is_cluster
-from flowc.runtime.redis.held import held_for
+from flowc.runtime.redis.connection import check_wait_replicas, connection_errors, is_cluster
+from flowc.runtime.redis.held import ProducerNumbers, held_for
 from flowc.runtime.redis.keys import CONSUMER_GROUP, PRIORITY_LEVELS, Keys
 from redis.typing import EncodableT
 
@@ -45,6 +45,10 @@ RECLAIM_BATCH = 500
 SLOT_WAIT_S = 0.2
 """On a Redis Cluster, how long an idle worker with queues in several slots waits on one
 queue's wake group before it looks at the next (see ``RedisBroker._fetch_slots``)."""
+PRODUCER_TTL_MS = 600_000
+"""How long a producer thread's last publish number is kept after its last publish: longer
+than any re-send of one publish can take (the clients' retries give up after about 16 s, plus
+connect timeouts)."""
 WAKE_GROUP = "wake"
 """The group idle workers block on (NOACK; never claims a message, see the module docstring)."""
 WAITER = "waiter"
@@ -56,6 +60,7 @@ class RedisBroker:
 
     def __init__(self, client: redis.Redis, keys: Keys, wait_replicas: int = 0,
                  wait_timeout_ms: int = 1000) -> None:
+        check_wait_replicas(client, wait_replicas)
         self.client = client
         self.keys = keys
         self.wait_replicas = wait_replicas
@@ -66,6 +71,8 @@ class RedisBroker:
         self._requeue = scripts.load(client, "requeue")
         self._reclaim = scripts.load(client, "reclaim")
         self._publish_once = scripts.load(client, "publish_once")
+        self.publish_script = scripts.load(client, "publish")
+        self.numbers = ProducerNumbers()
         self._declared: set[str] = set()
         self.held = held_for(client)
         self.cluster = is_cluster(client)
@@ -91,16 +98,41 @@ class RedisBroker:
         if len(items) == 1 and not self.wait_replicas:
             item = items[0]
             if item.eta is None:
-                self.held.execute("XADD", self.keys.stream(item.queue, item.priority), "*",
-                                  "b", item.body, "c", item.tag)
-            else:
-                self._publish_one(self.client, item)
-            return
-        pipe = self.client.pipeline(transaction=False)
-        for item in items:
-            self._publish_one(pipe, item)
-        self.queue_wait(pipe)
-        self.check_wait(pipe.execute())
+                self._publish_held(item)
+                return
+        for attempt in range(2):
+            pipe = self.client.pipeline(transaction=False)
+            for item in items:
+                self._publish_one(pipe, item)
+            self.queue_wait(pipe)
+            try:
+                self.check_wait(pipe.execute())
+                return
+            except redis.exceptions.NoScriptError:  # after a server restart: load it, again
+                if attempt:
+                    raise
+                scripts.ensure_loaded(self.client, self.publish_script)
+
+    def _publish_held(self, item: Outgoing) -> None:
+        """``delay()``'s hot path: the producer's number and the XADD in one MULTI/EXEC (no
+        script to run: a quarter of publish.lua's server time); only a re-send after a dropped
+        connection goes through publish.lua, which tells whether the first copy ran."""
+        args = self._publish_args(item)
+        _, stream, producer, number, ttl_ms, body, tag = args
+        script = ("EVALSHA", self.publish_script.sha, *args)
+        try:
+            self.held.transact([("SET", producer, number, "PX", ttl_ms),
+                                ("XADD", stream, "*", "b", body, "c", tag)], again=script)
+        except redis.exceptions.NoScriptError:  # the re-send did not run: load, send again
+            scripts.ensure_loaded(self.client, self.publish_script)
+            self.held.execute(*script)
+
+    def _publish_args(self, item: Outgoing) -> list[EncodableT]:
+        """``publish.lua``'s keys and arguments (after the key count) for a ready message."""
+        token, number = self.numbers.next()
+        return [2, self.keys.stream(item.queue, item.priority),
+                self.keys.producer(item.queue, token), number, PRODUCER_TTL_MS, item.body,
+                item.tag]
 
     def queue_wait(self, pipe: redis.client.Pipeline) -> None:
         """Queue ``WAIT`` for ``wait_replicas`` replicas at the end of a pipeline (if set)."""
@@ -139,9 +171,9 @@ class RedisBroker:
         if item.eta is not None and item.eta > self.clock.now():
             member = _delayed_member(item)
             target.zadd(self.keys.delayed(item.queue), {member: item.eta})
-        else:
-            target.xadd(self.keys.stream(item.queue, item.priority),
-                        {b"b": item.body, b"c": item.tag})
+        else:  # publish.lua: a pipeline the client re-sends after a dropped connection
+            target.execute_command("EVALSHA", self.publish_script.sha,
+                                   *self._publish_args(item))
 
     # --- consuming ----------------------------------------------------------------------------
 
@@ -276,6 +308,52 @@ class RedisBroker:
                     lost = int(fields[j + 1])
             out.append(Delivery(flat[i], flat[i + 1], body, tag, lost + 1))
         return out, []
+
+    def still_claimed(self, consumer: str, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """The ``deliveries`` still pending under ``consumer``, in order: a reaper gives a
+        frozen process's claims to others, and the process must not run them when it wakes."""
+        pipe = self.client.pipeline(transaction=False)
+        for d in deliveries:
+            pipe.xpending_range(d.source, CONSUMER_GROUP, d.entry_id, d.entry_id, 1, consumer)
+        replies = pipe.execute(raise_on_error=False)
+        return [d for d, reply in zip(deliveries, replies, strict=True)
+                if isinstance(reply, Exception) or reply]  # unsure: keep (the old behaviour)
+
+    def connection_errors(self) -> int:
+        """How many commands met a dropped connection so far (their replies may be lost)."""
+        return connection_errors(self.client)
+
+    def recover_claims(self, consumer: str, queues: Sequence[str],
+                       held: set[bytes]) -> list[Delivery]:
+        """Entries pending under ``consumer`` on ``queues`` that it does not hold: a claim
+        whose reply was lost with a dropped connection (redis-py then re-sent it and got a
+        second batch). Returned as deliveries for the caller to run, at once, instead of
+        waiting for the orphan check; each is re-claimed (XCLAIM) so it is not idle."""
+        keys = self.stream_keys(queues)
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.xpending_range(key, CONSUMER_GROUP, "-", "+", RECLAIM_BATCH, consumer)
+        lost: dict[str, list[Any]] = {}
+        for key, reply in zip(keys, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(reply, Exception):
+                continue
+            ids = [row["message_id"] for row in reply if row["message_id"] not in held]
+            if ids:
+                lost[key] = ids
+        if not lost:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for key, ids in lost.items():
+            pipe.xclaim(key, CONSUMER_GROUP, consumer, 0, ids)
+        flat: list[Any] = []
+        for key, reply in zip(lost, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(reply, Exception):
+                continue
+            for entry_id, fields in reply:
+                if fields:  # an entry deleted meanwhile comes back without its fields
+                    flat += [key.encode(), entry_id,
+                             [x for pair in fields.items() for x in pair]]
+        return self.parse_claim(flat)[0]
 
     # --- settling -----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ policy: hiredis parsing, health checks, keepalive, and reconnect-with-backoff on
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import time
@@ -36,8 +37,10 @@ __all__ = [
     "BROKER_URL_ENV",
     "CONNECTION_ERRORS",
     "BrokerURLError",
+    "CountingRetry",
     "RedisSettings",
     "connect",
+    "connection_errors",
     "mask_url",
     "resolve_broker_url",
     "unreachable",
@@ -61,6 +64,56 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTim
 PROBE_TIMEOUT_S = 2.0
 PROBE_INTERVALS_S = (0.5, 1.0, 2.0)
 """Pauses between pings while waiting for a broker; the last one repeats."""
+
+
+class ErrorCount:
+    """How many commands of one client met a dropped connection (shared by its connections)."""
+
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+
+class CountingRetry(Retry):
+    """redis-py's ``Retry`` that also counts the connection errors it sees.
+
+    redis-py re-sends a command (or a whole pipeline) that hit a dropped connection: its
+    first copy may have run and only the reply was lost. A worker's claim is such a command
+    (``fetch.lua`` moved entries into its name, then the reply vanished), so the consumer
+    compares this count before and after and, when it moved, recovers what it holds
+    (``RedisBroker.recover_claims``). Each connection deep-copies its retry; the copies
+    share one ``ErrorCount``.
+    """
+
+    def __init__(self, backoff: Any, retries: int, errors: ErrorCount | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(backoff, retries, **kwargs)
+        self.errors = ErrorCount() if errors is None else errors
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CountingRetry:
+        clone = copy.copy(self)
+        clone._backoff = copy.deepcopy(self._backoff, memo)
+        return clone
+
+    def call_with_retry(self, do: Callable[[], Any], fail: Callable[..., Any],
+                        *args: Any, **kwargs: Any) -> Any:
+        """``Retry.call_with_retry``, counting each failure before its handler runs."""
+        def counted(error: Exception, *rest: Any) -> Any:
+            self.errors.n += 1
+            return fail(error, *rest)
+
+        return super().call_with_retry(do, counted, *args, **kwargs)
+
+
+def connection_errors(client: Any) -> int:
+    """How many commands of ``client`` met a dropped connection so far (0 if not counted:
+    a Cluster or Sentinel client, or one made with its own ``retry``)."""
+    try:
+        retry = client.connection_pool.connection_kwargs.get("retry")
+    except AttributeError:
+        return 0
+    return retry.errors.n if isinstance(retry, CountingRetry) else 0
 
 
 class BrokerURLError(FlowcError, ValueError):
@@ -188,7 +241,7 @@ def connect(url: str, *, decode_responses: bool = False, **overrides: Any) -> re
         "health_check_interval": HEALTH_CHECK_INTERVAL,
         "socket_timeout": None,
         "socket_connect_timeout": 5.0,
-        "retry": Retry(
+        "retry": CountingRetry(
             ExponentialBackoff(cap=RETRY_BACKOFF_CAP, base=RETRY_BACKOFF_BASE), RETRY_ATTEMPTS
         ),
         "retry_on_error": [RedisConnectionError, RedisTimeoutError],
@@ -222,6 +275,19 @@ def is_cluster(client: Any) -> bool:
     from redis.cluster import RedisCluster
 
     return isinstance(client, RedisCluster)
+
+
+def check_wait_replicas(client: Any, wait_replicas: int) -> None:
+    """Refuse ``flowc_wait_replicas`` on a Redis Cluster: WAIT answers for the writes of the
+    one node it reaches, while a publish, a submit or a settle pipeline writes to several
+    shards, so it would promise an acknowledgement it does not check."""
+    if wait_replicas and is_cluster(client):
+        from flowc.runtime.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"flowc_wait_replicas={wait_replicas} is not supported on a Redis Cluster (WAIT "
+            "would acknowledge one shard's writes only); set flowc_wait_replicas=0 there, or "
+            "use Sentinel for acknowledged publishes (docs/deployment.md)")
 
 
 def connect_cluster(url: str, options: dict[str, Any]) -> Any:

@@ -8,18 +8,41 @@ round trip. Dropped connections are re-opened with capped exponential backoff, l
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
+import uuid
 from typing import Any
 
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 RETRY_ATTEMPTS = 12
 RETRY_BASE_S = 0.05
 RETRY_CAP_S = 2.0
+
+
+class ProducerNumbers:
+    """A token per thread of this process and an increasing number per publish (``publish.lua``
+    stores the last number per token and queue, so a re-sent publish is recognised).
+
+    One thread publishes one command at a time, so its numbers reach Redis in order; a forked
+    child gets a new token (it would otherwise repeat its parent's numbers)."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def next(self) -> tuple[str, int]:
+        """This thread's token and its next number."""
+        local = self.local
+        if getattr(local, "pid", None) != os.getpid():
+            local.pid = os.getpid()
+            local.token = uuid.uuid4().hex[:16]
+            local.numbers = itertools.count(1)
+        return local.token, next(local.numbers)
 
 
 class HeldConnection:
@@ -56,6 +79,36 @@ class HeldConnection:
                 time.sleep(min(RETRY_CAP_S, RETRY_BASE_S * 2 ** attempt))
         raise AssertionError("unreachable")
 
+    def transact(self, commands: list[tuple[Any, ...]], again: tuple[Any, ...]) -> Any:
+        """Run ``commands`` in one MULTI/EXEC and return EXEC's reply; once the link drops,
+        send ``again`` instead (and return its reply): the transaction may have run, so the
+        re-send must be a command that can tell (``publish.lua`` for a publish). A command
+        refused at queue time (OOM) raises its error, with every reply read."""
+        conn = self._connection()
+        packed: Any = conn.pack_commands([("MULTI",), *commands, ("EXEC",)])
+        replies = len(commands) + 2
+        for attempt in range(RETRY_ATTEMPTS + 1):
+            try:
+                conn.connect()
+                conn.send_packed_command(packed, check_health=False)
+                error: ResponseError | None = None
+                reply = None
+                for _ in range(replies):
+                    try:
+                        reply = conn.read_response()
+                    except ResponseError as e:  # read the rest: the link stays usable
+                        error = error or e
+                if error is not None:
+                    raise error
+                return reply
+            except (RedisConnectionError, RedisTimeoutError):
+                conn.disconnect()
+                if attempt == RETRY_ATTEMPTS:
+                    raise
+                time.sleep(min(RETRY_CAP_S, RETRY_BASE_S * 2 ** attempt))
+                packed, replies = conn.pack_command(*again), 1
+        raise AssertionError("unreachable")
+
     def close(self) -> None:
         """Drop this thread's connection."""
         conn = getattr(self.local, "conn", None)
@@ -75,6 +128,11 @@ class ClientCommands:
     def execute(self, *args: Any, timeout: float | None = None) -> Any:
         """Run one command through the client."""
         return self.client.execute_command(*args)
+
+    def transact(self, commands: list[tuple[Any, ...]], again: tuple[Any, ...]) -> Any:
+        """Run ``again`` (the client re-sends it itself after a dropped connection, so it
+        must be the command that can tell a repeat: ``HeldConnection.transact``)."""
+        return self.client.execute_command(*again)
 
     def close(self) -> None:
         """Nothing is held."""

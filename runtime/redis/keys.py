@@ -90,6 +90,11 @@ class Keys:
         claiming the key and enqueueing are one atomic script)."""
         return f"{self.prefix}:{{q:{queue}}}:idem:{key}"
 
+    def producer(self, queue: str, token: str) -> str:
+        """The last publish number of one producer thread on a queue (``publish.lua``: a
+        re-sent publish is not queued twice)."""
+        return f"{self.prefix}:{{q:{queue}}}:producer:{token}"
+
     def rate(self, task: str, key: str | None = None) -> str:
         """Sliding log of a rate-limited task's start slots (per limit key when keyed)."""
         return f"{self.prefix}:rate:{{{task}}}" + (f":{key}" if key is not None else "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flowc.runtime.redis import scripts
 from flowc.runtime.redis.workflow_store import parse_reply
 from redis.exceptions import NoScriptError
 
@@ -87,6 +88,7 @@ class RedisSettlement:
         if batch.joins or batch.publishes:
             broker.queue_wait(pipe)  # what the joins and retries enqueued, on the replicas
         replies = pipe.execute(raise_on_error=False) if len(pipe) else []
+        self._publish_again_after_noscript(batch, publish_at, replies)
         claimed = self._settle_joins(batch, join_at, replies) if batch.joins else None
         for reply in replies:
             if isinstance(reply, Exception):
@@ -105,12 +107,23 @@ class RedisSettlement:
             return None
         return broker.parse_claim(replies[claim_at])
 
+    def _publish_again_after_noscript(self, batch: Settler, publish_at: int,
+                                      replies: list[Any]) -> None:
+        """After a server restart emptied the script cache, the batch's publishes (publish.lua)
+        came back NOSCRIPT, so none ran: publish them now (which loads the script), before
+        the batch is done, and count them as sent."""
+        sent = range(publish_at, publish_at + len(batch.publishes))
+        again = [i for i in sent if isinstance(replies[i], NoScriptError)]
+        if not again:
+            return
+        self.broker.publish([batch.publishes[i - publish_at] for i in again])
+        for i in again:
+            replies[i] = 1
+
     def _settle_joins(self, batch: Settler, join_at: list[int], replies: list[Any]) -> Any:
         """Store the records join replies ask for, publish what they left to the worker
         (runs submitted with publish=worker), re-run joins that hit an empty script cache;
         return the folded claim's reply, if any."""
-        from flowc.runtime.redis import scripts
-
         follow: list[tuple[str, bytes]] = []
         ready = []
         retry = []

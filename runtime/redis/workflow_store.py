@@ -17,6 +17,7 @@ import redis
 from flowc.runtime.backend import JoinReply
 from flowc.runtime.broker import Outgoing
 from flowc.runtime.redis import scripts
+from flowc.runtime.redis.connection import check_wait_replicas
 from flowc.runtime.redis.keys import Keys
 from flowc.runtime.redis.replies import bytes_hash
 
@@ -32,6 +33,7 @@ class RedisWorkflowJoin:
     def __init__(self, client: redis.Redis, keys: Keys, result_expires: float | None,
                  by_worker: bool = False, wait_replicas: int = 0,
                  wait_timeout_ms: int = 1000) -> None:
+        check_wait_replicas(client, wait_replicas)
         self.wait = (wait_replicas, wait_timeout_ms)
         """``WAIT`` after a submit (``flowc_wait_replicas``): its roots are on the replicas."""
         self.client = client

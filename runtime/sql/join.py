@@ -6,7 +6,8 @@ dones, fail, expand and resume, each idempotent. Every operation first locks the
 is on Redis) while runs proceed in parallel; successor counts are decremented with
 ``UPDATE ... RETURNING``. The join cannot enqueue on the broker, so it always returns what
 became ready (``by_worker``); a duplicate completion changes nothing and offers the still-QUEUED
-successors (fired errbacks, map instances) again, for a worker that died before publishing.
+successors it made ready (fired errbacks, map instances) again, for a worker that died before
+publishing.
 """
 
 from __future__ import annotations
@@ -155,13 +156,20 @@ class _Run:
                 srec = self.record(succ)
                 self.enqueue(srec, self.envelope(srec))
             self.set_state(made_ready, "QUEUED")
+            if made_ready:  # who made each ready: only its duplicates offer it again
+                self.cur.executemany("INSERT INTO flowc_values VALUES (%s, %s, %s) "
+                                     "ON CONFLICT DO NOTHING",
+                                     [(self.wid, succ + "#by", node_id) for succ in made_ready])
         return self.finish_if_done(int(self.meta["left"]) - 1)
 
     def reoffer_successors(self, node_id: str) -> None:
+        """A duplicate completion offers again the successors still QUEUED that this node made
+        ready (their publish may have died with its worker); a chord's other members published
+        nothing, so their duplicates offer nothing (as workflow.lua's ``<node>#by``)."""
         if self.state(node_id) != "SUCCESS":
             return
         for succ in self.record(node_id)["succ"]:
-            if self.state(succ) == "QUEUED":
+            if self.state(succ) == "QUEUED" and self.value(succ + "#by") in (None, node_id):
                 srec = self.record(succ)
                 self.enqueue(srec, self.envelope(srec))
 

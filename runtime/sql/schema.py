@@ -12,7 +12,8 @@ after it, so two schemas of one database never wake each other's waiters.
   of strings); every join locks it (``FOR UPDATE``), so the joins of one run are serial.
 - ``flowc_nodes``: a run's nodes: run record (JSON), state, parents still pending, result JSON.
 - ``flowc_values``: a run's named values: map instance results ``<map>#<i>``, counters
-  ``<map>#n`` and ``<map>#left``, errback records ``eb:<id>``.
+  ``<map>#n`` and ``<map>#left``, errback records ``eb:<id>``, and ``<node>#by``: the parent
+  whose completion made the node ready.
 """
 
 from __future__ import annotations

@@ -78,6 +78,15 @@ class Consumer:
         """Last stream ids seen by a piggybacked claim that found nothing (skip re-claiming)."""
         self.running: set[bytes] = set()
         """Entry ids of messages started and not yet settled (read by the orphan check)."""
+        conf = app.conf
+        self.stall_s = max(0.5, conf.flowc_worker_lost_after - conf.flowc_heartbeat_interval)
+        """A gap in the loop this long may have let the reaper give the prefetched batch away
+        (the heartbeat lapses ``lost_after`` after the last pulse, at most one interval ago)."""
+        self.awake_at = time.monotonic()
+        """When the loop last showed it was running (before a fetch, before each task)."""
+        self.errors_seen: int | None = app.broker.connection_errors()
+        """The broker's count of commands that met a dropped connection, as last checked
+        (None after a failed iteration): when it moves, claims may have been lost."""
         self.time_limiter: TimeLimiter | None = None
         """Set by the worker where tasks run on the main thread (solo, prefork)."""
         self._rate_limiter: RateLimiter | None = None
@@ -101,6 +110,7 @@ class Consumer:
                 self.run_once()
             except Exception:
                 logger.exception("consumer iteration failed; retrying in 1 s")
+                self.errors_seen = None  # a claim in the failed round trip may be lost: look
                 time.sleep(1.0)
         self.shutdown()
 
@@ -109,10 +119,17 @@ class Consumer:
         block = self._promote_and_block_time(may_sleep=not self.pending)
         if not self.pending:  # else: claimed with the last flush, or a batch left by a failure
             idle, self.idle_ids = self.idle_ids, None
+            self.awake_at = time.monotonic()
             self.pending = self.app.broker.fetch(self.name, self.queues, self.batch_size, block,
                                                  idle_ids=idle)
+        self.pending += self.recover_lost_claims()
         all_fast = bool(self.pending)
         while self.pending and not self.stopping:
+            if time.monotonic() - self.awake_at > self.stall_s:
+                self._drop_given_away()
+                if not self.pending:
+                    break
+            self.awake_at = time.monotonic()
             delivery = self.pending.pop(0)
             if delivery.redelivered and self.pending:
                 self._run_alone()
@@ -135,9 +152,38 @@ class Consumer:
         self.pending = []
         self.settler.flush(self.name)
 
+    def _drop_given_away(self) -> None:
+        """After a stall (SIGSTOP, a paused VM, a long task), keep only the prefetched messages
+        still claimed by this process: a reaper that saw its heartbeat lapse gave the others
+        to live workers, which run them; running them here too would run each twice."""
+        stalled_s = time.monotonic() - self.awake_at
+        kept = self.app.broker.still_claimed(self.name, self.pending)
+        if len(kept) < len(self.pending):
+            logger.warning("this process stalled for %.1f s and %d of its %d prefetched "
+                           "message(s) were given to other workers meanwhile; not running them",
+                           stalled_s, len(self.pending) - len(kept), len(self.pending))
+        self.pending = kept
+
+    def recover_lost_claims(self) -> list[Delivery]:
+        """After a command met a dropped connection, the messages claimed under this name that
+        this process does not hold (a claim whose reply was lost, re-sent by the client), to
+        run now rather than after the orphan check's 30 s."""
+        errors = self.app.broker.connection_errors()
+        if errors == self.errors_seen:
+            return []
+        found = self.app.broker.recover_claims(self.name, self.queues, self.held_ids())
+        self.errors_seen = errors  # only once the check succeeded
+        if found:
+            logger.warning("recovered %d message(s) claimed by this process whose claim's reply "
+                           "was lost with the connection", len(found))
+        return found
+
     def held_ids(self) -> set[bytes]:
-        """Entry ids this process holds (claimed, not settled); read by the orphan check."""
-        return {d.entry_id for d in list(self.pending)} | set(self.running)
+        """Entry ids this process holds (claimed, not settled: prefetched, running, or waiting
+        in the settler to be acked, dead-lettered or requeued); read by the orphan check."""
+        settler = self.settler
+        queued = [*settler.acks, *settler.requeues, *(d for d, _ in settler.dead)]
+        return {d.entry_id for d in [*self.pending, *queued]} | set(self.running)
 
     @property
     def rate_limiter(self) -> RateLimiter:
@@ -345,7 +391,18 @@ class Consumer:
         if len(self.settler) and (self.runtime_ewma.get(task.name, 1.0) >= FAST_TASK_S
                                   or self.settler.age_s() > MAX_UNFLUSHED_AGE_S
                                   or len(self.settler) >= 4 * MAX_BATCH):
+            self.flush_before_start()
+
+    def flush_before_start(self) -> None:
+        """Flush before a task starts; if that fails the task still runs: its early ack may
+        already be written (the pipeline's acks pass where a result hits a full Redis), and
+        a message acknowledged and not run would be lost. What failed stays queued and is
+        written with the next flush."""
+        try:
             self.settler.flush(self.name)
+        except Exception:
+            logger.exception("flush before a task started failed; the task runs and the "
+                             "writes are retried with the next flush")
 
     def finish(self, delivery: Delivery, task: Task, message: Message, outcome: Outcome) -> None:
         """Queue the writes that settle a finished task."""

@@ -41,8 +41,15 @@ class PoolConsumer(Consumer):
             free = self.concurrency - self.in_flight
         if self.stopping:
             return
+        with self.lock:  # no task settles meanwhile: what this process holds is known
+            found = self.recover_lost_claims()
+            for extra in found[free:]:  # more than the free slots: back to the queue
+                self.settler.requeue(extra)
+            if found[free:]:
+                self.settler.flush(self.name)
         block = self._promote_and_block_time()
-        for delivery in self.app.broker.fetch(self.name, self.queues, free, block):
+        for delivery in found[:free] or self.app.broker.fetch(self.name, self.queues, free,
+                                                              block):
             with self.lock:
                 prepared = self.prepare(delivery)
                 if prepared is None:
@@ -50,7 +57,7 @@ class PoolConsumer(Consumer):
                     continue
                 task, message = prepared
                 self.before_start(delivery, task, message)
-                self.settler.flush(self.name)
+                self.flush_before_start()
                 self.in_flight += 1
             self.start(delivery, task, message)
 

@@ -126,13 +126,15 @@ class Reaper:
         self.returned += total
         return total
 
-    def reclaim_orphans(self) -> int:
-        """Return entries pending under this process's name that it is not holding."""
+    def reclaim_orphans(self, min_idle_s: float = ORPHAN_MIN_IDLE_S) -> int:
+        """Return entries pending under this process's name that it is not holding and that
+        were claimed at least ``min_idle_s`` ago (the default leaves time for a claim whose
+        reply is still in transit)."""
         assert self.held is not None
         streams = self.app.broker.consumers().get(self.consumer)
         if not streams:
             return 0
-        pending = self.app.broker.pending_of(self.consumer, streams, ORPHAN_MIN_IDLE_S)
+        pending = self.app.broker.pending_of(self.consumer, streams, min_idle_s)
         if not pending:
             return 0
         try:

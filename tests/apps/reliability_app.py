@@ -11,6 +11,7 @@ import asyncio
 import os
 import signal
 import time
+import uuid
 from typing import Any
 
 from flowc import App
@@ -41,10 +42,13 @@ def _log(key: str, *values: Any) -> None:
 
 @app.task
 def record(i: int, sleep_s: float = 0.0) -> int:
-    """Counts its runs in ``rel:runs`` (a task may run twice after a kill, never zero times)."""
+    """Counts its runs in ``rel:runs`` (a task may run twice after a kill, never zero times),
+    and adds ``<i>:<a token per run>`` to the set ``rel:execs``: exact even when a dropped
+    connection makes the client send the ``RPUSH`` twice (the chaos suite kills connections)."""
     if sleep_s:
         time.sleep(sleep_s)
     _log("runs", i)
+    app.broker_client.sadd("rel:execs", f"{i}:{uuid.uuid4().hex}")
     return i
 
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from typing import Any
 
 from flowc import App
 
 app = App("sample_app")
-app.conf.update(task_acks_late=os.environ.get("SAMPLE_ACKS_LATE") == "1")
+app.conf.update(task_acks_late=os.environ.get("SAMPLE_ACKS_LATE") == "1",
+                flowc_wait_replicas=int(os.environ.get("SAMPLE_WAIT_REPLICAS", "0")),
+                flowc_wait_timeout_ms=2000)
 if os.environ.get("SAMPLE_RESULT_EXPIRES"):  # seconds, for tests of result expiry
     app.conf.result_expires = float(os.environ["SAMPLE_RESULT_EXPIRES"])
 
@@ -67,6 +70,20 @@ async def async_sleep(seconds: float) -> float:
     return seconds
 
 
+@app.task(rate_limit="5/s")
+def limited(i: int) -> float:
+    """Rate-limited to 5 starts a second across every worker; returns when it started."""
+    return time.time()
+
+
+@app.task(bind=True)
+def retries_once(self: Any) -> int:
+    """Asks for one retry (0.1 s later), then returns how many retries it took."""
+    if self.request.retries < 1:
+        raise self.retry(countdown=0.1)
+    return int(self.request.retries)
+
+
 @app.task
 def whoami() -> int:
     """The pid of the process that ran the task."""
@@ -90,17 +107,35 @@ def identity(value: object) -> object:
 _recorder = None
 
 
-@app.task
-def record(i: int) -> int:
-    """Counts its runs in the Redis named by ``$RECORD_URL`` (kept apart from the broker, so
-    failover tests count across a broker's failover): ``rec:runs`` and the set ``rec:ids``."""
+def _recorder_client() -> Any:
+    """A client on ``$RECORD_URL``, made once per process."""
     global _recorder
     if _recorder is None:
         import redis
 
         _recorder = redis.Redis.from_url(os.environ["RECORD_URL"])
-    pipe = _recorder.pipeline(transaction=False)
+    return _recorder
+
+
+@app.task
+def record(i: int) -> int:
+    """Counts its runs in the Redis named by ``$RECORD_URL`` (kept apart from the broker, so
+    failover tests count across a broker's failover): ``rec:runs`` and the set ``rec:ids``."""
+    pipe = _recorder_client().pipeline(transaction=False)
     pipe.incr("rec:runs")
     pipe.sadd("rec:ids", i)
     pipe.execute()
     return i
+
+
+@app.task
+def record_results(results: list[int]) -> int:
+    """A chord body that counts its runs in ``$RECORD_URL`` (``rec:callbacks``) and keeps the
+    results each run received (the list ``rec:callback_results``, JSON); returns their count."""
+    import json
+
+    pipe = _recorder_client().pipeline(transaction=False)
+    pipe.incr("rec:callbacks")
+    pipe.rpush("rec:callback_results", json.dumps(results))
+    pipe.execute()
+    return len(results)

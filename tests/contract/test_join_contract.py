@@ -117,6 +117,23 @@ class TestWorkflowJoinContract:
         [body] = queued_bodies(japp)
         assert body["args"] == [[2, 3]]
 
+    def test_only_the_step_that_readied_a_chord_body_offers_it_again(self,
+                                                                     japp: App) -> None:
+        # Given a chord whose body the completion of n0 made ready
+        inc = japp.tasks["inc"]
+        run = submit(japp, chord([inc.s(1), inc.s(2)], japp.tasks["total"].s()))
+        queued_bodies(japp)
+        done(japp, run, "n1", 3)
+        done(japp, run, "n0", 2)
+        [body] = queued_bodies(japp)
+        # When both members complete again (redelivered after a failover)
+        done(japp, run, "n1", 3)
+        assert queued_bodies(japp) == []  # n1 published nothing: it offers nothing
+        done(japp, run, "n0", 2)
+        # Then only n0's duplicate offers the body again (where the worker publishes: its
+        # publish may have died with n0's worker), once
+        assert queued_bodies(japp) == ([] if not japp.workflow_join.by_worker else [body])
+
     def test_the_last_step_finishes_the_run(self, japp: App) -> None:
         run = submit(japp, chain(japp.tasks["inc"].s(1), japp.tasks["inc"].s()))
         done(japp, run, "n0", 2)

@@ -41,11 +41,13 @@ class Cluster:
                 if self.redis.exists(f"flowc:worker:{n.decode()}")}
 
     def start(self, *args: str, env: dict[str, str] | None = None, expect: int = 1,
-              timeout: float = 20.0) -> WorkerProcess:
-        """Start a worker and wait until ``expect`` new consumer processes beat (0: no wait)."""
+              timeout: float = 20.0, broker_url: str | None = None) -> WorkerProcess:
+        """Start a worker and wait until ``expect`` new consumer processes beat (0: no wait);
+        ``broker_url``: reach the server another way (through a ``tests.faults`` proxy)."""
         before = self.live_consumers()
         worker = spawn_worker(
-            self.reaper, "reliability_app", ["-l", "INFO", *args], broker_url=self.server.url,
+            self.reaper, "reliability_app", ["-l", "INFO", *args],
+            broker_url=broker_url or self.server.url,
             cwd=APPS_DIR, log_dir=self.tmp_path, env=env, timeout=timeout,
             ready=lambda: len(self.live_consumers() - before) >= expect)
         self.workers.append(worker)

@@ -9,7 +9,7 @@ from flowc.runtime.redis.keys import Keys
 from tests.runtime.support import drain
 
 
-def test_a_finished_task_leaves_only_its_result_the_queue_streams_and_the_queue_set(
+def test_a_finished_task_leaves_its_result_the_queue_streams_the_queue_set_and_a_producer_mark(
         app: App, redis_client: redis.Redis) -> None:
     app.conf.result_expires = 3600
 
@@ -22,7 +22,10 @@ def test_a_finished_task_leaves_only_its_result_the_queue_streams_and_the_queue_
     assert result.get(timeout=1) == 3
     streams = {k.encode() for k in Keys().streams("celery")}
     expected = streams | {b"flowc:queues", f"flowc:result:{result.id}".encode()}
-    assert set(redis_client.keys("*")) == expected
+    # the producer thread's last publish number (publish.lua), kept 10 minutes after its last
+    [producer] = set(redis_client.keys("*")) - expected
+    assert producer.startswith(b"flowc:{q:celery}:producer:")
+    assert 590 < redis_client.ttl(producer) <= 600
     assert 3590 < redis_client.ttl(f"flowc:result:{result.id}") <= 3600
     for stream in streams:
         assert redis_client.xlen(stream) == 0  # acked messages are deleted, not left to pile up

@@ -89,6 +89,26 @@ def test_orphaned_claims_of_a_live_consumer_are_returned(app: App,
     assert pending["message_id"] == held.entry_id
 
 
+def test_the_orphan_check_keeps_entries_whose_ack_is_not_written_yet(
+        app: App, redis_client: redis.Redis) -> None:
+    # Given a consumer that finished one of two claimed messages, its ack not yet flushed
+    @app.task
+    def noop() -> None:
+        return None
+
+    noop.delay()
+    noop.delay()
+    consumer = Consumer(app, ["celery"], "me.2")
+    finished, lost = _claim(app, "me.2")
+    consumer.settler.ack(finished)
+    # When it looks for orphans with no minimum age
+    returned = Reaper(app, "me.2", consumer.held_ids).reclaim_orphans(min_idle_s=0)
+    # Then only the message it does not hold goes back (the other would run twice)
+    assert returned == 1
+    [pending] = redis_client.xpending_range(STREAM, "workers", "-", "+", 10)
+    assert pending["message_id"] == finished.entry_id != lost.entry_id
+
+
 def test_a_message_lost_with_its_worker_too_often_is_dead_lettered_not_run(
         app: App, redis_client: redis.Redis) -> None:
     runs = []

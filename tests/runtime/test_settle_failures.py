@@ -25,3 +25,35 @@ def test_a_publish_that_reached_redis_is_not_sent_again_after_another_command_fa
     # Then the message was published exactly once: its task will not run twice
     assert redis_client.xlen(app.keys.stream("celery", 0)) == 1
     assert len(settler) == 0
+
+
+def test_a_task_starts_although_the_flush_before_it_fails_and_is_not_held_after(
+        app: App, redis_client: redis.Redis) -> None:
+    # Given a late-acked task claimed by a consumer whose unsent settle batch Redis refuses
+    # (as during a failover: the flush before a slow task starts raises)
+    from flowc.runtime.worker.consumer import Consumer
+
+    ran = []
+
+    @app.task(acks_late=True, track_started=True)
+    def slow(i: int) -> int:
+        ran.append(i)
+        return i
+
+    consumer = Consumer(app, ["celery"], "c.1")
+    app.broker.declare(["celery"])
+    result = slow.delay(7)
+    redis_client.set("not-a-stream", "x")
+    consumer.settler.ack(Delivery(b"not-a-stream", b"1-1", b"", b"j"))
+    # When the consumer runs: the flush before the start fails, and so does the one after
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        consumer.run_once()
+    # Then the task ran anyway, and once the cause is gone its outcome is settled
+    assert ran == [7]
+    redis_client.delete("not-a-stream")
+    consumer.run_once()
+    assert result.get(timeout=5) == 7
+    # And the process holds nothing (else the orphan check would never return the message)
+    assert consumer.held_ids() == set()
+    assert redis_client.xlen(app.keys.stream("celery", 0)) == 0
+    consumer.shutdown()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ProcessReaper
+from tests.dashboard.conftest import serve_dashboard  # noqa: F401  (a fixture used here too)
 from tests.topology.servers import SentinelSet
 
 

@@ -137,42 +137,85 @@ class SentinelSet:
 
 @dataclass
 class ClusterSet:
-    """A Redis Cluster of three primaries (no replicas) on private ports; ``url`` is the
-    ``redis+cluster://`` broker URL."""
+    """A Redis Cluster of three primaries (with ``replicas`` replicas each, default none) on
+    private ports; ``url`` is the ``redis+cluster://`` broker URL (the primaries)."""
 
     directory: Path
     reaper: Any
     ports: list[int] = field(default_factory=list)
+    replica_ports: list[int] = field(default_factory=list)
     servers: dict[int, subprocess.Popen[Any]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in self.ports)
 
-    def start(self, primaries: int = 3) -> ClusterSet:
-        for _ in range(primaries):
-            port = cluster_port()
-            self.ports.append(port)
-            data = self.directory / f"c{port}"
-            data.mkdir()
-            self.servers[port] = self.reaper.spawn(
-                [server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", str(data), "--cluster-enabled", "yes",
-                 "--cluster-config-file", str(data / "nodes.conf"),
-                 "--cluster-node-timeout", "2000"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for port in self.ports:
+    def _node(self) -> int:
+        port = cluster_port()
+        data = self.directory / f"c{port}"
+        data.mkdir()
+        self.servers[port] = self.reaper.spawn(
+            [server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(data), "--cluster-enabled", "yes",
+             "--cluster-config-file", str(data / "nodes.conf"),
+             "--cluster-node-timeout", "2000"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return port
+
+    def start(self, primaries: int = 3, replicas: int = 0) -> ClusterSet:
+        self.ports = [self._node() for _ in range(primaries)]
+        self.replica_ports = [self._node() for _ in range(primaries * replicas)]
+        every = self.ports + self.replica_ports
+        for port in every:
             wait_until(lambda p=port: redis.Redis(port=p).ping(), 10, f"redis-server :{port}")
         # what `redis-cli --cluster create` does, with no redis-cli needed: split the 16384
-        # slots into even ranges, one per node, and introduce every node to the first
+        # slots into even ranges, one per primary, and introduce every node to the first
         per = 16384 // len(self.ports)
         for i, port in enumerate(self.ports):
             last = 16383 if i == len(self.ports) - 1 else (i + 1) * per - 1
             redis.Redis(port=port).execute_command("CLUSTER", "ADDSLOTSRANGE", i * per, last)
-        for port in self.ports[1:]:
+        for port in every[1:]:
             redis.Redis(port=self.ports[0]).execute_command("CLUSTER", "MEET", "127.0.0.1",
                                                             port)
-        for port in self.ports:
+        for i, port in enumerate(self.replica_ports):
+            primary = self.ports[i % len(self.ports)]
+            node_id = redis.Redis(port=primary).execute_command("CLUSTER", "MYID").decode()
+            wait_until(lambda p=port, n=node_id: _knows(p, n), 20, "the nodes to meet")
+            redis.Redis(port=port).execute_command("CLUSTER", "REPLICATE", node_id)
+        for port in every:
             wait_until(lambda p=port: redis.Redis(port=p).cluster("info")["cluster_state"]
                        == "ok", 20, "the cluster to be ok")
+        for port in self.replica_ports:
+            wait_until(lambda p=port: redis.Redis(port=p).info("replication")
+                       .get("master_link_status") == "up", 20, "the replica to sync")
         return self
+
+    def primary_of(self, key: str) -> int:
+        """The port of the primary serving ``key``'s slot now."""
+        alive = next(p for p, proc in self.servers.items() if proc.poll() is None)
+        client = redis.Redis(port=alive)
+        slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
+        for start, end, primary, *_replicas in client.execute_command("CLUSTER", "SLOTS"):
+            if start <= slot <= end:
+                return int(primary[1])
+        raise AssertionError(f"no node serves slot {slot}")
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node."""
+        self.servers[port].kill()
+        self.servers[port].wait(5)
+
+    def wait_for_failover(self, key: str, old_port: int, timeout: float = 30.0) -> int:
+        """Wait until a replica serves ``key``'s slot in place of ``old_port``; its port."""
+        wait_until(lambda: self.primary_of(key) != old_port, timeout, "the replica to take over")
+        new = self.primary_of(key)
+        wait_until(lambda: redis.Redis(port=new).cluster("info")["cluster_state"] == "ok",
+                   timeout, "the cluster to be ok again")
+        return new
+
+
+def _knows(port: int, node_id: str) -> bool:
+    """Whether the node on ``port`` has ``node_id`` in its cluster view."""
+    nodes: Any = redis.Redis(port=port).execute_command("CLUSTER", "NODES")
+    text = nodes.decode() if isinstance(nodes, bytes) else str(nodes)
+    return node_id in text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,19 @@ def test_worker_and_producer_follow_a_failover(
     app = producer(sentinel_set.url)
     add = app.tasks["sample_app.add"]
     assert add.delay(1, 1).get(timeout=30) == 2
+    pool = app.broker_client.connection_pool
+    conn = pool.get_connection()  # a pooled connection to the primary about to die
     old = sentinel_set.kill_primary()
     new = sentinel_set.wait_for_failover(old)
     assert new != old
+    # a dropped connection reconnects to the promoted replica, not to the dead address (inside
+    # send_packed_command redis-py's Sentinel connection used to retry that one for ~17 s)
+    conn.disconnect()
+    started = time.monotonic()
+    conn.send_command("PING")
+    assert conn.read_response() in (b"PONG", "PONG") and conn.port == new
+    assert time.monotonic() - started < 2.0
+    pool.release(conn)
     results = [add.delay(i, i) for i in range(20)]  # published to the promoted replica
     assert [r.get(timeout=60) for r in results] == [2 * i for i in range(20)]
     app.close()

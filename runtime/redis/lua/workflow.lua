@@ -7,7 +7,9 @@
 --                           up to "kwargs"), kw/ra static arguments, ki keyword inputs, succ,
 --                           le errbacks, imm, in prepend|collect|items|none with pp/co/it,
 --                           cb: an immutable chord body)
---   KEYS[2] pending   hash  node id -> parents not yet done; "<map>#n", "<map>#left"
+--   KEYS[2] pending   hash  node id -> parents not yet done; "<map>#n", "<map>#left";
+--                           publish=worker: "<node>#by" -> the parent whose completion made
+--                           the node ready (only its duplicates re-offer the node)
 --   KEYS[3] results   hash  node id -> result JSON; "<map>#<i>" -> instance result JSON
 --   KEYS[4] state     hash  node id -> PENDING | QUEUED | RUNNING | SUCCESS | FAILURE | SKIPPED
 --   KEYS[5] meta      hash  status, left, ttl, on_error (JSON list), failed_node, fired:<eb>
@@ -197,6 +199,7 @@ local function complete(node_id, result)
       local srec = record(succ)
       enqueue(srec, envelope(srec))
       redis.call('HSET', K_STATE, succ, 'QUEUED')
+      if by_worker then redis.call('HSET', K_PENDING, succ .. '#by', node_id) end
     end
   end
   return finish_if_done(redis.call('HINCRBY', K_META, 'left', -1))
@@ -283,7 +286,7 @@ if op == 'resume' then
     local nid, left = ARGV[i], tonumber(ARGV[i + 1]); i = i + 2
     local count = tonumber(redis.call('HGET', K_PENDING, nid .. '#n') or '0')
     for j = 0, count - 1 do redis.call('HDEL', K_RESULTS, nid .. '#' .. j) end
-    redis.call('HDEL', K_PENDING, nid .. '#n', nid .. '#left')
+    redis.call('HDEL', K_PENDING, nid .. '#n', nid .. '#left', nid .. '#by')
     redis.call('HDEL', K_RESULTS, nid)
     redis.call('HSET', K_STATE, nid, 'PENDING')
     if left > 0 then redis.call('HSET', K_PENDING, nid, left) else redis.call('HDEL', K_PENDING, nid) end
@@ -310,11 +313,15 @@ local function gone()
 end
 
 -- publish=worker: a duplicate completion of a node re-offers its successors that are still
--- QUEUED (their publish may have died with the worker that made them ready).
+-- QUEUED and that this node made ready (pending field "<succ>#by"): their publish may have died
+-- with the worker that made them ready. Duplicates of a chord's other members published
+-- nothing, so they re-offer nothing (a failover that redelivered 77 members ran the body 27
+-- times when every duplicate re-offered it).
 local function reoffer_successors(nid)
   if not by_worker or redis.call('HGET', K_STATE, nid) ~= 'SUCCESS' then return end
   for _, succ in ipairs(record(nid).succ) do
-    if redis.call('HGET', K_STATE, succ) == 'QUEUED' then
+    local by = redis.call('HGET', K_PENDING, succ .. '#by')
+    if redis.call('HGET', K_STATE, succ) == 'QUEUED' and (not by or by == nid) then
       local srec = record(succ)
       enqueue(srec, envelope(srec))
     end
