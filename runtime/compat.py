@@ -56,7 +56,7 @@ IGNORED_SETTINGS = frozenset({
     "cache_backend", "cache_backend_options",  # Celery's old cache settings (pylibmc options)
     # tasks
     "task_annotations", "task_remote_tracebacks", "task_repr_maxlevels",
-    "task_allow_error_cb_on_chord_header", "task_acks_on_failure",
+    "task_acks_on_failure",
     "task_acks_on_timeout",
     # worker
     "worker_agent", "worker_autoscaler", "worker_consumer", "worker_timer",

@@ -108,6 +108,9 @@ class Settings:
     task_ignore_result: bool = False
     task_store_errors_even_if_ignored: bool = False
     task_track_started: bool = False
+    task_allow_error_cb_on_chord_header: bool = False
+    """``chord.link_error(eb)`` also links an immutable clone of ``eb`` to every header task
+    (Celery's setting); off, ``eb`` is the body's only."""
     task_always_eager: bool = False
     task_eager_propagates: bool = False
     task_store_eager_result: bool = False

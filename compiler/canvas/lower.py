@@ -169,11 +169,11 @@ class _Lowerer:
                 # (Celery's request.group); lowering stays deterministic
                 out = self._group(c, inbound, {**opts, "group_id": tid} if tid else opts, ebs)
             elif isinstance(c, chord):
-                # the body's errbacks also run when the header fails (Celery's
-                # chord_error_from_stack): the body cannot run, its errback reports it
-                body_ebs = tuple(self.errback(e) for e in
-                                 (c.body.options.get(LINK_ERROR, ()) if c.body is not None else ()))
-                out = self.lower(c.header, inbound, opts, tuple(dict.fromkeys(ebs + body_ebs)))
+                # a chord's own errbacks are its body's (Celery, without
+                # task_allow_error_cb_on_chord_header): when the header fails, the join skips
+                # the body and fires them as the body's (its id, a ChordError), as Celery's
+                # chord_error_from_stack does; errbacks inherited from outside reach the header
+                out = self.lower(c.header, inbound, opts, errbacks if c.body is not None else ebs)
                 if c.body is not None:
                     out = self.lower(c.body, out, last, ebs)
             else:

@@ -37,6 +37,7 @@ from flowc.compiler.canvas.signature import (
     install_composition,
 )
 from flowc.compiler.diagnostics import CanvasError
+from flowc.compiler.dispatch import current_dispatcher
 
 if TYPE_CHECKING:
     from flowc.compiler.dispatch import Dispatcher
@@ -280,6 +281,20 @@ class chord(_Composite):
     def __repr__(self) -> str:
         header = ", ".join(repr(t) for t in self.tasks)
         return f"chord([{header}], {self.body!r})"
+
+    def link_error(self, errback: Canvas) -> Canvas:
+        """Celery's: ``errback`` is the body's (when the header fails, the body that cannot run
+        calls it once, with its id and a ``ChordError``); with the setting
+        ``task_allow_error_cb_on_chord_header`` each header task also gets an immutable clone of
+        it (so it runs once per failed header task too). Returns ``errback``."""
+        app = self.app if self.app is not None else current_dispatcher()
+        conf = getattr(app, "conf", None)
+        if conf is not None and conf.get("task_allow_error_cb_on_chord_header"):
+            for task in self.tasks:
+                clone = errback.clone()
+                clone.set_immutable(True)
+                task.link_error(clone)
+        return super().link_error(errback)
 
     def with_body(self, body: CanvasLike) -> chord:
         """A chord with the same header (shared) and options, and ``body``."""

@@ -117,9 +117,11 @@ class RedisWorkflowJoin:
         return parse_reply(self.script(keys=self.keys(workflow_id), args=args))
 
     def mark_revoked(self, workflow_id: str) -> None:
-        """RUNNING -> REVOKED (joins then enqueue nothing new)."""
+        """RUNNING, or FAILURE while branches the failure did not reach still run -> REVOKED
+        (joins then enqueue nothing new)."""
         meta_key = self.keys(workflow_id)[4]
-        if self.client.hget(meta_key, "status") == b"RUNNING":
+        status, finished = self.client.hmget(meta_key, "status", "finished")
+        if status == b"RUNNING" or (status == b"FAILURE" and finished is None):
             self.client.hset(meta_key, "status", "REVOKED")
 
     def status(self, workflow_id: str) -> dict[str, str]:
@@ -164,7 +166,7 @@ class RedisWorkflowJoin:
             args = ["done", op.node_id, index, op.result_json]
         elif op.op == "fail":
             args = ["fail", op.node_id, index, orjson.dumps(op.exc or {}),
-                    orjson.dumps(op.traceback or ""), op.task_id]
+                    orjson.dumps(op.traceback or ""), op.task_id, orjson.dumps(op.chord_error())]
         else:
             args = ["expand", op.node_id, len(op.bodies), *op.bodies]
         if op.claim is not None:

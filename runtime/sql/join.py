@@ -142,7 +142,8 @@ class _Run:
     def complete(self, node_id: str, result: str) -> bool:
         self.cur.execute("UPDATE flowc_nodes SET result = %s, state = 'SUCCESS' "
                          "WHERE workflow_id = %s AND node_id = %s", (result, self.wid, node_id))
-        running = self.meta.get("status") == "RUNNING"
+        # a failed run goes on where the failure does not reach (workflow.lua's complete)
+        running = self.meta.get("status") != "REVOKED"
         made_ready = []
         for times, succs in _by_multiplicity(self.record(node_id)["succ"]).items():
             rows = self.cur.execute(
@@ -336,6 +337,7 @@ class PgWorkflowJoin:
                     if meta.get("fired:" + eb):
                         erec = run.errback(eb)
                         run.enqueue(erec, run.errback_body(erec, extra))
+                self._reoffer_body_errbacks(run, op, node_id)
             return _reply(run)
         exc_json = orjson.dumps(op.exc or {}).decode()
         tb_json = orjson.dumps(op.traceback or "").decode()
@@ -348,6 +350,7 @@ class PgWorkflowJoin:
         skipped = [rec["t"]] if op.index is not None else []
         queue = list(rec["succ"])
         to_skip: list[str] = []
+        bodies: list[dict[str, Any]] = []  # skipped chord bodies: their errbacks fire as theirs
         seen: set[str] = set()
         head = 0
         while head < len(queue):
@@ -361,7 +364,10 @@ class PgWorkflowJoin:
             srec = run.record(succ)
             # a skipped chord body (it collects its parents' results) is reported as
             # "chord:<task id>" (its result: ChordError), as workflow.lua does
-            skipped.append(("chord:" if srec.get("in") == "collect" else "") + srec["t"])
+            body = srec.get("in") == "collect" or bool(srec.get("cb"))
+            skipped.append(("chord:" if body else "") + srec["t"])
+            if body:
+                bodies.append(srec)
             queue += srec["succ"]
         run.set_state(to_skip, "SKIPPED")
         extra = _errback_header(op.task_id, exc_json, tb_json)
@@ -370,7 +376,37 @@ class PgWorkflowJoin:
                 meta["fired:" + eb] = "1"
                 erec = run.errback(eb)
                 run.enqueue(erec, run.errback_body(erec, extra))
+        # Celery's chord_error_from_stack: the body's errbacks get its id and the ChordError
+        chord_json = orjson.dumps(op.chord_error()).decode()
+        for body in bodies:
+            body_extra = _errback_header(body["t"], chord_json, tb_json)
+            for eb in body["le"]:
+                if not meta.get("fired:" + eb):
+                    meta["fired:" + eb] = "1"
+                    erec = run.errback(eb)
+                    run.enqueue(erec, run.errback_body(erec, body_extra))
         return _reply(run, 1, run.finish_if_done(left), skipped=skipped)
+
+    @staticmethod
+    def _reoffer_body_errbacks(run: _Run, op: JoinOp, node_id: str) -> None:
+        """A duplicate of the first failure: offer again the errbacks that the chord bodies it
+        skipped fired (workflow.lua's fail does the same)."""
+        chord_json = orjson.dumps(op.chord_error()).decode()
+        tb_json = run.meta.get("tb") or '""'
+        queue, seen = list(run.record(node_id)["succ"]), set()
+        while queue:
+            succ = queue.pop(0)
+            if succ in seen or run.state(succ) != "SKIPPED":
+                continue
+            seen.add(succ)
+            srec = run.record(succ)
+            if srec.get("in") == "collect" or srec.get("cb"):
+                body_extra = _errback_header(srec["t"], chord_json, tb_json)
+                for eb in srec["le"]:
+                    if run.meta.get("fired:" + eb):
+                        erec = run.errback(eb)
+                        run.enqueue(erec, run.errback_body(erec, body_extra))
+            queue += srec["succ"]
 
     def resume(self, workflow_id: str, reset: dict[str, int], ready: Sequence[str]) -> JoinReply:
         """Reset failed/skipped nodes and return the ready ones' messages."""
@@ -400,10 +436,13 @@ class PgWorkflowJoin:
             return _reply(run, len(reset))
 
     def mark_revoked(self, workflow_id: str) -> None:
-        """RUNNING -> REVOKED (joins then make nothing new ready)."""
+        """RUNNING, or FAILURE while branches the failure did not reach still run -> REVOKED
+        (joins then make nothing new ready)."""
         with self.db.pool.connection() as conn:
             conn.execute("UPDATE flowc_runs SET meta = jsonb_set(meta, '{status}', '\"REVOKED\"') "
-                         "WHERE workflow_id = %s AND meta->>'status' = 'RUNNING'", (workflow_id,))
+                         "WHERE workflow_id = %s AND (meta->>'status' = 'RUNNING' OR "
+                         "(meta->>'status' = 'FAILURE' AND NOT meta ? 'finished'))",
+                         (workflow_id,))
 
     def status(self, workflow_id: str) -> dict[str, str]:
         """The run's meta ({} if unknown or expired)."""

@@ -1,9 +1,9 @@
 """Run a workflow in this process, following the join's rules (``workflow.lua``'s header).
 
-A node is enqueued when its last parent succeeds (while the run has not failed); a countdown
-counts from then, an eta is absolute, ``expires`` from submission. A failed node fails the run
-at once, skips its dependents and fires each of its errbacks once; the run's other queued steps
-still run, but nothing new is enqueued. A map expands into one invocation per element. Every
+A node is enqueued when its last parent succeeds; a countdown counts from then, an eta is
+absolute, ``expires`` from submission. A failed node fails the run at once, skips its
+dependents and fires each of its errbacks once; branches the failure does not reach go on to
+their end, as Celery's independent tasks do. A map expands into one invocation per element. Every
 delivery is an event on an :class:`Agenda`, a timeline run in due order.
 
 Two users share this engine:
@@ -38,6 +38,7 @@ from flowc.runtime.outcome import exception_from_dict, exception_to_dict, now_is
 from flowc.runtime.result import EagerResult
 from flowc.runtime.retry import STEP_OPTIONS, eager_clock
 from flowc.runtime.serialization import get_serializer
+from flowc.runtime.workflows.plan import is_chord_body
 from flowc.runtime.workflows.steps import (
     bind_errback,
     join_for_outcome,
@@ -440,7 +441,7 @@ class EagerRun:
                 "task_id": step.task_id})
         for succ in self.successors[nid]:
             self.pending[succ] -= 1
-            if self.pending[succ] == 0 and self.status == "RUNNING":
+            if self.pending[succ] == 0 and self.status != states.REVOKED:
                 self._enqueue(succ)
         self.left -= 1
         self._finish_if_done()
@@ -460,11 +461,14 @@ class EagerRun:
             self.status, self.failed_node = states.FAILURE, nid
         self.left -= 1
         queue = list(self.successors[nid])
+        bodies: list[Step] = []  # skipped chord bodies: their own errbacks fire as theirs
         while queue:
             succ = self.steps[queue.pop(0)]
             if succ.state not in TERMINAL:
                 succ.state, succ.finished_at = SKIPPED, self.agenda.now
                 succ.handle = _skipped(self.app, succ, step)
+                if is_chord_body(succ.node):
+                    bodies.append(succ)
                 self.left -= 1
                 queue.extend(self.successors[succ.node.id])
         fired = {call.errback_id for call in self.handlers}
@@ -472,6 +476,12 @@ class EagerRun:
             if eb_id not in fired:
                 fired.add(eb_id)
                 self._fire(eb_id, nid, failed_task, exc, traceback)
+        for body in bodies:  # Celery's chord_error_from_stack: the body's id, a ChordError
+            for eb_id in body.node.link_error:
+                if eb_id not in fired:
+                    fired.add(eb_id)
+                    self._fire(eb_id, body.node.id, body.task_id,
+                               _chord_error(failed_task, exc), traceback)
         self._finish_if_done()
 
     def _finish_if_done(self) -> None:
@@ -558,8 +568,14 @@ def _skipped(app: App, step: Step, blocker: Step) -> EagerResult:
     an eager Celery chain or chord does; a chord body's stored result is a ``ChordError``."""
     exc = blocker.exc
     result = exception_to_dict(exc) if exc is not None else None
-    if step.node.collect is not None:
-        result = exception_to_dict(ChordError(f"Dependency {blocker.task_id} raised {exc!r}"))
+    if is_chord_body(step.node):
+        result = exception_to_dict(_chord_error(blocker.task_id, exc))
     record = {"status": states.FAILURE, "date_done": now_iso(), "skipped": True,
               "result": result}
     return EagerResult(step.task_id, app, step.node.task, record, exc)
+
+
+def _chord_error(failed_task: str, exc: BaseException | None) -> ChordError:
+    """What a chord body skipped because ``failed_task`` raised ``exc`` fails with (Celery's
+    message)."""
+    return ChordError(f"Dependency {failed_task} raised {exc!r}")

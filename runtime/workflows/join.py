@@ -44,6 +44,12 @@ class JoinOp:
         self.more.append((other.node_id, other.result_json))
         return True
 
+    def chord_error(self) -> dict[str, Any]:
+        """For ``fail``: the ``ChordError`` a chord body skipped by this failure gets, as its
+        result and in its errbacks (Celery's ``Dependency <id> raised <exc>``)."""
+        return exception_to_dict(ChordError(
+            f"Dependency {self.task_id} raised {exception_from_dict(self.exc or {})!r}"))
+
     def follow_up(self, reply: JoinReply, serializer: str) -> list[tuple[str, bytes]]:
         """Result records to store because of the join's reply: a completed map's list of
         results, and a failure for every step the failure skipped."""
@@ -60,8 +66,7 @@ class JoinOp:
                 result = self.exc
                 if task_id.startswith("chord:"):  # a chord body: Celery's ChordError
                     task_id = task_id[6:]
-                    chord_error = chord_error or exception_to_dict(ChordError(
-                        f"Dependency {self.task_id} raised {exception_from_dict(self.exc)!r}"))
+                    chord_error = chord_error or self.chord_error()
                     result = chord_error
                 out.append((task_id, encode_record(
                     {"status": states.FAILURE, "result": result, "task_id": task_id,

@@ -50,9 +50,20 @@ RunRecord = TypedDict("RunRecord", {
     "pp": str,     # prepend: the parent
     "co": list[str],  # collect: JSON punctuation tokens and @parent placeholders
     "it": str,     # items: the literal list a root map maps over (JSON)
+    "cb": bool,    # an immutable chord body (is_chord_body without collect): skipped as one
 }, total=False)
 """A node's (or errback's) run record: the one definition of the format ``workflow.lua`` reads
 (its header mirrors these keys). JSON pieces are spliced by the script, never re-encoded."""
+
+
+def is_chord_body(node: Node) -> bool:
+    """Whether ``node`` joins a group as a chord's body does: it collects the group's results,
+    or (immutable, ``chord(header, cb.si())``) waits for two or more parents without taking a
+    value. A chord body skipped because a header step failed gets a ``ChordError`` and calls
+    its own errbacks as itself (Celery's ``chord_error_from_stack``); the join reads this as
+    the record's ``in == "collect"`` or ``cb``."""
+    return node.collect is not None or (
+        len(node.after) >= 2 and node.prepend is None and not node.kwarg_inputs)
 
 
 @dataclass
@@ -213,6 +224,8 @@ def _node_record(step: _Step, successors: list[str], node: Node, wid_json: str,
         "ki": [[name, parent] for name, parent in sorted(kwarg_inputs.items())],
         "succ": successors, "le": node.link_error, "in": "none",
     }
+    if node.collect is None and is_chord_body(node):
+        rec["cb"] = True
     if node.prepend is not None:
         rec["in"], rec["pp"] = "prepend", node.prepend
     elif node.collect is not None:

@@ -25,6 +25,8 @@ pytestmark = [
     # flowc warns once about a Celery option or setting it accepts but ignores (its documented
     # choice); Celery is silent. The case then checks what the option should do.
     pytest.mark.filterwarnings("ignore:.*is accepted for Celery compatibility"),
+    # Celery 5 warns on chord.link_error that the errback may also go to the header one day
+    pytest.mark.filterwarnings("ignore:task_allow_error_cb_on_chord_header"),
 ]
 
 
@@ -1228,6 +1230,333 @@ def test_bound_tasks_in_a_chord(ctx: Impl) -> None:
     t = ctx.tasks
     result = t.chord([t.ids.s(1), t.ids.s(2)], t.identity.s()).delay()
     assert [v["i"] for v in result.get(timeout=ctx.wait)] == [1, 2]
+
+
+# === Failures inside canvases (Canvas > Error handling; Celery's t/integration/test_canvas.py) ===
+# In Celery every member of a group or chord header is its own task: a failure stops only what
+# comes after it in its own chain, the other branches go on, and errbacks run per failed task.
+
+def failed_before(ctx: Impl, result: Any) -> None:
+    """Wait until ``result`` (a task expected to fail) has failed."""
+    with pytest.raises(ctx.tasks.ExpectedException):
+        result.get(timeout=ctx.wait)
+
+
+def test_group_branch_goes_on_after_a_sibling_failed(ctx: Impl) -> None:
+    t = ctx.tasks
+    gate, key = ctx.key("gate"), ctx.key("after")
+    result = t.group(t.chain(t.wait_for.si(gate), t.count.si(key)), t.fail.si()).delay()
+    failed_before(ctx, result.results[1])
+    ctx.redis.set(gate, 1)
+    assert wait_until(lambda: ctx.redis.get(key), ctx.wait, "the branch's next step") == "1"
+
+
+def test_group_with_a_failed_branch_returns_both_outcomes(ctx: Impl) -> None:
+    t = ctx.tasks
+    gate = ctx.key("gate")
+    result = t.group(t.chain(t.wait_for.si(gate), t.add.si(1, 1)), t.fail.si()).delay()
+    failed_before(ctx, result.results[1])
+    ctx.redis.set(gate, 1)
+    values = result.get(timeout=ctx.wait, propagate=False)
+    assert values[0] == 2
+    assert isinstance(values[1], t.ExpectedException)
+
+
+def test_group_result_counts_after_a_branch_failed(ctx: Impl) -> None:
+    t = ctx.tasks
+    gate = ctx.key("gate")
+    result = t.group(t.chain(t.wait_for.si(gate), t.add.si(1, 1)), t.fail.si()).delay()
+    failed_before(ctx, result.results[1])
+    ctx.redis.set(gate, 1)
+    assert result.results[0].get(timeout=ctx.wait) == 2
+    assert result.completed_count() == 1
+    assert result.ready() and result.failed() and not result.successful()
+
+
+def test_group_result_is_waiting_while_a_branch_still_runs_after_a_failure(ctx: Impl) -> None:
+    t = ctx.tasks
+    gate = ctx.key("gate")
+    result = t.group(t.chain(t.wait_for.si(gate), t.add.si(1, 1)), t.fail.si()).delay()
+    try:
+        failed_before(ctx, result.results[1])
+        assert result.failed() and result.waiting() and not result.ready()
+    finally:
+        ctx.redis.set(gate, 1)
+    assert result.results[0].get(timeout=ctx.wait) == 2
+
+
+def test_group_of_chains_one_failing_midway_the_other_completes(ctx: Impl) -> None:
+    t = ctx.tasks
+    gate = ctx.key("gate")
+    result = t.group(t.chain(t.add.si(1, 1), t.fail.s(), t.add.s(1)),
+                     t.chain(t.wait_for.si(gate), t.add.si(2, 2), t.add.s(1))).delay()
+    failed_before(ctx, result.results[0].parent)
+    ctx.redis.set(gate, 1)
+    assert result.results[1].get(timeout=ctx.wait) == 5
+
+
+def test_group_result_counts_and_states_with_a_failed_member(ctx: Impl) -> None:
+    t = ctx.tasks
+    result = t.group(t.add.si(1, 1), t.fail.si(), t.add.si(2, 2)).delay()
+    values = result.get(timeout=ctx.wait, propagate=False)
+    assert values[0] == 2 and values[2] == 4 and isinstance(values[1], t.ExpectedException)
+    assert result.completed_count() == 2
+    assert result.ready() and result.failed() and not result.successful()
+    assert [r.state for r in result.results] == ["SUCCESS", "FAILURE", "SUCCESS"]
+
+
+def test_chord_header_branch_goes_on_after_a_sibling_failed(ctx: Impl) -> None:
+    t = ctx.tasks
+    gate, key = ctx.key("gate"), ctx.key("after")
+    failing = t.fail.si()
+    failing_id = failing.freeze().id
+    t.chord([t.chain(t.wait_for.si(gate), t.count.si(key)), failing], t.tsum.s()).delay()
+    failed_before(ctx, t.app.AsyncResult(failing_id))
+    ctx.redis.set(gate, 1)
+    assert wait_until(lambda: ctx.redis.get(key), ctx.wait, "the branch's next step") == "1"
+
+
+def test_chord_body_never_runs_after_the_header_branches_finish(ctx: Impl) -> None:
+    t = ctx.tasks
+    gate, key = ctx.key("gate"), ctx.key("body")
+    result = t.chord([t.chain(t.wait_for.si(gate), t.add.si(1, 1)), t.fail.si()],
+                     t.echo_args.s(key=key)).delay()
+    ctx.redis.set(gate, 1)
+    assert isinstance(result.get(timeout=ctx.wait, propagate=False), t.ChordError)
+    time.sleep(0.2)
+    assert t.recorded(key) == []
+
+
+def test_immutable_chord_body_of_a_failed_header_fails_with_chord_error(ctx: Impl) -> None:
+    t = ctx.tasks
+    key = ctx.key("body")
+    result = t.chord([t.add.si(1, 1), t.fail.si(), t.add.si(2, 2)], t.count.si(key)).delay()
+    assert isinstance(result.get(timeout=ctx.wait, propagate=False), t.ChordError)
+    assert ctx.redis.get(key) is None
+
+
+def test_failure_in_a_nested_group_of_a_chord_header_fails_the_body(ctx: Impl) -> None:
+    t = ctx.tasks
+    header = [t.group(t.add.si(1, 1), t.fail.si()), t.add.si(3, 3)]
+    result = t.chord(header, t.tsum.s()).delay()
+    assert_header_failure(ctx, result)
+    assert isinstance(result.get(timeout=ctx.wait, propagate=False), t.ChordError)
+
+
+def test_failure_in_a_nested_group_of_a_chord_header_leaves_its_sibling_running(
+        ctx: Impl) -> None:
+    t = ctx.tasks
+    gate, key = ctx.key("gate"), ctx.key("after")
+    failing = t.fail.si()
+    failing_id = failing.freeze().id
+    header = [t.group(t.chain(t.wait_for.si(gate), t.count.si(key)), failing), t.add.si(3, 3)]
+    t.chord(header, t.tsum.s()).delay()
+    failed_before(ctx, t.app.AsyncResult(failing_id))
+    ctx.redis.set(gate, 1)
+    assert wait_until(lambda: ctx.redis.get(key), ctx.wait, "the branch's next step") == "1"
+
+
+def test_chain_steps_after_a_failed_step_are_marked_failed_too(ctx: Impl) -> None:
+    """Celery 5 (Backend.mark_as_failure) stores the failure for the rest of the chain: the
+    later steps never run, and their results are FAILURE with the failed step's exception."""
+    t = ctx.tasks
+    key = ctx.key("after-fail")
+    result = t.chain(t.add.si(1, 1), t.fail.s(), t.count.si(key), t.add.s(2)).delay()
+    failed_before(ctx, result.parent.parent)
+    # Celery stores the later steps' failures one by one after the failed step's own
+    wait_until(lambda: result.state == result.parent.state == "FAILURE", ctx.wait,
+               "the later steps' FAILURE")
+    assert isinstance(result.parent.get(timeout=ctx.wait, propagate=False), t.ExpectedException)
+    assert ctx.redis.get(key) is None
+
+
+def test_chain_get_of_every_step_after_the_failure_raises_it(ctx: Impl) -> None:
+    t = ctx.tasks
+    result = t.chain(t.add.si(1, 1), t.fail.s(), t.add.s(3)).delay()
+    with pytest.raises(t.ExpectedException):
+        result.get(timeout=ctx.wait)
+    with pytest.raises(t.ExpectedException):
+        result.parent.get(timeout=ctx.wait)
+    assert result.parent.parent.get(timeout=ctx.wait) == 2
+
+
+def test_chain_failed_step_get_propagate_false_returns_the_exception(ctx: Impl) -> None:
+    t = ctx.tasks
+    result = t.chain(t.add.si(1, 1), t.fail.s(), t.add.s(1)).delay()
+    failed = result.parent
+    value = failed.get(timeout=ctx.wait, propagate=False)
+    assert isinstance(value, t.ExpectedException)
+    assert value.args == ("Task expected to fail", 2)
+    assert failed.state == "FAILURE" and failed.failed()
+
+
+def test_chain_link_error_runs_once_for_a_failing_middle_step(ctx: Impl) -> None:
+    t = ctx.tasks
+    key = ctx.key("chain-errback")
+    result = t.chain(t.add.si(1, 1), t.fail.s(), t.add.s(1)).apply_async(
+        link_error=t.count.si(key))
+    failed_before(ctx, result.parent)
+    assert wait_until(lambda: ctx.redis.get(key), ctx.wait, "the errback") == "1"
+    time.sleep(0.2)
+    assert ctx.redis.get(key) == "1"
+
+
+def test_chain_link_error_old_style_gets_the_failed_steps_id(ctx: Impl) -> None:
+    t = ctx.tasks
+    result = t.chain(t.add.si(1, 1), t.fail.s(), t.add.s(1)).apply_async(
+        link_error=t.record_id.s())
+    ids = {result.id, result.parent.id, result.parent.parent.id}
+    failed_before(ctx, result.parent)
+    wait_until(lambda: result.parent.id in t.recorded(t.PREFIX + "errback-ids"), ctx.wait,
+               "the errback")
+    time.sleep(0.2)
+    assert [i for i in t.recorded(t.PREFIX + "errback-ids") if i in ids] == [result.parent.id]
+
+
+def test_chain_link_error_new_style_gets_request_and_exception(ctx: Impl) -> None:
+    t = ctx.tasks
+    key = ctx.key("chain-errback")
+    result = t.chain(t.add.si(1, 1), t.fail.s()).apply_async(link_error=t.log_error.s(key))
+    failed_before(ctx, result)
+    assert wait_until(lambda: t.recorded(key), ctx.wait, "the errback") == [
+        [result.id, "ExpectedException"]]
+
+
+def test_errback_on_a_chain_member_runs_when_it_fails(ctx: Impl) -> None:
+    t = ctx.tasks
+    key = ctx.key("member-errback")
+    result = t.chain(t.add.si(1, 1), t.fail.s().on_error(t.count.si(key)), t.add.s(1)).delay()
+    failed_before(ctx, result)
+    assert wait_until(lambda: ctx.redis.get(key), ctx.wait, "the errback") == "1"
+
+
+def test_errback_on_a_chain_member_that_never_ran_is_not_called(ctx: Impl) -> None:
+    t = ctx.tasks
+    key = ctx.key("never-errback")
+    result = t.chain(t.fail.si(), t.add.s(1).on_error(t.count.si(key))).delay()
+    failed_before(ctx, result)
+    time.sleep(0.2)
+    assert ctx.redis.get(key) is None
+
+
+def test_group_link_error_runs_once_per_failed_member(ctx: Impl) -> None:
+    t = ctx.tasks
+    key = ctx.key("group-errback")
+    sig = t.group(t.fail.si(), t.add.si(1, 1), t.fail.si())
+    sig.link_error(t.count.si(key))
+    result = sig.delay()
+    failed_before(ctx, result)
+    assert wait_until(lambda: ctx.redis.get(key) == "2", ctx.wait, "both errbacks")
+    time.sleep(0.2)
+    assert ctx.redis.get(key) == "2"
+
+
+def test_errback_on_a_group_member_runs_once(ctx: Impl) -> None:
+    t = ctx.tasks
+    key = ctx.key("member-errback")
+    result = t.group(t.add.si(1, 1), t.fail.si().on_error(t.count.si(key))).delay()
+    assert result.get(timeout=ctx.wait, propagate=False)[0] == 2
+    assert wait_until(lambda: ctx.redis.get(key), ctx.wait, "the errback") == "1"
+    time.sleep(0.2)
+    assert ctx.redis.get(key) == "1"
+
+
+def test_mutable_errback_on_a_group_member_gets_that_members_id(ctx: Impl) -> None:
+    t = ctx.tasks
+    failing = t.fail.si()
+    failing_id = failing.freeze().id
+    t.group(failing.on_error(t.record_id.s()), t.add.si(1, 1)).delay()
+    wait_until(lambda: failing_id in t.recorded(t.PREFIX + "errback-ids"), ctx.wait,
+               "the errback")
+
+
+def test_chord_link_error_runs_once_when_several_header_tasks_fail(ctx: Impl) -> None:
+    t = ctx.tasks
+    key = ctx.key("chord-errback")
+    sig = t.chord([t.fail.si(), t.fail.si(), t.add.si(1, 1)], t.identity.s())
+    sig.link_error(t.count.si(key))
+    result = sig.delay()
+    assert isinstance(result.get(timeout=ctx.wait, propagate=False), t.ChordError)
+    assert wait_until(lambda: ctx.redis.get(key), ctx.wait, "the errback") == "1"
+    time.sleep(0.2)
+    assert ctx.redis.get(key) == "1"
+
+
+def test_chord_link_error_with_the_header_flag_also_runs_per_failed_header_task(
+        ctx: Impl) -> None:
+    """task_allow_error_cb_on_chord_header (read by chord.link_error in the caller): an
+    immutable clone per header task, besides the body's errback."""
+    t = ctx.tasks
+    key = ctx.key("chord-errback")
+    t.app.conf.task_allow_error_cb_on_chord_header = True
+    try:
+        sig = t.chord([t.fail.si(), t.fail.si(), t.add.si(1, 1)], t.identity.s())
+        sig.link_error(t.count.si(key))
+    finally:
+        t.app.conf.task_allow_error_cb_on_chord_header = False
+    result = sig.delay()
+    assert isinstance(result.get(timeout=ctx.wait, propagate=False), t.ChordError)
+    assert wait_until(lambda: ctx.redis.get(key) == "3", ctx.wait, "three errbacks")
+    time.sleep(0.2)
+    assert ctx.redis.get(key) == "3"
+
+
+def test_chord_mutable_errback_gets_the_body_id(ctx: Impl) -> None:
+    """Celery runs a chord's errback as the body's: the header task's failure is reported
+    with the body's id (t/integration: test_mutable_errback_called_by_chord_from_simple)."""
+    t = ctx.tasks
+    sig = t.chord([t.fail.si()], t.identity.s())
+    body_id = sig.body.freeze().id
+    sig.link_error(t.record_id.s())
+    sig.delay()
+    wait_until(lambda: body_id in t.recorded(t.PREFIX + "errback-ids"), ctx.wait, "the errback")
+
+
+def test_chord_new_style_errback_gets_a_chord_error(ctx: Impl) -> None:
+    t = ctx.tasks
+    key = ctx.key("chord-errback")
+    sig = t.chord([t.add.si(1, 1), t.fail.si()], t.identity.s())
+    body_id = sig.body.freeze().id
+    sig.link_error(t.log_error.s(key))
+    sig.delay()
+    assert wait_until(lambda: t.recorded(key), ctx.wait, "the errback") == [
+        [body_id, "ChordError"]]
+
+
+def test_chord_errback_runs_when_the_body_fails(ctx: Impl) -> None:
+    t = ctx.tasks
+    key = ctx.key("chord-errback")
+    sig = t.chord([t.add.si(1, 1)], t.fail.s())
+    sig.link_error(t.count.si(key))
+    result = sig.delay()
+    with pytest.raises(t.ExpectedException):
+        result.get(timeout=ctx.wait)
+    assert wait_until(lambda: ctx.redis.get(key), ctx.wait, "the errback") == "1"
+
+
+def test_errbacks_of_a_header_member_and_of_the_body_both_run(ctx: Impl) -> None:
+    t = ctx.tasks
+    member_key, body_key = ctx.key("member-errback"), ctx.key("body-errback")
+    result = t.chord([t.fail.si().on_error(t.count.si(member_key)), t.add.si(1, 1)],
+                     t.identity.s().on_error(t.count.si(body_key))).delay()
+    assert isinstance(result.get(timeout=ctx.wait, propagate=False), t.ChordError)
+    assert wait_until(lambda: ctx.redis.get(member_key), ctx.wait, "the member's") == "1"
+    assert wait_until(lambda: ctx.redis.get(body_key), ctx.wait, "the body's") == "1"
+
+
+def test_result_set_join_propagate_false_returns_the_failure(ctx: Impl) -> None:
+    t = ctx.tasks
+    results = t.ResultSet([t.fail.delay(), t.add.delay(1, 1)])
+    values = results.join(timeout=ctx.wait, propagate=False)
+    assert isinstance(values[0], t.ExpectedException) and values[1] == 2
+    assert results.results[0].failed() and results.results[1].successful()
+    assert results.completed_count() == 1 and results.failed() and not results.successful()
+
+
+def test_result_set_join_raises_the_failure(ctx: Impl) -> None:
+    t = ctx.tasks
+    with pytest.raises(t.ExpectedException):
+        t.ResultSet([t.add.delay(1, 1), t.fail.delay()]).join(timeout=ctx.wait)
 
 
 # === Map, starmap, chunks (user guide: Canvas > Map & Starmap, Chunks) ============================

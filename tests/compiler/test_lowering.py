@@ -211,9 +211,24 @@ def test_cloning_a_canvas_does_not_share_options_with_the_original() -> None:
     assert lower(c).node("n0").options == {}
 
 
-def test_a_chord_bodys_errback_also_covers_its_header() -> None:
+def test_a_chord_bodys_errback_stays_on_the_body() -> None:
+    """The join fires it as the body's when the header fails (Celery's chord_error_from_stack)."""
     wf = lower(chord([s("add", 1, 1), s("fail")], s("tsum").on_error(si("count", "k"))))
     header, body = wf.nodes[:2], wf.nodes[2]
-    assert [eb.task for eb in wf.errbacks] == ["count", "count"]
-    assert all(len(n.link_error) == 1 for n in (*header, body))
-    assert header[0].link_error == header[1].link_error != body.link_error
+    assert [eb.task for eb in wf.errbacks] == ["count"]
+    assert body.link_error == ["e0"]
+    assert header[0].link_error == header[1].link_error == []
+
+
+def test_a_chords_own_errback_goes_to_its_body() -> None:
+    c = chord([s("add", 1, 1), s("fail")], s("tsum"))
+    c.link_error(si("count", "k"))
+    wf = lower(c)
+    assert [n.link_error for n in wf.nodes] == [[], [], ["e0"]]
+
+
+def test_an_errback_inherited_by_a_chord_also_covers_its_header() -> None:
+    c = s("add", 1, 1) | chord([s("add", 1), s("fail")], s("tsum"))
+    c.link_error(si("count", "k"))
+    wf = lower(c)
+    assert [n.link_error for n in wf.nodes] == [["e0"]] * 4

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from flowc.compiler.canvas.primitives import chain, chord
+from flowc.compiler.canvas.primitives import chain, chord, group
 from flowc.compiler.validate import compile_canvas
 from flowc.runtime.app import App
 from flowc.runtime.exceptions import WorkflowsUnsupported
@@ -33,6 +33,10 @@ def japp(join_adapter_app: App, request: pytest.FixtureRequest) -> Iterator[App]
     def total(xs: list[int]) -> int:
         return sum(xs)
 
+    @adapter_app.task(name="report")
+    def report(task_id: str) -> str:
+        return task_id
+
     yield adapter_app
 
 
@@ -50,6 +54,15 @@ def queued_bodies(app: App) -> list[dict[str, Any]]:
     got = app.broker.fetch("probe", ["celery"], 100, 0)
     app.broker.ack(got)
     return [orjson.loads(d.body) for d in got]
+
+
+def fail(app: App, run: RunPlan, node: str) -> Any:
+    [reply] = app.workflow_join.join([JoinOp(
+        "fail", run.workflow_id, node, exc={"exc_type": "ValueError", "exc_message": ["x"],
+                                            "exc_module": "builtins"},
+        task_id=run.task_ids[node])])
+    app.workflows.publish_ready(reply)
+    return reply
 
 
 def done(app: App, run: RunPlan, node: str, result: Any) -> Any:
@@ -136,6 +149,46 @@ class TestWorkflowJoinContract:
         assert reply.finished
         assert japp.workflow_join.node_states(run.workflow_id) == {
             "n0": "FAILURE", "n1": "SKIPPED", "n2": "SKIPPED"}
+
+    def test_a_failure_leaves_the_branches_it_does_not_reach_running(self, japp: App) -> None:
+        inc = japp.tasks["inc"]
+        run = submit(japp, group(chain(inc.s(1), inc.s()), inc.s(5)))
+        queued_bodies(japp)
+        fail(japp, run, "n2")
+        assert japp.workflow_join.status(run.workflow_id)["status"] == "FAILURE"
+        done(japp, run, "n0", 2)
+        [succ] = queued_bodies(japp)
+        assert (succ["id"], succ["args"]) == (run.task_ids["n1"], [2])
+        assert done(japp, run, "n1", 3).finished
+        assert japp.workflow_join.status(run.workflow_id)["status"] == "FAILURE"
+
+    def test_a_revoked_run_readies_nothing_new_even_after_a_failure(self, japp: App) -> None:
+        inc = japp.tasks["inc"]
+        run = submit(japp, group(chain(inc.s(1), inc.s()), inc.s(5)))
+        queued_bodies(japp)
+        fail(japp, run, "n2")
+        japp.workflow_join.mark_revoked(run.workflow_id)
+        done(japp, run, "n0", 2)
+        assert queued_bodies(japp) == []
+        assert japp.workflow_join.status(run.workflow_id)["status"] == "REVOKED"
+
+    def test_a_skipped_chord_body_fires_its_errbacks_as_the_body_once(self, japp: App) -> None:
+        inc, report = japp.tasks["inc"], japp.tasks["report"]
+        run = submit(japp, chord([inc.s(1), inc.s(2)], japp.tasks["total"].s().on_error(
+            report.s())))
+        queued_bodies(japp)
+        fail(japp, run, "n0")
+        [errback] = queued_bodies(japp)
+        info = errback["headers"]["errback"]
+        assert info["task_id"] == run.task_ids["n2"]
+        assert info["exc"]["exc_type"] == "ChordError"
+        assert run.task_ids["n0"] in info["exc"]["exc_message"][0]
+        fail(japp, run, "n1")
+        assert queued_bodies(japp) == []
+        # a duplicate of the first failure: the join that leaves publishing to the worker
+        # offers the errback again (its publish may have been lost)
+        fail(japp, run, "n0")
+        assert len(queued_bodies(japp)) == (1 if japp.workflow_join.by_worker else 0)
 
     def test_resume_resets_failed_nodes_and_readies_them(self, japp: App) -> None:
         inc = japp.tasks["inc"]

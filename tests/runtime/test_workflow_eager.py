@@ -37,9 +37,10 @@ def test_eager_failure_skips_dependents_and_reraises(eager_app: App) -> None:
         result.get()
 
 
-def test_eager_failure_enqueues_nothing_new_but_queued_steps_still_run(eager_app: App) -> None:
-    # As on a worker (workflow.lua): the failure fails the run; a step queued beside it runs,
-    # and the step after that one is never enqueued
+def test_eager_failure_skips_its_dependents_but_independent_branches_run_on(
+        eager_app: App) -> None:
+    # As on a worker (workflow.lua) and in Celery: the failure fails the run and skips the
+    # chord body that needs it; the branch beside it runs to its end
     ran: list[int] = []
 
     @eager_app.task(name="note")
@@ -49,9 +50,28 @@ def test_eager_failure_enqueues_nothing_new_but_queued_steps_still_run(eager_app
 
     boom, tsum, note_task = (eager_app.tasks[n] for n in ("boom", "tsum", "note"))
     result = chain(group(boom.s(), chain(note_task.si(1), note_task.si(2))), tsum.s()).delay()
-    assert ran == [1]
+    assert ran == [1, 2]
     with pytest.raises(ValueError, match="boom"):
         result.get()
+
+
+def test_eager_chord_body_skipped_by_its_header_calls_its_errback_once_as_itself(
+        eager_app: App) -> None:
+    # As on a worker: the body's errback runs once, as the body's (its task id), however many
+    # header tasks fail; get() raises the header's exception, as an eager Celery chord does
+    called: list[str] = []
+
+    @eager_app.task(name="report")
+    def report(task_id: str) -> None:
+        called.append(task_id)
+
+    add, boom = eager_app.tasks["add"], eager_app.tasks["boom"]
+    body = add.si(0, 0)
+    body.link_error(eager_app.tasks["report"].s())
+    result = chord([boom.s(), add.si(1, 1), boom.s()], body).delay()
+    with pytest.raises(ValueError, match="boom"):
+        result.get()
+    assert called == [result.id]
 
 
 def test_eager_retries_run_again_at_once_without_waiting(eager_app: App) -> None:

@@ -113,13 +113,24 @@ def test_a_step_due_after_it_expires_is_revoked(harness: FlowHarness) -> None:
     assert run.node("when").attempts[0].status == "REVOKED"
 
 
-def test_after_a_failure_queued_steps_run_but_nothing_new_is_enqueued(
+def test_after_a_failure_branches_it_does_not_reach_run_to_their_end(
         harness: FlowHarness) -> None:
     run = harness.run(RETRIES, "branches")
-    # explode fails first; when("a") was queued beside it and runs; its successor never starts
-    assert run.states() == {"n0": "FAILURE", "n1": "SUCCESS", "n2": "PENDING", "n3": "SKIPPED"}
+    # explode fails first; the branch when("a") -> when("b") does not depend on it and runs on
+    # (Celery's independent group members); total(), which needs explode, is skipped
+    assert run.states() == {"n0": "FAILURE", "n1": "SUCCESS", "n2": "SUCCESS", "n3": "SKIPPED"}
     assert run.failed_node is not None and run.failed_node.id == "n0"
     assert run.done
+
+
+def test_a_chord_body_skipped_by_its_header_calls_its_handler_as_itself(
+        harness: FlowHarness) -> None:
+    run = harness.run(FLOWS / "examples_failing.flow", "chord_body_handler")
+    [handler] = run.handlers
+    assert handler.failed_node == "n2"
+    assert handler.failed_task_id == run.node("n2").step.task_id
+    assert handler.result == f"task {handler.failed_task_id} failed (video 2)"
+    assert run.node("n1").state == "SUCCESS"
 
 
 def test_a_map_too_wide_fails_where_the_file_says_max(harness: FlowHarness) -> None:

@@ -68,8 +68,10 @@ CASES = [
     Case(ROOT / "examples/schedules.flow", "partner_ping", {}, OK, {"n0": OK}),
     Case(FAILING, "boom", {}, "FAILURE", {"n0": "FAILURE", "n1": "SKIPPED"}),
     Case(FAILING, "partial", {}, "FAILURE",
-         {"n0": "FAILURE", "n1": OK, "n2": "PENDING", "n3": "SKIPPED"}),
+         {"n0": "FAILURE", "n1": OK, "n2": OK, "n3": "SKIPPED"}),
     Case(FAILING, "rejected", {}, "FAILURE", {"n0": OK, "n1": "FAILURE", "n2": "SKIPPED"}),
+    Case(FAILING, "chord_body_handler", {}, "FAILURE",
+         {"n0": "FAILURE", "n1": OK, "n2": "SKIPPED"}),
     # a retry after 1 s of backoff, then success (the result counts the attempts)
     Case(RETRIES, "quick_backoff", {"fail_times": 1}, OK, {"n0": OK, "n1": OK}, "flowtests"),
     # retries exhausted (after 1 s, then 2 s): the run fails, its dependent is skipped, the
@@ -77,7 +79,7 @@ CASES = [
     Case(RETRIES, "quick_backoff", {"fail_times": 9}, "FAILURE",
          {"n0": "FAILURE", "n1": "SKIPPED"}, "flowtests"),
     Case(RETRIES, "branches", {}, "FAILURE",
-         {"n0": "FAILURE", "n1": OK, "n2": "PENDING", "n3": "SKIPPED"}, "flowtests"),
+         {"n0": "FAILURE", "n1": OK, "n2": OK, "n3": "SKIPPED"}, "flowtests"),
     Case(RETRIES, "mapped", {"n": 3}, "FAILURE", {"n0": OK, "n1": "FAILURE", "n2": "SKIPPED"},
          "flowtests"),
     Case(RETRIES, "tupled", {}, OK, {"n0": OK, "n1": OK}, "flowtests"),

@@ -5,7 +5,8 @@
 --                           is its one definition: t task id, q queue, s stream, dk delayed set,
 --                           p priority, cd countdown, eta, h envelope head (message.py's fields
 --                           up to "kwargs"), kw/ra static arguments, ki keyword inputs, succ,
---                           le errbacks, imm, in prepend|collect|items|none with pp/co/it)
+--                           le errbacks, imm, in prepend|collect|items|none with pp/co/it,
+--                           cb: an immutable chord body)
 --   KEYS[2] pending   hash  node id -> parents not yet done; "<map>#n", "<map>#left";
 --                           publish=worker: "<node>#by" -> the parent whose completion made
 --                           the node ready (only its duplicates re-offer the node)
@@ -52,10 +53,14 @@
 --           -> done for n nodes (not map instances) of one run in one call, as a worker
 --              settles a batch of them (applied if any was)
 --   fail    ARGV: node id, instance index or "", exception JSON, traceback JSON string,
---                 failed task id
+--                 failed task id[, ChordError JSON]
 --           -> skipped: task ids to record as failed (the map's own task when an instance
 --              failed, then every skipped dependent; a skipped chord body, a node that
---              collects its parents' results, as "chord:<task id>")
+--              collects its parents' results, as "chord:<task id>"). Fires the failed node's
+--              errbacks and the run's on_error, then each skipped chord body's own errbacks
+--              with the body's task id and the ChordError, each errback id once per run.
+--              Only dependents are skipped: the run's status becomes FAILURE, but branches
+--              the failure does not reach go on (done enqueues unless the run is REVOKED).
 --   resume  ARGV: n, (node id, parents left)*n, r, (ready node id)*r
 --           -> applied = number of nodes reset; resets failed/skipped nodes and enqueues the
 --              ready ones
@@ -201,9 +206,11 @@ local function complete(node_id, result)
   redis.call('HSET', K_RESULTS, node_id, result)
   redis.call('HSET', K_STATE, node_id, 'SUCCESS')
   local rec = record(node_id)
-  local running = redis.call('HGET', K_META, 'status') == 'RUNNING'
+  -- a failed run goes on where the failure does not reach (its dependents were skipped), as
+  -- Celery's independent tasks do; only a revoked run enqueues nothing new
+  local going = redis.call('HGET', K_META, 'status') ~= 'REVOKED'
   for _, succ in ipairs(rec.succ) do
-    if redis.call('HINCRBY', K_PENDING, succ, -1) == 0 and running then
+    if redis.call('HINCRBY', K_PENDING, succ, -1) == 0 and going then
       local srec = record(succ)
       enqueue(srec, envelope(srec))
       redis.call('HSET', K_STATE, succ, 'QUEUED')
@@ -439,6 +446,27 @@ if op == 'fail' then
           enqueue(erec, errback_body(erec, extra))
         end
       end
+      -- and those its skipped chord bodies fired (a body skipped by this failure is SKIPPED)
+      local queue, seen, head = {}, {}, 1
+      for _, s in ipairs(record(node_id).succ) do queue[#queue + 1] = s end
+      while head <= #queue do
+        local succ = queue[head]; head = head + 1
+        if not seen[succ] and redis.call('HGET', K_STATE, succ) == 'SKIPPED' then
+          seen[succ] = true
+          local srec = record(succ)
+          if srec['in'] == 'collect' or srec.cb then
+            local body_extra = errback_header(srec.t, ARGV[7] or redis.call('HGET', K_META, 'exc'),
+                                              redis.call('HGET', K_META, 'tb') or '""')
+            for _, eb in ipairs(srec.le) do
+              if redis.call('HGET', K_META, 'fired:' .. eb) then
+                local erec = cjson.decode(redis.call('HGET', K_ERRBACKS, eb))
+                enqueue(erec, errback_body(erec, body_extra))
+              end
+            end
+          end
+          for _, s in ipairs(srec.succ) do queue[#queue + 1] = s end
+        end
+      end
     end
     return reply(0, 0)
   end
@@ -453,6 +481,7 @@ if op == 'fail' then
   local rec = record(node_id)
   if ARGV[3] ~= '' then skipped[#skipped + 1] = rec.t end  -- a map instance failed: so did its map
   local queue = {}
+  local bodies = {}  -- skipped chord bodies: their own errbacks fire, as the body's
   for _, s in ipairs(rec.succ) do queue[#queue + 1] = s end
   local head = 1
   while head <= #queue do
@@ -461,8 +490,10 @@ if op == 'fail' then
       redis.call('HSET', K_STATE, succ, 'SKIPPED')
       left = redis.call('HINCRBY', K_META, 'left', -1)
       local srec = record(succ)
-      -- a skipped chord body (collect) is reported as "chord:<task id>" (its result: ChordError)
-      if srec['in'] == 'collect' then skipped[#skipped + 1] = 'chord:' .. srec.t
+      -- a skipped chord body (collect, or cb) is reported as "chord:<task id>" (ChordError)
+      if srec['in'] == 'collect' or srec.cb then
+        skipped[#skipped + 1] = 'chord:' .. srec.t
+        bodies[#bodies + 1] = srec
       else skipped[#skipped + 1] = srec.t end
       for _, s in ipairs(srec.succ) do queue[#queue + 1] = s end
     end
@@ -472,6 +503,17 @@ if op == 'fail' then
     if redis.call('HSETNX', K_META, 'fired:' .. eb, 1) == 1 then
       local erec = cjson.decode(redis.call('HGET', K_ERRBACKS, eb))
       enqueue(erec, errback_body(erec, extra))
+    end
+  end
+  -- Celery's chord_error_from_stack: a chord body that cannot run calls its errbacks with its
+  -- own task id and the ChordError (ARGV[7]; the failure's exception when not given)
+  for _, body in ipairs(bodies) do
+    local body_extra = errback_header(body.t, ARGV[7] or exc_json, tb_json)
+    for _, eb in ipairs(body.le) do
+      if redis.call('HSETNX', K_META, 'fired:' .. eb, 1) == 1 then
+        local erec = cjson.decode(redis.call('HGET', K_ERRBACKS, eb))
+        enqueue(erec, errback_body(erec, body_extra))
+      end
     end
   end
   return reply(1, finish_if_done(left), '', '', {}, skipped)
