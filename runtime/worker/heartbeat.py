@@ -1,4 +1,5 @@
-"""Worker presence in Redis: a hash per consumer process, kept alive by a pulse process.
+"""Worker presence (``Coordination.beat``): a record per consumer process, kept alive by a
+pulse process.
 
 A hash that expires means its process is gone (killed, frozen, partitioned): the signal the
 redelivery of its unacknowledged messages and the status commands rely on. Two things refresh
@@ -13,6 +14,7 @@ worker is never declared lost; a frozen or dead one is, after ``flowc_worker_los
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -67,10 +69,7 @@ class Heartbeat:
         stop_pulse(self.pulse_pid)
         self.pulse_pid = None
         try:
-            pipe = self.app.broker_client.pipeline(transaction=False)
-            pipe.delete(self.app.keys.worker(self.name))
-            pipe.zrem(self.app.keys.workers(), self.name)
-            pipe.execute()
+            self.app.coordination.leave(self.name)
         except Exception:
             logger.warning("could not remove heartbeat of %s", self.name)
 
@@ -78,14 +77,11 @@ class Heartbeat:
         """Write the presence hash with a TTL of ``flowc_worker_lost_after`` seconds."""
         conf = self.app.conf
         now = self.app.broker.now()  # server time: peers compare it across hosts
-        key = self.app.keys.worker(self.name)
-        pipe = self.app.broker_client.pipeline(transaction=False)
-        pipe.hset(key, mapping={"hostname": socket.gethostname(), "pid": os.getpid(),
-                                "queues": ",".join(self.queues_of()), "pool": self.pool, "ts": now,
-                                "processed": self.processed(), "tasks": self.tasks})
-        pipe.pexpire(key, max(1, int(conf.flowc_worker_lost_after * 1000)))
-        pipe.zadd(self.app.keys.workers(), {self.name: now})
-        pipe.execute()
+        self.app.coordination.beat(
+            self.name, {"hostname": socket.gethostname(), "pid": os.getpid(),
+                        "queues": ",".join(self.queues_of()), "pool": self.pool, "ts": now,
+                        "processed": self.processed(), "tasks": self.tasks},
+            conf.flowc_worker_lost_after, now)
         done = time.monotonic()
         if self.healthy_since is None or self._last_ok is None or \
                 done - self._last_ok > 2 * conf.flowc_heartbeat_interval + 1.0:
@@ -147,18 +143,13 @@ def stop_pulse(pid: int | None) -> None:
 def _pulse(app: App, name: str, parent: int) -> None:
     """Renew the TTL of ``name``'s hash while ``parent`` runs; return once it is gone."""
     interval = app.conf.flowc_heartbeat_interval
-    ttl_ms = max(1, int(app.conf.flowc_worker_lost_after * 1000))
-    key, members = app.keys.worker(name), app.keys.workers()
-    client = app.broker_client  # its pool opens new connections in a forked process
+    ttl_s = app.conf.flowc_worker_lost_after
+    coordination = app.coordination  # its pool opens new connections in a forked process
     while os.getppid() == parent:
         if not _stopped(parent):
-            try:
-                pipe = client.pipeline(transaction=False)
-                pipe.pexpire(key, ttl_ms)
-                pipe.zadd(members, {name: app.broker.now()}, xx=True)
-                pipe.execute()
-            except Exception:  # Redis away: the thread logs it; try again next time
-                pass
+            # the store away: the thread logs it; try again next time
+            with contextlib.suppress(Exception):
+                coordination.pulse(name, ttl_s, coordination.now())
         time.sleep(interval)
 
 

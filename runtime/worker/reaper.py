@@ -85,20 +85,15 @@ class Reaper:
 
     def register_queues(self) -> None:
         """Re-add this process's queues (from its heartbeat hash) to the queue registry."""
-        client = self.app.broker_client
+        coordination = self.app.coordination
         if self._queues is None:
-            raw = client.hget(self.app.keys.worker(self.consumer), "queues")
-            if not raw:
+            self._queues = coordination.worker_queues(self.consumer)
+            if self._queues is None:
                 return  # no heartbeat yet (or not a worker process): try next time
-            text = raw.decode() if isinstance(raw, bytes) else str(raw)
-            self._queues = [q for q in text.split(",") if q]
-        if self._queues:
-            client.sadd(self.app.keys.queues(), *self._queues)
+        coordination.register_queues(self._queues)
 
     def _elected(self) -> bool:
-        ttl_ms = max(1, int(self.interval_s * 1000))
-        return bool(self.app.broker_client.set(self.app.keys.reaper(), self.consumer,
-                                               nx=True, px=ttl_ms))
+        return self.app.coordination.elect("reaper", self.consumer, self.interval_s)
 
     def lost_consumers(self) -> dict[str, list[bytes]]:
         """Consumers on some stream whose heartbeat key is gone, with their streams."""
@@ -106,10 +101,7 @@ class Reaper:
         if not found:
             return {}
         names = list(found)
-        pipe = self.app.broker_client.pipeline(transaction=False)
-        for name in names:
-            pipe.exists(self.app.keys.worker(name))
-        alive = pipe.execute()
+        alive = self.app.coordination.alive(names)
         return {name: found[name] for name, up in zip(names, alive, strict=True) if not up}
 
     def reap_lost(self) -> int:
