@@ -385,6 +385,8 @@ class App:
         ports_only = PortSettlement(self.conf, self.wire, broker, backend, join)
         # A join that leaves publishing to workers only because messages are signed keeps the
         # fast path: RedisSettlement hands batches with joins to PortSettlement itself
+        if not isinstance(broker, RedisBroker):
+            return ports_only
         signing_only = self.conf.flowc_workflow_publish == "join" and not is_cluster(
             self.broker_client)
         if isinstance(broker, RedisBroker) and isinstance(backend, RedisResultBackend) \

@@ -64,7 +64,8 @@ class Reaper:
         self.next_orphan_check = time.monotonic() + ORPHAN_CHECK_EVERY_S
         self.next_register = 0.0
         self._queues: list[str] | None = None
-        self.pruner = IndexPruner(app)
+        self.pruner = IndexPruner(app) if app.coordination_url else None
+        """The workflow run index is the Redis join's (none without Redis)."""
         self.returned = 0
         """Messages this process gave back (for logs and tests)."""
 
@@ -78,7 +79,8 @@ class Reaper:
             self.next_reap = now + self.interval_s
             if healthy_s >= self.lost_after_s and self._elected():
                 self.reap_lost()
-                self.pruner.prune()  # the same elected process keeps the run index bounded
+                if self.pruner is not None:  # the elected process keeps the run index bounded
+                    self.pruner.prune()
         if self.held is not None and now >= self.next_orphan_check:
             self.next_orphan_check = now + ORPHAN_CHECK_EVERY_S
             self.reclaim_orphans()
