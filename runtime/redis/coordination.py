@@ -41,11 +41,14 @@ class RedisSubscription:
         self.pubsub.subscribe(channel)
 
     def get(self, timeout_s: float) -> bytes | None:
-        message = self.pubsub.get_message(timeout=timeout_s)
-        if message is not None and message.get("type") == "message":
-            data: bytes = message["data"]
-            return data
-        return None
+        deadline = time.monotonic() + timeout_s
+        while True:  # the subscribe confirmation comes back as None before the deadline
+            message = self.pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+            if message is not None and message.get("type") == "message":
+                data: bytes = message["data"]
+                return data
+            if time.monotonic() >= deadline:
+                return None
 
     def close(self) -> None:
         self.pubsub.close()
@@ -157,8 +160,9 @@ class RedisCoordination:
         return [_s(i) for i in new]
 
     def terminations(self, cursor: str | None) -> tuple[str, list[str]]:
-        if cursor is None:
-            cursor = f"{int(time.time() * 1000)}-0"
+        if cursor is None:  # from now on: after the newest entry
+            newest: Any = self.client.xrevrange(self.keys.control(), count=1)
+            return (_s(newest[0][0]) if newest else "0-0"), []
         reply: Any = self.client.xread({self.keys.control(): cursor}, count=100)
         ids: list[str] = []
         for _, entries in reply or ():

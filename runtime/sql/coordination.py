@@ -24,6 +24,7 @@ server's (``now()``), so hosts' clocks never have to agree.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -142,12 +143,12 @@ class PgCoordination:
         self._synced_at = -RESYNC_S
         self._events_inserted = 0
         self._local = threading.local()
+        self._listeners: list[tuple[int, Any]] = []
 
     # --- plumbing ------------------------------------------------------------------------------
 
     def _pool(self) -> Any:
         pool = self.db.pool
-        import os
 
         if self._ready_pid != os.getpid():
             with self._lock, pool.connection() as conn, conn.transaction():
@@ -163,10 +164,14 @@ class PgCoordination:
 
     def close(self) -> None:
         """The database is the backend's: it closes it. Drops this thread's listener."""
-        listener = getattr(self._local, "events", None)
-        if listener is not None:
-            listener.close()
-            self._local.events = None
+
+        listeners, self._listeners = self._listeners, []
+        for pid, conn in listeners:
+            if pid == os.getpid():
+                conn.close()
+            else:  # a forked child's copy: closing it would end the parent's session
+                self._listeners.append((pid, conn))
+        self._local = threading.local()
 
     def now(self) -> float:
         if time.monotonic() - self._synced_at >= RESYNC_S:
@@ -338,9 +343,12 @@ class PgCoordination:
         """This thread's connection LISTENing to the events channel (kept open)."""
         conn = getattr(self._local, "events", None)
         if conn is None or conn.closed:
+
             conn = psycopg.connect(self.db.conninfo, autocommit=True)
             conn.execute(f'LISTEN "{self._channel("events")}"')
             self._local.events = conn
+            with self._lock:  # kept here too: closed by close(), not by a dying thread
+                self._listeners.append((os.getpid(), conn))
         return conn
 
     def read_events(self, last_id: str, block_ms: int | None = None,
