@@ -213,7 +213,10 @@ class Monitor:
         return out
 
     def scheduled(self, queues: list[str] | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Countdown/eta messages waiting in the delayed sets, soonest first."""
+        """Countdown/eta messages waiting in the delayed sets, soonest first (none listed on
+        RabbitMQ: they wait in its TTL queues, which cannot be read without consuming them)."""
+        if not self.on_redis:
+            return []
         names = self.queue_names() if queues is None else queues
         pipe = self.client.pipeline(transaction=False)
         for q in names:

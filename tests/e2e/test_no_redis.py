@@ -106,10 +106,11 @@ def test_tasks_chains_and_chords_run(worker: Any) -> None:
 
 
 def test_a_revoked_task_never_runs(worker: Any, deployment: dict[str, str]) -> None:
-    revoked_id = "revoked-before-it-was-sent"
+    revoked_id = "revoked-before-it-was-due"
+    doomed = noredis_app.mark.apply_async(("revoked",), task_id=revoked_id, countdown=3.0)
+    # workers refresh their revoked set every 0.25-0.5 s: they know long before it is due
     noredis_app.app.control.revoke(revoked_id)
-    doomed = noredis_app.mark.apply_async(("revoked",), task_id=revoked_id)
-    noredis_app.mark.delay("after").get(timeout=20)  # queued behind it: it was skipped
+    noredis_app.mark.apply_async(("after",), countdown=4.0).get(timeout=20)
     with pytest.raises(TaskRevokedError):
         doomed.get(timeout=5)
     assert "revoked" not in Path(deployment["MARK_FILE"]).read_text()
