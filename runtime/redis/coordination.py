@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import redis
 from flowc.runtime.coordination import CONTROL_MAXLEN, WorkerRecord
+from flowc.runtime.monitoring.events import EVENT_FIELD, HOST_FIELD
 from flowc.runtime.redis import scripts
 from flowc.runtime.redis.beat_lock import LeaderLock
 from flowc.runtime.redis.beat_store import BeatStore
@@ -184,8 +185,6 @@ class RedisCoordination:
     # --- events --------------------------------------------------------------------------------
 
     def add_events(self, payload: bytes, host: bytes, maxlen: int, pipe: Any = None) -> None:
-        from flowc.runtime.monitoring.events import EVENT_FIELD, HOST_FIELD
-
         target = pipe if pipe is not None else self.client
         target.xadd(self.keys.events(), {EVENT_FIELD: payload, HOST_FIELD: host},
                     maxlen=maxlen, approximate=True)

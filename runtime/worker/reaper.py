@@ -35,9 +35,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-from flowc.runtime.workflows.index import IndexPruner
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -64,8 +62,13 @@ class Reaper:
         self.next_orphan_check = time.monotonic() + ORPHAN_CHECK_EVERY_S
         self.next_register = 0.0
         self._queues: list[str] | None = None
-        self.pruner = IndexPruner(app) if app.coordination_url else None
-        """The workflow run index is the Redis join's (none without Redis)."""
+        self.pruner: Any = None
+        """The Redis join's workflow run index (``redis/workflow_index.py``); none without
+        Redis."""
+        if app.coordination_url:
+            from flowc.runtime.redis.workflow_index import IndexPruner  # redis-py: Redis only
+
+            self.pruner = IndexPruner(app.broker_client, app.keys, lambda: app.conf.result_ttl)
         self.returned = 0
         """Messages this process gave back (for logs and tests)."""
 
