@@ -123,6 +123,12 @@ class Monitor:
         stream, the workflow run index)."""
         return self.app.broker_client
 
+    @property
+    def has_run_index(self) -> bool:
+        """Whether the workflow run index exists: it is the Redis join's (none in a deployment
+        without Redis, where ``workflow_ids`` and friends raise ``ImproperlyConfigured``)."""
+        return bool(self.app.coordination_url)
+
     # --- workers ------------------------------------------------------------------------------
 
     def workers(self, include_lost: bool = True) -> list[WorkerInfo]:
