@@ -49,7 +49,7 @@ class ClusterCollector(Collector):
             queues = monitor.queues()
             workers = monitor.workers()
             dead = monitor.dead_letter_count()
-            workflows = monitor.workflow_count() if monitor.has_run_index else None
+            workflows = monitor.workflow_count()
         except Exception:
             logger.exception("metrics: could not read Redis")
             return
@@ -74,9 +74,8 @@ class ClusterCollector(Collector):
             if w.alive:
                 processed.add_metric([w.name], w.processed)
         yield processed
-        if workflows is not None:  # the run index is the Redis join's
-            yield GaugeMetricFamily("flowc_workflows_total", "Workflow runs listed",
-                                    value=workflows)
+        yield GaugeMetricFamily("flowc_workflows_total", "Workflow runs listed",
+                                value=workflows)
         yield GaugeMetricFamily("flowc_indexed_tasks", "Tasks in the dashboard's index",
                                 value=len(self.dash.index))
 

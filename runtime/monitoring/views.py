@@ -123,12 +123,6 @@ class Monitor:
         stream, the workflow run index)."""
         return self.app.broker_client
 
-    @property
-    def has_run_index(self) -> bool:
-        """Whether the workflow run index exists: it is the Redis join's (none in a deployment
-        without Redis, where ``workflow_ids`` and friends raise ``ImproperlyConfigured``)."""
-        return bool(self.app.coordination_url)
-
     # --- workers ------------------------------------------------------------------------------
 
     def workers(self, include_lost: bool = True) -> list[WorkerInfo]:
@@ -352,34 +346,16 @@ class Monitor:
     # --- workflows ----------------------------------------------------------------------------
 
     def workflow_ids(self, count: int = 100, offset: int = 0) -> list[tuple[str, float]]:
-        """The newest workflow runs first: ``(id, submitted at)``."""
-        rows: Any = self.client.zrevrange(self.keys.workflows(), offset, offset + count - 1,
-                                          withscores=True)
-        return [(_s(wid), float(score)) for wid, score in rows]
+        """The newest workflow runs first: ``(id, submitted at)`` (from the workflow join)."""
+        return self.app.workflow_join.run_ids(count, offset)
 
     def workflow_count(self) -> int:
-        """Workflow runs listed (the reaper prunes expired ones: ``workflow_index``)."""
-        return int(self.client.zcard(self.keys.workflows()))
+        """Workflow runs listed (on Redis the reaper prunes expired ones: ``workflow_index``)."""
+        return self.app.workflow_join.run_count()
 
     def workflow_summaries(self, ids: list[str]) -> list[dict[str, Any]]:
         """Status, name and node counts of several runs in one round trip."""
-        pipe = self.client.pipeline(transaction=False)
-        for wid in ids:
-            keys = self.keys.workflow(wid)
-            pipe.hmget(keys[4], "status", "name", "left", "failed_node", "params", "created",
-                       "finished")
-            pipe.hlen(keys[0])
-        replies = pipe.execute()
-        out = []
-        for i, wid in enumerate(ids):
-            status, name, left, failed, params, created, finished = replies[2 * i]
-            out.append({"id": wid, "status": _s(status) if status else "EXPIRED",
-                        "name": _s(name) if name else None,
-                        "left": int(left) if left else 0, "nodes": int(replies[2 * i + 1]),
-                        "failed_node": _s(failed) if failed else None,
-                        "params": orjson.loads(params) if params else None,
-                        "created": _seconds(created), "finished": _seconds(finished)})
-        return out
+        return self.app.workflow_join.summaries(ids)
 
     # --- all at once --------------------------------------------------------------------------
 
@@ -388,8 +364,3 @@ class Monitor:
         return {"workers": [w.to_dict() for w in self.workers()],
                 "queues": [q.to_dict() for q in self.queues()],
                 "dead_letters": self.dead_letter_count(), "rates": self.rates()}
-
-
-def _seconds(raw: Any) -> float | None:
-    """A unix time workflow.lua stored (seconds), or None."""
-    return float(raw) if raw else None

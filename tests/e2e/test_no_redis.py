@@ -22,6 +22,7 @@ import orjson
 import pytest
 from flowc.compiler.canvas.primitives import chain, chord
 from flowc.runtime.exceptions import TaskRevokedError
+from flowc.runtime.monitoring.views import Monitor
 
 from tests.transports import empty_schema, empty_vhost
 from tests.waiting import wait_until
@@ -103,6 +104,9 @@ def test_tasks_chains_and_chords_run(worker: Any) -> None:
     assert steps.apply_async().get(timeout=30) == 33
     run = chord([noredis_app.add.s(i, i) for i in range(5)], noredis_app.identity.s())
     assert run.apply_async().get(timeout=30) == [0, 2, 4, 6, 8]
+    monitor = Monitor(noredis_app.app)  # the dashboard's run list, from PostgreSQL
+    listed = monitor.workflow_summaries([wid for wid, _ in monitor.workflow_ids()])
+    assert [r["status"] for r in listed] == ["SUCCESS", "SUCCESS"]
 
 
 def test_a_revoked_task_never_runs(worker: Any, deployment: dict[str, str]) -> None:
