@@ -33,6 +33,7 @@ from flowc.runtime.workflows.handle import WorkflowRun
 if TYPE_CHECKING:  # annotations only: redis-py takes ~70 ms to import
     from flowc.runtime.backend import ResultBackend, WorkflowJoin
     from flowc.runtime.broker import Broker
+    from flowc.runtime.coordination import Coordination
     from flowc.runtime.redis.connection import RedisClient
     from flowc.runtime.worker.settle import Settlement
     from flowc.runtime.workflows.runs import WorkflowRuns
@@ -235,16 +236,42 @@ class App:
 
     @cached_property
     def coordination_url(self) -> str:
-        """The Redis behind what has no port yet (heartbeats, reaper, revocations, rate limits,
-        events, remote control, beat): the broker's when it is Redis, else
-        ``$FLOWC_COORDINATION_URL``, else a Redis result backend's, else the embedded server."""
+        """The Redis behind coordination (heartbeats, revocations, rate limits, events, remote
+        control, beat) and the Redis-only monitoring views: the broker's when it is Redis, else
+        ``$FLOWC_COORDINATION_URL``, else a Redis result backend's, else the embedded server.
+        Empty when coordination lives in a PostgreSQL result backend (no Redis at all)."""
         if transport(self.broker_url) == "redis":
             return self.broker_url
         backend = os.environ.get(RESULT_BACKEND_ENV) or self.conf.result_backend
+        explicit = os.environ.get(COORDINATION_URL_ENV)
+        if explicit:
+            return explicit
+        if backend and transport(backend) == "redis":
+            return backend
+        if backend and transport(backend) == "postgresql":
+            return ""
         from flowc.runtime.redis.embedded import ensure_embedded_url
 
-        return os.environ.get(COORDINATION_URL_ENV) or (
-            backend if backend and transport(backend) == "redis" else ensure_embedded_url())
+        return ensure_embedded_url()
+
+    @cached_property
+    def coordination(self) -> Coordination:
+        """Where workers, beat and the monitoring tools coordinate (``runtime/coordination.py``):
+        the broker's Redis, else the coordination Redis, else (a PostgreSQL result backend and
+        no ``$FLOWC_COORDINATION_URL``) the backend's database."""
+        if not self.coordination_url:
+            from flowc.runtime.sql.backend import PgResultBackend
+            from flowc.runtime.sql.coordination import PgCoordination
+
+            backend = self.backend
+            assert isinstance(backend, PgResultBackend)
+            return PgCoordination(backend.db, self.keys.prefix)
+        from flowc.runtime.redis.broker import RedisBroker
+        from flowc.runtime.redis.coordination import RedisCoordination
+
+        broker = self.broker if transport(self.broker_url) == "redis" else None
+        clock = broker.clock if isinstance(broker, RedisBroker) else None
+        return RedisCoordination(self.broker_client, self.keys, clock)
 
     @cached_property
     def broker_client(self) -> RedisClient:
@@ -253,6 +280,12 @@ class App:
         from flowc.runtime.redis.connection import connect
 
         if transport(self.broker_url) != "redis":  # broker_transport_options are AMQP's
+            if not self.coordination_url:
+                raise ImproperlyConfigured(
+                    "this deployment has no Redis: coordination lives in the PostgreSQL "
+                    "result backend, and this feature still needs Redis",
+                    hint="set FLOWC_COORDINATION_URL=redis://... for it (docs/transports.md, "
+                    "Running without Redis)")
             return connect(self.coordination_url)
         return connect(self.broker_url, transport_options=self.conf.broker_transport_options)
 
@@ -261,7 +294,7 @@ class App:
         """The redis-py client of the result backend (shared with the broker when equal)."""
         from flowc.runtime.redis.connection import connect
 
-        if self.backend_url == self.coordination_url:
+        if self.coordination_url and self.backend_url == self.coordination_url:
             return self.broker_client
         return connect(self.backend_url, transport_options=self.conf.broker_transport_options)
 
@@ -273,11 +306,10 @@ class App:
         """The broker: ``AmqpBroker`` for amqp:// URLs, else ``RedisBroker``."""
         if transport(self.broker_url) == "amqp":
             from flowc.runtime.amqp.broker import AmqpBroker
-            from flowc.runtime.redis.clock import ServerClock
 
             return AmqpBroker(self.broker_url, self.backend.claim_key,
                               self.conf.broker_transport_options,
-                              clock=ServerClock(self.broker_client).now)
+                              clock=self.coordination.now)
         from flowc.runtime.redis.broker import RedisBroker
 
         return RedisBroker(self.broker_client, self.keys,
@@ -353,6 +385,8 @@ class App:
         ports_only = PortSettlement(self.conf, self.wire, broker, backend, join)
         # A join that leaves publishing to workers only because messages are signed keeps the
         # fast path: RedisSettlement hands batches with joins to PortSettlement itself
+        if not isinstance(broker, RedisBroker):
+            return ports_only
         signing_only = self.conf.flowc_workflow_publish == "join" and not is_cluster(
             self.broker_client)
         if isinstance(broker, RedisBroker) and isinstance(backend, RedisResultBackend) \
@@ -442,12 +476,12 @@ class App:
             client = self.__dict__.pop(name, None)
             if client is not None:
                 client.close()
-        for name in ("broker", "backend"):
+        for name in ("broker", "backend", "coordination"):
             port = self.__dict__.get(name)
             if port is not None:
                 port.close()
-        for name in ("broker", "backend", "workflow_join", "settlement", "workflows",
-                     "_plain_routes"):
+        for name in ("broker", "backend", "coordination", "workflow_join", "settlement",
+                     "workflows", "_plain_routes"):
             self.__dict__.pop(name, None)
 
     def prepare_fork(self) -> None:
@@ -600,7 +634,7 @@ class App:
 
         url = self.broker_url if transport(self.broker_url) == "redis" else \
             self.coordination_url  # another broker's adapter raises BrokerUnavailable itself
-        if not self.broker_is_embedded:
+        if not self.broker_is_embedded and url:  # no url: no Redis (PostgreSQL coordination)
             def warn(reason: str, attempt: int, delay_s: float) -> None:
                 logger.warning("cannot reach the broker at %s: %s; trying again in %.1fs",
                                mask_url(url), reason, delay_s)

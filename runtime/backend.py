@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
 from flowc.runtime.broker import Outgoing
 
 if TYPE_CHECKING:
@@ -117,3 +118,30 @@ class WorkflowJoin(Protocol):
     def map_progress(self, workflow_id: str) -> dict[str, tuple[int, int]]:
         """Map node id -> (items done, items in all), for every map that has expanded."""
         ...
+
+    def errbacks(self, workflow_id: str) -> dict[str, dict[str, Any]]:
+        """Every error handler's run record, by its id, decoded."""
+        ...
+
+    def run_ids(self, count: int, offset: int = 0) -> list[tuple[str, float]]:
+        """Runs newest first: ``(id, submitted at)`` (the dashboard's and ``Monitor``'s list)."""
+        ...
+
+    def run_count(self) -> int:
+        """How many runs are listed."""
+        ...
+
+    def summaries(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Per run: ``id``, ``status`` (EXPIRED when gone), ``name``, ``left``, ``nodes``,
+        ``failed_node``, ``params``, ``created``, ``finished``."""
+        ...
+
+
+def run_summary(wid: str, status: str | None, name: str | None, left: Any, nodes: int,
+            failed: str | None, params: Any, created: Any, finished: Any) -> dict[str, Any]:
+    """One run's summary as ``WorkflowJoin.summaries`` returns it (any join's meta fields)."""
+    return {"id": wid, "status": status or "EXPIRED", "name": name,
+            "left": int(left) if left else 0, "nodes": nodes, "failed_node": failed,
+            "params": orjson.loads(params) if params else None,
+            "created": float(created) if created else None,
+            "finished": float(finished) if finished else None}

@@ -28,7 +28,10 @@ from pymemcache.client.base import Client as MemcacheClient
 
 AMQP_HOST = os.environ.get("FLOWC_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 POSTGRES = os.environ.get("FLOWC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-FLOWC_TABLES = ("flowc_values", "flowc_nodes", "flowc_runs", "flowc_keys", "flowc_results")
+FLOWC_TABLES = ("flowc_values", "flowc_nodes", "flowc_runs", "flowc_keys", "flowc_results",
+                "flowc_workers", "flowc_roles", "flowc_queues", "flowc_revoked",
+                "flowc_terminations", "flowc_rate", "flowc_events", "flowc_beat_lease",
+                "flowc_beat_state")
 
 
 REQUIRE = os.environ.get("FLOWC_TEST_REQUIRE_SERVICES") == "1"

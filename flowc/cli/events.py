@@ -26,17 +26,15 @@ def events(app_spec: str | None, broker_url: str | None, since: str | None,
 
     Workers send events when started with -E.
     """
-    from flowc.runtime.redis.events_stream import read_since
-
     app = open_app(app_spec, broker_url)
-    client, key = app.broker_client, app.keys.events()
+    coordination = app.coordination
     last_id = _start_id(since)
     shown = 0
     if not app.conf.worker_send_task_events and last_id == "$" and not as_json:
         click.echo("waiting for events (workers send them when started with -E)", err=True)
     try:
         while count is None or shown < count:
-            last_id, batch = read_since(client, key, last_id, block_ms=1000)
+            last_id, batch = coordination.read_events(last_id, block_ms=1000)
             for event in batch:
                 if types and not any(str(event.get("type", "")).startswith(t) for t in types):
                     continue

@@ -110,6 +110,8 @@ def reach_broker(app: App, *, forever: bool = False) -> None:
     # another broker's adapter fails on connect with BrokerUnavailable itself; its
     # coordination Redis (heartbeats, revocations, events) is the one to wait for here
     url = app.broker_url if transport(app.broker_url) == "redis" else app.coordination_url
+    if not url:  # coordination in the PostgreSQL backend: no Redis to wait for
+        return
 
     def say(reason: str, attempt: int, delay_s: float) -> None:
         click.echo(f"cannot reach the broker at {mask_url(url)}: {reason}; "

@@ -125,8 +125,9 @@ class AmqpBroker:
         self.params.tcp_options = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 3}
         self.claim_key = claim_key
         self.clock = clock or time.time
-        """The clock due times are read on (the coordination Redis's, so that revocations
-        and rate limits stamped there agree); RabbitMQ's TTLs themselves are relative."""
+        """The clock due times are read on (the coordination store's, Redis or PostgreSQL, so
+        that revocations and rate limits stamped there agree); RabbitMQ's TTLs themselves are
+        relative."""
         options = transport_options or {}
         self.quorum = options.get("queue_type") == "quorum"
         self.confirm = bool(options.get("confirm_publish", True))

@@ -20,6 +20,7 @@ from flowc.runtime.redis.broker import RedisBroker
 if TYPE_CHECKING:
     from flowc.runtime.app import App
     from flowc.runtime.beat.entries import ScheduleEntry
+    from flowc.runtime.coordination import BeatState
 
 FIRED_TTL = timedelta(hours=6)
 """How long a fired marker dedups its (entry, due time); at least twice the entry's grace."""
@@ -28,7 +29,7 @@ FIRED_TTL = timedelta(hours=6)
 class EntryPublisher:
     """Publishes the run of an entry due at a time, unless it was published already."""
 
-    def __init__(self, app: App, store: BeatStore) -> None:
+    def __init__(self, app: App, store: BeatState) -> None:
         self.app = app
         self.store = store
 
@@ -57,6 +58,7 @@ class EntryPublisher:
             first_id = app.broker.publish_once(item, marker, run_id, ttl.total_seconds())
             return Published(entry.name, due, first_id or run_id, first_id is None)
         delayed = message.eta is not None and message.eta > app.broker.now()
+        assert isinstance(self.store, BeatStore)  # a Redis broker coordinates on its Redis
         return self.store.publish_once(entry.name, due, item, run_id, ttl, delayed)
 
     def _publish_workflow(self, entry: ScheduleEntry, due: datetime) -> Published:

@@ -29,10 +29,9 @@ from typing import TYPE_CHECKING
 from flowc.runtime.beat.entries import ScheduleEntry
 from flowc.runtime.beat.publish import EntryPublisher
 from flowc.runtime.exceptions import ImproperlyConfigured
-from flowc.runtime.redis.beat_lock import LeaderLock, Lease
+from flowc.runtime.redis.beat_lock import Lease
 from flowc.runtime.redis.beat_store import (
     ALREADY_HANDLED,
-    BeatStore,
     EntryState,
     LeaseLost,
     Published,
@@ -80,8 +79,8 @@ class Beat:
         self.clock = clock
         self.max_loop_interval_s = float(app.conf.beat_max_loop_interval)
         ttl = lock_ttl_s if lock_ttl_s is not None else app.conf.flowc_beat_lock_ttl
-        self.lock = LeaderLock(app.broker_client, app.keys, ttl)
-        self.store = BeatStore(app.broker_client, app.keys)
+        self.lock = app.coordination.beat_lock(ttl)
+        self.store = app.coordination.beat_state()
         self.publisher = EntryPublisher(app, self.store)
         self._stopping = threading.Event()
         self._next_refresh = 0.0
@@ -224,8 +223,8 @@ def private_app(app: App) -> App:
     own connections without touching beat's.
     """
     clone = copy.copy(app)
-    for name in ("broker_client", "backend_client", "broker", "backend", "workflows",
-                 "control"):
+    for name in ("broker_client", "backend_client", "broker", "backend", "coordination",
+                 "workflows", "control"):
         clone.__dict__.pop(name, None)
     return clone
 

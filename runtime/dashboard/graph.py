@@ -36,14 +36,9 @@ def _head(rec: dict[str, Any]) -> dict[str, Any]:
 
 def run_graph(app: App, workflow_id: str) -> dict[str, Any]:
     """Nodes (id, task, task id, call text, successors, errbacks) and errbacks of a run."""
-    keys = app.keys.workflow(workflow_id)
-    pipe = app.broker_client.pipeline(transaction=False)
-    pipe.hgetall(keys[0])
-    pipe.hgetall(keys[5])
-    raw_nodes, raw_errbacks = pipe.execute()
+    join = app.workflow_join
     nodes = {}
-    for key, value in raw_nodes.items():
-        rec = orjson.loads(value)
+    for key, rec in join.records(workflow_id).items():
         head = _head(rec)
         task = str(head.get("task", "?"))
         call_args = ", ".join(p for p in (rec.get("ra", ""), _kw(rec.get("kw", ""))) if p)
@@ -51,16 +46,15 @@ def run_graph(app: App, workflow_id: str) -> dict[str, Any]:
         if (head.get("workflow") or {}).get("expand"):
             first = "item"
         shown = ", ".join(p for p in (first, call_args) if p)
-        nodes[key.decode()] = {
+        nodes[key] = {
             "task": task, "task_id": rec.get("t"), "queue": head.get("queue"),
             "call": f"{task.rsplit('.', 1)[-1]}({_short(shown)})",
             "map": bool((head.get("workflow") or {}).get("expand")),
             "succ": list(rec.get("succ", [])), "errbacks": list(rec.get("le", []))}
     errbacks = {}
-    for key, value in raw_errbacks.items():
-        rec = orjson.loads(value)
+    for key, rec in join.errbacks(workflow_id).items():
         task = str(_head(rec).get("task", "?"))
-        errbacks[key.decode()] = {"task": task, "task_id": rec.get("t"),
+        errbacks[key] = {"task": task, "task_id": rec.get("t"),
                                   "call": f"{task.rsplit('.', 1)[-1]}()"}
     return {"nodes": dict(sorted(nodes.items(), key=lambda kv: _order(kv[0]))),
             "errbacks": errbacks}

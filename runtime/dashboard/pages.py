@@ -100,12 +100,9 @@ def worker_data(dash: Dashboard, node: str) -> dict[str, Any]:
             for reply in client.broadcast(op, destination=[node], timeout_s=INSPECT_TIMEOUT_S):
                 replies.setdefault(reply["worker"], {})[op] = reply.get("ok", reply.get("error"))
     registered: set[str] = set()
-    raw = dash.app.broker_client.pipeline(transaction=False)
     for w in processes:
-        raw.hget(dash.app.keys.worker(w.name), "tasks")
-    for value in raw.execute():
-        if value:
-            registered.update(orjson.loads(value))
+        if w.tasks:
+            registered.update(w.tasks)
     stats = [r["inspect_stats"] for r in replies.values()
              if isinstance(r.get("inspect_stats"), dict)]
     queues = sorted({q for w in processes for q in w.queues})
@@ -258,7 +255,6 @@ def schedules_data(dash: Dashboard) -> dict[str, Any]:
     ``.flow`` files of ``--flow-dir``) with its schedule in words, next fire time and the last
     fire time beat handled (from Redis)."""
     from flowc.runtime.beat.entries import entries_from_app
-    from flowc.runtime.redis.beat_store import BeatStore
 
     problems: list[str] = []
     entries: list[Any] = []
@@ -272,11 +268,10 @@ def schedules_data(dash: Dashboard) -> dict[str, Any]:
         problems += more
     now = dt.datetime.now(dt.UTC)
     try:
-        store = BeatStore(dash.app.broker_client, dash.app.keys)
-        states = store.read([item.name for item in entries])
+        states = dash.app.coordination.beat_state().read([item.name for item in entries])
     except Exception as e:
         states = {}
-        problems.append(f"could not read beat's state from Redis: {e}")
+        problems.append(f"could not read beat's state: {e}")
     rows = []
     for entry in sorted(entries, key=lambda item: item.name):
         state = states.get(entry.name)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime.monitoring.events import format_event
-from flowc.runtime.redis.events_stream import read_since
+from flowc.runtime.monitoring.events_read import decode_entry
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -426,8 +426,8 @@ class Feed:
         self.ready.set()
         while not self._stop.is_set():
             try:
-                self.last_id, batch = read_since(self.app.broker_client, self.app.keys.events(),
-                                                 self.last_id, block_ms=500, count=1000)
+                self.last_id, batch = self.app.coordination.read_events(
+                    self.last_id, block_ms=500, count=1000)
                 for event in batch:
                     self.apply(event)
                 if time.monotonic() >= self._next_sample:
@@ -439,11 +439,9 @@ class Feed:
 
     def _replay(self) -> None:
         """Rebuild from the newest part of the stream: enough entries for ``max_tasks``."""
-        from flowc.runtime.redis.events_stream import iter_range
-
         try:
-            for entry_id, events in iter_range(self.app.broker_client, self.app.keys.events()):
-                for event in events:
+            for entry_id, fields in self.app.coordination.event_entries():
+                for event in decode_entry(fields):
                     self.apply(event)
                 self.last_id = entry_id
         except Exception:

@@ -65,3 +65,19 @@ class RefusingWorkflowJoin:
     def map_progress(self, workflow_id: str) -> dict[str, tuple[int, int]]:
         """Empty: no run is stored."""
         return {}
+
+    def errbacks(self, workflow_id: str) -> dict[str, dict[str, Any]]:
+        """Empty: no run is stored."""
+        return {}
+
+    def run_ids(self, count: int, offset: int = 0) -> list[tuple[str, float]]:
+        """Empty: no run is stored."""
+        return []
+
+    def run_count(self) -> int:
+        """Zero: no run is stored."""
+        return 0
+
+    def summaries(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Empty: no run is stored."""
+        return []

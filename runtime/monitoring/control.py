@@ -9,17 +9,12 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from flowc.runtime import states
 from flowc.runtime.outcome import encode_record, now_iso
 from flowc.runtime.worker.revocations import REVOKED_TTL_S
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
-
-CONTROL_MAXLEN = 1000
-"""Commands kept on the control stream (supervisors read it within a fraction of a second)."""
-
 
 _PROCESS_SUFFIX = re.compile(r"(\.\d+)?\.\d+\.[0-9a-f]{6}$")
 """``.<index>.<pid>.<token>`` (prefork) or ``.<pid>.<token>``: what a process adds to its node."""
@@ -166,7 +161,7 @@ class _RemoteControl:
 
 
 class Control(_RemoteControl):
-    """Cluster-wide control through Redis (``app.control``)."""
+    """Cluster-wide control through the coordination store (``app.control``)."""
 
     def __init__(self, app: App) -> None:
         self.app = app
@@ -181,16 +176,7 @@ class Control(_RemoteControl):
         """
         ids = [task_id] if isinstance(task_id, str) else list(task_id)
         now = self.app.broker.now()  # server time: workers compare it with theirs
-        client = self.app.broker_client
-        pipe = client.pipeline(transaction=False)
-        key = self.app.keys.revoked()
-        pipe.zadd(key, dict.fromkeys(ids, now))
-        pipe.zremrangebyscore(key, "-inf", now - REVOKED_TTL_S)
-        if terminate:
-            pipe.xadd(self.app.keys.control(),
-                      {b"cmd": orjson.dumps({"op": "revoke", "ids": ids, "terminate": True})},
-                      maxlen=CONTROL_MAXLEN, approximate=True)
-        pipe.execute()
+        self.app.coordination.revoke(ids, now, REVOKED_TTL_S, terminate)
         backend = self.app.backend
         for tid in ids:
             record, _ = backend.get(tid)

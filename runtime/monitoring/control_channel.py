@@ -1,23 +1,23 @@
-"""Remote control of workers through Redis: broadcast a command, gather each worker's reply.
+"""Remote control of workers: broadcast a command, gather each worker's reply.
 
-A command is published on the app's control channel (Redis pub/sub, ``Keys.control_channel``)
-as JSON ``{id, op, args, destination, reply_to}``. Every worker process runs a
-``ControlListener`` thread subscribed to it; a process the command is meant for runs the
-handler and RPUSHes ``{worker, ok | error}`` to the reply list ``reply_to`` (it expires after
-``REPLY_TTL_S``). The caller (``ControlClient.broadcast``) knows from PUBLISH's reply how many
-processes heard the command, so it stops waiting as soon as all of them answered, or at the
+A command is broadcast through the coordination store (``Coordination.broadcast``: Redis
+pub/sub on ``Keys.control_channel``, or PostgreSQL NOTIFY) as JSON ``{id, op, args,
+destination, reply_to}``. Every worker process runs a ``ControlListener`` thread subscribed to
+it; a process the command is meant for runs the handler and answers ``{worker, ok | error}``
+to the reply box ``reply_to`` (a Redis list that expires, or a NOTIFY channel). The caller
+(``ControlClient.broadcast``) knows how many processes heard the command (PUBLISH's reply; on
+PostgreSQL the live workers), so it stops waiting as soon as all of them answered, or at the
 timeout.
 
 Pub/sub is fire-and-forget: a worker that is disconnected at that moment misses the command
 (Celery's broadcast has the same property). State that must survive that, such as revocations,
-lives in Redis (``app.control.revoke`` writes the revoked set first).
+lives in the store (``app.control.revoke`` writes the revoked set first).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("flowc.control")
 
-REPLY_TTL_S = 60
-"""Seconds a reply list is kept for a caller that gave up early."""
 POLL_S = 0.5
 """How long the listener waits for a command before doing its periodic work."""
 OPS = ("ping", "inspect_active", "inspect_reserved", "inspect_scheduled", "inspect_registered",
@@ -130,13 +128,6 @@ def _matches(name: str, destination: Sequence[str] | None) -> bool:
     return any(name == d or name.startswith(d + ".") for d in destination)
 
 
-def channel_of(app: App) -> str:
-    """The app's control channel on the database its broker connection uses."""
-    pool = getattr(app.broker_client, "connection_pool", None)  # a cluster has none: db 0
-    db = pool.connection_kwargs.get("db", 0) if pool is not None else 0
-    return app.keys.control_channel(int(db or 0))
-
-
 class ControlListener:
     """A daemon thread that answers control commands for one worker process.
 
@@ -147,7 +138,6 @@ class ControlListener:
     def __init__(self, target: ControlTarget, tick: Callable[[], None] | None = None) -> None:
         self.target = target
         self.tick = tick
-        self.channel = channel_of(target.app)
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self.loop, name="flowc-control", daemon=True)
@@ -171,14 +161,13 @@ class ControlListener:
         while not self._stop.is_set():
             pubsub = None
             try:
-                pubsub = self.target.app.broker_client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(self.channel)
+                pubsub = self.target.app.coordination.subscribe_control()
                 self._ready.set()
                 backoff = 0.5
                 while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=POLL_S)
-                    if message is not None and message.get("type") == "message":
-                        self.answer(message["data"])
+                    data = pubsub.get(POLL_S)
+                    if data is not None:
+                        self.answer(data)
                     if self.tick is not None:
                         self.tick()
             except Exception:
@@ -213,11 +202,7 @@ class ControlListener:
                 logger.warning("control command %s failed: %s", op, e)
                 reply["error"] = f"{type(e).__name__}: {e}"
         if reply_to:
-            client = self.target.app.broker_client
-            pipe = client.pipeline(transaction=False)
-            pipe.rpush(reply_to, orjson.dumps(reply, default=str))
-            pipe.expire(reply_to, REPLY_TTL_S)
-            pipe.execute()
+            self.target.app.coordination.reply_control(reply_to, orjson.dumps(reply, default=str))
 
 
 class ControlClient:
@@ -235,29 +220,23 @@ class ControlClient:
         """
         if op not in OPS:
             raise UnknownCommand(f"unknown control command {op!r}; known: {', '.join(OPS)}")
-        keys = self.app.keys
+        coordination = self.app.coordination
         request_id = uuid.uuid4().hex
-        reply_to = keys.control_reply(request_id) if reply else None
+        reply_to = coordination.reply_box(request_id) if reply else None
         command = {"id": request_id, "op": op, "args": args or {},
                    "destination": list(destination) if destination else None,
                    "reply_to": reply_to}
-        client = self.app.broker_client
-        heard = int(client.publish(channel_of(self.app), orjson.dumps(command)))
-        if reply_to is None or heard == 0:
-            return []
         replies: list[dict[str, Any]] = []
-        answered = 0
-        deadline = time.monotonic() + timeout_s
-        while answered < heard and (limit is None or len(replies) < limit):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            found: Any = client.blpop([reply_to], timeout=max(0.01, left))
-            if found is None:
-                break
-            answered += 1
-            item = orjson.loads(found[1])
-            if not item.get("skip"):
-                replies.append(item)
-        client.delete(reply_to)
+        gathered = coordination.broadcast(orjson.dumps(command), reply_to, timeout_s)
+        try:
+            for found in gathered:
+                item = orjson.loads(found)
+                if not item.get("skip"):
+                    replies.append(item)
+                if limit is not None and len(replies) >= limit:
+                    break
+        finally:
+            close = getattr(gathered, "close", None)
+            if close is not None:
+                close()  # a generator's finally: deletes the reply box
         return sorted(replies, key=lambda r: str(r.get("worker")))

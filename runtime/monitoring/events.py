@@ -93,7 +93,6 @@ class EventSender:
         self.app = app
         self.hostname = hostname
         self.enabled = enabled
-        self.key = app.keys.events()
         self.maxlen = max(1, int(app.conf.flowc_events_maxlen))
         self.host = hostname.encode()
         self.buffer: deque[dict[str, Any] | list[Any]] = deque()
@@ -123,9 +122,8 @@ class EventSender:
         if not buffer:
             return
         batch = [buffer.popleft() for _ in range(len(buffer))]
-        target = pipe if pipe is not None else self.app.broker_client
-        target.xadd(self.key, {EVENT_FIELD: orjson.dumps(batch, default=str),
-                               HOST_FIELD: self.host}, maxlen=self.maxlen, approximate=True)
+        self.app.coordination.add_events(orjson.dumps(batch, default=str), self.host,
+                                         self.maxlen, pipe)
 
     # --- task events --------------------------------------------------------------------------
 

@@ -49,6 +49,8 @@ class WorkerInfo:
     pool: str = ""
     queues: list[str] = field(default_factory=list)
     processed: int = 0
+    tasks: list[str] = field(default_factory=list, repr=False)
+    """The task names it registers (not in ``to_dict``: the dashboard lists them apart)."""
 
     @property
     def node(self) -> str:
@@ -57,7 +59,9 @@ class WorkerInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {**asdict(self), "node": self.node}
+        data = asdict(self)
+        del data["tasks"]
+        return {**data, "node": self.node}
 
 
 @dataclass
@@ -110,31 +114,31 @@ class Monitor:
 
         self.app = app
         self.keys = app.keys
-        self.client = app.broker_client
         self.on_redis = isinstance(app.broker, RedisBroker)
         """False on a broker with queues of its own (RabbitMQ): depths are asked of it."""
+
+    @property
+    def client(self) -> Any:
+        """The broker's Redis, for what only a Redis broker holds (its streams, dead-letter
+        stream, the workflow run index)."""
+        return self.app.broker_client
 
     # --- workers ------------------------------------------------------------------------------
 
     def workers(self, include_lost: bool = True) -> list[WorkerInfo]:
         """Worker processes that beat recently; ``alive`` is False once their hash expired."""
-        now = time.time()
-        self.client.zremrangebyscore(self.keys.workers(), "-inf", now - LOST_SHOWN_S)
-        members: Any = self.client.zrange(self.keys.workers(), 0, -1, withscores=True)
-        pipe = self.client.pipeline(transaction=False)
-        for name, _ in members:
-            pipe.hgetall(self.keys.worker(_s(name)))
         out = []
-        for (name, score), info in zip(members, pipe.execute(), strict=True):
-            data = {_s(k): _s(v) for k, v in info.items()}
-            if not data and not include_lost:
+        for record in self.app.coordination.workers(LOST_SHOWN_S):
+            data = record.fields
+            if not record.alive and not include_lost:
                 continue
             out.append(WorkerInfo(
-                name=_s(name), alive=bool(data), last_seen=float(data.get("ts", score)),
+                name=record.name, alive=record.alive, last_seen=record.last_seen,
                 hostname=data.get("hostname", ""), pid=int(data.get("pid", 0) or 0),
                 pool=data.get("pool", ""),
                 queues=[q for q in data.get("queues", "").split(",") if q],
-                processed=int(data.get("processed", 0) or 0)))
+                processed=int(data.get("processed", 0) or 0),
+                tasks=list(orjson.loads(data["tasks"])) if data.get("tasks") else []))
         return out
 
     # --- queues -------------------------------------------------------------------------------
@@ -142,8 +146,7 @@ class Monitor:
     def queue_names(self) -> list[str]:
         """Every queue a producer or worker declared (on RabbitMQ: every queue a worker
         registered, and the default queue, which producers declare without registering)."""
-        members: Any = self.client.smembers(self.keys.queues())
-        names = {_s(m) for m in members}
+        names = self.app.coordination.queue_names()
         if not self.on_redis:
             names.add(self.app.conf.task_default_queue)
         return sorted(names)
@@ -210,7 +213,10 @@ class Monitor:
         return out
 
     def scheduled(self, queues: list[str] | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Countdown/eta messages waiting in the delayed sets, soonest first."""
+        """Countdown/eta messages waiting in the delayed sets, soonest first (none listed on
+        RabbitMQ: they wait in its TTL queues, which cannot be read without consuming them)."""
+        if not self.on_redis:
+            return []
         names = self.queue_names() if queues is None else queues
         pipe = self.client.pipeline(transaction=False)
         for q in names:
@@ -323,8 +329,8 @@ class Monitor:
         ``{"events": False}`` when no events were sent in the window (events are off).
         """
         now_ms = int(time.time() * 1000)
-        rows: Any = self.client.xrevrange(self.keys.events(), "+", now_ms - int(window_s * 1000),
-                                          count=RATE_MAX_ENTRIES)
+        rows = list(self.app.coordination.event_entries(
+            now_ms - int(window_s * 1000), newest_first=True, count=RATE_MAX_ENTRIES))
         counts: dict[str, int] = {}
         for _, fields in rows:
             count_types(fields, counts)
@@ -340,34 +346,16 @@ class Monitor:
     # --- workflows ----------------------------------------------------------------------------
 
     def workflow_ids(self, count: int = 100, offset: int = 0) -> list[tuple[str, float]]:
-        """The newest workflow runs first: ``(id, submitted at)``."""
-        rows: Any = self.client.zrevrange(self.keys.workflows(), offset, offset + count - 1,
-                                          withscores=True)
-        return [(_s(wid), float(score)) for wid, score in rows]
+        """The newest workflow runs first: ``(id, submitted at)`` (from the workflow join)."""
+        return self.app.workflow_join.run_ids(count, offset)
 
     def workflow_count(self) -> int:
-        """Workflow runs listed (the reaper prunes expired ones: ``workflow_index``)."""
-        return int(self.client.zcard(self.keys.workflows()))
+        """Workflow runs listed (on Redis the reaper prunes expired ones: ``workflow_index``)."""
+        return self.app.workflow_join.run_count()
 
     def workflow_summaries(self, ids: list[str]) -> list[dict[str, Any]]:
         """Status, name and node counts of several runs in one round trip."""
-        pipe = self.client.pipeline(transaction=False)
-        for wid in ids:
-            keys = self.keys.workflow(wid)
-            pipe.hmget(keys[4], "status", "name", "left", "failed_node", "params", "created",
-                       "finished")
-            pipe.hlen(keys[0])
-        replies = pipe.execute()
-        out = []
-        for i, wid in enumerate(ids):
-            status, name, left, failed, params, created, finished = replies[2 * i]
-            out.append({"id": wid, "status": _s(status) if status else "EXPIRED",
-                        "name": _s(name) if name else None,
-                        "left": int(left) if left else 0, "nodes": int(replies[2 * i + 1]),
-                        "failed_node": _s(failed) if failed else None,
-                        "params": orjson.loads(params) if params else None,
-                        "created": _seconds(created), "finished": _seconds(finished)})
-        return out
+        return self.app.workflow_join.summaries(ids)
 
     # --- all at once --------------------------------------------------------------------------
 
@@ -376,8 +364,3 @@ class Monitor:
         return {"workers": [w.to_dict() for w in self.workers()],
                 "queues": [q.to_dict() for q in self.queues()],
                 "dead_letters": self.dead_letter_count(), "rates": self.rates()}
-
-
-def _seconds(raw: Any) -> float | None:
-    """A unix time workflow.lua stored (seconds), or None."""
-    return float(raw) if raw else None

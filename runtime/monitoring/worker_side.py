@@ -262,7 +262,8 @@ class WorkerMonitor(TaskEventHooks):
         return {"pid": info["pid"], "hostname": self.consumer.hostname,
                 "pool": {"implementation": info["pool"], "max-concurrency": concurrency},
                 "queues": list(c.queues), "total": self.consumer.processed,
-                "broker": {"transport": "redis"}, "sw_ident": "flowc",
+                "broker": {"transport": self.app.broker_url.partition("://")[0]},
+                "sw_ident": "flowc",
                 "prefetch_count": int(c.prefetch), "rate_limits": limits,
                 "running": len(self.running), "reserved": len(c.pending),
                 "registered": len(self.app.tasks)}

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import redis
-from flowc.runtime.backend import JoinReply
+from flowc.runtime.backend import JoinReply, run_summary
 from flowc.runtime.broker import Outgoing
 from flowc.runtime.redis import scripts
 from flowc.runtime.redis.connection import check_wait_replicas
@@ -153,6 +153,38 @@ class RedisWorkflowJoin:
         return out
 
     # --- the Redis fast path (runtime/redis/settle.py) ----------------------------------------
+
+    def errbacks(self, workflow_id: str) -> dict[str, dict[str, Any]]:
+        """Every error handler's run record (the ``errbacks`` hash), decoded."""
+        raw = bytes_hash(self.client.hgetall(self.keys(workflow_id)[5]))
+        return {k.decode(): orjson.loads(v) for k, v in raw.items()}
+
+    def run_ids(self, count: int, offset: int = 0) -> list[tuple[str, float]]:
+        """The run index (``Keys.workflows``), newest first."""
+        rows: Any = self.client.zrevrange(self.prefix.workflows(), offset, offset + count - 1,
+                                          withscores=True)
+        return [(_s(wid), float(score)) for wid, score in rows]
+
+    def run_count(self) -> int:
+        """Runs in the index (the reaper prunes expired ones: ``workflow_index.py``)."""
+        return int(self.client.zcard(self.prefix.workflows()))
+
+    def summaries(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Status, name and node counts of several runs in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for wid in ids:
+            keys = self.keys(wid)
+            pipe.hmget(keys[4], "status", "name", "left", "failed_node", "params", "created",
+                       "finished")
+            pipe.hlen(keys[0])
+        replies = pipe.execute()
+        out = []
+        for i, wid in enumerate(ids):
+            status, name, left, failed, params, created, finished = replies[2 * i]
+            out.append(run_summary(wid, _s(status) if status else None, _s(name) if name else None,
+                               left, int(replies[2 * i + 1]), _s(failed) if failed else None,
+                               params, created, finished))
+        return out
 
     def queue(self, pipe: redis.client.Pipeline, op: JoinOp) -> None:
         """Add one operation's EVALSHA to a pipeline (the settle pipeline of a worker)."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import psycopg
-from flowc.runtime.backend import JoinReply
+from flowc.runtime.backend import JoinReply, run_summary
 from flowc.runtime.broker import Outgoing
 from flowc.runtime.sql.backend import Database
 
@@ -478,6 +478,47 @@ class PgWorkflowJoin:
             node_id, _, part = name.rpartition("#")
             if part == "n":
                 out[node_id] = (total - values.get(node_id + "#left", total), total)
+        return out
+
+    def errbacks(self, workflow_id: str) -> dict[str, dict[str, Any]]:
+        """Every error handler's run record (the ``eb:<id>`` values), decoded."""
+        with self.db.pool.connection() as conn:
+            rows = conn.execute("SELECT name, value FROM flowc_values WHERE workflow_id = %s "
+                                "AND name LIKE 'eb:%%'", (workflow_id,)).fetchall()
+        return {str(n)[3:]: orjson.loads(v) for n, v in rows}
+
+    def run_ids(self, count: int, offset: int = 0) -> list[tuple[str, float]]:
+        """Runs not expired, newest first (by their ``created`` meta field)."""
+        with self.db.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT workflow_id, (meta->>'created')::float8 AS created FROM flowc_runs "
+                "WHERE expires_at IS NULL OR expires_at > now() "
+                "ORDER BY created DESC NULLS LAST OFFSET %s LIMIT %s",
+                (offset, count)).fetchall()
+        return [(str(w), float(c or 0.0)) for w, c in rows]
+
+    def run_count(self) -> int:
+        """Runs not expired."""
+        with self.db.pool.connection() as conn:
+            row = conn.execute("SELECT count(*) FROM flowc_runs WHERE expires_at IS NULL "
+                               "OR expires_at > now()").fetchone()
+        return int(row[0]) if row else 0
+
+    def summaries(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Status, name and node counts of several runs in one query."""
+        with self.db.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT r.workflow_id, r.meta, (SELECT count(*) FROM flowc_nodes n "
+                "WHERE n.workflow_id = r.workflow_id) FROM flowc_runs r "
+                "WHERE r.workflow_id = ANY(%s) AND (r.expires_at IS NULL "
+                "OR r.expires_at > now())", (list(ids),)).fetchall()
+        found = {str(w): (meta, int(n)) for w, meta, n in rows}
+        out = []
+        for wid in ids:
+            meta, nodes = found.get(wid, ({}, 0))
+            out.append(run_summary(wid, meta.get("status"), meta.get("name"), meta.get("left"),
+                                   nodes, meta.get("failed_node"), meta.get("params"),
+                                   meta.get("created"), meta.get("finished")))
         return out
 
 

@@ -1,4 +1,5 @@
-"""Worker presence in Redis: a hash per consumer process, kept alive by a pulse process.
+"""Worker presence (``Coordination.beat``): a record per consumer process, kept alive by a
+pulse process.
 
 A hash that expires means its process is gone (killed, frozen, partitioned): the signal the
 redelivery of its unacknowledged messages and the status commands rely on. Two things refresh
@@ -77,10 +78,7 @@ class Heartbeat:
         stop_pulse(self.pulse_pid)
         self.pulse_pid = None
         try:
-            pipe = self.app.broker_client.pipeline(transaction=False)
-            pipe.delete(self.app.keys.worker(self.name))
-            pipe.zrem(self.app.keys.workers(), self.name)
-            pipe.execute()
+            self.app.coordination.leave(self.name)
         except Exception:
             logger.warning("could not remove heartbeat of %s", self.name)
 
@@ -88,14 +86,11 @@ class Heartbeat:
         """Write the presence hash with a TTL of ``flowc_worker_lost_after`` seconds."""
         conf = self.app.conf
         now = self.app.broker.now()  # server time: peers compare it across hosts
-        key = self.app.keys.worker(self.name)
-        pipe = self.app.broker_client.pipeline(transaction=False)
-        pipe.hset(key, mapping={"hostname": socket.gethostname(), "pid": os.getpid(),
-                                "queues": ",".join(self.queues_of()), "pool": self.pool, "ts": now,
-                                "processed": self.processed(), "tasks": self.tasks})
-        pipe.pexpire(key, max(1, int(conf.flowc_worker_lost_after * 1000)))
-        pipe.zadd(self.app.keys.workers(), {self.name: now})
-        pipe.execute()
+        self.app.coordination.beat(
+            self.name, {"hostname": socket.gethostname(), "pid": os.getpid(),
+                        "queues": ",".join(self.queues_of()), "pool": self.pool, "ts": now,
+                        "processed": self.processed(), "tasks": self.tasks},
+            conf.flowc_worker_lost_after, now)
         done = time.monotonic()
         if self.healthy_since is None or self._last_ok is None or \
                 done - self._last_ok > 2 * conf.flowc_heartbeat_interval + 1.0:
@@ -165,15 +160,13 @@ def _pulse(app: App, name: str, parent: int) -> None:
 
 
 def renew(app: App, names: Sequence[str]) -> None:
-    """Renew the heartbeat TTL (and ``workers`` score) of the consumers ``names``; a hash that
+    """Renew the heartbeat TTL (and ``workers`` score) of the consumers ``names``; a record that
     is gone stays gone (its process cleared it, or was declared lost)."""
-    ttl_ms = max(1, int(app.conf.flowc_worker_lost_after * 1000))
-    now = app.broker.now()
-    pipe = app.broker_client.pipeline(transaction=False)  # a forked pulse opens new connections
+    coordination = app.coordination  # a forked pulse's pool opens new connections
+    ttl_s = app.conf.flowc_worker_lost_after
+    now = coordination.now()
     for name in names:
-        pipe.pexpire(app.keys.worker(name), ttl_ms)
-        pipe.zadd(app.keys.workers(), {name: now}, xx=True)
-    pipe.execute()
+        coordination.pulse(name, ttl_s, now)
 
 
 def stopped(pid: int) -> bool:

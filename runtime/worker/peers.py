@@ -9,9 +9,7 @@ for that worker instead of dead-lettering work that can run.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
-
-import orjson
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -33,20 +31,8 @@ class Peers:
         now = time.monotonic()
         if now - self._read_at < CACHE_S:
             return
-        client, keys = self.app.broker_client, self.app.keys
         horizon = self.app.broker.now() - self.app.conf.flowc_worker_lost_after
-        names: Any = client.zrangebyscore(keys.workers(), horizon, "+inf")
-        pipe = client.pipeline(transaction=False)
-        decoded = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
-        for name in decoded:
-            pipe.hmget(keys.worker(name), "queues", "tasks")
-        workers = []
-        for name, (queues, tasks) in zip(decoded, pipe.execute(), strict=True):
-            if queues is None or tasks is None:
-                continue  # expired (lost), or a worker too old to advertise its tasks
-            workers.append((name, set(queues.decode().split(",")),
-                            set(orjson.loads(tasks))))
-        self._workers = workers
+        self._workers = self.app.coordination.peers(horizon)
         self._read_at = now
 
     def who_can_run(self, task: str, queue: str) -> str | None:

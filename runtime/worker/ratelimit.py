@@ -1,11 +1,12 @@
 """Cluster-wide rate limits: ``rate_limit='10/m'`` holds across every worker and process.
 
-Before a rate-limited task starts, its worker asks ``ratelimit.lua`` (GCRA) for a start slot.
+Before a rate-limited task starts, its worker asks the coordination store for a start slot
+(``Coordination.rate_slot``: ``ratelimit.lua`` on Redis, one UPDATE on PostgreSQL; GCRA).
 Slots are evenly spaced, one per ``period / count``. A slot that is due now runs now; a later
 one is reserved for this message, which goes back to the queue's delayed set until then (the
 worker goes on with other tasks) and runs when promoted without asking again. Celery's limit
 is a token bucket per worker process, so N workers start up to N times the rate; here the
-limit is one key in Redis for the whole cluster.
+limit is one key (or row) for the whole cluster.
 
 ``rate_limit_key='store_id'`` keeps one limit per value of that argument (per-tenant APIs).
 """
@@ -46,13 +47,10 @@ class Decision:
 
 
 class RateLimiter:
-    """Asks Redis for start slots; one per worker process."""
+    """Asks the coordination store for start slots; one per worker process."""
 
     def __init__(self, app: App) -> None:
-        from flowc.runtime.redis import scripts  # here: the slot arithmetic below needs no redis
-
         self.app = app
-        self._script = scripts.load(app.broker_client, "ratelimit")
         self._limits: dict[str, RateLimit | None] = {}
         self._step_limits: dict[Any, RateLimit | None] = {}
 
@@ -87,8 +85,7 @@ class RateLimiter:
             if self.app.broker.now() - slot <= LATE_SHARE * guard_s(limit):
                 return None
         key = self.app.keys.rate(task.name, limit_key_value(task, message))
-        wait_ms, _slot = self._script(keys=[key], args=[f"{interval_ms(limit):.3f}"])
-        wait_s = float(wait_ms) / 1000.0
+        wait_s = self.app.coordination.rate_slot(key, interval_ms(limit)) / 1000.0
         if wait_s <= RUN_NOW_S:
             return Decision(0.0, self.app.broker.now())
         return Decision(wait_s, self.app.broker.now() + wait_s)

@@ -35,9 +35,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-from flowc.runtime.workflows.index import IndexPruner
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flowc.runtime.app import App
@@ -64,7 +62,13 @@ class Reaper:
         self.next_orphan_check = time.monotonic() + ORPHAN_CHECK_EVERY_S
         self.next_register = 0.0
         self._queues: list[str] | None = None
-        self.pruner = IndexPruner(app)
+        self.pruner: Any = None
+        """The Redis join's workflow run index (``redis/workflow_index.py``); none without
+        Redis."""
+        if app.coordination_url:
+            from flowc.runtime.redis.workflow_index import IndexPruner  # redis-py: Redis only
+
+            self.pruner = IndexPruner(app.broker_client, app.keys, lambda: app.conf.result_ttl)
         self.returned = 0
         """Messages this process gave back (for logs and tests)."""
 
@@ -78,27 +82,23 @@ class Reaper:
             self.next_reap = now + self.interval_s
             if healthy_s >= self.lost_after_s and self._elected():
                 self.reap_lost()
-                self.pruner.prune()  # the same elected process keeps the run index bounded
+                if self.pruner is not None:  # the elected process keeps the run index bounded
+                    self.pruner.prune()
         if self.held is not None and now >= self.next_orphan_check:
             self.next_orphan_check = now + ORPHAN_CHECK_EVERY_S
             self.reclaim_orphans()
 
     def register_queues(self) -> None:
         """Re-add this process's queues (from its heartbeat hash) to the queue registry."""
-        client = self.app.broker_client
+        coordination = self.app.coordination
         if self._queues is None:
-            raw = client.hget(self.app.keys.worker(self.consumer), "queues")
-            if not raw:
+            self._queues = coordination.worker_queues(self.consumer)
+            if self._queues is None:
                 return  # no heartbeat yet (or not a worker process): try next time
-            text = raw.decode() if isinstance(raw, bytes) else str(raw)
-            self._queues = [q for q in text.split(",") if q]
-        if self._queues:
-            client.sadd(self.app.keys.queues(), *self._queues)
+        coordination.register_queues(self._queues)
 
     def _elected(self) -> bool:
-        ttl_ms = max(1, int(self.interval_s * 1000))
-        return bool(self.app.broker_client.set(self.app.keys.reaper(), self.consumer,
-                                               nx=True, px=ttl_ms))
+        return self.app.coordination.elect("reaper", self.consumer, self.interval_s)
 
     def lost_consumers(self) -> dict[str, list[bytes]]:
         """Consumers on some stream whose heartbeat key is gone, with their streams."""
@@ -106,10 +106,7 @@ class Reaper:
         if not found:
             return {}
         names = list(found)
-        pipe = self.app.broker_client.pipeline(transaction=False)
-        for name in names:
-            pipe.exists(self.app.keys.worker(name))
-        alive = pipe.execute()
+        alive = self.app.coordination.alive(names)
         return {name: found[name] for name, up in zip(names, alive, strict=True) if not up}
 
     def reap_lost(self) -> int:

@@ -1,6 +1,7 @@
-"""Revoked task ids: a sorted set in Redis (scored by time) mirrored in each worker's memory.
+"""Revoked task ids: a set in the coordination store (scored by time; ``Coordination.revoke``)
+mirrored in each worker's memory.
 
-Workers refresh their copy with one ZRANGEBYSCORE of new entries each promotion tick, so a
+Workers refresh their copy with one read of new entries each promotion tick, so a
 revoke reaches every worker within a fraction of a second at no per-task cost.
 """
 
@@ -26,9 +27,7 @@ class RevokedCache:
     def refresh(self) -> None:
         """Pull revocations newer than the last refresh."""
         now = self.app.broker.now()
-        key = self.app.keys.revoked()
-        new = self.app.broker_client.zrangebyscore(key, self.since, "+inf")
-        self.ids.update(i.decode() if isinstance(i, bytes) else str(i) for i in new)
+        self.ids.update(self.app.coordination.revoked_since(self.since))
         self.since = now - 1.0
 
     def contains(self, task_id: str) -> bool:

@@ -23,9 +23,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import orjson
 from flowc.runtime import states
 from flowc.runtime.exceptions import TimeLimitExceeded, WorkerLostError
 from flowc.runtime.execute import Outcome
@@ -59,7 +58,8 @@ class PoolWatchdog:
         self.name_of = name_of
         self.doomed: dict[int, tuple[str, Running]] = {}
         self.next_control = 0.0
-        self.control_id = f"{int(time.time() * 1000)}-0"
+        self.control_id: str | None = None
+        """Where this supervisor is in the terminate commands (None: from now on)."""
         self.terminate_ids: dict[str, float] = {}
         self.next_pulse = 0.0
 
@@ -107,27 +107,18 @@ class PoolWatchdog:
             logger.debug("could not renew the pool processes' heartbeats: %s", e)
 
     def _read_control(self) -> None:
-        reply: Any = self.app.broker_client.xread({self.app.keys.control(): self.control_id},
-                                                  count=100)
+        self.control_id, ids = self.app.coordination.terminations(self.control_id)
         now = time.monotonic()
         self.terminate_ids = {k: v for k, v in self.terminate_ids.items() if v > now}
-        for _, entries in reply or ():
-            for entry_id, fields in entries:
-                self.control_id = entry_id.decode()
-                command = orjson.loads(fields.get(b"cmd", b"{}"))
-                if command.get("op") == "revoke" and command.get("terminate"):
-                    for task_id in command.get("ids", []):
-                        self.terminate_ids[str(task_id)] = now + 60.0
+        for task_id in ids:
+            self.terminate_ids[task_id] = now + 60.0
 
     # --- a child is gone ----------------------------------------------------------------------
 
     def child_exited(self, index: int, pid: int, killed_for: str | None) -> None:
         """Clear the child's presence; settle its task if we killed it or it acked early."""
         name = self.name_of(index, pid)
-        pipe = self.app.broker_client.pipeline(transaction=False)
-        pipe.delete(self.app.keys.worker(name))
-        pipe.zrem(self.app.keys.workers(), name)
-        pipe.execute()
+        self.app.coordination.leave(name)
         doomed = self.doomed.pop(pid, None)
         running = doomed[1] if doomed else self.slots.read(index)
         self.slots.reset(index)

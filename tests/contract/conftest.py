@@ -4,6 +4,7 @@ test classes (tests/contract/test_*.py). A new adapter adds a parameter here.
 - ``redis``: Redis broker, backend and join.
 - ``amqp``: RabbitMQ broker (a vhost per run) with a Redis backend and join.
 - ``postgresql``: PostgreSQL backend and join (a schema per run) with a RabbitMQ broker.
+- ``postgresql`` is also the no-Redis ``Coordination`` adapter (``coordination_app``).
 - ``memcached``: Memcached backend (a server per run) with a Redis broker. It holds no
   workflow runs: the join contract runs on ``JOIN_ADAPTERS`` only, and proves instead that
   ``JOINLESS`` adapters refuse a run at submit.
@@ -85,6 +86,19 @@ def adapter_app(adapter_apps: AppFactory) -> App:
 def join_adapter_app(request: pytest.FixtureRequest, redis_url: str,
                      redis_client: redis.Redis) -> Iterator[App]:
     """An App on an adapter whose result backend holds workflow runs (emptied storage)."""
+    with _apps(_settings(request, redis_url)) as build:
+        yield build()
+
+
+COORDINATION_ADAPTERS = {"redis": "redis", "postgresql": "postgresql"}
+"""Coordination adapters and the transport settings that select them: the broker's Redis, and
+the PostgreSQL backend's database (RabbitMQ broker, no Redis)."""
+
+
+@pytest.fixture(params=list(COORDINATION_ADAPTERS))
+def coordination_app(request: pytest.FixtureRequest, redis_url: str,
+                     redis_client: redis.Redis) -> Iterator[App]:
+    """An App whose ``coordination`` is the parameter's adapter (emptied storage)."""
     with _apps(_settings(request, redis_url)) as build:
         yield build()
 

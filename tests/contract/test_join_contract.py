@@ -207,6 +207,16 @@ class TestWorkflowJoinContract:
         records = japp.workflow_join.records(run.workflow_id)
         assert records["n0"]["succ"] == ["n1"] and records["n1"]["succ"] == []
 
+    def test_runs_are_listed_newest_first_with_their_summaries(self, japp: App) -> None:
+        older = submit(japp, chain(japp.tasks["inc"].s(1), japp.tasks["inc"].s()))
+        newer = submit(japp, japp.tasks["inc"].s(1) | japp.tasks["inc"].s())
+        join = japp.workflow_join
+        assert [wid for wid, _ in join.run_ids(10)] == [newer.workflow_id, older.workflow_id]
+        assert join.run_count() == 2
+        [summary, gone] = join.summaries([older.workflow_id, "no-such-run"])
+        assert (summary["status"], summary["nodes"], summary["left"]) == ("RUNNING", 2, 2)
+        assert gone["status"] == "EXPIRED"
+
 
 REFUSAL = ("the Memcached result backend cannot hold workflow runs: use Redis or PostgreSQL "
            "as result_backend")

@@ -1,8 +1,9 @@
 """A real ``flowc worker`` on RabbitMQ with PostgreSQL results: tasks, chains, chords, failures
 and a killed worker's task run again.
 
-Heartbeats, revocations and remote control still use Redis (``FLOWC_COORDINATION_URL``, the
-session's test database here; docs/transports.md lists what is not ported yet).
+Coordination (heartbeats, revocations, remote control) is kept in Redis here with
+``FLOWC_COORDINATION_URL`` (the session's test database); ``test_no_redis.py`` runs the same
+deployment with coordination in PostgreSQL and no Redis at all.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def transports(memcached_url: str, redis_url: str, redis_client: redis.Redis,
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     sample_app.app.close()
-    for name in ("broker_url", "backend_url", "coordination_url", "broker_client"):
+    for name in ("broker_url", "backend_url", "coordination_url", "broker_client", "coordination"):
         sample_app.app.__dict__.pop(name, None)
     yield env
     sample_app.app.close()

@@ -45,7 +45,7 @@ def amqp_app(cluster: Cluster, amqp_url: str, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("FLOWC_BROKER_URL", amqp_url)
     monkeypatch.setenv("FLOWC_COORDINATION_URL", cluster.server.url)
     app = ra.app
-    cached = ("broker_url", "backend_url", "coordination_url", "broker_client")
+    cached = ("broker_url", "backend_url", "coordination_url", "broker_client", "coordination")
     app.close()
     for name in cached:
         app.__dict__.pop(name, None)

@@ -19,8 +19,8 @@ messages, the worker publishes them)."""
 
 def use_publish_mode(app: App, mode: str, request: pytest.FixtureRequest) -> None:
     """Set ``flowc_workflow_publish`` to ``mode``, or move ``app`` (on the test Redis) to the
-    session's RabbitMQ vhost and PostgreSQL schema, emptied, keeping the Redis for what has no
-    port yet (heartbeats, revocations, events)."""
+    session's RabbitMQ vhost and PostgreSQL schema, emptied, with no Redis at all (coordination
+    in PostgreSQL too)."""
     if mode != RABBITMQ_POSTGRESQL:
         app.conf.flowc_workflow_publish = mode  # type: ignore[assignment]
         return
@@ -29,9 +29,12 @@ def use_publish_mode(app: App, mode: str, request: pytest.FixtureRequest) -> Non
     monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
     empty_vhost(amqp_url, [app.conf.task_default_queue])
     empty_schema(pg_url)
-    monkeypatch.setenv("FLOWC_COORDINATION_URL", app.broker_url)
+    # no Redis for coordination either: heartbeats, revocations and events go to PostgreSQL,
+    # and a fallback to an embedded server would fail (nothing listens at port 1)
+    monkeypatch.delenv("FLOWC_COORDINATION_URL", raising=False)
+    monkeypatch.setenv("FLOWC_EMBEDDED_URL", "redis://127.0.0.1:1/0")
     app.close()
-    for name in ("broker_url", "backend_url", "coordination_url", "broker_client"):
+    for name in ("broker_url", "backend_url", "coordination_url", "broker_client", "coordination"):
         app.__dict__.pop(name, None)
     app.conf.broker_url = amqp_url
     app.conf.result_backend = pg_url

@@ -159,9 +159,8 @@ def test_apps_on_different_databases_of_one_server_never_hear_each_others_comman
 
 
 def test_a_stopped_listener_is_no_longer_subscribed_when_stop_returns(two_workers):
-    from flowc.runtime.monitoring.control_channel import channel_of
 
     app, _, monitors = two_workers
     monitors[0].stop()
-    [(_, listeners)] = app.broker_client.pubsub_numsub(channel_of(app))
+    [(_, listeners)] = app.broker_client.pubsub_numsub(app.coordination.channel())
     assert listeners == 1

@@ -7,10 +7,14 @@ import time
 import redis
 from flowc.compiler.canvas.primitives import chain
 from flowc.runtime.app import App
-from flowc.runtime.workflows.index import IndexPruner
+from flowc.runtime.redis.workflow_index import IndexPruner
 
 from tests.runtime.support import BackgroundConsumer, add_arithmetic_tasks
 from tests.waiting import wait_until
+
+
+def _pruner(app: App, batch: int = 500) -> IndexPruner:
+    return IndexPruner(app.broker_client, app.keys, lambda: app.conf.result_ttl, batch)
 
 
 def _index(app: App, client: redis.Redis) -> set[str]:
@@ -32,7 +36,7 @@ def test_a_finished_run_whose_keys_expired_leaves_the_index_and_a_running_one_st
     meta = app.keys.workflow(finished.workflow_id)[4]
     wait_until(lambda: not redis_client.exists(meta), 10, "the finished run's keys to expire")
 
-    removed = IndexPruner(app).prune(now=time.time() + 5)
+    removed = _pruner(app).prune(now=time.time() + 5)
 
     assert removed == 1
     assert _index(app, redis_client) == {running.workflow_id}
@@ -45,7 +49,7 @@ def test_old_running_runs_do_not_stop_the_pruning_of_expired_runs_behind_them(
         redis_client.zadd(index, {f"alive-{i}": 100 + i})
         redis_client.hset(app.keys.workflow(f"alive-{i}")[4], "status", "RUNNING")
     redis_client.zadd(index, {"expired": 200, "recent": time.time()})
-    pruner = IndexPruner(app, batch=2)
+    pruner = _pruner(app, batch=2)
 
     removed = [pruner.prune(), pruner.prune()]
 
@@ -57,5 +61,5 @@ def test_nothing_is_pruned_when_results_never_expire(app: App, redis_client: red
     app.conf.result_expires = None
     redis_client.zadd(app.keys.workflows(), {"gone-long-ago": 1})
 
-    assert IndexPruner(app).prune() == 0
+    assert _pruner(app).prune() == 0
     assert _index(app, redis_client) == {"gone-long-ago"}

@@ -12,10 +12,10 @@ stay listed; a cursor walks past them so they never block the pruning of later o
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-if TYPE_CHECKING:
-    from flowc.runtime.app import App
+import redis
+from flowc.runtime.redis.keys import Keys
 
 PRUNE_BATCH = 500
 """Index entries checked per call (one ZRANGEBYSCORE, one pipeline of EXISTS, one ZREM)."""
@@ -24,19 +24,23 @@ PRUNE_BATCH = 500
 class IndexPruner:
     """Removes expired runs from the workflow index, ``PRUNE_BATCH`` entries per call."""
 
-    def __init__(self, app: App, batch: int = PRUNE_BATCH) -> None:
-        self.app = app
+    def __init__(self, client: redis.Redis, keys: Keys, result_ttl: Callable[[], float | None],
+                 batch: int = PRUNE_BATCH) -> None:
+        self.client = client
+        self.keys = keys
+        self.result_ttl = result_ttl
+        """Read at each prune (the setting may change while the process runs)."""
         self.batch = batch
         self.offset = 0
         """Old entries still alive (running) seen so far in this walk: skipped next time."""
 
     def prune(self, now: float | None = None) -> int:
         """Check the next batch of old entries; return how many were removed."""
-        ttl = self.app.conf.result_ttl
+        ttl = self.result_ttl()
         if not ttl:
             return 0  # results never expire: neither do runs
-        client = self.app.broker_client
-        index = self.app.keys.workflows()
+        client = self.client
+        index = self.keys.workflows()
         cutoff = (time.time() if now is None else now) - float(ttl)
         ids: list[bytes] = client.zrangebyscore(  # type: ignore[assignment]
             index, "-inf", cutoff, start=self.offset, num=self.batch)
@@ -45,7 +49,7 @@ class IndexPruner:
             return 0
         pipe = client.pipeline(transaction=False)
         for wid in ids:
-            pipe.exists(self.app.keys.workflow(wid.decode())[4])  # the run's meta hash
+            pipe.exists(self.keys.workflow(wid.decode())[4])  # the run's meta hash
         gone = [wid for wid, alive in zip(ids, pipe.execute(), strict=True) if not alive]
         if gone:
             client.zrem(index, *gone)
