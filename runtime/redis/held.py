@@ -58,6 +58,15 @@ class HeldConnection:
     def __init__(self, client: redis.Redis) -> None:
         self.pool = client.connection_pool
         self.local = threading.local()
+        self.errors = getattr(self.pool.connection_kwargs.get("retry"), "errors", None)
+        """The client's count of commands that met a dropped connection (``CountingRetry``):
+        commands re-sent here count too, so a consumer learns a claim's reply may be lost."""
+
+    def _dropped(self, conn: Any) -> None:
+        """The link dropped under a command that may have run: disconnect, and count it."""
+        conn.disconnect()
+        if self.errors is not None:
+            self.errors.n += 1
 
     def _connection(self) -> Any:
         conn = getattr(self.local, "conn", None)
@@ -80,7 +89,7 @@ class HeldConnection:
                     return conn.read_response()
                 return conn.read_response(timeout=timeout)
             except (RedisConnectionError, RedisTimeoutError):
-                conn.disconnect()
+                self._dropped(conn)
                 if attempt == RETRY_ATTEMPTS:
                     raise
                 time.sleep(min(RETRY_CAP_S, RETRY_BASE_S * 2 ** attempt))
@@ -109,7 +118,7 @@ class HeldConnection:
                     raise error
                 return reply
             except (RedisConnectionError, RedisTimeoutError):
-                conn.disconnect()
+                self._dropped(conn)
                 if attempt == RETRY_ATTEMPTS:
                     raise
                 time.sleep(min(RETRY_CAP_S, RETRY_BASE_S * 2 ** attempt))
@@ -136,7 +145,7 @@ class HeldConnection:
                         replies.append(e)
                 return replies
             except (RedisConnectionError, RedisTimeoutError):
-                conn.disconnect()
+                self._dropped(conn)
                 if attempt == RETRY_ATTEMPTS:
                     raise
                 time.sleep(min(RETRY_CAP_S, RETRY_BASE_S * 2 ** attempt))
