@@ -250,6 +250,12 @@ def parse_value(text: str) -> ast.Expr:
     return expr
 
 
+def nesting_hint() -> str:
+    """The hint of every F120 about nesting, in .flow and YAML alike."""
+    return (f"flowc allows {MAX_NESTING} levels of (), [] and {{}} (in YAML, of mappings and "
+            "lists); name inner results (r = ...) or split the flow into flows")
+
+
 def nesting_error(text: str) -> Diagnostic | None:
     """F120 at the first bracket nested deeper than ``MAX_NESTING``, or None (strings and
     comments skipped; a mismatched bracket is left to the parser)."""
@@ -263,9 +269,7 @@ def nesting_error(text: str) -> Diagnostic | None:
                 col = m.start() - text.rfind("\n", 0, m.start())
                 return Diagnostic(
                     "F120", f"nested more than {MAX_NESTING} levels deep", ast.Span(
-                        line, col, line, col + 1),
-                    f"flowc allows {MAX_NESTING} levels of (), [] and {{}}; name inner results "
-                    "(r = ...) or split the flow into flows")
+                        line, col, line, col + 1), nesting_hint())
         elif c in ")]}":
             depth = max(depth - 1, 0)
     return None

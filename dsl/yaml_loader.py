@@ -15,7 +15,7 @@ import yaml
 from flowc.dsl import ast
 from flowc.dsl.diagnostics import Diagnostic, did_you_mean_hint
 from flowc.dsl.literals import DURATION_HINT, DURATION_RE, parse_duration
-from flowc.dsl.parser import ParseError
+from flowc.dsl.parser import MAX_NESTING, ParseError, nesting_hint
 from flowc.dsl.yaml_values import ValueBudgetExceeded, ValueReader, span_of
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -44,7 +44,9 @@ def load_yaml_with_diagnostics(
     """Load without raising: the Module (None if the YAML does not parse) and diagnostics."""
     del filename
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_NestingLoader)
+    except _TooDeep as e:
+        return None, [too_deep(e.span)]
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -52,6 +54,9 @@ def load_yaml_with_diagnostics(
         return None, [Diagnostic("F117", message, ast.Span(line, col, line, col + 1))]
     except (yaml.YAMLError, RecursionError) as e:
         return None, [Diagnostic("F117", f"invalid YAML: {e}", ast.Span(1, 1, 1, 2))]
+    deep = _aliased_too_deep(root)
+    if deep is not None:
+        return None, [too_deep(span_of(deep))]
     reader = _Reader()
     try:
         module = reader.module(root)
@@ -61,6 +66,91 @@ def load_yaml_with_diagnostics(
         too_big = "the document is nested too deeply or too large (anchors expanded)"
         return None, [Diagnostic("F120", too_big, span_of(root) if root else ast.NO_SPAN)]
     return module, reader.diagnostics
+
+
+class _TooDeep(Exception):
+    """Internal: a mapping or list nested deeper than ``MAX_NESTING``; ``span`` is where."""
+
+    def __init__(self, span: ast.Span) -> None:
+        super().__init__(span)
+        self.span = span
+
+
+class _NestingLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing mappings and lists nested deeper than ``MAX_NESTING``.
+
+    PyYAML's composer recurses once a level, so a deep document would end in RecursionError
+    (reported nowhere in particular); this stops at the node that goes too deep instead.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_sequence_node(self, anchor: Any) -> SequenceNode:
+        self._enter()
+        try:
+            return super().compose_sequence_node(anchor)
+        finally:
+            self._depth -= 1
+
+    def compose_mapping_node(self, anchor: Any) -> MappingNode:
+        self._enter()
+        try:
+            return super().compose_mapping_node(anchor)
+        finally:
+            self._depth -= 1
+
+    def _enter(self) -> None:
+        self._depth += 1
+        if self._depth > MAX_NESTING:
+            mark = self.peek_event().start_mark
+            line, col = mark.line + 1, mark.column + 1
+            raise _TooDeep(ast.Span(line, col, line, col + 1))
+
+
+def too_deep(span: ast.Span) -> Diagnostic:
+    """F120 at ``span``, the mapping or list that goes past the nesting limit."""
+    return Diagnostic("F120", f"nested more than {MAX_NESTING} levels deep", span, nesting_hint())
+
+
+def _aliased_too_deep(root: Node | None) -> Node | None:
+    """The first node deeper than ``MAX_NESTING`` once aliases are followed, or None.
+
+    The composer counts levels as written; an alias (``*a``) puts a whole anchored node at
+    the alias's depth. Depths are computed once a node (iteratively, memoised by node, so a
+    document of many aliases costs what its nodes cost), then the deepest path is walked
+    down from the root to the level past the limit.
+    """
+    if root is None:
+        return None
+    height: dict[int, int] = {}  # id(node) -> levels of collections from it down (scalar: 0)
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in height:
+            continue
+        kids = _children(node)
+        if expanded:
+            height[id(node)] = 1 + max((height[id(k)] for k in kids), default=0)
+        elif isinstance(node, ScalarNode):
+            height[id(node)] = 0
+        else:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in height)
+    if height[id(root)] <= MAX_NESTING:
+        return None
+    for _ in range(MAX_NESTING):  # down the deepest path to the level past the limit
+        root = max(_children(root), key=lambda k: height[id(k)])
+    return root
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [v for pair in node.value for v in pair]
+    return []
 
 
 class _Reader(ValueReader):
