@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -103,6 +104,22 @@ def best(fn: object, runs: int = 3) -> float:
     return min(times)
 
 
+def best_cpu(fn: object, runs: int = 5) -> float:
+    """The best of ``runs`` CPU times (user + system) of ``fn()`` in this process: on a
+    loaded machine wall time measures the other processes too."""
+    times = []
+    for _ in range(runs):
+        start = _cpu_seconds()
+        fn()  # type: ignore[operator]
+        times.append(_cpu_seconds() - start)
+    return min(times)
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 TARGET_S = 1.0
 """Issue 6: ``flowc check`` of a generated 10,000-node flow in under 1 s."""
 IN_PROCESS_TARGET_S = 0.5
@@ -131,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         assert not errors, errors[:3]
         parse_s = best(lambda: parse_with_diagnostics(text))
         check_s = best(lambda: check(load(path)))
+        check_cpu_s = best_cpu(lambda: check(load(path)))
         cli_s = cli_seconds(path)
         startup_s = startup_seconds()
         wide = Path(tmp) / "wide.flow"
@@ -150,13 +168,15 @@ def main(argv: list[str] | None = None) -> None:
         "loadavg_after": loadavg(), "finished": time.strftime("%F %T %Z"),
         "nodes": args.nodes, "lines": lines, "kib": len(text) / 1024,
         "parse_s": parse_s, "parse_lines_per_s": lines / parse_s,
-        "check_in_process_s": check_s, "check_cli_s": cli_s, "cli_startup_s": startup_s,
+        "check_in_process_s": check_s, "check_in_process_cpu_s": check_cpu_s,
+        "check_cli_s": cli_s, "cli_startup_s": startup_s,
         "compact_check_in_process_s": wide_s, "compact_check_cli_s": wide_cli_s,
         "target_s": TARGET_S, "met": cli_s < TARGET_S and check_s < TARGET_S,
     })
     print(f"flow: {args.nodes} nodes, {lines} lines, {len(text) / 1024:.0f} KiB")
     print(f"parse:             {parse_s * 1000:7.0f} ms  ({lines / parse_s:,.0f} lines/s)")
     print(f"check in-process:  {check_s * 1000:7.0f} ms  (parse, resolve, lower, all checks)")
+    print(f"  CPU time:        {check_cpu_s * 1000:7.0f} ms  (best of 5)")
     print(f"flowc check (CLI): {cli_s * 1000:7.0f} ms  (including interpreter start-up)")
     print(f"  of which start-up and imports: {startup_s * 1000:.0f} ms")
     print(f"compact flow, {args.nodes} nodes from one comprehension (lowering and checks):")
@@ -192,6 +212,9 @@ def write_report(data: dict, out_dir: Path) -> None:  # type: ignore[type-arg]
         f"| `check` in-process (parse, resolve, lower, all checks) | "
         f"{data['check_in_process_s'] * 1000:.0f} | < 500 ms (issue 17) | "
         f"{'met' if data['check_in_process_s'] < IN_PROCESS_TARGET_S else '**not met**'} |",
+        f"| the same, CPU time (user + system, best of 5) | "
+        f"{data['check_in_process_cpu_s'] * 1000:.0f} | < 500 ms (issue 17) | "
+        f"{'met' if data['check_in_process_cpu_s'] < IN_PROCESS_TARGET_S else '**not met**'} |",
         f"| `flowc check` CLI | {data['check_cli_s'] * 1000:.0f} | < 1,000 ms | "
         f"{ok(data['check_cli_s'])} |",
         f"| of which Python start-up and imports (`import flowc.cli.check, examples.tasks`) | "
@@ -215,11 +238,14 @@ def _chain_rows(chain: dict[str, float]) -> list[str]:
     if not chain:
         return []
     met = chain["wall_s"] <= CHAIN_TARGET_S and chain["max_rss_mb"] <= CHAIN_TARGET_MB
+    cpu_met = chain["cpu_s"] <= CHAIN_TARGET_S and chain["max_rss_mb"] <= CHAIN_TARGET_MB
     return [
         f"| {chain['steps']:,.0f}-step chain ({chain['mb']:.1f} MB, one flow), `flowc check` CLI "
         f"(one run; {chain['cpu_s']:.2f} s CPU, **{chain['max_rss_mb']:.0f} MB** peak RSS) | "
         f"{chain['wall_s'] * 1000:.0f} | <= 3,000 ms and <= 300 MB | "
-        f"{'met' if met else '**not met**'} |"]
+        f"{'met' if met else '**not met**'} |",
+        f"| the same, CPU time (user + system) | {chain['cpu_s'] * 1000:.0f} | <= 3,000 ms and "
+        f"<= 300 MB | {'met' if cpu_met else '**not met**'} |"]
 
 
 if __name__ == "__main__":

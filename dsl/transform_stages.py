@@ -42,13 +42,16 @@ class StageRules(RuleBase):
         call: _CallSite = children[1] if immutable else first
         last = children[-1]
         options: tuple[ast.Option, ...] = last if type(last) is tuple else ()
-        start = first.line if immutable else call.span.line
-        start_col = first.column if immutable else call.span.col
-        end = options[-1].span if options else call.span
+        if immutable or options:
+            start = first.line if immutable else call.span.line
+            start_col = first.column if immutable else call.span.col
+            end = options[-1].span if options else call.span
+            span = _Span(start, start_col, end.end_line, end.end_col)
+        else:
+            span = call.span  # a bare call (most steps): the same span, not a copy
         return ast.Call(
             _intern(str(call.name)), call.args.args, call.args.kwargs, options, immutable,
-            name_span=token_span(call.name),
-            span=_Span(start, start_col, end.end_line, end.end_col),
+            name_span=token_span(call.name), span=span,
         )
 
     def call(self, children: list[Any]) -> _CallSite:

@@ -93,6 +93,12 @@ class ArgumentBinder:
     def check_types(self, call: ast.Call, task: str, sig: inspect.Signature,
                     items: list[Item], keywords: dict[str, Item]) -> None:
         """Literal arguments (as written, no names) against simple annotations (F305)."""
+        if not keywords:
+            for item in items:
+                if item.kind == "lit":
+                    break
+            else:
+                return  # only results (a chain step): nothing to check, no plan to look up
         key = (task, len(items), frozenset(keywords))
         if key not in self._plans:
             self._plans[key] = _plan(sig, items, keywords)

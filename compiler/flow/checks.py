@@ -170,16 +170,18 @@ def _names_in(stage: ast.Node, params: set[str], assigned: Mapping[str, object],
 
 
 def _refs(node: ast.Node, bound: frozenset[str]) -> Iterator[tuple[ast.Ref, frozenset[str]]]:
-    """Every ``Ref`` under ``node`` with the loop variables bound where it stands."""
-    if isinstance(node, ast.Ref):
-        yield node, bound
-        return
-    if isinstance(node, ast.Comprehension):
-        yield from _refs(node.iterable, bound)
-        yield from _refs(node.item, bound | {node.var})
-        return
-    for child in child_nodes(node):
-        yield from _refs(child, bound)
+    """Every ``Ref`` under ``node`` (in source order) with the loop variables bound where it
+    stands. A loop, not recursion: one generator, however long or deep the flow."""
+    stack: list[tuple[ast.Node, frozenset[str]]] = [(node, bound)]
+    while stack:
+        node, bound = stack.pop()
+        if isinstance(node, ast.Ref):
+            yield node, bound
+        elif isinstance(node, ast.Comprehension):
+            stack.append((node.item, bound | {node.var}))
+            stack.append((node.iterable, bound))
+        else:
+            stack.extend((child, bound) for child in reversed(child_nodes(node)))
 
 
 def check_trigger(s: ast.Schedule) -> list[Diagnostic]:

@@ -80,6 +80,8 @@ def result_list(expr: ast.Expr, results: Container[str]) -> bool:
 def child_nodes(node: ast.Node) -> tuple[ast.Node, ...]:
     """The direct children of an expression or stage (a fast, typed ``ast.children``)."""
     if isinstance(node, ast.Call):
+        if not (node.args or node.kwargs or node.options):
+            return ()  # most chain steps
         return (*node.args, *(k.value for k in node.kwargs), *(o.value for o in node.options))
     if isinstance(node, ast.Chain):
         return node.steps
