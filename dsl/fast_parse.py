@@ -35,9 +35,11 @@ from lark.parsers.lalr_analysis import Shift
 
 OPENERS = frozenset(("_LPAR", "_LSQB", "_LBRACE"))
 CLOSERS = frozenset(("_RPAR", "_RSQB", "_RBRACE"))
-ARROW_KIND = "_ARROW"
-ARROW = Token(ARROW_KIND, "->")
-"""The token every ``->`` shares in the fast loop (see ``_run``; position unknown)."""
+SHARED_TOKENS = {"_ARROW": Token("_ARROW", "->"), "_LPAR": Token("_LPAR", "(")}
+"""Tokens whose position no rule reads (an arrow; an opening parenthesis, whose rules take
+their span from the name before it and the closing one): one token each for the whole text in
+the fast loop, instead of one a step (a 350,000-step chain kept every arrow until its last
+stage was parsed). test_fast_parse compares every span with lark's."""
 WHITESPACE = "WS"
 """flow.lark's ignored whitespace terminal."""
 
@@ -177,6 +179,7 @@ def _run(t: FastTables, text: str, start: str, max_depth: int) -> FastResult:
     # tokens and the LALR shift/reduce steps), and every call saved is time saved. Lines are
     # lexed once per distinct text (a long flow repeats its lines: ``    -> step()``).
     actions, keywords, ignore = t.actions, t.keywords, t.ignore
+    shared = SHARED_TOKENS
     lex = _line_lexer(t)
     cache: dict[str, tuple[tuple[str, str, int, int], ...]] = {}
     new_token = Token
@@ -210,11 +213,8 @@ def _run(t: FastTables, text: str, start: str, max_depth: int) -> FastResult:
                     raise _GiveUp
             elif kind not in row:
                 raise _GiveUp
-            if kind == ARROW_KIND:
-                # No rule reads an arrow's position: one shared token instead of one per
-                # step (a 350,000-step chain kept them all until its last stage was parsed).
-                token = ARROW
-            else:
+            token = shared.get(kind)
+            if token is None:
                 # lark.Token(kind, value, start, line, col, line, end col, end), without the
                 # two Python-level calls of Token.__new__ (a third of the lexing time).
                 token = new_str(Token, value)
@@ -225,14 +225,14 @@ def _run(t: FastTables, text: str, start: str, max_depth: int) -> FastResult:
                 token.column = begin + 1
                 token.end_column = end + 1
                 token.end_pos = line_start + end
-                if kind in OPENERS:
-                    depth += 1
-                    if depth > deepest:
-                        deepest = depth
-                        if depth > max_depth:
-                            raise _GiveUp
-                elif kind in CLOSERS:
-                    depth -= 1
+            if kind in OPENERS:
+                depth += 1
+                if depth > deepest:
+                    deepest = depth
+                    if depth > max_depth:
+                        raise _GiveUp
+            elif kind in CLOSERS:
+                depth -= 1
             while True:
                 action = row[kind]
                 if isinstance(action, int):
