@@ -24,9 +24,11 @@ class CelerySide(DelaySide):
 
     name = NAME
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, backend: str | None = None, ready_url: str | None = None) -> None:
         self.url = url
-        self.app = celery_app.make_app(url)
+        self.backend = backend
+        self.ready_url = ready_url or url  # transports.py: a Redis beside a RabbitMQ broker
+        self.app = celery_app.make_app(url, backend)
         self.task = self.app.tasks[celery_app.TASK_NAME]
 
     # --- producing -----------------------------------------------------------------------------
@@ -54,7 +56,11 @@ class CelerySide(DelaySide):
         return DelaySide.pool_cmd(
             [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "-l", "WARNING"], pool)
     def worker_env(self) -> dict[str, str]:
-        return {"BENCH_REDIS_URL": self.url}
+        env = {"BENCH_REDIS_URL": self.ready_url}
+        if self.ready_url != self.url or self.backend:
+            env["BENCH_BROKER_URL"] = self.url
+            env["BENCH_BACKEND_URL"] = self.backend or self.url
+        return env
 
     def ready_time(self, client: redis.Redis, expected_processes: int,
                    seen: dict[bytes, float]) -> float | None:

@@ -22,9 +22,12 @@ class FlowcSide(DelaySide):
 
     name = NAME
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, backend: str | None = None,
+                 coordination: str | None = None) -> None:
         self.url = url
-        self.app = flowc_app.make_app(url)
+        self.backend = backend or url
+        self.coordination = coordination  # transports.py: the Redis of heartbeats on RabbitMQ
+        self.app = flowc_app.make_app(url, backend)
         self.task = self.app.tasks[flowc_app.TASK_NAME]
 
     # --- producing -----------------------------------------------------------------------------
@@ -60,8 +63,11 @@ class FlowcSide(DelaySide):
         return DelaySide.pool_cmd(
             [sys.executable, "-m", "flowc", "worker", "-A", "flowc_app", "-l", "WARNING"], pool)
     def worker_env(self) -> dict[str, str]:
-        return {"FLOWC_BROKER_URL": self.url, "FLOWC_RESULT_BACKEND": self.url,
-                "BENCH_REDIS_URL": self.url}
+        env = {"FLOWC_BROKER_URL": self.url, "FLOWC_RESULT_BACKEND": self.backend,
+               "BENCH_REDIS_URL": self.url}
+        if self.coordination:
+            env["FLOWC_COORDINATION_URL"] = self.coordination
+        return env
 
     def ready_time(self, client: redis.Redis, expected_processes: int,
                    seen: dict[bytes, float]) -> float | None:

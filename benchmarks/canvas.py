@@ -66,13 +66,16 @@ class FlowcCanvas:
     name = "flowc"
     extra_workloads: tuple[str, ...] = ()
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, backend: str | None = None,
+                 coordination: str | None = None) -> None:
         import flowc_canvas_app
 
         from flowc import chain, chord, group
 
         self.url = url
-        self.app = flowc_canvas_app.make_app(url)
+        self.backend = backend or url
+        self.coordination = coordination  # transports.py: the Redis of heartbeats on RabbitMQ
+        self.app = flowc_canvas_app.make_app(url, backend)
         t = self.app.tasks
         self.noop, self.inc, self.tsum, self.stamp = (t["cb.noop"], t["cb.inc"], t["cb.tsum"],
                                                       t["cb.stamp"])
@@ -83,8 +86,11 @@ class FlowcCanvas:
                 "WARNING"]
 
     def worker_env(self) -> dict[str, str]:
-        return {"FLOWC_BROKER_URL": self.url, "FLOWC_RESULT_BACKEND": self.url,
-                "BENCH_REDIS_URL": self.url}
+        env = {"FLOWC_BROKER_URL": self.url, "FLOWC_RESULT_BACKEND": self.backend,
+               "BENCH_REDIS_URL": self.url}
+        if self.coordination:
+            env["FLOWC_COORDINATION_URL"] = self.coordination
+        return env
 
     def ready(self, client: redis.Redis) -> bool:
         """Every prefork child has written its first heartbeat."""
@@ -115,13 +121,15 @@ class CeleryCanvas:
     name = "celery"
     extra_workloads: tuple[str, ...] = ()
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, backend: str | None = None, ready_url: str | None = None) -> None:
         import celery_canvas_app
         from celery import chain, chord, group
 
         self.url = url
+        self.backend = backend
+        self.ready_url = ready_url or url  # transports.py: a Redis beside a RabbitMQ broker
         self.mod = celery_canvas_app
-        self.app = celery_canvas_app.make_app(url)
+        self.app = celery_canvas_app.make_app(url, backend)
         t = self.app.tasks
         self.noop, self.inc, self.tsum, self.stamp = (t["cb.noop"], t["cb.inc"], t["cb.tsum"],
                                                       t["cb.stamp"])
@@ -132,7 +140,11 @@ class CeleryCanvas:
                 "WARNING"]
 
     def worker_env(self) -> dict[str, str]:
-        return {"BENCH_REDIS_URL": self.url}
+        env = {"BENCH_REDIS_URL": self.ready_url}
+        if self.ready_url != self.url or self.backend:
+            env["BENCH_BROKER_URL"] = self.url
+            env["BENCH_BACKEND_URL"] = self.backend or self.url
+        return env
 
     def ready(self, client: redis.Redis) -> bool:
         return bool(client.get(self.mod.READY_KEY))

@@ -20,9 +20,9 @@ READY_KEY = "bench:celery:ready"
 URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def make_app(url: str) -> Celery:
+def make_app(url: str, backend: str | None = None) -> Celery:
     """A Celery app on ``url`` (broker and result backend) with the no-op task registered."""
-    app = Celery("bench", broker=url, backend=url)
+    app = Celery("bench", broker=url, backend=backend or url)
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -37,7 +37,9 @@ def make_app(url: str) -> Celery:
     return app
 
 
-app = make_app(URL)
+# benchmarks/transports.py: a RabbitMQ broker and a Redis or database result backend; the ready
+# mark still goes to the Redis of $BENCH_REDIS_URL
+app = make_app(os.environ.get("BENCH_BROKER_URL", URL), os.environ.get("BENCH_BACKEND_URL"))
 
 
 @worker_ready.connect

@@ -16,8 +16,8 @@ URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 READY_KEY = "bench:celery:ready"
 
 
-def make_app(url: str) -> Celery:
-    app = Celery("canvasbench", broker=url, backend=url)
+def make_app(url: str, backend: str | None = None) -> Celery:
+    app = Celery("canvasbench", broker=url, backend=backend or url)
     app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"],
                     broker_connection_retry_on_startup=True)
 
@@ -42,7 +42,9 @@ def make_app(url: str) -> Celery:
     return app
 
 
-app = make_app(URL)
+# benchmarks/transports.py: a RabbitMQ broker and a Redis or database result backend; the ready
+# mark still goes to the Redis of $BENCH_REDIS_URL
+app = make_app(os.environ.get("BENCH_BROKER_URL", URL), os.environ.get("BENCH_BACKEND_URL"))
 
 
 @worker_ready.connect

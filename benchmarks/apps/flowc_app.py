@@ -13,9 +13,10 @@ from flowc import App
 TASK_NAME = "bench.noop"
 
 
-def make_app(url: str) -> App:
-    """An App on ``url`` (broker and result backend) with the no-op task registered."""
-    app = App("bench", broker=url, backend=url)
+def make_app(url: str, backend: str | None = None) -> App:
+    """An App on ``url`` (broker, and result backend unless ``backend`` is given) with the no-op
+    task registered."""
+    app = App("bench", broker=url, backend=backend or url)
     if os.environ.get("BENCH_SIGNING_KEY"):  # the cost of signing (docs/reliability.md)
         app.conf.flowc_signing_key = os.environ["BENCH_SIGNING_KEY"]
 

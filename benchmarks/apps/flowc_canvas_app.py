@@ -13,8 +13,8 @@ from flowc import App
 URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def make_app(url: str) -> App:
-    app = App("canvasbench", broker=url, backend=url)
+def make_app(url: str, backend: str | None = None) -> App:
+    app = App("canvasbench", broker=url, backend=backend or url)
 
     @app.task(name="cb.noop")
     def noop(x=None):
