@@ -454,7 +454,8 @@ def write_report(data: dict[str, Any], out_dir: Path) -> None:
         f"Command: `{data['command']}`: {len(runs)} runs, system order alternating phase by "
         f"phase (flowc first in runs 1, 3, ...; Celery first in runs 2, 4, ...); drain of "
         f"{cfg['tasks']:,} tasks; {cfg['latency']} round trips on the `rabbitmq` column, "
-        f"{cfg['latency_pg']} on `postgresql` (Celery's database backend polls: a read, then one every 0.5 s); "
+        f"{cfg['latency_pg']} on `postgresql` (Celery's database backend polls: a read, "
+        "then one every 0.5 s); "
         f"{cfg['reps']} timed chord-1000 and chain-100 after {cfg['canvas_warmup']} untimed "
         "chain-100. Each cell lists the runs in order.",
         "",

@@ -117,6 +117,10 @@ class _Link:
 class AmqpBroker:
     """``Broker`` on RabbitMQ >= 3.8 through pika's blocking connection."""
 
+    ACKS_WITHOUT_ROUND_TRIP = True
+    """``basic.ack`` needs no reply: the worker early-acks a lone delivery before running it
+    (``Consumer.before_start``), so the publisher's confirm does not wait for the result."""
+
     def __init__(self, url: str, claim_key: ClaimKey | None = None,
                  transport_options: dict[str, Any] | None = None,
                  clock: Callable[[], float] | None = None) -> None:

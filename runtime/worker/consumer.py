@@ -63,6 +63,8 @@ class Consumer:
         """The worker's node name (``-n``), what ``self.request.hostname`` and STARTED show."""
         self.accept = app.conf.accepted()
         self.settler = Settler(app.settlement)
+        self.ack_alone_now = bool(getattr(app.broker, "ACKS_WITHOUT_ROUND_TRIP", False))
+        """Early-ack a lone delivery before its task runs (AMQP: an ack is one frame, no reply)."""
         self.revoked = RevokedCache(app)
         self.peers = Peers(app, consumer)
         self.stopping = False
@@ -382,7 +384,13 @@ class Consumer:
         self.hooks.started(task, message)
         self.running.add(delivery.entry_id)
         if not self.acks_late(task, message):
-            self.settler.ack(delivery)
+            if self.ack_alone_now and not self.pending:
+                # RabbitMQ confirms a message to its publisher once a consumer has acked it
+                # (or once it is on disk): acked now, a waiting delay() returns while the task
+                # runs instead of after its result is stored. A batch's acks still go together.
+                self.app.broker.ack([delivery])
+            else:
+                self.settler.ack(delivery)
         if self.app.conf.task_track_started or task.options.get("track_started"):
             self.settler.state(message.id, encode_record(
                 {"status": states.STARTED, "worker": self.name, "task_id": message.id,
