@@ -13,6 +13,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from flowc.runtime.exceptions import ImproperlyConfigured
+from flowc.runtime.signing import unwrap_with, wrap_with
 
 CERT_SCHEME = b"x"
 """The scheme byte of a certificate-signed body (``runtime/signing.py`` has the layout)."""
@@ -56,6 +57,14 @@ class CertificateSigner:
         except InvalidSignature:
             return False
         return True
+
+    def wrap(self, tag: bytes, payload: bytes) -> bytes:
+        """The signed body of ``payload``."""
+        return wrap_with(self, tag, payload)
+
+    def unwrap(self, body: bytes) -> tuple[bytes, bytes]:
+        """(inner tag, payload) of a body that verifies; raises BadSignature."""
+        return unwrap_with(self, body)
 
 
 def _digest(name: str) -> hashes.HashAlgorithm:

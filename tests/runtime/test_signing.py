@@ -4,6 +4,9 @@ payload, the content tag or the signature fails verification."""
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
+import struct
 from pathlib import Path
 
 import orjson
@@ -76,6 +79,40 @@ def test_resign_moves_a_verified_message_to_the_current_key_and_keeps_a_forged_o
         rotated.resign(tampered(old_body), SIGNED_TAG)
     forced, tag = rotated.resign(tampered(old_body), SIGNED_TAG, force=True)
     assert rotated.open(forced, tag)["args"] == [6]
+
+
+@pytest.mark.parametrize("secret", [SECRET, "k" * 64, "a-secret-longer-than-one-block-" * 4])
+def test_the_signature_is_hmac_sha256_of_scheme_tag_and_payload(secret: str) -> None:
+    # The prepared-state fast path writes exactly the documented layout: scheme, tag,
+    # signature length, key id, HMAC-SHA256(key, scheme + tag + payload), payload
+    body, tag = wire(flowc_signing_key=secret).seal(ENVELOPE)
+    assert tag == SIGNED_TAG
+    key_id = hashlib.sha256(secret.encode()).digest()[:4]
+    payload = orjson.dumps(ENVELOPE)
+    mac = hmac.digest(secret.encode(), b"hj" + payload, "sha256")
+    assert body == b"hj" + struct.pack(">H", 36) + key_id + mac + payload
+
+
+def test_a_changed_header_byte_is_refused() -> None:
+    w = wire(flowc_signing_key=SECRET)
+    body, tag = w.seal(ENVELOPE)
+    for index, forged in ((2, b"\x01"), (3, b"\x25"), (4, b"X"), (7, b"X")):
+        # the signature length and the key id select the key and the bytes compared
+        with pytest.raises(Rejected, match="^bad signature"):
+            w.open(body[:index] + forged + body[index + 1:], tag)
+    with pytest.raises(Rejected, match="^bad signature$"):
+        w.open(body[:40], tag)  # the payload cut off
+    with pytest.raises(Rejected, match="^bad signature$"):
+        w.open(body[:39] + bytes([body[39] ^ 1]) + body[40:], tag)  # the MAC's last byte
+
+
+def test_a_message_signed_with_an_old_accepted_key_verifies_under_that_key() -> None:
+    # A worker tries the key the message names, not each accepted key in turn
+    body, tag = wire(flowc_signing_key=SECRET).seal(ENVELOPE)
+    rotated = wire(flowc_signing_key=NEW_SECRET, flowc_signing_keys_accepted=[SECRET])
+    assert rotated.open(body, tag) == ENVELOPE
+    with pytest.raises(Rejected, match="^bad signature$"):
+        rotated.open(tampered(body), tag)
 
 
 def test_a_short_shared_secret_is_refused_with_how_to_make_one() -> None:
