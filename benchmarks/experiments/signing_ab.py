@@ -4,7 +4,7 @@
 
     python benchmarks/experiments/signing_ab.py \\
         --tree before=/venvs/main/bin/python --tree after=/venvs/branch/bin/python \\
-        --rounds 10 --tasks 10000 --icount
+        --rounds 10 --tasks 10000 --icount --worker-icount 2000
 
 Each ``--tree`` is a Python whose ``flowc`` is the tree to measure (a venv with it installed
 editable). Worker CPU is ``signing_cost.py``'s measure (the solo pool's consume loop run
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -57,9 +58,31 @@ def child_ops(op: str, n: int) -> None:
         fn()
 
 
-def instructions(python: str, op: str, n: int) -> int:
+def child_loop(url: str, mode: str, n: int, consume: bool) -> None:
+    """Queue ``n`` no-ops, then (``consume``) drain them with the solo pool's loop in-process:
+    under callgrind, the difference of the two is the worker's instructions per task."""
+    sys.path[:0] = [str(BENCH), str(BENCH / "apps")]
+    import flowc_app
+    from flowc.runtime.worker.consumer import Consumer
+    from signing_cost import KEY
+
+    if mode == "hmac":
+        os.environ["BENCH_SIGNING_KEY"] = KEY
+    app = flowc_app.make_app(url)
+    app.broker_client.flushdb()
+    task = app.tasks[flowc_app.TASK_NAME]
+    for i in range(n):
+        task.delay(i)
+    consumer = Consumer(app, ["celery"], f"signing-ab-{mode}@bench")
+    app.broker.declare(["celery"])
+    while consume and consumer.processed < n:
+        consumer.run_once()
+    app.close()
+
+
+def instructions(python: str, *child: str) -> int:
     out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                          python, __file__, "--child-ops", op, str(n)],
+                          python, __file__, *child],
                          capture_output=True, text=True, check=True).stderr
     return int(out.split("Collected : ")[1].split()[0])
 
@@ -71,14 +94,20 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--icount", action="store_true")
     parser.add_argument("--icount-n", type=int, default=2000)
+    parser.add_argument("--worker-icount", type=int, default=0, metavar="N",
+                        help="callgrind instructions per task of the consume loop over N no-ops")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--child-cpu", nargs=3, metavar=("URL", "MODE", "N"))
     parser.add_argument("--child-ops", nargs=2, metavar=("OP", "N"))
+    parser.add_argument("--child-loop", nargs=4, metavar=("URL", "MODE", "N", "CONSUME"))
     args = parser.parse_args()
     if args.child_cpu:
         return child_cpu(args.child_cpu[0], args.child_cpu[1], int(args.child_cpu[2]))
     if args.child_ops:
         return child_ops(args.child_ops[0], int(args.child_ops[1]))
+    if args.child_loop:
+        url, mode, n, consume = args.child_loop
+        return child_loop(url, mode, int(n), consume == "1")
     sys.path.insert(0, str(BENCH))
     from bench_common import RedisServer
 
@@ -87,9 +116,9 @@ def main() -> None:
     if args.icount:
         counts: dict[str, dict[str, float]] = {}
         for label, python in trees.items():
-            base = instructions(python, "none", args.icount_n)
-            counts[label] = {op: (instructions(python, op, args.icount_n) - base)
-                             / args.icount_n for op in OPS}
+            base = instructions(python, "--child-ops", "none", str(args.icount_n))
+            counts[label] = {op: (instructions(python, "--child-ops", op, str(args.icount_n))
+                                  - base) / args.icount_n for op in OPS}
             print(label, {op: round(v) for op, v in counts[label].items()}, flush=True)
         data["instructions_per_op"] = counts
     cells = [(t, m) for t in trees for m in MODES]
@@ -97,6 +126,16 @@ def main() -> None:
     server = RedisServer()
     server.start()
     try:
+        if args.worker_icount:
+            loop: dict[str, float] = {}
+            for label, mode in cells:
+                queued, drained = (instructions(trees[label], "--child-loop", server.next_url(),
+                                                mode, str(args.worker_icount), c)
+                                   for c in ("0", "1"))
+                loop[f"{label}/{mode}"] = (drained - queued) / args.worker_icount
+                print(label, mode, f"{loop[f'{label}/{mode}']:,.0f} instructions per task",
+                      flush=True)
+            data["worker_instructions_per_task"] = loop
         for r in range(args.rounds):
             order = cells[r % len(cells):] + cells[:r % len(cells)]
             for label, mode in order[::-1] if r % 2 else order:
@@ -108,7 +147,7 @@ def main() -> None:
     finally:
         server.stop()
     summary = {}
-    for label in trees:
+    for label in trees if args.rounds else ():
         u, h = samples[f"{label}/unsigned"], samples[f"{label}/hmac"]
         summary[label] = {"unsigned_min": min(u), "hmac_min": min(h),
                           "unsigned_median": statistics.median(u),
