@@ -160,6 +160,15 @@ def test_detach_prints_the_workflow_id_and_returns(worker: str) -> None:
         app.close()
 
 
+def _as_foreground_job() -> None:
+    """In the child, before exec: SIGINT's default action, as for a terminal's foreground job.
+
+    A process inherits an ignored SIGINT (a shell starts background jobs so, e.g. a suite run
+    with ``&``), and Python then never raises KeyboardInterrupt: Ctrl-C would not reach it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_revokes_the_run(redis_url: str, redis_client: Any, process_reaper: Any,
                                 tmp_path: Path) -> None:
     # Given a run whose step waits on a queue no worker consumes
@@ -170,7 +179,7 @@ def test_ctrl_c_revokes_the_run(redis_url: str, redis_client: Any, process_reape
         [sys.executable, "-m", "flowc", "run", str(path), "--broker", redis_url, "--json",
          "--workers", "0"],  # wait for a worker of our own: none comes
         cwd=ROOT, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        stderr=subprocess.PIPE, text=True, preexec_fn=_as_foreground_job)
     # wait until the run is submitted and `flowc run` watches it, however slow start-up is
     wait_until(lambda: redis_client.zcard("flowc:workflows"), 30, "the run to be submitted")
     wait_until(lambda: clients_in(redis_client, "hgetall"), 10, "flowc run to read the run")
