@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import functools
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -24,8 +25,10 @@ from typing import Any
 import psutil
 import pytest
 import redis
+from flowc.runtime.redis import embedded
 from flowc.runtime.redis.connection import connect
 from flowc.runtime.redis.embedded import EmbeddedServer
+from flowc.runtime.redis.rendezvous import HOME_ENV
 
 from tests.transports import (  # noqa: F401  (session fixtures, shared)
     amqp_url,
@@ -83,6 +86,25 @@ def _restore_process_env() -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_embedded_home() -> Iterator[str]:
+    """The session's own home for the shared embedded server (rendezvous, socket, data), so a
+    test run neither joins the user's server nor another run's, nor leaves queued data behind.
+    Its children inherit it through the environment."""
+    home = tempfile.mkdtemp(prefix="flowc-test-home-", dir="/tmp")  # short: a socket lives in it
+    saved = os.environ.get(HOME_ENV)
+    os.environ[HOME_ENV] = home
+    try:
+        yield home
+    finally:
+        embedded.stop_shared()  # one this very process started, before its home goes
+        if saved is None:
+            os.environ.pop(HOME_ENV, None)
+        else:
+            os.environ[HOME_ENV] = saved
+        shutil.rmtree(home, ignore_errors=True)
 
 
 KINDS = {"unit", "redis", "process", "browser", "chaos", *SERVICE_FIXTURES.values()}

@@ -100,9 +100,14 @@ def reach_broker(app: App, *, forever: bool = False) -> None:
 
     Gives up after :data:`REACH_TIMEOUT_S` with ``BrokerUnavailable`` (one line, with the
     fix); ``forever`` (the worker, like Celery's) keeps trying until the server appears.
-    An embedded server is started by this process and needs no check.
+    The embedded server needs no wait: this process started it or found it answering, and
+    if it stopped since (the process that started it exited), it is started again here.
     """
+    url = app.broker_url  # resolved first: that is what tells whether it is the embedded one
     if app.broker_is_embedded:
+        from flowc.runtime.redis.embedded import revive_shared
+
+        revive_shared(url)
         return
     from flowc.runtime.app import transport
     from flowc.runtime.redis.connection import mask_url, wait_for_broker

@@ -31,6 +31,7 @@ from flowc.cli.workers import WorkerProcesses, app_module
 from flowc.compiler.ir import Workflow
 from flowc.runtime.app import BROKER_URL_ENV, App
 from flowc.runtime.project import Loaded
+from flowc.runtime.redis.embedded import host_quietly
 
 POLL_S = 0.1
 PROGRESS_EVERY_S = 5.0
@@ -189,6 +190,8 @@ def run(file: Path, flow: str | None, params: tuple[str, ...], params_json: str 
     values = params_from(params, params_json)
     if broker:
         os.environ[BROKER_URL_ENV] = broker
+    if worker_count != 0:
+        host_quietly()  # an embedded server it starts gets the workers it starts too
     loaded, wf = compile_or_exit(file, flow, values)
     app = loaded.app
     if app is None:

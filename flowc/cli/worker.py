@@ -9,6 +9,7 @@ import click
 from flowc.cli.loading import load_app
 from flowc.cli.options import app_option, broker_option, reach_broker, use_broker
 from flowc.runtime.redis.connection import mask_url
+from flowc.runtime.redis.embedded import host_quietly
 from flowc.runtime.worker.main import POOLS, Worker, WorkerOptions, configure_logging, queues_from
 
 
@@ -48,6 +49,7 @@ def worker(app_spec: str, broker_url: str | None, queues: str, concurrency: int 
         raise click.UsageError("--autoscale, --max-tasks-per-child and --max-memory-per-child "
                                "apply to pool processes: use them with -P prefork")
     use_broker(broker_url)  # over the App's own broker_url, here and in child processes
+    host_quietly()  # with no broker configured, hosting the embedded server is its job
     app = load_app(app_spec)  # first, so a setup_logging receiver it connects is honoured
     configure_logging(loglevel)
     reach_broker(app, forever=True)  # like Celery's worker: wait for the server, saying so

@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import ctypes
 import importlib.util
+import logging
 import os
 import queue
 import shutil
@@ -29,9 +30,12 @@ from typing import Literal
 
 from flowc.dsl.errors import FlowcError
 from flowc.runtime.redis.rendezvous import (
+    MAX_SUN_PATH,
+    SOCKET_NAME,
     clear_rendezvous,
     read_rendezvous,
     rendezvous_lock,
+    shared_home,
     write_rendezvous,
 )
 from flowc.runtime.redis.socket_ping import ping as _ping
@@ -41,10 +45,17 @@ __all__ = [
     "EMBEDDED_URL_ENV",
     "EmbeddedServer",
     "EmbeddedServerError",
+    "SharedServerKeeper",
     "ensure_embedded_url",
     "find_server_binary",
+    "host_quietly",
     "remove_stale_dirs",
+    "revive_shared",
+    "shared_data_dir",
+    "stop_shared",
 ]
+
+logger = logging.getLogger("flowc.embedded")
 
 #: Environment variable through which a process hands its embedded server to its children.
 EMBEDDED_URL_ENV = "FLOWC_EMBEDDED_URL"
@@ -52,11 +63,12 @@ EMBEDDED_URL_ENV = "FLOWC_EMBEDDED_URL"
 Prefer = Literal["auto", "redis", "valkey"]
 
 _PR_SET_PDEATHSIG = 1
-_SOCKET_NAME = "redis.sock"
+_SOCKET_NAME = SOCKET_NAME
 _LOG_NAME = "server.log"
 _OWNER_NAME = "owner"  # "<pid> <start time>" of the process that made the dir, for stale cleanup
+_SERVER_PID_NAME = "server.pid"  # "<pid> <start time>" of the server on a caller's directory
 _DIR_PREFIX = "flowc-redis-"
-_MAX_SUN_PATH = 100  # AF_UNIX path limit is 108 on Linux, 104 on macOS; keep a margin.
+_MAX_SUN_PATH = MAX_SUN_PATH
 
 
 class EmbeddedServerError(FlowcError):
@@ -229,6 +241,7 @@ class EmbeddedServer:
         binary: str | None = None,
         appendonly: bool = False,
         data_dir: str | os.PathLike[str] | None = None,
+        directory: str | os.PathLike[str] | None = None,
         config: Mapping[str, str] | None = None,
         start_timeout: float = 10.0,
     ) -> None:
@@ -236,15 +249,21 @@ class EmbeddedServer:
         self.appendonly = appendonly
         self.start_timeout = start_timeout
         self._extra_config = dict(config or {})
-        base = tempfile.gettempdir()
-        if len(os.path.join(base, "flowc-redis-xxxxxxxx", _SOCKET_NAME)) > _MAX_SUN_PATH:
-            base = "/tmp"  # A deep $TMPDIR would overflow the AF_UNIX path limit.
-        remove_stale_dirs(base)
-        self._tmpdir: str | None = tempfile.mkdtemp(prefix=_DIR_PREFIX, dir=base)  # 0700
-        Path(self._tmpdir, _OWNER_NAME).write_text(_process_identity(os.getpid()) or "")
-        self.socket_path = os.path.join(self._tmpdir, _SOCKET_NAME)
-        self.log_path = os.path.join(self._tmpdir, _LOG_NAME)
-        self.data_dir = os.path.abspath(data_dir) if data_dir is not None else self._tmpdir
+        self._owns_directory = directory is None
+        if directory is None:
+            base = tempfile.gettempdir()
+            if len(os.path.join(base, "flowc-redis-xxxxxxxx", _SOCKET_NAME)) > _MAX_SUN_PATH:
+                base = "/tmp"  # A deep $TMPDIR would overflow the AF_UNIX path limit.
+            remove_stale_dirs(base)
+            self.directory = tempfile.mkdtemp(prefix=_DIR_PREFIX, dir=base)  # 0700
+            Path(self.directory, _OWNER_NAME).write_text(_process_identity(os.getpid()) or "")
+        else:
+            self.directory = os.path.abspath(directory)
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        self._stopped = False
+        self.socket_path = os.path.join(self.directory, _SOCKET_NAME)
+        self.log_path = os.path.join(self.directory, _LOG_NAME)
+        self.data_dir = os.path.abspath(data_dir) if data_dir is not None else self.directory
         os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
         self._owner_pid = os.getpid()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -290,11 +309,13 @@ class EmbeddedServer:
 
     def start(self) -> EmbeddedServer:
         """Spawn the server and wait (bounded) until it answers PING on its socket."""
-        if self._tmpdir is None:
+        if self._stopped:
             raise EmbeddedServerError("this embedded server was stopped; create a new one")
         if self.running:
             return self
-        conf = os.path.join(self._tmpdir, "redis.conf")
+        if not self._owns_directory:
+            self._wait_previous_server_gone()
+        conf = os.path.join(self.directory, "redis.conf")
         Path(conf).write_text(self._config_text())
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
@@ -311,8 +332,29 @@ class EmbeddedServer:
                     close_fds=True,
                 )
             )
+        if not self._owns_directory:  # The next server on this directory waits for this one.
+            Path(self.directory, _SERVER_PID_NAME).write_text(
+                _process_identity(self._proc.pid) or "")
         self._wait_ready()
         return self
+
+    def _wait_previous_server_gone(self) -> None:
+        """Wait (bounded) until the last server started on this directory has exited.
+
+        One whose owner was SIGKILLed is still flushing its AOF on its way out (PDEATHSIG);
+        two servers must never write the same data directory.
+        """
+        try:
+            previous = Path(self.directory, _SERVER_PID_NAME).read_text()
+        except OSError:
+            return
+        deadline = time.monotonic() + self.start_timeout
+        while _owner_alive(previous):
+            if time.monotonic() > deadline:
+                raise EmbeddedServerError(
+                    f"a server (pid {previous.split()[0]}) still runs on {self.directory}; "
+                    "stop it, or use another directory")
+            time.sleep(0.01)
 
     def _wait_ready(self) -> None:
         """Poll PING over the socket until it answers, the process dies, or time runs out."""
@@ -375,9 +417,15 @@ class EmbeddedServer:
             self._proc = None
             return
         self._terminate()
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._owns_directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            return
+        for name in (_SOCKET_NAME, _SERVER_PID_NAME, "redis.conf"):  # The data and log stay.
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.directory, name))
 
     def __enter__(self) -> EmbeddedServer:
         return self.start()
@@ -395,19 +443,57 @@ class EmbeddedServer:
 
 
 # The process-wide shared server. This is deliberate global state: "no broker configured" means
-# one server per process *tree* (the CLI or App() and every worker process it spawns must talk to
-# the same Redis), and its lifetime is the starting process's lifetime; atexit + PDEATHSIG enforce
-# that, and FLOWC_EMBEDDED_URL hands it to children, which never stop it.
+# one server per user (the CLI or App() and every worker process it spawns must talk to the same
+# Redis); its process lives as long as the process that started it (atexit + PDEATHSIG), while
+# its socket path and its data (AOF) live in the user's shared home, so the next server started
+# there takes over both. FLOWC_EMBEDDED_URL hands it to children, which never stop it.
 _shared: EmbeddedServer | None = None
 _shared_lock = threading.Lock()
+# A process forked while another thread held it (a worker's keeper reviving the server while
+# the supervisor forks a pool process) must not inherit it locked.
+os.register_at_fork(after_in_child=_shared_lock._at_fork_reinit)  # type: ignore[attr-defined]
+_hosting = False
+
+
+def host_quietly() -> None:
+    """Declare this process a host of the shared server (``flowc worker``, ``flowc run``):
+    starting one is what it is for, so it is not announced with a warning."""
+    global _hosting
+    _hosting = True
+
+
+def shared_data_dir() -> str:
+    """Where the shared server keeps its data (AOF): ``data/`` in the user's shared home."""
+    return os.path.join(shared_home(), "data")
+
+
+def _start_shared() -> EmbeddedServer:
+    """Start the shared server in the user's home; the rendezvous lock must be held."""
+    server = EmbeddedServer(directory=shared_home(), appendonly=True,
+                            data_dir=shared_data_dir())
+    try:
+        server.start()
+    except BaseException:
+        server.stop()  # The error carries the log tail.
+        raise
+    write_rendezvous(server.url)
+    if not _hosting:
+        logger.warning(
+            "no broker configured and no flowc worker or server running: started an embedded "
+            "server at %s for this process. It stops when this process exits; what is queued "
+            "stays in %s and runs when `flowc worker -A <module>` starts with no broker "
+            "configured. Start the worker first, or set broker_url / %s for a shared Redis.",
+            server.url, server.data_dir, "FLOWC_BROKER_URL")
+    return server
 
 
 def ensure_embedded_url() -> str:
     """URL of the shared embedded server, starting it on first use.
 
     Reuses ``$FLOWC_EMBEDDED_URL`` when a parent process already started one, then a running
-    server named by the user's rendezvous file; otherwise starts a server, stops it when this
-    process exits, and exports the variable so child processes share it.
+    server named by the user's rendezvous file; otherwise starts a server in the user's shared
+    home (taking over the data an earlier one left there), stops it when this process exits,
+    and exports the variable so child processes share it.
     """
     global _shared
     with _shared_lock:
@@ -426,25 +512,74 @@ def ensure_embedded_url() -> str:
             if found:
                 os.environ[EMBEDDED_URL_ENV] = found
                 return found
-            server = EmbeddedServer()
-            try:
-                server.start()
-            except BaseException:
-                server.stop()  # Remove its temp dir; the error carries the log tail.
-                raise
-            write_rendezvous(server.url)
-        if _shared is None:  # Else registered already (here, or in a parent before fork).
-            atexit.register(_stop_shared)
-        _shared = server
-        os.environ[EMBEDDED_URL_ENV] = server.url
+            server = _start_shared()
+        _adopt(server)
         return server.url
 
 
-def _stop_shared() -> None:
-    """atexit hook: stop the shared server if this very process started it."""
+def _adopt(server: EmbeddedServer) -> None:
+    """Make ``server`` this process's shared server, stopped at exit, inherited by children."""
+    global _shared
+    if _shared is None:  # Else registered already (here, or in a parent before fork).
+        atexit.register(stop_shared)
+    _shared = server
+    os.environ[EMBEDDED_URL_ENV] = server.url
+
+
+def revive_shared(url: str) -> bool:
+    """Start the shared server again if ``url`` is its socket and nothing answers there.
+
+    A worker that joined another process's server calls this when that process has exited:
+    the new server, on the same socket path and data, lets every client reconnect where it
+    was. True if this process started it.
+    """
+    with _shared_lock:
+        with rendezvous_lock():
+            home = shared_home()
+            if url != f"unix://{os.path.join(home, _SOCKET_NAME)}" or read_rendezvous() == url:
+                return False
+            if _ping(url.removeprefix("unix://")):
+                write_rendezvous(url)  # Answering, but its file was lost: name it again.
+                return False
+            server = _start_shared()
+        _adopt(server)
+    logger.warning("the embedded server at %s had stopped (its owner exited): started it "
+                   "again in this process, with the data it left", url)
+    return True
+
+
+class SharedServerKeeper:
+    """Keeps the shared server up under a long-lived client (a worker's main process).
+
+    ``tick()``, called often, pings the server at most every ``every_s`` seconds and, when its
+    owner (say the producer that started it) has exited, starts it again (``revive_shared``).
+    """
+
+    def __init__(self, url: str, every_s: float = 1.0) -> None:
+        self.url = url
+        self.every_s = every_s
+        self._next = 0.0
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self.every_s
+        if not _ping(self.url.removeprefix("unix://")):
+            revive_shared(self.url)
+
+
+def stop_shared() -> None:
+    """Stop the shared server if this very process started it (also an atexit hook).
+
+    Under the rendezvous lock, so no other process starts a server on the same data meanwhile.
+    """
+    global _shared
     server = _shared
     if server is not None and os.getpid() == server._owner_pid:
-        clear_rendezvous(server.url)
-        server.stop()
+        with rendezvous_lock():
+            clear_rendezvous(server.url)
+            server.stop()
+        _shared = None
         if os.environ.get(EMBEDDED_URL_ENV) == server.url:
             del os.environ[EMBEDDED_URL_ENV]

@@ -7,6 +7,7 @@ import os
 import secrets
 import signal
 import socket
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from flowc.runtime.worker.timelimits import RunningSlots, TimeLimiter
 if TYPE_CHECKING:
     from flowc.runtime.app import App
     from flowc.runtime.beat.service import EmbeddedBeat
+    from flowc.runtime.redis.embedded import SharedServerKeeper
 
 logger = logging.getLogger("flowc.worker")
 
@@ -94,12 +96,24 @@ class Worker:
         forks = self.options.pool == "prefork"
         if not forks:
             start_beat()
+        keeping = threading.Event()
+        if self.app.broker_is_embedded:  # a thread: the loops may block in Redis retries
+            threading.Thread(target=_keep_embedded, args=(self._embedded_keeper(), keeping),
+                             name="flowc-embedded-keeper", daemon=True).start()
         try:
             return self._run_pool(ready if forks else None)
         finally:
+            keeping.set()
             for beat in beats:
                 beat.stop()
             signals.worker_shutdown.send(sender=self)
+
+    def _embedded_keeper(self) -> SharedServerKeeper:
+        """What restarts the embedded server when the process that started it exits first (a
+        producer run before this worker), so this worker is never left on a dead socket."""
+        from flowc.runtime.redis.embedded import SharedServerKeeper
+
+        return SharedServerKeeper(self.app.broker_url)
 
     def _start_beat(self) -> EmbeddedBeat:
         """``-B``: beat in a thread of this (main) process, with its own Redis connections."""
@@ -239,6 +253,15 @@ def _expand_hostname(name: str) -> str:
 
 
 LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
+
+
+def _keep_embedded(keeper: SharedServerKeeper, stop: threading.Event) -> None:
+    """A thread of the worker's main process: tick ``keeper`` until ``stop`` is set."""
+    while not stop.wait(keeper.every_s):
+        try:
+            keeper.tick()
+        except Exception:
+            logger.exception("cannot restart the embedded server; trying again")
 
 
 def configure_logging(level: str) -> None:

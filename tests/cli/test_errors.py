@@ -23,7 +23,8 @@ pytestmark = pytest.mark.process
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWC_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("FLOWC_") or k == "FLOWC_EMBEDDED_HOME"}  # the session's own
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{APPS}"
     env.update(extra)
     return env

@@ -29,7 +29,8 @@ RUN_TIMEOUT_S = 60
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWC_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("FLOWC_") or k == "FLOWC_EMBEDDED_HOME"}  # the session's own
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra)
     return env

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.process
 
 
 def _run(flow: Path, broker: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWC_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("FLOWC_") or k == "FLOWC_EMBEDDED_HOME"}  # the session's own
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{APPS}"
     return subprocess.run(
         [sys.executable, "-m", "flowc", "run", str(flow), "--broker", broker, "--workers", "1",

