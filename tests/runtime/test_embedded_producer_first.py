@@ -20,11 +20,11 @@ from typing import Any
 
 import psutil
 import pytest
-from flowc import App
 from flowc.runtime.redis.embedded import EMBEDDED_URL_ENV, EmbeddedServer, EmbeddedServerError
 from flowc.runtime.redis.rendezvous import HOME_ENV
 from flowc.runtime.redis.socket_ping import ping
 
+from flowc import App
 from tests.waiting import WorkerProcess, wait_until
 
 TASKS = '''
