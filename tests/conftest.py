@@ -58,7 +58,8 @@ FOLDER_MARKERS = {
     "frameworks": ("process", "redis"),  # Django and FastAPI recipes against real workers
 }
 BROWSER_MODULES = {"test_dashboard_browser.py"}
-SUBPROCESS_MODULES = {"test_embedded.py", "test_worker_process.py", "test_beat_processes.py",
+SUBPROCESS_MODULES = {"test_embedded.py", "test_embedded_producer_first.py",
+                      "test_worker_process.py", "test_beat_processes.py",
                       "test_events_watchdog.py", "test_same_as_worker.py"}
 """Modules that start processes without the fixtures above (servers, `python -c` children)."""
 
