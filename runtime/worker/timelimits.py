@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flowc.worker")
 
 SLOT_SIZE = 64 * 1024
+LONGEST_LIMIT_S = 100 * 365 * 24 * 3600.0
+"""A time limit longer than this (100 years) is cut to it: it means no limit all the same,
+while ``setitimer`` raises OverflowError near 2**63 s (a message with ``soft_time_limit=1e300``
+failed the consume loop and stayed claimed, never run nor dead-lettered)."""
 """Bytes of shared memory per pool process: a header plus the running message's body."""
 _HEAD = struct.Struct("<QdII")
 """seq (odd while being written), hard deadline (monotonic s, 0 = none), meta len, body len."""
@@ -44,7 +48,8 @@ def limits_for(conf: Settings, task: Task,
     soft = message.soft_time_limit or task.options.get("soft_time_limit") \
         or conf.task_soft_time_limit
     hard = message.time_limit or task.options.get("time_limit") or conf.task_time_limit
-    return (float(soft) if soft else None), (float(hard) if hard else None)
+    return ((min(float(soft), LONGEST_LIMIT_S) if soft else None),
+            (min(float(hard), LONGEST_LIMIT_S) if hard else None))
 
 
 @dataclass(slots=True)

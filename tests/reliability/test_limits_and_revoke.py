@@ -23,6 +23,16 @@ def test_a_soft_time_limit_raises_inside_the_task(cluster: Cluster, rel_app: App
     assert time.monotonic() - started < 3.0
 
 
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
+def test_a_time_limit_beyond_any_timer_is_no_limit(cluster: Cluster, rel_app: App,
+                                                   pool: str) -> None:
+    # setitimer overflows near 2**63 s: found by the arbitrary-message property test
+    cluster.start("-P", pool, "-c", "1")
+    huge = ra.record.apply_async((1,), soft_time_limit=1e300, time_limit=1e300)
+    assert huge.get(timeout=10) == 1
+    assert ra.record.delay(2).get(timeout=10) == 2  # and the worker goes on
+
+
 @pytest.mark.parametrize("concurrency", [2, 1])
 def test_a_hard_time_limit_kills_and_replaces_the_pool_process(cluster: Cluster, rel_app: App,
                                                                concurrency: int) -> None:
