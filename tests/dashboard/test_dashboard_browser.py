@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,8 +161,10 @@ def test_the_dag_draws_in_the_browser_without_graphviz_and_turns_green_live(
     app_module, server = cluster
     from flowc import chord
 
-    # When a chord of two slow steps is opened while it runs
-    run = chord([app_module.slow.s(1.0, 1), app_module.slow.s(1.0, 2)],
+    # When a chord of two steps is opened while they run (they wait for the test's gates:
+    # a page that loads slowly on a busy machine must not find the run finished already)
+    gates = [f"test:gate:{uuid.uuid4().hex}" for _ in range(2)]
+    run = chord([app_module.gated.s(gates[0], 1), app_module.gated.s(gates[1], 2)],
                 app_module.total.s()).apply_async()
     page.goto(f"{server.url}/workflow/{run.workflow_id}")
     # Then the DAG is laid out in the page: three nodes, two edges, the body below the header
@@ -173,6 +176,8 @@ def test_the_dag_draws_in_the_browser_without_graphviz_and_turns_green_live(
     assert all(boxes[body]["y"] > boxes[k]["y"] + boxes[k]["height"] for k in boxes if k != body)
     assert page.locator(f"svg.dag g#{body}").get_attribute("data-state") != "SUCCESS"
     # ... and the nodes turn green as they finish, without a reload
+    for gate in gates:
+        app_module.app.broker_client.set(gate, 1, ex=60)
     for node_id in boxes:
         page.wait_for_selector(f"svg.dag g#{node_id}.state-SUCCESS")
     fill = page.eval_on_selector(f"svg.dag g#{body} rect.box",

@@ -29,6 +29,21 @@ def slow(seconds: float, value: object = None) -> object:
     return value
 
 
+GATE_WAIT_S = 60.0
+
+
+@app.task
+def gated(gate: str, value: object = None) -> object:
+    """Waits until the key ``gate`` exists in the broker's Redis (a test opens it), then
+    returns ``value``: a step that is still running for as long as the test needs."""
+    deadline = time.monotonic() + GATE_WAIT_S
+    while not app.broker_client.exists(gate):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gate {gate!r} was never opened")
+        time.sleep(0.02)
+    return value
+
+
 @app.task
 def boom(message: str) -> None:
     """Fails."""
