@@ -15,6 +15,9 @@ from typing import Any, BinaryIO
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 10.0
+START_TIMEOUT_S = 60.0
+"""For the answer to ``initialize``: the server's start (interpreter, imports) is not under
+test, and on a loaded 2-core machine it alone took more than 10 s."""
 
 
 class LspClient:
@@ -37,7 +40,7 @@ class LspClient:
 
     def initialize(self) -> dict[str, Any]:
         result = self.request("initialize", {"processId": None, "rootUri": ROOT.as_uri(),
-                                             "capabilities": {}})
+                                             "capabilities": {}}, timeout=START_TIMEOUT_S)
         self.notify("initialized", {})
         return result
 
@@ -74,11 +77,11 @@ class LspClient:
             return self._responses.setdefault(request_id, queue.Queue())
 
     # ---- messages --------------------------------------------------------------------------
-    def request(self, method: str, params: Any) -> Any:
+    def request(self, method: str, params: Any, timeout: float = TIMEOUT_S) -> Any:
         """Send a request and return its result; raise ``LspError`` on an error response."""
         request_id = next(self._ids)
         self._send({"id": request_id, "method": method, "params": params})
-        response = self._mailbox(request_id).get(timeout=TIMEOUT_S)
+        response = self._mailbox(request_id).get(timeout=timeout)
         if "error" in response:
             raise LspError(response["error"])
         return response.get("result")
@@ -123,12 +126,16 @@ class LspClient:
             self.notify("exit", None)
             return self.process.wait(timeout=TIMEOUT_S)
         finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-                if stream is not None:
-                    stream.close()
+            self.kill()
+
+    def kill(self) -> None:
+        """Stop the server by its pid if it still runs (also when it never answered)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
 
 
 class LspError(Exception):

@@ -12,6 +12,10 @@ from tests.lsp.client import LspClient
 @pytest.fixture(scope="module")
 def server() -> Iterator[LspClient]:
     client = LspClient()
-    client.initialize()
+    try:
+        client.initialize()
+    except BaseException:
+        client.kill()  # a server that never answered is stopped too, not left to init
+        raise
     yield client
     client.close()
