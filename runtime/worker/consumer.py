@@ -347,10 +347,11 @@ class Consumer:
             return False
         self.rate_limiter.mark(message, decision)
         body, tag = self.app.encode(message)
-        self.settler.publish(Outgoing(message.queue, message.priority, body, tag, decision.eta))
+        due = self.rate_limiter.promote_at(decision)
+        self.settler.publish(Outgoing(message.queue, message.priority, body, tag, due))
         self.settler.ack(delivery)
-        if self.next_due is None or decision.eta < self.next_due:
-            self.next_due = decision.eta
+        if self.next_due is None or due < self.next_due:
+            self.next_due = due
         logger.info("Task %s[%s] rate-limited; starts in %.3fs", task.name, message.id,
                     decision.wait_s)
         return True

@@ -13,6 +13,7 @@ import pytest
 import redis
 from flowc.compiler.canvas.primitives import chain, chord, group
 from flowc.runtime.app import App
+from flowc.runtime.worker.consumer import Consumer
 from flowc.runtime.workflows.join import JoinOp
 
 from tests.runtime.support import (
@@ -214,3 +215,26 @@ def test_a_steps_own_rate_limit_spaces_its_starts(fapp: App, redis_client: redis
     starts = sorted(group(*steps).delay().get(timeout=10))
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) > 0.15  # 5/s: one start every 0.2 s (allowing for clock jitter)
+
+
+def test_rate_limited_steps_start_on_a_worker_slow_to_reach_each_start(
+        fapp: App, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loaded machine: every message reaches its start 40 ms after it is fetched, more than
+    a 5/s limit's guard (24 ms). Promoted at their slots, such messages were always late, each
+    asked for a new slot at the back of the line, and none ever started."""
+    handle = Consumer.handle
+
+    def slow_handle(self: Consumer, delivery: Any) -> Any:
+        time.sleep(0.04)  # not a wait: the latency of a busy machine, the condition under test
+        return handle(self, delivery)
+
+    monkeypatch.setattr(Consumer, "handle", slow_handle)
+
+    @fapp.task(name="stamp")
+    def stamp(i: int) -> float:
+        return time.time()
+
+    steps = [fapp.tasks["stamp"].si(i).set(rate_limit="5/s") for i in range(4)]
+    starts = sorted(group(*steps).delay().get(timeout=10))
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) > 0.15  # and the limit still holds
