@@ -1762,8 +1762,10 @@ def test_main_name_of_the_app(fresh_app: Any) -> None:
 # === Remote control from Python (user guide: Workers > Remote control) ============================
 
 def test_control_revoke_accepts_a_list_of_ids(ctx: Impl) -> None:
-    first = ctx.tasks.add.apply_async((1, 1), countdown=0.5)
-    second = ctx.tasks.add.apply_async((2, 2), countdown=0.5)
+    # 2 s: the broadcast must reach the worker before the ETA (0.5 s was too short for Celery's
+    # worker on the loaded machine: the task ran before its revocation arrived)
+    first = ctx.tasks.add.apply_async((1, 1), countdown=2)
+    second = ctx.tasks.add.apply_async((2, 2), countdown=2)
     ctx.tasks.app.control.revoke([first.id, second.id])
     for result in (first, second):
         with pytest.raises(ctx.tasks.TaskRevokedError):
