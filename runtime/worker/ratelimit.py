@@ -41,8 +41,8 @@ EARLY_S = 0.1
 """A parked message is promoted this long before its slot and waits for the slot in the worker:
 the trip from the delayed set to the start (promotion, fetch, decoding) then costs none of the
 guard. Promoted exactly at its slot, a message on a loaded machine came that trip late by more
-than the allowed share of the guard (24 ms for 5/s then) every time, asked for a new slot at the back of the line each
-time, and rate-limited tasks stopped starting at all."""
+than the allowed share of the guard (24 ms for 5/s then) every time, asked for a new slot at
+the back of the line each time, and rate-limited tasks stopped starting at all."""
 PAD_SHARE = 0.25
 """A message that waited for its slot starts this share of the guard after it: the wait reads
 this process's estimate of the server's clock, and a start before the slot (an estimate a
