@@ -79,6 +79,7 @@ class _ConfReader:
                     app._config_sources[:0] = sources[i:]
                     raise
             app.__dict__["conf"] = settings
+        current.shared_tasks_for(app)
         configure = app.__dict__.get("on_after_configure")
         if configure is not None:
             configure.send_pending(app, source=settings)

@@ -75,12 +75,23 @@ def set_current_app(app: App) -> None:
 
 
 def app_created(app: App) -> None:
-    """Remember ``app`` and register every shared task on it."""
+    """Remember ``app``; its shared tasks are registered once its configuration is loaded
+    (``shared_tasks_for``), as Celery adds them when an app is finalized: a task reads
+    ``app.conf``, which must not load a configuration source named after ``App()``."""
     with _lock:
         _apps.add(app)
+    if "conf" in app.__dict__:
+        shared_tasks_for(app)
+
+
+def shared_tasks_for(app: App) -> None:
+    """Register on ``app`` every shared task it does not have yet (its ``conf`` was read)."""
+    with _lock:
         shared = list(_shared)
     for fn, options in shared:
-        app.task(**options)(fn)
+        name = options.get("name") or app.gen_task_name(fn.__name__, fn.__module__)
+        if not dict.__contains__(app.tasks, name):
+            app.task(**options)(fn)
 
 
 class Proxy:
@@ -137,7 +148,8 @@ def shared_task(*args: Any, **options: Any) -> Any:
             _shared.append((fn, options))
             apps = list(_apps)
         for app in apps:
-            app.task(**options)(fn)
+            if "conf" in app.__dict__:  # else added once its configuration is loaded
+                app.task(**options)(fn)
 
         def lookup() -> Task:
             app = get_current_app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 from typing import TYPE_CHECKING, Any
 
 from flowc.runtime.builtins import BUILTINS, make_builtin
@@ -26,12 +27,47 @@ class TaskRegistry(dict[str, Task]):
         self._app = app
         self._builtins: dict[str, Task] = {}
 
+    def _finalize(self) -> None:
+        """Load the app's configuration if nobody has yet: that adds the shared tasks (Celery
+        finalizes ``app.tasks`` on first use the same way)."""
+        if self._app is not None and "conf" not in self._app.__dict__:
+            self._app.conf  # noqa: B018 -- the first read loads it
+
+    def __contains__(self, name: object) -> bool:
+        if dict.__contains__(self, name):
+            return True
+        self._finalize()
+        return dict.__contains__(self, name)
+
+    def __iter__(self) -> Iterator[str]:
+        self._finalize()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._finalize()
+        return dict.__len__(self)
+
+    def keys(self) -> KeysView[str]:  # type: ignore[override]
+        self._finalize()
+        return dict.keys(self)
+
+    def values(self) -> ValuesView[Task]:  # type: ignore[override]
+        self._finalize()
+        return dict.values(self)
+
+    def items(self) -> ItemsView[str, Task]:  # type: ignore[override]
+        self._finalize()
+        return dict.items(self)
+
     def names(self) -> list[str]:
         """Every registered task name (builtins included when the registry has an app)."""
         return [*self, *(BUILTINS if self._app is not None else ())]
 
     def get(self, name: str, default: Any = None) -> Any:
         found = dict.get(self, name)
+        if found is None and self._app is not None and "conf" not in self._app.__dict__:
+            self._finalize()
+            found = dict.get(self, name)
         if found is None and name in BUILTINS and self._app is not None:
             found = self._builtins.get(name)
             if found is None:
@@ -49,6 +85,10 @@ class TaskRegistry(dict[str, Task]):
         return sig
 
     def __missing__(self, name: str) -> Task:
+        if self._app is not None and "conf" not in self._app.__dict__:
+            self._finalize()
+            if dict.__contains__(self, name):
+                return dict.__getitem__(self, name)
         builtin: Task | None = self.get(name)
         if builtin is not None:
             return builtin

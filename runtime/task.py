@@ -113,8 +113,8 @@ class Task:
         self.is_async = inspect.iscoroutinefunction(fn)
         self.typing = options.get("typing", True)
         self.max_retries: int | None = options.get("max_retries", DEFAULT_MAX_RETRIES)
-        self.default_retry_delay: float = float(
-            options.get("default_retry_delay", app.conf.task_default_retry_delay))
+        self._default_retry_delay: float | None = (
+            float(options["default_retry_delay"]) if "default_retry_delay" in options else None)
         self.autoretry_for: tuple[type[BaseException], ...] = _as_tuple(
             options.get("autoretry_for", ()))
         self.retry_kwargs: dict[str, Any] = dict(options.get("retry_kwargs") or {})
@@ -130,6 +130,19 @@ class Task:
         """Argument shapes (count, keyword names) already known to bind: checked once."""
         self.hooked = any(getattr(cls, h) is not getattr(Task, h) for h in HOOKS)
         """Whether a subclass overrides a hook (the worker skips hook calls otherwise)."""
+
+    @property
+    def default_retry_delay(self) -> float:
+        """Seconds before a retry without a countdown: the task's option, else the app's
+        ``task_default_retry_delay``, read when needed (defining a task must not read
+        ``app.conf``: a configuration source named later is still to be loaded then)."""
+        if self._default_retry_delay is None:
+            return float(self.app.conf.task_default_retry_delay)
+        return self._default_retry_delay
+
+    @default_retry_delay.setter
+    def default_retry_delay(self, value: float) -> None:
+        self._default_retry_delay = float(value)
 
     def _set_option_attributes(self, options: dict[str, Any]) -> None:
         """Every option as an attribute, as Celery's tasks have them (``task.ignore_result``,

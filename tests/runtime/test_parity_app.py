@@ -501,3 +501,29 @@ def test_a_django_projects_tasks_have_delay_on_commit_as_celerys_django_task(
         return "pong"
 
     assert callable(ping.delay_on_commit) and callable(ping.apply_async_on_commit)
+
+
+def test_a_shared_task_defined_earlier_does_not_make_a_new_app_load_its_configuration_early(
+        ) -> None:
+    # Given a shared task already defined in the process (a library's, imported first)
+    from flowc.runtime import current
+
+    from flowc import shared_task
+
+    @shared_task(name="parity.defined_before_the_app")
+    def early_shared() -> int:
+        return 1
+
+    try:
+        # When an app is made and then names its configuration (proj/celery.py's order)
+        application = App("configured_later")
+        application.config_from_object({"task_default_retry_delay": 7})
+        # Then the source is read at the first read of conf, not at once
+        assert "conf" not in application.__dict__
+        # And the shared task is there once the app is used, with the configuration in force
+        task = application.tasks["parity.defined_before_the_app"]
+        assert task.default_retry_delay == 7.0
+    finally:
+        current._shared[:] = [s for s in current._shared
+                              if s[1].get("name") != "parity.defined_before_the_app"]
+        forget_app(application)
