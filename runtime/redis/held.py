@@ -8,12 +8,13 @@ round trip. Dropped connections are re-opened with capped exponential backoff, l
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import redis
@@ -53,11 +54,15 @@ class ProducerNumbers:
 
 
 class HeldConnection:
-    """Executes one command at a time on a per-thread connection made from ``client``'s pool."""
+    """Executes commands on connections made from ``client``'s pool and kept by this object:
+    one taken from its free list for each call and put back after it, so a single-threaded
+    worker reuses one connection with no pool checkout, and a pool of many threads or
+    greenlets (``-P gevent -c 300``) opens only as many as run commands at once."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.pool = client.connection_pool
-        self.local = threading.local()
+        self.free: list[Any] = []
+        self.pid = os.getpid()
         self.errors = getattr(self.pool.connection_kwargs.get("retry"), "errors", None)
         """The client's count of commands that met a dropped connection (``CountingRetry``):
         commands re-sent here count too, so a consumer learns a claim's reply may be lost."""
@@ -68,16 +73,36 @@ class HeldConnection:
         if self.errors is not None:
             self.errors.n += 1
 
-    def _connection(self) -> Any:
-        conn = getattr(self.local, "conn", None)
-        if conn is None or self.local.pid != os.getpid():
-            conn = self.pool.make_connection()  # not returned to the pool: this thread owns it
-            self.local.conn, self.local.pid = conn, os.getpid()
-        return conn
+    def _acquire(self) -> Any:
+        if self.pid != os.getpid():  # a forked child: the parent's sockets are not its own
+            self.free, self.pid = [], os.getpid()
+        try:
+            return self.free.pop()
+        except IndexError:
+            return self.pool.make_connection()  # not returned to the pool: kept here
+
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[Any]:
+        """A connection for one call; one left with unread replies (an exception raised
+        while reading, other than an error reply) is disconnected before it is reused."""
+        conn = self._acquire()
+        try:
+            yield conn
+        except ResponseError:
+            raise
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            if self.pid == os.getpid():
+                self.free.append(conn)
 
     def execute(self, *args: Any, timeout: float | None = None) -> Any:
         """Send one command and read its reply; reconnect with backoff when the link drops."""
-        conn = self._connection()
+        with self._held() as conn:
+            return self._execute(conn, args, timeout)
+
+    def _execute(self, conn: Any, args: tuple[Any, ...], timeout: float | None) -> Any:
         packed = pack(conn, [args])
         for attempt in range(RETRY_ATTEMPTS + 1):
             try:
@@ -100,7 +125,11 @@ class HeldConnection:
         send ``again`` instead (and return its reply): the transaction may have run, so the
         re-send must be a command that can tell (``publish.lua`` for a publish). A command
         refused at queue time (OOM) raises its error, with every reply read."""
-        conn = self._connection()
+        with self._held() as conn:
+            return self._transact(conn, commands, again)
+
+    def _transact(self, conn: Any, commands: list[tuple[Any, ...]],
+                  again: tuple[Any, ...]) -> Any:
         packed: Any = conn.pack_commands([("MULTI",), *commands, ("EXEC",)])
         replies = len(commands) + 2
         for attempt in range(RETRY_ATTEMPTS + 1):
@@ -131,7 +160,10 @@ class HeldConnection:
         takes its command's place as the exception, as ``execute(raise_on_error=False)``
         does; a dropped link is re-opened and the whole batch sent again, as redis-py's
         pipeline retries (so only idempotent commands, or ones the caller accounts for)."""
-        conn = self._connection()
+        with self._held() as conn:
+            return self._execute_many(conn, commands)
+
+    def _execute_many(self, conn: Any, commands: Sequence[Sequence[Any]]) -> list[Any]:
         packed = pack(conn, commands)
         for attempt in range(RETRY_ATTEMPTS + 1):
             try:
@@ -155,11 +187,10 @@ class HeldConnection:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
-        """Drop this thread's connection."""
-        conn = getattr(self.local, "conn", None)
-        if conn is not None:
+        """Disconnect the connections not in use (a call in flight keeps its own)."""
+        free, self.free = self.free, []
+        for conn in free:
             conn.disconnect()
-            self.local.conn = None
 
 
 def pack(conn: Any, commands: Sequence[Sequence[Any]]) -> Any:
