@@ -21,14 +21,11 @@ how they decode can be changed without the key.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import hmac
 import struct
-from pathlib import Path
 from typing import Any, Protocol
 
-from flowc.runtime.exceptions import ImproperlyConfigured
 from flowc.runtime.serialization import CONTENT_TYPES
 
 SIGNED_TAG = b"s"
@@ -207,30 +204,6 @@ def unwrap_with(signer: Signer, body: bytes) -> tuple[bytes, bytes]:
     if len(signature) != length or not signer.verify(body[:2] + payload, signature):
         raise BadSignature("bad signature")
     return body[1:2], payload
-
-
-def signer_from(conf: Any) -> Signer | None:
-    """The signer the settings configure, or None when messages are not signed."""
-    secrets = conf.flowc_signing_key
-    cert_mode = conf.security_key or conf.security_certificate or conf.security_cert_store
-    if secrets and cert_mode:
-        raise ImproperlyConfigured("flowc_signing_key and security_key/security_certificate "
-                                   "are both set", hint="choose one signing mode")
-    if secrets:
-        keys = [secrets] if isinstance(secrets, str) else list(secrets)
-        keys += [k for k in conf.flowc_signing_keys_accepted if k not in keys]
-        return HmacSigner(keys)
-    if cert_mode:
-        from flowc.runtime.certificates import CertificateSigner, _load_cert, _load_key
-
-        return CertificateSigner(
-            _load_key(conf.security_key, conf.security_key_password) if conf.security_key
-            else None,
-            _load_cert(conf.security_certificate) if conf.security_certificate else None,
-            [_load_cert(p) for p in sorted(glob.glob(conf.security_cert_store or ""))
-             if Path(p).is_file()],
-            conf.security_digest)
-    return None
 
 
 def check_secret(value: str) -> str:

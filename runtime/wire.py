@@ -8,13 +8,15 @@ submit) encodes through ``Wire.seal``; every worker decodes through ``Wire.open`
 
 from __future__ import annotations
 
+import glob
+from pathlib import Path
 from typing import Any
 
 from flowc.runtime.broker import Outgoing
 from flowc.runtime.config import Settings
-from flowc.runtime.exceptions import MessageTooLarge
+from flowc.runtime.exceptions import ImproperlyConfigured, MessageTooLarge
 from flowc.runtime.serialization import decode, get_serializer, tag_of
-from flowc.runtime.signing import SIGNED_TAG, BadSignature, signer_from, unwrap
+from flowc.runtime.signing import SIGNED_TAG, BadSignature, HmacSigner, Signer, unwrap
 
 MIB = 1024 * 1024
 
@@ -109,3 +111,29 @@ def _size(n: int) -> str:
     if n < MIB:
         return f"{n} bytes"
     return f"{n / MIB:g} MiB" if n % MIB == 0 else f"{n / MIB:.1f} MiB"
+
+
+def signer_from(conf: Any) -> Signer | None:
+    """The signer the settings configure, or None when messages are not signed (certificate
+    mode loads ``cryptography`` only when configured; it lives here, not in ``signing``,
+    because ``certificates`` builds on ``signing``)."""
+    secrets = conf.flowc_signing_key
+    cert_mode = conf.security_key or conf.security_certificate or conf.security_cert_store
+    if secrets and cert_mode:
+        raise ImproperlyConfigured("flowc_signing_key and security_key/security_certificate "
+                                   "are both set", hint="choose one signing mode")
+    if secrets:
+        keys = [secrets] if isinstance(secrets, str) else list(secrets)
+        keys += [k for k in conf.flowc_signing_keys_accepted if k not in keys]
+        return HmacSigner(keys)
+    if cert_mode:
+        from flowc.runtime.certificates import CertificateSigner, _load_cert, _load_key
+
+        return CertificateSigner(
+            _load_key(conf.security_key, conf.security_key_password) if conf.security_key
+            else None,
+            _load_cert(conf.security_certificate) if conf.security_certificate else None,
+            [_load_cert(p) for p in sorted(glob.glob(conf.security_cert_store or ""))
+             if Path(p).is_file()],
+            conf.security_digest)
+    return None
