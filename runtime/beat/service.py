@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from flowc.runtime.beat.entries import ScheduleEntry
+from flowc.runtime.beat.lease import Lease
 from flowc.runtime.beat.publish import EntryPublisher
 from flowc.runtime.exceptions import ImproperlyConfigured
-from flowc.runtime.redis.beat_lock import Lease
 from flowc.runtime.redis.beat_store import (
     ALREADY_HANDLED,
     EntryState,

@@ -17,92 +17,38 @@ leaders and followers call the same thing every ``renew_interval_s``:
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
 import time
-from dataclasses import dataclass
 
 import redis
+from flowc.runtime.beat.lease import RENEW_FRACTION, Lease, LeaseState, candidate_id
 from flowc.runtime.redis import scripts
 from flowc.runtime.redis.keys import Keys
 
 logger = logging.getLogger("flowc.beat")
 
-RENEW_FRACTION = 3
-"""The lease is refreshed ``RENEW_FRACTION`` times per TTL, so two refreshes may fail in a row."""
+__all__ = ["RENEW_FRACTION", "LeaderLock", "Lease", "candidate_id"]
 
 
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """A held lease: the token and its fence number."""
-
-    token: str
-
-    @property
-    def fence(self) -> int:
-        """The fencing number (strictly larger for every acquisition cluster-wide)."""
-        return int(self.token.split(":", 1)[0])
-
-
-def candidate_id() -> str:
-    """A name unique per process start: ``host.pid.random``."""
-    return f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(3)}"
-
-
-class LeaderLock:
+class LeaderLock(LeaseState):
     """Acquire, renew and release the beat lease: ``refresh()`` returns the lease or None."""
 
     def __init__(self, client: redis.Redis, keys: Keys, ttl_s: float,
                  candidate: str | None = None) -> None:
-        if ttl_s <= 0:
-            raise ValueError(f"the beat lock TTL must be positive, got {ttl_s!r}")
+        super().__init__(ttl_s, candidate)
         self.client = client
         self.keys = keys
-        self.ttl_s = ttl_s
-        self.candidate = candidate or candidate_id()
-        self.lease: Lease | None = None
-        self.holder: str | None = None
-        """Who holds the lease when we do not (its token), for logs and ``flowc beat`` status."""
-        self._valid_until = 0.0
         self._lease_script = scripts.load(client, "beat_lease")
         self._release_script = scripts.load(client, "beat_release")
-
-    @property
-    def renew_interval_s(self) -> float:
-        """How often to refresh: a third of the TTL."""
-        return self.ttl_s / RENEW_FRACTION
 
     def refresh(self) -> Lease | None:
         """Acquire the lease if free, extend it if ours; return it while we hold it."""
         started = time.monotonic()
-        mine = self.lease.token if self.lease is not None else ""
+        mine = self.mine()
         ok, value = self._lease_script(
             keys=[self.keys.beat_lock(), self.keys.beat_fence()],
             args=[self.candidate, max(1, int(self.ttl_s * 1000)), mine])
         token = value.decode() if isinstance(value, bytes) else str(value)
-        if int(ok):
-            if self.lease is None or self.lease.token != token:
-                if self.lease is not None:
-                    logger.warning("beat lease was lost and retaken (token %s)", token)
-                logger.info("beat: leading with fencing token %s", token)
-            self.lease = Lease(token)
-            self.holder = token
-            self._valid_until = started + self.ttl_s
-            return self.lease
-        if self.lease is not None:
-            logger.warning("beat: lost the lease to %s; following", token)
-        elif self.holder != token:
-            logger.info("beat: following %s", token)
-        self.lease = None
-        self.holder = token
-        return None
-
-    def held(self) -> Lease | None:
-        """The lease if we hold it and it cannot have expired yet (by our monotonic clock)."""
-        if self.lease is not None and time.monotonic() < self._valid_until:
-            return self.lease
-        return None
+        return self.settle(bool(int(ok)), token, started)
 
     def release(self) -> None:
         """Give the lease up (a clean stop) so a follower takes over without waiting the TTL."""

@@ -28,8 +28,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import redis
+from flowc.runtime.beat.lease import Lease
 from flowc.runtime.redis import scripts
-from flowc.runtime.redis.beat_lock import Lease
 
 if TYPE_CHECKING:
     from flowc.runtime.broker import Outgoing

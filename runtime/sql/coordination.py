@@ -35,9 +35,9 @@ from typing import Any
 
 import orjson
 import psycopg
+from flowc.runtime.beat.lease import Lease, LeaseState
 from flowc.runtime.coordination import WorkerRecord
 from flowc.runtime.monitoring.events_read import decode_entry
-from flowc.runtime.redis.beat_lock import RENEW_FRACTION, Lease, candidate_id
 from flowc.runtime.redis.beat_store import (
     ALREADY_HANDLED,
     CLAIMED,
@@ -455,28 +455,18 @@ class PgCoordination:
         return PgBeatState(self)
 
 
-class PgLeaderLock:
+class PgLeaderLock(LeaseState):
     """Beat's lease as one row: acquired (fence + 1) when expired, extended while ours; the
     fence survives release and takeover, so it only grows."""
 
     def __init__(self, coordination: PgCoordination, ttl_s: float,
                  candidate: str | None = None) -> None:
-        if ttl_s <= 0:
-            raise ValueError(f"the beat lock TTL must be positive, got {ttl_s!r}")
+        super().__init__(ttl_s, candidate)
         self.coordination = coordination
-        self.ttl_s = ttl_s
-        self.candidate = candidate or candidate_id()
-        self.lease: Lease | None = None
-        self.holder: str | None = None
-        self._valid_until = 0.0
-
-    @property
-    def renew_interval_s(self) -> float:
-        return self.ttl_s / RENEW_FRACTION
 
     def refresh(self) -> Lease | None:
         started = time.monotonic()
-        mine = self.lease.token if self.lease is not None else ""
+        mine = self.mine()
         ttl = _interval(self.ttl_s)
         with self.coordination._pool().connection() as conn, conn.transaction():
             conn.execute("INSERT INTO flowc_beat_lease (name, token, fence, expires_at) "
@@ -498,27 +488,7 @@ class PgLeaderLock:
                              "expires_at = now() + %s::interval WHERE name = 'beat'",
                              (token, fence + 1, ttl))
                 leading = True
-        if leading:
-            if self.lease is None or self.lease.token != token:
-                if self.lease is not None:
-                    logger.warning("beat lease was lost and retaken (token %s)", token)
-                logger.info("beat: leading with fencing token %s", token)
-            self.lease = Lease(token)
-            self.holder = token
-            self._valid_until = started + self.ttl_s
-            return self.lease
-        if self.lease is not None:
-            logger.warning("beat: lost the lease to %s; following", token)
-        elif self.holder != token:
-            logger.info("beat: following %s", token)
-        self.lease = None
-        self.holder = token
-        return None
-
-    def held(self) -> Lease | None:
-        if self.lease is not None and time.monotonic() < self._valid_until:
-            return self.lease
-        return None
+        return self.settle(leading, token, started)
 
     def release(self) -> None:
         if self.lease is None:

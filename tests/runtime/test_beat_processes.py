@@ -19,9 +19,9 @@ import pytest
 import redis
 from flowc.runtime.app import App
 from flowc.runtime.beat.entries import entries_from_app
+from flowc.runtime.beat.lease import RENEW_FRACTION
 from flowc.runtime.beat.service import Beat
 from flowc.runtime.config import Settings
-from flowc.runtime.redis.beat_lock import RENEW_FRACTION
 from flowc.runtime.redis.keys import Keys
 
 from tests.runtime.beat_support import Sent, sent
